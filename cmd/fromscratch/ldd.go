@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/ldso"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+type lddOptions struct {
+	root        string
+	libraryPath string
+	hwcaps      string
+	json        bool
+	tree        bool
+}
+
+func newLddCmd() *cobra.Command {
+	o := &lddOptions{}
+	cmd := &cobra.Command{
+		Use:   "ldd [flags] FILE...",
+		Short: "List the libraries the dynamic loader would load, without running anything",
+		Long: `ldd prints the shared libraries each FILE needs, exactly as glibc's (or musl's)
+loader would find them, by reading ELF files instead of running them: safe on
+untrusted files, and right for another root filesystem or architecture.
+
+Exit status: 0 all found, 1 something not found, 2 a FILE could not be read.`,
+		Example: `  # like glibc's ldd, without load addresses
+  fromscratch ldd /usr/bin/curl
+
+  # inside another root filesystem (paths are inside ROOT)
+  fromscratch ldd --root /srv/arm64-root /usr/bin/curl
+
+  # why each library was found, as a tree
+  fromscratch ldd --tree /usr/bin/curl
+
+  # for scripts
+  fromscratch ldd --json /usr/bin/curl /usr/sbin/nginx | jq .`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLdd(cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.root, "root", "/", "root filesystem to resolve FILEs and libraries in")
+	f.StringVar(&o.libraryPath, "library-path", "", "LD_LIBRARY_PATH to emulate (colon-separated)")
+	f.StringVar(&o.hwcaps, "hwcaps", "", `glibc-hwcaps subdirectories to search, best first (e.g. "x86-64-v3,x86-64-v2"), "none", or "" for what this CPU supports`)
+	f.BoolVar(&o.json, "json", false, "print a JSON array, one object per FILE")
+	f.BoolVar(&o.tree, "tree", false, "print the dependency tree with how each library was found")
+	return cmd
+}
+
+// lddJSON is the stable JSON shape of one FILE (see DESIGN.md).
+type lddJSON struct {
+	File             string         `json:"file"`
+	Static           bool           `json:"static"`
+	Interpreter      string         `json:"interpreter"`
+	InterpreterFound *bool          `json:"interpreter_found,omitempty"`
+	Flavor           string         `json:"loader,omitempty"`
+	Libraries        []ldso.Library `json:"libraries"`
+	Error            string         `json:"error,omitempty"`
+}
+
+func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
+	fsys, err := rootfs.Dir(o.root)
+	if err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.root, unwrapPathError(err))}
+	}
+	opts := ldso.Options{}
+	if o.libraryPath != "" {
+		opts.LibraryPath = strings.FieldsFunc(o.libraryPath, func(r rune) bool { return r == ':' || r == ';' })
+	}
+	switch o.hwcaps {
+	case "":
+	case "none":
+		opts.HWCaps = []string{}
+	default:
+		opts.HWCaps = strings.Split(o.hwcaps, ",")
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f
+		if o.root == "/" {
+			if abs, err := filepath.Abs(f); err == nil {
+				paths[i] = abs
+			}
+		} else {
+			opts.WorkDir = "/"
+		}
+	}
+	r := ldso.New(fsys, opts)
+	results, errs := r.ResolveAll(paths)
+
+	code := 0
+	for i, err := range errs {
+		if err != nil {
+			fmt.Fprintf(stderr, "fromscratch: %s: %s\n", files[i], describe(err))
+			code = 2
+		} else if results[i].Missing() && code == 0 {
+			code = 1
+		}
+	}
+	w := bufio.NewWriter(stdout)
+	switch {
+	case o.json:
+		out := make([]lddJSON, len(files))
+		for i := range files {
+			out[i] = toJSON(files[i], results[i], errs[i])
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	default:
+		for i, res := range results {
+			if res == nil {
+				continue
+			}
+			if o.tree {
+				printTree(w, files[i], res)
+				continue
+			}
+			if len(files) > 1 {
+				fmt.Fprintf(w, "%s:\n", files[i])
+			}
+			printText(w, res)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+func toJSON(file string, res *ldso.Result, err error) lddJSON {
+	j := lddJSON{File: file, Libraries: []ldso.Library{}}
+	if err != nil {
+		j.Error = describe(err)
+		return j
+	}
+	j.Static = res.Static
+	if res.Static {
+		return j
+	}
+	j.Interpreter = res.Interpreter
+	j.Flavor = res.Flavor
+	found := res.InterpreterFound
+	j.InterpreterFound = &found
+	j.Libraries = res.Libraries
+	return j
+}
+
+// printText prints glibc ldd's lines, without load addresses.
+func printText(w io.Writer, res *ldso.Result) {
+	if res.Static {
+		fmt.Fprintln(w, "\tstatically linked")
+		return
+	}
+	interp := func() {
+		if res.InterpreterFound {
+			fmt.Fprintf(w, "\t%s\n", res.Interpreter)
+		} else {
+			fmt.Fprintf(w, "\t%s => not found\n", res.Interpreter)
+		}
+	}
+	for i, l := range res.Libraries {
+		if i == res.InterpreterIndex {
+			interp()
+		}
+		if l.Found {
+			fmt.Fprintf(w, "\t%s => %s\n", l.Name, l.Path)
+		} else if l.Error != "" {
+			fmt.Fprintf(w, "\t%s => not found (%s)\n", l.Name, l.Error)
+		} else {
+			fmt.Fprintf(w, "\t%s => not found\n", l.Name)
+		}
+	}
+	if res.InterpreterIndex >= len(res.Libraries) {
+		interp()
+	}
+}
+
+// printTree prints each object's dependencies under it, expanding each
+// object once.
+func printTree(w io.Writer, file string, res *ldso.Result) {
+	fmt.Fprintln(w, file)
+	if res.Static {
+		fmt.Fprintln(w, "└── statically linked")
+		return
+	}
+	state := "found"
+	if !res.InterpreterFound {
+		state = "not found"
+	}
+	fmt.Fprintf(w, "├── interpreter %s (%s)\n", res.Interpreter, state)
+	seen := map[int]bool{}
+	var walk func(deps []int, names []string, prefix string)
+	walk = func(deps []int, names []string, prefix string) {
+		for i, d := range deps {
+			last := i == len(deps)-1
+			branch, next := "├── ", "│   "
+			if last {
+				branch, next = "└── ", "    "
+			}
+			name := ""
+			if i < len(names) {
+				name = names[i]
+			}
+			switch d {
+			case ldso.DepInterpreter:
+				fmt.Fprintf(w, "%s%s%s => %s [interpreter]\n", prefix, branch, name, res.Interpreter)
+				continue
+			case ldso.DepMain:
+				fmt.Fprintf(w, "%s%s%s => %s [the program]\n", prefix, branch, name, file)
+				continue
+			}
+			l := res.Libraries[d]
+			if !l.Found {
+				fmt.Fprintf(w, "%s%s%s => not found\n", prefix, branch, name)
+				continue
+			}
+			if seen[d] {
+				fmt.Fprintf(w, "%s%s%s => %s [%s, listed above]\n", prefix, branch, name, l.Path, l.Via)
+				continue
+			}
+			seen[d] = true
+			fmt.Fprintf(w, "%s%s%s => %s [%s]\n", prefix, branch, name, l.Path, l.Via)
+			var sub []string
+			if l.Info != nil {
+				sub = l.Info.Needed
+			}
+			walk(l.Deps, sub, prefix+next)
+		}
+	}
+	walk(res.Deps, res.Info.Needed, "")
+}
+
+// describe turns an error into the reason part of "FILE: reason".
+func describe(err error) string {
+	var fe *elfinfo.FormatError
+	switch {
+	case errors.As(err, &fe):
+		return fe.Error()
+	case errors.Is(err, elfinfo.ErrNotELF):
+		return err.Error()
+	case errors.Is(err, rootfs.ErrLoop):
+		return "too many levels of symbolic links"
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file or directory"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	}
+	return unwrapPathError(err).Error()
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+var _ = os.Stderr

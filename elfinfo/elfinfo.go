@@ -1,0 +1,505 @@
+package elfinfo
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrNotELF is returned for a file that does not start with the ELF magic.
+var ErrNotELF = errors.New("not an ELF file")
+
+// Limits on what is read from one file, so that a hostile size field
+// cannot force a huge allocation.
+const (
+	maxInterp  = 4096
+	maxDynamic = 1 << 20  // bytes of PT_DYNAMIC
+	maxStrtab  = 64 << 20 // bytes of DT_STRTAB
+	maxVerRecs = 1 << 16  // version records followed
+)
+
+// FormatError reports a malformed ELF file.
+type FormatError struct {
+	Off int64  // offset in the file, or -1
+	Msg string // what is wrong
+}
+
+func (e *FormatError) Error() string {
+	if e.Off < 0 {
+		return "malformed ELF: " + e.Msg
+	}
+	return fmt.Sprintf("malformed ELF: %s at byte %#x", e.Msg, e.Off)
+}
+
+// Info is what the loader needs from one ELF file.
+type Info struct {
+	Class   elf.Class
+	Data    elf.Data
+	Machine elf.Machine
+	OSABI   elf.OSABI
+	Type    elf.Type
+	EFlags  uint32 // e_flags (ABI bits on ARM, MIPS, RISC-V)
+
+	Interp     string // PT_INTERP, "" if none
+	HasDynamic bool   // has PT_DYNAMIC
+
+	Needed     []string // DT_NEEDED in order
+	SOName     string
+	RPath      string // DT_RPATH, raw; meaningful when HasRPath
+	HasRPath   bool
+	RunPath    string // DT_RUNPATH, raw; meaningful when HasRunPath
+	HasRunPath bool
+	Flags      elf.DynFlag  // DT_FLAGS
+	Flags1     elf.DynFlag1 // DT_FLAGS_1
+
+	VersionNeeds []VersionNeed // from DT_VERNEED
+	VersionDefs  []string      // names defined by DT_VERDEF (the first, the file's own name, included)
+}
+
+// VersionNeed is the versions one object needs from one file (DT_VERNEED).
+type VersionNeed struct {
+	File     string // e.g. "libc.so.6"
+	Versions []Version
+}
+
+// Version is one needed version, e.g. GLIBC_2.34.
+type Version struct {
+	Name string
+	Weak bool
+}
+
+// IsStatic reports whether the loader plays no part: no PT_DYNAMIC, or a
+// static-pie (PT_DYNAMIC but no PT_INTERP and no DT_NEEDED).
+func (i *Info) IsStatic() bool {
+	if !i.HasDynamic {
+		return true
+	}
+	return i.Interp == "" && len(i.Needed) == 0
+}
+
+// IsStaticPIE reports whether the file relocates itself: ET_DYN with
+// PT_DYNAMIC, no PT_INTERP, no DT_NEEDED and the DF_1_PIE flag.
+func (i *Info) IsStaticPIE() bool {
+	return i.Type == elf.ET_DYN && i.HasDynamic && i.Interp == "" &&
+		len(i.Needed) == 0 && i.Flags1&elf.DF_1_PIE != 0
+}
+
+// NoDefLib reports DF_1_NODEFLIB: the cache and default directories are not
+// searched for this object's dependencies.
+func (i *Info) NoDefLib() bool { return i.Flags1&elf.DF_1_NODEFLIB != 0 }
+
+// Read reads the ELF file r (size bytes long).
+func Read(r io.ReaderAt, size int64) (info *Info, err error) {
+	// debug/elf is not hardened against adversarial input; make sure no
+	// panic escapes.
+	defer func() {
+		if p := recover(); p != nil {
+			info, err = nil, &FormatError{Off: -1, Msg: fmt.Sprint("unreadable: ", p)}
+		}
+	}()
+	var magic [4]byte
+	if n, _ := r.ReadAt(magic[:], 0); n < 4 || string(magic[:]) != elf.ELFMAG {
+		if n < 4 && size < 4 {
+			return nil, fmt.Errorf("%w (file too short)", ErrNotELF)
+		}
+		return nil, ErrNotELF
+	}
+	hdr, progs, err := readHeaders(r, size)
+	if err != nil {
+		return nil, err
+	}
+	info = hdr
+	var dyn *elf.ProgHeader
+	var loads []elf.ProgHeader
+	for i := range progs {
+		p := &progs[i]
+		switch p.Type {
+		case elf.PT_INTERP:
+			if p.Filesz > maxInterp || int64(p.Off) < 0 || int64(p.Off+p.Filesz) > size {
+				return nil, &FormatError{Off: int64(p.Off), Msg: "PT_INTERP out of range"}
+			}
+			b := make([]byte, p.Filesz)
+			if _, err := r.ReadAt(b, int64(p.Off)); err != nil {
+				return nil, &FormatError{Off: int64(p.Off), Msg: "PT_INTERP unreadable"}
+			}
+			if i := bytes.IndexByte(b, 0); i >= 0 {
+				b = b[:i]
+			}
+			info.Interp = string(b)
+		case elf.PT_DYNAMIC:
+			if dyn == nil {
+				dyn = p
+			}
+		case elf.PT_LOAD:
+			loads = append(loads, *p)
+		}
+	}
+	if dyn == nil {
+		return info, nil
+	}
+	info.HasDynamic = true
+	if err := readDynamic(r, size, info, dyn, loads); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// readHeaders decodes the ELF header and the program headers. It uses
+// debug/elf for the header but decodes program headers itself so that bad
+// section headers (which the loader never reads) do not matter.
+func readHeaders(r io.ReaderAt, size int64) (*Info, []elf.ProgHeader, error) {
+	var ident [elf.EI_NIDENT]byte
+	if _, err := r.ReadAt(ident[:], 0); err != nil {
+		return nil, nil, &FormatError{Off: 0, Msg: "file too short for the ELF header"}
+	}
+	info := &Info{
+		Class: elf.Class(ident[elf.EI_CLASS]),
+		Data:  elf.Data(ident[elf.EI_DATA]),
+		OSABI: elf.OSABI(ident[elf.EI_OSABI]),
+	}
+	var bo binary.ByteOrder
+	switch info.Data {
+	case elf.ELFDATA2LSB:
+		bo = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		bo = binary.BigEndian
+	default:
+		return nil, nil, &FormatError{Off: elf.EI_DATA, Msg: fmt.Sprintf("unknown data encoding %d", ident[elf.EI_DATA])}
+	}
+	var phoff int64
+	var phentsize, phnum int
+	switch info.Class {
+	case elf.ELFCLASS64:
+		var h elf.Header64
+		if err := binary.Read(io.NewSectionReader(r, 0, size), bo, &h); err != nil {
+			return nil, nil, &FormatError{Off: 0, Msg: "file too short for the ELF header"}
+		}
+		info.Type, info.Machine, info.EFlags = elf.Type(h.Type), elf.Machine(h.Machine), h.Flags
+		phoff, phentsize, phnum = int64(h.Phoff), int(h.Phentsize), int(h.Phnum)
+		if phnum > 0 && phentsize < binary.Size(elf.Prog64{}) {
+			return nil, nil, &FormatError{Off: 0x36, Msg: fmt.Sprintf("program header entry size %d", phentsize)}
+		}
+	case elf.ELFCLASS32:
+		var h elf.Header32
+		if err := binary.Read(io.NewSectionReader(r, 0, size), bo, &h); err != nil {
+			return nil, nil, &FormatError{Off: 0, Msg: "file too short for the ELF header"}
+		}
+		info.Type, info.Machine, info.EFlags = elf.Type(h.Type), elf.Machine(h.Machine), h.Flags
+		phoff, phentsize, phnum = int64(h.Phoff), int(h.Phentsize), int(h.Phnum)
+		if phnum > 0 && phentsize < binary.Size(elf.Prog32{}) {
+			return nil, nil, &FormatError{Off: 0x2a, Msg: fmt.Sprintf("program header entry size %d", phentsize)}
+		}
+	default:
+		return nil, nil, &FormatError{Off: elf.EI_CLASS, Msg: fmt.Sprintf("unknown class %d", ident[elf.EI_CLASS])}
+	}
+	if phnum == 0 {
+		return info, nil, nil
+	}
+	if phoff <= 0 || phoff > size || int64(phnum)*int64(phentsize) > size-phoff {
+		return nil, nil, &FormatError{Off: phoff, Msg: fmt.Sprintf("program headers (%d of %d bytes) out of range", phnum, phentsize)}
+	}
+	buf := make([]byte, phnum*phentsize)
+	if _, err := r.ReadAt(buf, phoff); err != nil {
+		return nil, nil, &FormatError{Off: phoff, Msg: "program headers unreadable"}
+	}
+	progs := make([]elf.ProgHeader, phnum)
+	for i := range progs {
+		b := buf[i*phentsize:]
+		if info.Class == elf.ELFCLASS64 {
+			progs[i] = elf.ProgHeader{
+				Type: elf.ProgType(bo.Uint32(b[0:])), Flags: elf.ProgFlag(bo.Uint32(b[4:])),
+				Off: bo.Uint64(b[8:]), Vaddr: bo.Uint64(b[16:]), Paddr: bo.Uint64(b[24:]),
+				Filesz: bo.Uint64(b[32:]), Memsz: bo.Uint64(b[40:]), Align: bo.Uint64(b[48:]),
+			}
+		} else {
+			progs[i] = elf.ProgHeader{
+				Type: elf.ProgType(bo.Uint32(b[0:])), Off: uint64(bo.Uint32(b[4:])),
+				Vaddr: uint64(bo.Uint32(b[8:])), Paddr: uint64(bo.Uint32(b[12:])),
+				Filesz: uint64(bo.Uint32(b[16:])), Memsz: uint64(bo.Uint32(b[20:])),
+				Flags: elf.ProgFlag(bo.Uint32(b[24:])), Align: uint64(bo.Uint32(b[28:])),
+			}
+		}
+	}
+	return info, progs, nil
+}
+
+// image maps the file's virtual addresses to file offsets through PT_LOAD.
+type image struct {
+	r     io.ReaderAt
+	size  int64
+	loads []elf.ProgHeader
+}
+
+// offset returns the file offset of vaddr and how many bytes of the segment
+// follow it in the file.
+func (m *image) offset(vaddr uint64) (int64, int64, bool) {
+	for _, p := range m.loads {
+		if vaddr >= p.Vaddr && vaddr-p.Vaddr < p.Filesz {
+			off := p.Off + (vaddr - p.Vaddr)
+			if off > uint64(m.size) {
+				return 0, 0, false
+			}
+			n := p.Filesz - (vaddr - p.Vaddr)
+			if off+n > uint64(m.size) || off+n < off {
+				n = uint64(m.size) - off
+			}
+			return int64(off), int64(n), true
+		}
+	}
+	return 0, 0, false
+}
+
+func (m *image) read(off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 || off > m.size || n > m.size-off {
+		return nil, &FormatError{Off: off, Msg: "read out of range"}
+	}
+	b := make([]byte, n)
+	if _, err := m.r.ReadAt(b, off); err != nil && !(err == io.EOF && n == 0) {
+		return nil, &FormatError{Off: off, Msg: "unreadable"}
+	}
+	return b, nil
+}
+
+func readDynamic(r io.ReaderAt, size int64, info *Info, dyn *elf.ProgHeader, loads []elf.ProgHeader) error {
+	bo := byteOrder(info.Data)
+	m := &image{r: r, size: size, loads: loads}
+	n := int64(dyn.Filesz)
+	if n > maxDynamic {
+		n = maxDynamic
+	}
+	if int64(dyn.Off) < 0 || int64(dyn.Off) > size {
+		return &FormatError{Off: int64(dyn.Off), Msg: "PT_DYNAMIC out of range"}
+	}
+	if n > size-int64(dyn.Off) {
+		n = size - int64(dyn.Off)
+	}
+	buf, err := m.read(int64(dyn.Off), n)
+	if err != nil {
+		return err
+	}
+	entsize := 16
+	if info.Class == elf.ELFCLASS32 {
+		entsize = 8
+	}
+	var (
+		needed                                 []uint64
+		strtab, strsz, soname, rpath, runpath  uint64
+		haveStrtab, haveStrsz, haveSoname      bool
+		verneed, verneednum, verdef, verdefnum uint64
+		haveVerneed, haveVerdef                bool
+	)
+	for i := 0; i+entsize <= len(buf); i += entsize {
+		var tag, val uint64
+		if entsize == 16 {
+			tag, val = bo.Uint64(buf[i:]), bo.Uint64(buf[i+8:])
+		} else {
+			tag, val = uint64(int64(int32(bo.Uint32(buf[i:])))), uint64(bo.Uint32(buf[i+4:]))
+		}
+		switch elf.DynTag(tag) {
+		case elf.DT_NULL:
+			i = len(buf)
+		case elf.DT_NEEDED:
+			needed = append(needed, val)
+		case elf.DT_STRTAB:
+			strtab, haveStrtab = val, true
+		case elf.DT_STRSZ:
+			strsz, haveStrsz = val, true
+		case elf.DT_SONAME:
+			soname, haveSoname = val, true
+		case elf.DT_RPATH:
+			rpath, info.HasRPath = val, true
+		case elf.DT_RUNPATH:
+			runpath, info.HasRunPath = val, true
+		case elf.DT_FLAGS:
+			info.Flags = elf.DynFlag(val)
+		case elf.DT_FLAGS_1:
+			info.Flags1 = elf.DynFlag1(val)
+		case elf.DT_VERNEED:
+			verneed, haveVerneed = val, true
+		case elf.DT_VERNEEDNUM:
+			verneednum = val
+		case elf.DT_VERDEF:
+			verdef, haveVerdef = val, true
+		case elf.DT_VERDEFNUM:
+			verdefnum = val
+		}
+	}
+	if !haveStrtab {
+		if len(needed) > 0 || haveSoname || info.HasRPath || info.HasRunPath {
+			return &FormatError{Off: int64(dyn.Off), Msg: "dynamic section has no DT_STRTAB"}
+		}
+		return nil
+	}
+	off, avail, ok := m.offset(strtab)
+	if !ok {
+		return &FormatError{Off: int64(dyn.Off), Msg: fmt.Sprintf("DT_STRTAB %#x not in a loaded segment", strtab)}
+	}
+	if haveStrsz && int64(strsz) >= 0 && int64(strsz) < avail {
+		avail = int64(strsz)
+	}
+	if avail > maxStrtab {
+		avail = maxStrtab
+	}
+	strs, err := m.read(off, avail)
+	if err != nil {
+		return err
+	}
+	str := func(o uint64, what string) (string, error) {
+		if o >= uint64(len(strs)) {
+			return "", &FormatError{Off: off, Msg: fmt.Sprintf("%s string offset %#x beyond the string table", what, o)}
+		}
+		s := strs[o:]
+		end := bytes.IndexByte(s, 0)
+		if end < 0 {
+			return "", &FormatError{Off: off + int64(o), Msg: what + " string not terminated"}
+		}
+		return string(s[:end]), nil
+	}
+	for _, o := range needed {
+		s, err := str(o, "DT_NEEDED")
+		if err != nil {
+			return err
+		}
+		info.Needed = append(info.Needed, s)
+	}
+	if haveSoname {
+		if info.SOName, err = str(soname, "DT_SONAME"); err != nil {
+			return err
+		}
+	}
+	if info.HasRPath {
+		if info.RPath, err = str(rpath, "DT_RPATH"); err != nil {
+			return err
+		}
+	}
+	if info.HasRunPath {
+		if info.RunPath, err = str(runpath, "DT_RUNPATH"); err != nil {
+			return err
+		}
+	}
+	if haveVerneed {
+		if info.VersionNeeds, err = readVerneed(m, bo, verneed, verneednum, str); err != nil {
+			return err
+		}
+	}
+	if haveVerdef {
+		if info.VersionDefs, err = readVerdef(m, bo, verdef, verdefnum, str); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func byteOrder(d elf.Data) binary.ByteOrder {
+	if d == elf.ELFDATA2MSB {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
+}
+
+type strFunc func(off uint64, what string) (string, error)
+
+// readVerneed walks Elf_Verneed records (16 bytes) and their Elf_Vernaux
+// records (16 bytes); the layout is the same for both classes.
+func readVerneed(m *image, bo binary.ByteOrder, addr, count uint64, str strFunc) ([]VersionNeed, error) {
+	var out []VersionNeed
+	off, avail, ok := m.offset(addr)
+	if !ok {
+		return nil, &FormatError{Off: -1, Msg: fmt.Sprintf("DT_VERNEED %#x not in a loaded segment", addr)}
+	}
+	base := off
+	end := off + avail
+	recs := 0
+	pos := off
+	for i := uint64(0); i < count; i++ {
+		if pos < base || pos+16 > end {
+			return nil, &FormatError{Off: pos, Msg: "version need record out of range"}
+		}
+		b, err := m.read(pos, 16)
+		if err != nil {
+			return nil, err
+		}
+		cnt, file, aux, next := bo.Uint16(b[2:]), bo.Uint32(b[4:]), bo.Uint32(b[8:]), bo.Uint32(b[12:])
+		name, err := str(uint64(file), "version need file")
+		if err != nil {
+			return nil, err
+		}
+		vn := VersionNeed{File: name}
+		apos := pos + int64(aux)
+		for j := 0; j < int(cnt); j++ {
+			if recs++; recs > maxVerRecs {
+				return nil, &FormatError{Off: apos, Msg: "too many version records"}
+			}
+			if apos < base || apos+16 > end {
+				return nil, &FormatError{Off: apos, Msg: "version need aux record out of range"}
+			}
+			a, err := m.read(apos, 16)
+			if err != nil {
+				return nil, err
+			}
+			flags, vname, anext := bo.Uint16(a[4:]), bo.Uint32(a[8:]), bo.Uint32(a[12:])
+			s, err := str(uint64(vname), "version need name")
+			if err != nil {
+				return nil, err
+			}
+			vn.Versions = append(vn.Versions, Version{Name: s, Weak: flags&0x2 != 0})
+			if anext == 0 {
+				break
+			}
+			apos += int64(anext)
+		}
+		out = append(out, vn)
+		if recs++; recs > maxVerRecs {
+			return nil, &FormatError{Off: pos, Msg: "too many version records"}
+		}
+		if next == 0 {
+			break
+		}
+		pos += int64(next)
+	}
+	return out, nil
+}
+
+// readVerdef walks Elf_Verdef records (20 bytes) and the first Elf_Verdaux
+// (8 bytes) of each, which names the version.
+func readVerdef(m *image, bo binary.ByteOrder, addr, count uint64, str strFunc) ([]string, error) {
+	var out []string
+	off, avail, ok := m.offset(addr)
+	if !ok {
+		return nil, &FormatError{Off: -1, Msg: fmt.Sprintf("DT_VERDEF %#x not in a loaded segment", addr)}
+	}
+	base, end, pos := off, off+avail, off
+	for i := uint64(0); i < count && i < maxVerRecs; i++ {
+		if pos < base || pos+20 > end {
+			return nil, &FormatError{Off: pos, Msg: "version definition record out of range"}
+		}
+		b, err := m.read(pos, 20)
+		if err != nil {
+			return nil, err
+		}
+		cnt, aux, next := bo.Uint16(b[6:]), bo.Uint32(b[12:]), bo.Uint32(b[16:])
+		if cnt > 0 {
+			apos := pos + int64(aux)
+			if apos < base || apos+8 > end {
+				return nil, &FormatError{Off: apos, Msg: "version definition aux record out of range"}
+			}
+			a, err := m.read(apos, 8)
+			if err != nil {
+				return nil, err
+			}
+			s, err := str(uint64(bo.Uint32(a[0:])), "version definition name")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+		if next == 0 {
+			break
+		}
+		pos += int64(next)
+	}
+	return out, nil
+}

@@ -1,0 +1,313 @@
+package ldso
+
+import (
+	"bytes"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// loaderEntry is what fromscratch knows of one loader of the root.
+type loaderEntry struct {
+	once  sync.Once
+	name  string // as named by PT_INTERP
+	found bool
+	real  string
+	links []rootfs.Link
+	info  *elfinfo.Info
+	// glibc: the default directories (without trailing slash) and $LIB.
+	systemDirs []string
+	lib        string
+	// musl: the system path.
+	muslPath []string
+}
+
+// loader returns the loader named interp ("" for none), examined once.
+func (r *Resolver) loader(interp string, musl bool, a arch, prog *elfinfo.Info) *loaderEntry {
+	key := interp
+	if interp == "" {
+		key = "\x00" + a.triplet
+	}
+	r.mu.Lock()
+	e, ok := r.loaders[key]
+	if !ok {
+		e = &loaderEntry{name: interp}
+		r.loaders[key] = e
+	}
+	r.mu.Unlock()
+	e.once.Do(func() {
+		if interp != "" {
+			if real, links, err := r.realpath(interp); err == nil {
+				if info, err := r.parse(real); err == nil {
+					e.found, e.real, e.links, e.info = true, real, links, info
+				}
+			}
+		}
+		if musl {
+			e.muslPath = r.muslSysPath(interp, a)
+			return
+		}
+		if e.found {
+			if b, err := rootfs.ReadFile(r.fsys, e.real, maxLoaderScan); err == nil {
+				e.systemDirs = scanSystemDirs(b)
+			}
+		}
+		if len(e.systemDirs) == 0 {
+			e.systemDirs = r.guessSystemDirs(a)
+		}
+		e.lib = strings.Trim(e.systemDirs[0], "/")
+	})
+	return e
+}
+
+// systemDirRE matches one of glibc's compiled-in default directories.
+var systemDirRE = regexp.MustCompile(`^/[A-Za-z0-9_./+-]*lib[A-Za-z0-9_./+-]*/$`)
+
+// scanSystemDirs finds glibc's SYSTEM_DIRS in the loader's bytes: the
+// default directories are stored as one run of NUL-separated strings, each
+// ending in a slash ("/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0
+// /lib/\0/usr/lib/" on Debian, "/lib64/\0/usr/lib64/" on Fedora). The
+// longest such run is taken. The result has no trailing slashes.
+func scanSystemDirs(b []byte) []string {
+	var best, run []string
+	for _, s := range bytes.Split(b, []byte{0}) {
+		if len(s) < 64 && systemDirRE.Match(s) {
+			run = append(run, strings.TrimSuffix(string(s), "/"))
+			if len(run) > len(best) {
+				best = append([]string(nil), run...)
+			}
+			continue
+		}
+		run = run[:0]
+	}
+	if len(best) < 2 {
+		return nil
+	}
+	return best
+}
+
+// guessSystemDirs derives the default directories from the layout of the
+// root when its loader cannot be read.
+func (r *Resolver) guessSystemDirs(a arch) []string {
+	if a.triplet != "" && (r.listDir("/lib/"+a.triplet) != nil || r.listDir("/usr/lib/"+a.triplet) != nil) {
+		return []string{"/lib/" + a.triplet, "/usr/lib/" + a.triplet, "/lib", "/usr/lib"}
+	}
+	if a.libSuffix != "" && (r.listDir("/lib"+a.libSuffix) != nil || r.listDir("/usr/lib"+a.libSuffix) != nil) {
+		return []string{"/lib" + a.libSuffix, "/usr/lib" + a.libSuffix}
+	}
+	return []string{"/lib", "/usr/lib"}
+}
+
+// SystemDirs returns the default directories of the glibc loader at interp
+// in the root, as fromscratch derives them.
+func (r *Resolver) SystemDirs(interp string, prog *elfinfo.Info) []string {
+	return append([]string(nil), r.loader(interp, false, archOf(prog), prog).systemDirs...)
+}
+
+// searchGlibc is _dl_map_object's search for a name needed by object l.
+func (s *session) searchGlibc(name string, l *object) found {
+	if strings.Contains(name, "/") {
+		p := name
+		if strings.Contains(p, "$") {
+			var ok bool
+			if p, ok = s.expand(name, l); !ok {
+				return found{}
+			}
+		}
+		if !path.IsAbs(p) {
+			p = path.Join(s.r.opts.WorkDir, p)
+		}
+		f, ok := s.candidate(path.Dir(p), path.Base(p))
+		if ok {
+			f.path, f.via = p, "direct"
+		}
+		return f
+	}
+	// DT_RPATH of l and up its chain of loaders, then of the program, when
+	// l has no DT_RUNPATH.
+	if !l.info.HasRunPath {
+		didMain := false
+		for o := l; o != nil; o = o.loader {
+			if o.info.HasRPath && !o.info.HasRunPath {
+				if f, ok := s.openPath(name, s.pathList(o.info.RPath, o), "rpath"); ok {
+					return f
+				}
+				didMain = didMain || o == s.main
+			}
+		}
+		if !didMain && s.main.info.HasRPath && !s.main.info.HasRunPath {
+			if f, ok := s.openPath(name, s.pathList(s.main.info.RPath, s.main), "rpath"); ok {
+				return f
+			}
+		}
+	}
+	if len(s.r.opts.LibraryPath) > 0 {
+		if f, ok := s.openPath(name, s.pathList(strings.Join(s.r.opts.LibraryPath, ":"), s.main), "LD_LIBRARY_PATH"); ok {
+			return f
+		}
+	}
+	if l.info.HasRunPath {
+		if f, ok := s.openPath(name, s.pathList(l.info.RunPath, l), "runpath"); ok {
+			return f
+		}
+	}
+	nodeflib := l.info.NoDefLib()
+	if !nodeflib {
+		if f, ok := s.fromCache(name); ok {
+			return f
+		}
+	} else if f, ok := s.fromCache(name); ok && !s.inSystemDir(f.path) {
+		return f
+	}
+	if !nodeflib {
+		if f, ok := s.openPath(name, s.ld.systemDirs, "default"); ok {
+			return f
+		}
+	}
+	return found{}
+}
+
+// inSystemDir reports whether p is in one of the default directories (the
+// prefix test of _dl_map_object for DF_1_NODEFLIB).
+func (s *session) inSystemDir(p string) bool {
+	for _, d := range s.ld.systemDirs {
+		if strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// fromCache looks name up in ROOT/etc/ld.so.cache. A cached path that is
+// missing or unusable falls through to the default directories.
+func (s *session) fromCache(name string) (found, bool) {
+	c, err := s.r.cache()
+	if err != nil || c == nil {
+		return found{}, false
+	}
+	flags, ok := CacheFlags(s.main.info.Class, s.main.info.Machine, s.main.info.EFlags)
+	if !ok {
+		return found{}, false
+	}
+	p := c.Lookup(name, flags, s.hwcaps)
+	if p == "" {
+		return found{}, false
+	}
+	f, ok := s.candidate(path.Dir(p), path.Base(p))
+	if !ok || f.err != "" {
+		return found{}, false
+	}
+	f.path, f.via = p, "ld.so.cache"
+	return f, true
+}
+
+// openPath tries each directory, and in each its glibc-hwcaps
+// subdirectories first (open_path). A refused candidate (not ELF) ends the
+// search, as in glibc.
+func (s *session) openPath(name string, dirs []string, via string) (found, bool) {
+	for _, d := range dirs {
+		for _, h := range s.hwcaps {
+			if f, ok := s.candidate(d+"/glibc-hwcaps/"+h, name); ok {
+				f.via = via
+				return f, true
+			}
+		}
+		if f, ok := s.candidate(d, name); ok {
+			f.via = via
+			if f.err != "" {
+				return f, false
+			}
+			return f, true
+		}
+	}
+	return found{}, false
+}
+
+// pathList splits a search path of object o and expands its tokens
+// (fillin_rpath): empty elements are the working directory, trailing
+// slashes are dropped, an element whose $ORIGIN is unknown is dropped.
+func (s *session) pathList(list string, o *object) []string {
+	var out []string
+	for _, e := range strings.Split(list, ":") {
+		if e != "" {
+			var ok bool
+			if e, ok = s.expand(e, o); !ok || e == "" {
+				continue
+			}
+		}
+		if !path.IsAbs(e) {
+			e = strings.TrimSuffix(path.Join(s.r.opts.WorkDir, e), "/")
+		}
+		for len(e) > 1 && strings.HasSuffix(e, "/") {
+			e = e[:len(e)-1]
+		}
+		if e == "/" {
+			e = ""
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// expand substitutes $ORIGIN, $LIB and $PLATFORM (and the ${...} forms) in
+// s for object o (_dl_dst_substitute). A token is only recognised as a whole
+// path component; an unknown one is kept as it is.
+func (s *session) expand(str string, o *object) (string, bool) {
+	if !strings.Contains(str, "$") {
+		return str, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(str); i++ {
+		if str[i] != '$' {
+			b.WriteByte(str[i])
+			continue
+		}
+		name, n := dstName(str[i+1:])
+		var val string
+		switch name {
+		case "ORIGIN":
+			if o.origin == "" {
+				return "", false
+			}
+			val = o.origin
+		case "LIB":
+			val = s.ld.lib
+		case "PLATFORM":
+			val = s.r.opts.Platform
+			if val == "" {
+				val = s.arch.platform
+			}
+		default:
+			b.WriteByte('$')
+			continue
+		}
+		b.WriteString(val)
+		i += n
+	}
+	return b.String(), true
+}
+
+// dstName returns the token name at the start of s (after '$') and the
+// number of bytes it takes, or "" if s does not start with a known token
+// that ends a path component.
+func dstName(s string) (string, int) {
+	for _, name := range []string{"ORIGIN", "PLATFORM", "LIB"} {
+		if strings.HasPrefix(s, "{"+name+"}") {
+			rest := s[len(name)+2:]
+			if rest == "" || rest[0] == '/' {
+				return name, len(name) + 2
+			}
+		}
+		if strings.HasPrefix(s, name) {
+			rest := s[len(name):]
+			if rest == "" || rest[0] == '/' {
+				return name, len(name)
+			}
+		}
+	}
+	return "", 0
+}

@@ -1,0 +1,327 @@
+package ldso
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// ErrNotDynamic is returned for an ELF file that no loader loads: a
+// relocatable object or a core dump.
+var ErrNotDynamic = errors.New("not a program or shared library")
+
+// maxELFSize caps the size of a file read as ELF headers come from it lazily
+// anyway; it only guards against device files pretending to be huge.
+const maxLoaderScan = 16 << 20
+
+// Options tune the emulated loader.
+type Options struct {
+	// LibraryPath is LD_LIBRARY_PATH, already split.
+	LibraryPath []string
+	// HWCaps are the glibc-hwcaps subdirectories to search, best first.
+	// nil means the ones the host CPU supports when the file is of the
+	// host's architecture (as the loader on this machine would do), and
+	// none for another architecture. A non-nil empty slice means none.
+	HWCaps []string
+	// Platform is $PLATFORM (AT_PLATFORM); "" means the architecture's
+	// usual value (x86_64, aarch64, ...).
+	Platform string
+	// WorkDir is the directory relative search path elements are taken
+	// from (the loader uses its current directory); "" means "/".
+	WorkDir string
+}
+
+// Library is one object the loader loads (or fails to find).
+type Library struct {
+	Name     string   `json:"name"`               // the DT_NEEDED name
+	Path     string   `json:"path"`               // the path the loader opens, "" if not found
+	Found    bool     `json:"found"`              // false: the loader fails
+	Realpath string   `json:"realpath,omitempty"` // Path with every symbolic link resolved
+	Via      string   `json:"via,omitempty"`      // how it was found: rpath, LD_LIBRARY_PATH, runpath, ld.so.cache, default, direct, musl-path
+	Error    string   `json:"error,omitempty"`    // why a candidate was refused, when not found
+	NeededBy string   `json:"needed_by,omitempty"`
+	Links    []rootfs.Link `json:"-"` // symbolic links followed from Path to Realpath
+	Info     *elfinfo.Info `json:"-"`
+	// Deps are the objects this one's DT_NEEDED entries resolved to, as
+	// indexes into Result.Libraries; DepInterpreter and DepMain stand for
+	// the loader and the program.
+	Deps []int `json:"-"`
+}
+
+// Special values of Library.Deps.
+const (
+	DepInterpreter = -1
+	DepMain        = -2
+)
+
+// Result is the loader's answer for one file.
+type Result struct {
+	File     string        // as asked
+	Realpath string        // the file's real path inside the root
+	Links    []rootfs.Link // symbolic links followed to reach it
+	Info     *elfinfo.Info
+	Static   bool   // no loader involved
+	Flavor   string // "glibc" or "musl"; "" when static
+	// Interpreter is the loader: PT_INTERP, or for a shared library the
+	// loader glibc's ldd would run it with.
+	Interpreter      string
+	InterpreterFound bool
+	InterpreterReal  string
+	InterpreterLinks []rootfs.Link
+	// Libraries are every object loaded, in the loader's breadth-first load
+	// order, each once, without the program and the loader.
+	Libraries []Library
+	// InterpreterIndex is where the loader falls in the load order: it is
+	// loaded just before Libraries[InterpreterIndex]; len(Libraries) when
+	// nothing needs it by name.
+	InterpreterIndex int
+	// Deps are the program's own dependencies (see Library.Deps).
+	Deps []int
+}
+
+// Missing reports whether something the loader needs was not found.
+func (r *Result) Missing() bool {
+	if r.Static {
+		return false
+	}
+	if r.Interpreter != "" && !r.InterpreterFound {
+		return true
+	}
+	for _, l := range r.Libraries {
+		if !l.Found {
+			return true
+		}
+	}
+	return false
+}
+
+// Resolver answers for many files of one root, sharing parsed files,
+// directory listings and the loader cache between them. It is safe for
+// concurrent use.
+type Resolver struct {
+	fsys rootfs.FS
+	opts Options
+
+	mu       sync.Mutex
+	files    map[string]*fileEntry
+	reals    map[string]*realEntry
+	dirs     map[string]map[string]bool
+	loaders  map[string]*loaderEntry
+	cache    func() (*Cache, error)
+	preloads func() []string
+	muslPath map[string]*pathEntry
+}
+
+type fileEntry struct {
+	once sync.Once
+	info *elfinfo.Info
+	err  error
+}
+
+type realEntry struct {
+	real  string
+	links []rootfs.Link
+	err   error
+}
+
+type pathEntry struct {
+	once sync.Once
+	dirs []string
+}
+
+// New returns a Resolver for the root filesystem fsys.
+func New(fsys rootfs.FS, opts Options) *Resolver {
+	if opts.WorkDir == "" {
+		opts.WorkDir = "/"
+	}
+	r := &Resolver{
+		fsys:     fsys,
+		opts:     opts,
+		files:    map[string]*fileEntry{},
+		reals:    map[string]*realEntry{},
+		dirs:     map[string]map[string]bool{},
+		loaders:  map[string]*loaderEntry{},
+		muslPath: map[string]*pathEntry{},
+	}
+	r.cache = sync.OnceValues(func() (*Cache, error) {
+		b, err := rootfs.ReadFile(fsys, "/etc/ld.so.cache", 256<<20)
+		if err != nil {
+			return nil, err
+		}
+		return ParseCache(b)
+	})
+	r.preloads = sync.OnceValue(func() []string {
+		b, err := rootfs.ReadFile(fsys, "/etc/ld.so.preload", 1<<20)
+		if err != nil {
+			return nil
+		}
+		return splitAny(string(b), " \t\n:")
+	})
+	return r
+}
+
+// FS returns the root the resolver reads.
+func (r *Resolver) FS() rootfs.FS { return r.fsys }
+
+// CacheStatus describes ROOT/etc/ld.so.cache: its format, or why there is
+// none (then the loader searches only the default directories).
+func (r *Resolver) CacheStatus() (string, error) {
+	c, err := r.cache()
+	if err != nil {
+		return "", err
+	}
+	return c.Format(), nil
+}
+
+// ResolveAll resolves files concurrently; results and errors are in the
+// order of files.
+func (r *Resolver) ResolveAll(files []string) ([]*Result, []error) {
+	res := make([]*Result, len(files))
+	errs := make([]error, len(files))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0) * 2)
+	for i, f := range files {
+		g.Go(func() error {
+			res[i], errs[i] = r.Resolve(f)
+			return nil
+		})
+	}
+	g.Wait()
+	return res, errs
+}
+
+// realpath resolves p inside the root, with a cache.
+func (r *Resolver) realpath(p string) (string, []rootfs.Link, error) {
+	r.mu.Lock()
+	e, ok := r.reals[p]
+	r.mu.Unlock()
+	if ok {
+		return e.real, e.links, e.err
+	}
+	real, links, err := rootfs.Resolve(r.fsys, p)
+	r.mu.Lock()
+	r.reals[p] = &realEntry{real, links, err}
+	r.mu.Unlock()
+	return real, links, err
+}
+
+// listDir returns the names in directory dir (any path inside the root), or
+// nil if it is not a readable directory.
+func (r *Resolver) listDir(dir string) map[string]bool {
+	dir = rootfs.Clean(dir)
+	r.mu.Lock()
+	names, ok := r.dirs[dir]
+	r.mu.Unlock()
+	if ok {
+		return names
+	}
+	real, _, err := r.realpath(dir)
+	if err == nil {
+		if ents, err := r.fsys.ReadDir(real); err == nil {
+			names = make(map[string]bool, len(ents))
+			for _, e := range ents {
+				names[e.Name()] = true
+			}
+		}
+	}
+	r.mu.Lock()
+	r.dirs[dir] = names
+	r.mu.Unlock()
+	return names
+}
+
+// exists reports whether dir holds an entry called name, from the cached
+// listing of dir.
+func (r *Resolver) exists(dir, name string) bool {
+	return r.listDir(dir)[name]
+}
+
+// parse reads the ELF file at the physical path real, once.
+func (r *Resolver) parse(real string) (*elfinfo.Info, error) {
+	r.mu.Lock()
+	e, ok := r.files[real]
+	if !ok {
+		e = &fileEntry{}
+		r.files[real] = e
+	}
+	r.mu.Unlock()
+	e.once.Do(func() {
+		f, err := r.fsys.Open(real)
+		if err != nil {
+			e.err = err
+			return
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.info, e.err = elfinfo.Read(f, fi.Size())
+	})
+	return e.info, e.err
+}
+
+// Resolve answers for one file, a path inside the root.
+func (r *Resolver) Resolve(file string) (*Result, error) {
+	abs := file
+	if !path.IsAbs(abs) {
+		abs = path.Join(r.opts.WorkDir, abs)
+	}
+	real, links, err := r.realpath(abs)
+	if err != nil {
+		return nil, err
+	}
+	info, err := r.parse(real)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{File: file, Realpath: real, Links: links, Info: info}
+	if info.Type != elf.ET_EXEC && info.Type != elf.ET_DYN {
+		return nil, fmt.Errorf("%w (%s)", ErrNotDynamic, info.Type)
+	}
+	if info.IsStatic() {
+		res.Static = true
+		return res, nil
+	}
+	s := newSession(r, res)
+	s.run()
+	return res, nil
+}
+
+func splitAny(s, seps string) []string {
+	var out []string
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		sep := i == len(s)
+		if !sep {
+			for j := 0; j < len(seps); j++ {
+				if s[i] == seps[j] {
+					sep = true
+					break
+				}
+			}
+		}
+		if sep {
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	return out
+}
+
+// isNotExist reports whether err means a path does not exist.
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,275 @@
+package ldso
+
+import (
+	"path"
+	"strings"
+
+	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// object is a loaded object, the loader's struct link_map.
+type object struct {
+	name   string // l_name: the path it was opened by
+	real   string // identity: its real path inside the root
+	names  []string
+	short  string // musl's shortname: the base name of a searched library
+	info   *elfinfo.Info
+	origin string  // $ORIGIN, "" if unknown
+	loader *object // l_loader: the object that loaded it
+	index  int     // in Result.Libraries; DepMain, DepInterpreter
+}
+
+// session is one run of the loader over one program.
+type session struct {
+	r      *Resolver
+	res    *Result
+	main   *object
+	interp *object // nil if the loader is not in the root
+	loaded []*object
+	musl   bool
+	ld     *loaderEntry
+	hwcaps []string
+	arch   arch
+	// missing names already reported, so each is listed once.
+	missing map[string]int
+}
+
+func newSession(r *Resolver, res *Result) *session {
+	info := res.Info
+	s := &session{r: r, res: res, arch: archOf(info), missing: map[string]int{}}
+	s.main = &object{
+		name:   res.File,
+		real:   res.Realpath,
+		names:  []string{res.File},
+		info:   info,
+		origin: path.Dir(res.Realpath),
+		index:  DepMain,
+	}
+	s.loaded = []*object{s.main}
+	interp := info.Interp
+	if interp == "" {
+		interp = s.arch.glibcLD
+		if needsMusl(info) {
+			interp = "/lib/ld-musl-" + s.arch.muslArch + ".so.1"
+		}
+	}
+	s.musl = strings.Contains(path.Base(interp), "ld-musl-")
+	res.Flavor = "glibc"
+	if s.musl {
+		res.Flavor = "musl"
+	}
+	res.Interpreter = interp
+	if interp != "" {
+		s.ld = r.loader(interp, s.musl, s.arch, info)
+		if s.ld.found {
+			res.InterpreterFound = true
+			res.InterpreterReal = s.ld.real
+			res.InterpreterLinks = s.ld.links
+			s.interp = &object{
+				name:  interp,
+				real:  s.ld.real,
+				names: []string{interp},
+				info:  s.ld.info,
+				index: DepInterpreter,
+			}
+			s.loaded = append(s.loaded, s.interp)
+		}
+	} else {
+		s.ld = r.loader("", s.musl, s.arch, info)
+	}
+	s.hwcaps = r.opts.HWCaps
+	if s.hwcaps == nil {
+		s.hwcaps = hostHWCaps(s.arch)
+	}
+	res.InterpreterIndex = -1
+	return s
+}
+
+// needsMusl guesses the loader of a shared library that names none: musl's
+// libc has the soname libc.so.
+func needsMusl(info *elfinfo.Info) bool {
+	for _, n := range info.Needed {
+		if n == "libc.so" || strings.HasPrefix(n, "libc.musl-") {
+			return true
+		}
+	}
+	return false
+}
+
+// run walks DT_NEEDED breadth-first, as _dl_map_object_deps (glibc) and
+// load_deps (musl) do.
+func (s *session) run() {
+	queue := []*object{s.main}
+	if !s.musl {
+		// ROOT/etc/ld.so.preload: loaded for the program, before its
+		// own dependencies, which come after them in the queue.
+		for _, name := range s.r.preloads() {
+			if o, isNew := s.load(name, s.main); isNew {
+				queue = append(queue, o)
+			}
+		}
+	}
+	for len(queue) > 0 {
+		o := queue[0]
+		queue = queue[1:]
+		var deps []int
+		for _, name := range o.info.Needed {
+			dep, isNew := s.load(name, o)
+			if dep == nil {
+				deps = append(deps, s.missing[name])
+				continue
+			}
+			deps = append(deps, dep.index)
+			if isNew {
+				queue = append(queue, dep)
+			}
+		}
+		if o == s.main {
+			s.res.Deps = deps
+		} else if o.index >= 0 {
+			s.res.Libraries[o.index].Deps = deps
+		}
+	}
+	if s.res.InterpreterIndex < 0 {
+		s.res.InterpreterIndex = len(s.res.Libraries)
+	}
+}
+
+// match finds an object already loaded under name (_dl_name_match_p, and
+// the DT_SONAME test of _dl_map_object).
+func (s *session) match(name string) *object {
+	for _, o := range s.loaded {
+		if s.musl {
+			// musl matches the short name of a searched library only
+			// (load_library).
+			if o != s.main && o.short != "" && o.short == name && !strings.Contains(name, "/") {
+				return o
+			}
+			continue
+		}
+		if o.name == name {
+			return o
+		}
+		for _, n := range o.names {
+			if n == name {
+				return o
+			}
+		}
+		if o.info != nil && o.info.SOName == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// byReal finds an object already loaded from the same file.
+func (s *session) byReal(real string) *object {
+	for _, o := range s.loaded {
+		if o.real == real {
+			return o
+		}
+	}
+	return nil
+}
+
+// found is the outcome of a search.
+type found struct {
+	path  string
+	real  string
+	links []rootfs.Link
+	info  *elfinfo.Info
+	via   string
+	err   string // a refused candidate that stops the search (glibc)
+}
+
+// load maps name for loader o and returns the object (nil if not found),
+// and whether it is new, its dependencies still to be loaded.
+func (s *session) load(name string, o *object) (*object, bool) {
+	if s.musl && s.muslIsSelf(name) {
+		return s.useInterp(), false
+	}
+	if m := s.match(name); m != nil {
+		if m == s.interp {
+			return s.useInterp(), false
+		}
+		return m, false
+	}
+	var f found
+	if s.musl {
+		f = s.searchMusl(name, o)
+	} else {
+		f = s.searchGlibc(name, o)
+	}
+	if f.path == "" {
+		if _, ok := s.missing[name]; !ok {
+			s.missing[name] = len(s.res.Libraries)
+			s.res.Libraries = append(s.res.Libraries, Library{Name: name, Error: f.err, NeededBy: o.name})
+		}
+		return nil, false
+	}
+	if m := s.byReal(f.real); m != nil {
+		if s.musl && m.short == "" && !strings.Contains(name, "/") {
+			m.short = path.Base(m.name)
+		}
+		if m == s.interp {
+			return s.useInterp(), false
+		}
+		return m, false
+	}
+	obj := &object{
+		name:   f.path,
+		real:   f.real,
+		names:  []string{name},
+		info:   f.info,
+		origin: path.Dir(f.path),
+		loader: o,
+		index:  len(s.res.Libraries),
+	}
+	if s.musl && !strings.Contains(name, "/") {
+		obj.short = path.Base(f.path)
+	}
+	s.loaded = append(s.loaded, obj)
+	s.res.Libraries = append(s.res.Libraries, Library{
+		Name: name, Path: f.path, Found: true, Realpath: f.real, Via: f.via,
+		NeededBy: o.name, Links: f.links, Info: f.info,
+	})
+	return obj, true
+}
+
+// useInterp records that the loader was needed by name, which fixes its
+// place in the load order.
+func (s *session) useInterp() *object {
+	if s.res.InterpreterIndex < 0 {
+		s.res.InterpreterIndex = len(s.res.Libraries)
+	}
+	if s.interp == nil {
+		// The loader is not in the root: the program cannot start anyway.
+		return &object{index: DepInterpreter}
+	}
+	return s.interp
+}
+
+// candidate checks the file dir/name: it must exist and, for glibc, be an
+// ELF object this program's loader can load.
+func (s *session) candidate(dir, name string) (found, bool) {
+	if !s.r.exists(dir, name) {
+		return found{}, false
+	}
+	p := strings.TrimSuffix(dir, "/") + "/" + name
+	real, links, err := s.r.realpath(p)
+	if err != nil {
+		return found{}, false
+	}
+	info, err := s.r.parse(real)
+	if err != nil {
+		if isNotExist(err) {
+			return found{}, false
+		}
+		return found{path: p, err: err.Error()}, true
+	}
+	if !s.musl && !compatible(s.main.info, info) {
+		return found{}, false
+	}
+	return found{path: p, real: real, links: links, info: info}, true
+}

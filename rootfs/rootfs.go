@@ -1,0 +1,200 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// FS is a read-only root filesystem.
+//
+// Lstat, Readlink and ReadDir take "physical" paths: clean absolute paths
+// whose directory part contains no symbolic link (as produced by [Resolve]).
+// Open takes any path and follows symbolic links, confined to the root.
+type FS interface {
+	// Lstat describes name without following it if it is a symbolic link.
+	Lstat(name string) (fs.FileInfo, error)
+	// Readlink returns the target of the symbolic link name, unmodified.
+	Readlink(name string) (string, error)
+	// ReadDir lists the directory name, sorted by file name.
+	ReadDir(name string) ([]fs.DirEntry, error)
+	// Open opens the regular file reached from name, following symbolic
+	// links inside the root.
+	Open(name string) (File, error)
+	// String describes the root for messages, e.g. "/" or "/srv/arm64root".
+	String() string
+}
+
+// File is an open file of an FS.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	io.Closer
+	Stat() (fs.FileInfo, error)
+}
+
+// MaxSymlinks is how many symbolic links one resolution may follow, as
+// Linux's MAXSYMLINKS (40).
+const MaxSymlinks = 40
+
+// ErrLoop is returned when resolving a path follows too many symbolic links.
+var ErrLoop = errors.New("too many levels of symbolic links")
+
+// Link is a symbolic link met while resolving a path.
+type Link struct {
+	Path   string // the link itself, a physical path inside the root
+	Target string // its target as stored
+}
+
+// Clean returns name as a clean absolute path.
+func Clean(name string) string {
+	return path.Clean("/" + name)
+}
+
+// Resolve follows every symbolic link in name inside fsys and returns the
+// physical path it names, with the links met on the way in the order they
+// were followed. The final component need not exist: then Resolve returns
+// the physical path it would have and an error wrapping [fs.ErrNotExist].
+func Resolve(fsys FS, name string) (string, []Link, error) {
+	var links []Link
+	cur := "/" // resolved so far, physical
+	rest := strings.Split(Clean(name), "/")[1:]
+	followed := 0
+	for len(rest) > 0 {
+		comp := rest[0]
+		rest = rest[1:]
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, comp)
+		fi, err := fsys.Lstat(next)
+		if err != nil {
+			if len(rest) == 0 {
+				return next, links, err
+			}
+			return "", links, err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			if len(rest) > 0 && !fi.IsDir() {
+				return "", links, &fs.PathError{Op: "resolve", Path: next, Err: errNotDir}
+			}
+			cur = next
+			continue
+		}
+		followed++
+		if followed > MaxSymlinks {
+			return "", links, &fs.PathError{Op: "resolve", Path: Clean(name), Err: ErrLoop}
+		}
+		target, err := fsys.Readlink(next)
+		if err != nil {
+			return "", links, err
+		}
+		links = append(links, Link{Path: next, Target: target})
+		if strings.HasPrefix(target, "/") {
+			cur = "/"
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return cur, links, nil
+}
+
+var (
+	errNotDir     = errors.New("not a directory")
+	errIsDir      = errors.New("is a directory")
+	errNotRegular = errors.New("not a regular file")
+)
+
+// Realpath is [Resolve] without the links.
+func Realpath(fsys FS, name string) (string, error) {
+	p, _, err := Resolve(fsys, name)
+	return p, err
+}
+
+// ReadFile reads the file name, refusing files larger than max bytes.
+func ReadFile(fsys FS, name string, max int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
+	}
+	if fi.Size() > max {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("file too large (%d bytes, limit %d)", fi.Size(), max)}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("file too large (limit %d bytes)", max)}
+	}
+	return b, nil
+}
+
+// Glob returns the paths inside fsys matching pattern (path.Match syntax,
+// absolute), sorted. Directories in the pattern are resolved inside the root.
+func Glob(fsys FS, pattern string) ([]string, error) {
+	pattern = Clean(pattern)
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, err
+	}
+	dirs := []string{"/"}
+	comps := strings.Split(pattern, "/")[1:]
+	for i, comp := range comps {
+		last := i == len(comps)-1
+		var next []string
+		for _, d := range dirs {
+			if !hasMeta(comp) {
+				p := path.Join(d, comp)
+				if last {
+					if _, err := fsys.Lstat(mustPhysicalParent(fsys, p)); err == nil {
+						next = append(next, p)
+					}
+				} else {
+					next = append(next, p)
+				}
+				continue
+			}
+			rd, err := Realpath(fsys, d)
+			if err != nil {
+				continue
+			}
+			ents, err := fsys.ReadDir(rd)
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				if ok, _ := path.Match(comp, e.Name()); ok {
+					next = append(next, path.Join(d, e.Name()))
+				}
+			}
+		}
+		dirs = next
+	}
+	return dirs, nil
+}
+
+// mustPhysicalParent returns p with its directory part resolved; on error it
+// returns a path that does not exist.
+func mustPhysicalParent(fsys FS, p string) string {
+	dir, err := Realpath(fsys, path.Dir(p))
+	if err != nil {
+		return "/\x00"
+	}
+	return path.Join(dir, path.Base(p))
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
