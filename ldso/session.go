@@ -133,6 +133,12 @@ func (s *session) run() {
 	}
 	if s.res.InterpreterIndex < 0 {
 		s.res.InterpreterIndex = len(s.res.Libraries)
+		if s.res.Info.Interp == "" {
+			// A shared library that does not name the loader: whatever
+			// program loads it brings its own.
+			s.res.Interpreter, s.res.InterpreterFound = "", false
+			s.res.InterpreterReal, s.res.InterpreterLinks = "", nil
+		}
 	}
 }
 

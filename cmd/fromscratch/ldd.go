@@ -172,6 +172,9 @@ func printText(w io.Writer, res *ldso.Result) {
 		return
 	}
 	interp := func() {
+		if res.Interpreter == "" {
+			return
+		}
 		if res.InterpreterFound {
 			fmt.Fprintf(w, "\t%s\n", res.Interpreter)
 		} else {
