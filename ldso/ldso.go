@@ -42,13 +42,13 @@ type Options struct {
 
 // Library is one object the loader loads (or fails to find).
 type Library struct {
-	Name     string   `json:"name"`               // the DT_NEEDED name
-	Path     string   `json:"path"`               // the path the loader opens, "" if not found
-	Found    bool     `json:"found"`              // false: the loader fails
-	Realpath string   `json:"realpath,omitempty"` // Path with every symbolic link resolved
-	Via      string   `json:"via,omitempty"`      // how it was found: rpath, LD_LIBRARY_PATH, runpath, ld.so.cache, default, direct, musl-path
-	Error    string   `json:"error,omitempty"`    // why a candidate was refused, when not found
-	NeededBy string   `json:"needed_by,omitempty"`
+	Name     string        `json:"name"`               // the DT_NEEDED name
+	Path     string        `json:"path"`               // the path the loader opens, "" if not found
+	Found    bool          `json:"found"`              // false: the loader fails
+	Realpath string        `json:"realpath,omitempty"` // Path with every symbolic link resolved
+	Via      string        `json:"via,omitempty"`      // how it was found: rpath, LD_LIBRARY_PATH, runpath, ld.so.cache, default, direct, musl-path
+	Error    string        `json:"error,omitempty"`    // why a candidate was refused, when not found
+	NeededBy string        `json:"needed_by,omitempty"`
 	Links    []rootfs.Link `json:"-"` // symbolic links followed from Path to Realpath
 	Info     *elfinfo.Info `json:"-"`
 	// Deps are the objects this one's DT_NEEDED entries resolved to, as
