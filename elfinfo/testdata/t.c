@@ -1,0 +1,2 @@
+extern int bar(void);
+int foo(void) { return bar() + 1; }
