@@ -19,6 +19,7 @@ const (
 	maxDynamic = 1 << 20  // bytes of PT_DYNAMIC
 	maxStrtab  = 64 << 20 // bytes of DT_STRTAB
 	maxVerRecs = 1 << 16  // version records followed
+	maxString  = 1 << 16  // bytes of one string
 )
 
 // FormatError reports a malformed ELF file.
@@ -91,8 +92,10 @@ func (i *Info) IsStaticPIE() bool {
 // searched for this object's dependencies.
 func (i *Info) NoDefLib() bool { return i.Flags1&elf.DF_1_NODEFLIB != 0 }
 
-// Read reads the ELF file r (size bytes long).
+// Read reads the ELF file r (size bytes long). It reads only the parts the
+// loader reads, a few pages, whatever the size of the file.
 func Read(r io.ReaderAt, size int64) (info *Info, err error) {
+	r = &pagedReader{r: r, size: size}
 	// debug/elf is not hardened against adversarial input; make sure no
 	// panic escapes.
 	defer func() {
@@ -286,7 +289,7 @@ func readDynamic(r io.ReaderAt, size int64, info *Info, dyn *elf.ProgHeader, loa
 	}
 	var (
 		needed                                 []uint64
-		strtab, strsz, soname, rpath, runpath  uint64
+		strAddr, strsz, soname, rpath, runpath uint64
 		haveStrtab, haveStrsz, haveSoname      bool
 		verneed, verneednum, verdef, verdefnum uint64
 		haveVerneed, haveVerdef                bool
@@ -304,7 +307,7 @@ func readDynamic(r io.ReaderAt, size int64, info *Info, dyn *elf.ProgHeader, loa
 		case elf.DT_NEEDED:
 			needed = append(needed, val)
 		case elf.DT_STRTAB:
-			strtab, haveStrtab = val, true
+			strAddr, haveStrtab = val, true
 		case elf.DT_STRSZ:
 			strsz, haveStrsz = val, true
 		case elf.DT_SONAME:
@@ -333,9 +336,9 @@ func readDynamic(r io.ReaderAt, size int64, info *Info, dyn *elf.ProgHeader, loa
 		}
 		return nil
 	}
-	off, avail, ok := m.offset(strtab)
+	off, avail, ok := m.offset(strAddr)
 	if !ok {
-		return &FormatError{Off: int64(dyn.Off), Msg: fmt.Sprintf("DT_STRTAB %#x not in a loaded segment", strtab)}
+		return &FormatError{Off: int64(dyn.Off), Msg: fmt.Sprintf("DT_STRTAB %#x not in a loaded segment", strAddr)}
 	}
 	if haveStrsz && int64(strsz) >= 0 && int64(strsz) < avail {
 		avail = int64(strsz)
@@ -343,20 +346,19 @@ func readDynamic(r io.ReaderAt, size int64, info *Info, dyn *elf.ProgHeader, loa
 	if avail > maxStrtab {
 		avail = maxStrtab
 	}
-	strs, err := m.read(off, avail)
-	if err != nil {
-		return err
-	}
+	tab := &strtab{m: m, off: off, size: avail}
 	str := func(o uint64, what string) (string, error) {
-		if o >= uint64(len(strs)) {
+		if o >= uint64(tab.size) {
 			return "", &FormatError{Off: off, Msg: fmt.Sprintf("%s string offset %#x beyond the string table", what, o)}
 		}
-		s := strs[o:]
-		end := bytes.IndexByte(s, 0)
-		if end < 0 {
+		s, ok, err := tab.get(int64(o))
+		if err != nil {
+			return "", err
+		}
+		if !ok {
 			return "", &FormatError{Off: off + int64(o), Msg: what + " string not terminated"}
 		}
-		return string(s[:end]), nil
+		return s, nil
 	}
 	for _, o := range needed {
 		s, err := str(o, "DT_NEEDED")
@@ -391,6 +393,109 @@ func readDynamic(r io.ReaderAt, size int64, info *Info, dyn *elf.ProgHeader, loa
 		}
 	}
 	return nil
+}
+
+// pagedReader reads r a page at a time and keeps the pages: the loader's
+// data (headers, dynamic section, strings, version records) is a few
+// scattered pages, read with many small reads.
+type pagedReader struct {
+	r     io.ReaderAt
+	size  int64
+	pages map[int64][]byte
+}
+
+// ReadAt implements io.ReaderAt.
+func (p *pagedReader) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, &FormatError{Off: off, Msg: "negative offset"}
+	}
+	n := 0
+	for n < len(b) {
+		if off >= p.size {
+			return n, io.EOF
+		}
+		pg, err := p.page(off / readPage)
+		if err != nil {
+			return n, err
+		}
+		in := off % readPage
+		if in >= int64(len(pg)) {
+			return n, io.EOF
+		}
+		c := copy(b[n:], pg[in:])
+		n += c
+		off += int64(c)
+	}
+	return n, nil
+}
+
+func (p *pagedReader) page(i int64) ([]byte, error) {
+	if b, ok := p.pages[i]; ok {
+		return b, nil
+	}
+	b := make([]byte, min(readPage, p.size-i*readPage))
+	n, err := p.r.ReadAt(b, i*readPage)
+	if n < len(b) {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if p.pages == nil {
+		p.pages = map[int64][]byte{}
+	}
+	p.pages[i] = b
+	return b, nil
+}
+
+// strtab reads strings of DT_STRTAB on demand, a page at a time: the few
+// strings the loader needs are a small part of a big C++ library's table.
+type strtab struct {
+	m     *image
+	off   int64 // file offset of the table
+	size  int64 // bytes of the table available in the file
+	pages map[int64][]byte
+}
+
+const (
+	strPage  = 4096
+	readPage = 16384 // most small files' loader data is in the first one
+)
+
+// get returns the NUL-terminated string at offset o of the table, and
+// false if the table ends (or maxString passes) before its NUL.
+func (t *strtab) get(o int64) (string, bool, error) {
+	var b []byte
+	for p := o / strPage; p*strPage < t.size && int64(len(b)) <= maxString; p++ {
+		page, err := t.page(p)
+		if err != nil {
+			return "", false, err
+		}
+		if p == o/strPage {
+			page = page[o%strPage:]
+		}
+		if i := bytes.IndexByte(page, 0); i >= 0 {
+			return string(append(b, page[:i]...)), true, nil
+		}
+		b = append(b, page...)
+	}
+	return "", false, nil
+}
+
+func (t *strtab) page(p int64) ([]byte, error) {
+	if b, ok := t.pages[p]; ok {
+		return b, nil
+	}
+	n := min(strPage, t.size-p*strPage)
+	b, err := t.m.read(t.off+p*strPage, n)
+	if err != nil {
+		return nil, err
+	}
+	if t.pages == nil {
+		t.pages = map[int64][]byte{}
+	}
+	t.pages[p] = b
+	return b, nil
 }
 
 func byteOrder(d elf.Data) binary.ByteOrder {

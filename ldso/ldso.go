@@ -138,11 +138,13 @@ type pathEntry struct {
 	dirs []string
 }
 
-// New returns a Resolver for the root filesystem fsys.
+// New returns a Resolver for the root filesystem fsys, which must not change
+// while the Resolver is used (its metadata is cached).
 func New(fsys rootfs.FS, opts Options) *Resolver {
 	if opts.WorkDir == "" {
 		opts.WorkDir = "/"
 	}
+	fsys = rootfs.Cached(fsys)
 	r := &Resolver{
 		fsys:     fsys,
 		opts:     opts,

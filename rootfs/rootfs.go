@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 )
 
 // FS is a read-only root filesystem.
@@ -198,3 +199,60 @@ func mustPhysicalParent(fsys FS, p string) string {
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+// Cached wraps fsys so that Lstat, Readlink and ReadDir results are kept:
+// for a root that does not change while it is read, as the loader
+// emulation's many lookups of the same directories.
+func Cached(fsys FS) FS {
+	if _, ok := fsys.(*cachedFS); ok {
+		return fsys
+	}
+	return &cachedFS{FS: fsys, lstat: map[string]lstatResult{}, links: map[string]linkResult{}}
+}
+
+type cachedFS struct {
+	FS
+	mu    sync.Mutex
+	lstat map[string]lstatResult
+	links map[string]linkResult
+}
+
+type lstatResult struct {
+	fi  fs.FileInfo
+	err error
+}
+
+type linkResult struct {
+	target string
+	err    error
+}
+
+// Lstat implements FS.
+func (c *cachedFS) Lstat(name string) (fs.FileInfo, error) {
+	c.mu.Lock()
+	r, ok := c.lstat[name]
+	c.mu.Unlock()
+	if ok {
+		return r.fi, r.err
+	}
+	fi, err := c.FS.Lstat(name)
+	c.mu.Lock()
+	c.lstat[name] = lstatResult{fi, err}
+	c.mu.Unlock()
+	return fi, err
+}
+
+// Readlink implements FS.
+func (c *cachedFS) Readlink(name string) (string, error) {
+	c.mu.Lock()
+	r, ok := c.links[name]
+	c.mu.Unlock()
+	if ok {
+		return r.target, r.err
+	}
+	t, err := c.FS.Readlink(name)
+	c.mu.Lock()
+	c.links[name] = linkResult{t, err}
+	c.mu.Unlock()
+	return t, err
+}

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/ldso"
@@ -114,15 +115,29 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	w := bufio.NewWriter(stdout)
 	switch {
 	case o.json:
-		out := make([]lddJSON, len(files))
+		// One object a line, encoded concurrently: for thousands of files
+		// the encoding costs as much as the resolution.
+		enc := make([][]byte, len(files))
+		var g errgroup.Group
+		g.SetLimit(runtime.GOMAXPROCS(0))
 		for i := range files {
-			out[i] = toJSON(files[i], results[i], errs[i])
+			g.Go(func() (err error) {
+				enc[i], err = json.Marshal(toJSON(files[i], results[i], errs[i]))
+				return err
+			})
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := g.Wait(); err != nil {
 			return err
 		}
+		w.WriteString("[\n")
+		for i, b := range enc {
+			w.Write(b)
+			if i < len(enc)-1 {
+				w.WriteByte(',')
+			}
+			w.WriteByte('\n')
+		}
+		w.WriteString("]\n")
 	default:
 		for i, res := range results {
 			if res == nil {
@@ -278,5 +293,3 @@ func unwrapPathError(err error) error {
 	}
 	return err
 }
-
-var _ = os.Stderr
