@@ -29,6 +29,7 @@
 // # Not emulated
 //
 // The legacy hwcap subdirectories of glibc before 2.37 (tls, haswell,
-// avx512_1, x86_64) and legacy hwcap entries of ld.so.cache, a kernel too
-// old for a library's ABI note, and secure (setuid) mode.
+// avx512_1, x86_64 under each search directory; ld.so.cache entries for them
+// are honoured as glibc 2.36 does), a kernel too old for a library's ABI
+// note, and secure (setuid) mode.
 package ldso
