@@ -163,6 +163,13 @@ func (s *session) searchGlibc(name string, l *object) found {
 	} else if f, ok := s.fromCache(name); ok && !s.inSystemDir(f.path) {
 		return f
 	}
+	if dirs := s.r.confDirs(); dirs != nil {
+		// Options.UseConf on a root without a cache: what the cache would
+		// hold once ldconfig has run.
+		if f, ok := s.openPath(name, dirs, "ld.so.conf"); ok && !(nodeflib && s.inSystemDir(f.path)) {
+			return f
+		}
+	}
 	if !nodeflib {
 		if f, ok := s.openPath(name, s.ld.systemDirs, "default"); ok {
 			return f

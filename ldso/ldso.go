@@ -38,6 +38,12 @@ type Options struct {
 	// WorkDir is the directory relative search path elements are taken
 	// from (the loader uses its current directory); "" means "/".
 	WorkDir string
+	// UseConf, for a root that has no /etc/ld.so.cache, searches the
+	// directories of its /etc/ld.so.conf where the cache would be
+	// consulted: the answer the loader gives once `ldconfig -r ROOT` has
+	// run. The loader itself never reads ld.so.conf, so this is off by
+	// default.
+	UseConf bool
 }
 
 // Library is one object the loader loads (or fails to find).
@@ -118,6 +124,7 @@ type Resolver struct {
 	loaders  map[string]*loaderEntry
 	cache    func() (*Cache, error)
 	preloads func() []string
+	confDirs func() []string
 	muslPath map[string]*pathEntry
 }
 
@@ -160,6 +167,16 @@ func New(fsys rootfs.FS, opts Options) *Resolver {
 			return nil, err
 		}
 		return ParseCache(b)
+	})
+	r.confDirs = sync.OnceValue(func() []string {
+		if !opts.UseConf {
+			return nil
+		}
+		if _, err := r.cache(); err == nil {
+			return nil
+		}
+		dirs, _ := ReadConf(fsys, "/etc/ld.so.conf")
+		return dirs
 	})
 	r.preloads = sync.OnceValue(func() []string {
 		b, err := rootfs.ReadFile(fsys, "/etc/ld.so.preload", 1<<20)

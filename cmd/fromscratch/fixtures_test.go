@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,6 +186,51 @@ func TestFixtureLdd(t *testing.T) {
 			}}
 		},
 	}, {
+		// musl-gcc -shared -fPIC -o A/libbar.so bar.c
+		// musl-gcc -shared -fPIC -o A/libfoo.so foobar.c -LA -lbar
+		// musl-gcc -o prog main.c -LA -lfoo -Wl,-rpath-link,A -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/A'
+		// musl takes DT_RUNPATH as DT_RPATH, inherited: libfoo's libbar.so
+		// is found through the program's path (glibc would not find it).
+		name:  "musl runpath inherited",
+		tools: []string{"musl-gcc"},
+		setup: func(t *testing.T, dir string) fixture {
+			requireFile(t, muslLoader)
+			writeFile(t, dir, "bar.c", barC)
+			writeFile(t, dir, "foobar.c", fooBarC)
+			writeFile(t, dir, "main.c", mainC)
+			cc(t, dir, "musl-gcc", "-shared", "-fPIC", "-o", "A/libbar.so", "bar.c")
+			cc(t, dir, "musl-gcc", "-shared", "-fPIC", "-o", "A/libfoo.so", "foobar.c", "-LA", "-lbar")
+			cc(t, dir, "musl-gcc", "-o", "prog", "main.c", "-LA", "-lfoo", "-Wl,-rpath-link,A", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/A")
+			return fixture{file: dir + "/prog", oracle: []string{muslLoader, "--list"}, check: func(t *testing.T, got lddJSON) {
+				wantInterpreter(t, got, muslLoader, "musl")
+				wantLib(t, got, "libbar.so", dir+"/A/libbar.so", "rpath")
+			}}
+		},
+	}, {
+		// gcc -shared -fPIC -o P/libfoo.so foo.c, for P in x86_64, haswell, xeon_phi
+		// gcc -shared -fPIC -o L/libbar.so bar.c, for L in lib/x86_64-linux-gnu, lib64, lib
+		// gcc -o prog mainbar.c -Lx86_64 -lfoo -Llib -lbar -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/$PLATFORM:$ORIGIN/${LIB}'
+		// $PLATFORM is the loader's dl_platform: AT_PLATFORM, which glibc's
+		// x86 cpu-features.c replaces with "haswell" or "xeon_phi" on Intel
+		// CPUs that have their features; $LIB is fixed when glibc is built.
+		name: "platform and lib tokens",
+		setup: func(t *testing.T, dir string) fixture {
+			writeFile(t, dir, "foo.c", fooC)
+			writeFile(t, dir, "bar.c", barC)
+			writeFile(t, dir, "mainbar.c", mainBarC)
+			for _, p := range []string{"x86_64", "haswell", "xeon_phi"} {
+				cc(t, dir, "gcc", "-shared", "-fPIC", "-o", p+"/libfoo.so", "foo.c")
+			}
+			for _, l := range []string{"lib/x86_64-linux-gnu", "lib64", "lib"} {
+				cc(t, dir, "gcc", "-shared", "-fPIC", "-o", l+"/libbar.so", "bar.c")
+			}
+			cc(t, dir, "gcc", "-o", "prog", "mainbar.c", "-Lx86_64", "-lfoo", "-Llib", "-lbar", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/$PLATFORM:$ORIGIN/${LIB}")
+			return fixture{file: dir + "/prog", check: func(t *testing.T, got lddJSON) {
+				wantLib(t, got, "libfoo.so", "", "runpath")
+				wantLib(t, got, "libbar.so", "", "runpath")
+			}}
+		},
+	}, {
 		// gcc -m32 -shared -nostdlib -fPIC -o d1/libfoo.so foo.c
 		// gcc -shared -fPIC -o d2/libfoo.so foo.c
 		// gcc -o prog main.c -Ld2 -lfoo -Wl,--disable-new-dtags -Wl,-rpath,'$ORIGIN/d1:$ORIGIN/d2'
@@ -211,6 +257,61 @@ func TestFixtureLdd(t *testing.T) {
 			writeFile(t, dir, "d1/libfoo.so", string(b))
 			return fixture{file: dir + "/prog", check: func(t *testing.T, got lddJSON) {
 				wantLib(t, got, "libfoo.so", dir+"/d2/libfoo.so", "rpath")
+			}}
+		},
+	}, {
+		// As above, but d1/libfoo.so is not an ELF file: in
+		// the same search path the loader stops there too.
+		name: "unusable candidate in the same path",
+		setup: func(t *testing.T, dir string) fixture {
+			writeFile(t, dir, "foo.c", fooC)
+			buildRPathD1D2(t, dir)
+			writeFile(t, dir, "d1/libfoo.so", strings.Repeat("not an ELF file\n", 16))
+			return fixture{file: dir + "/prog", loadError: "invalid ELF header", wantCode: 1, check: func(t *testing.T, got lddJSON) {
+				wantMissing(t, got, "libfoo.so")
+			}}
+		},
+	}, {
+		// gcc -shared -fPIC -o app/lib/libfoo.so foo.c
+		// gcc -o app/prog main.c -Lapp/lib -lfoo -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/lib'
+		// ln -s ../app/prog link/prog
+		// The program's $ORIGIN is the directory of its real path
+		// (/proc/self/exe). glibc's ldd runs "ld.so link/prog" and takes
+		// link/ instead (libfoo.so => not found): the oracle is the program
+		// itself run with LD_TRACE_LOADED_OBJECTS=1.
+		name: "origin of a symlinked program",
+		setup: func(t *testing.T, dir string) fixture {
+			writeFile(t, dir, "foo.c", fooC)
+			writeFile(t, dir, "main.c", mainC)
+			cc(t, dir, "gcc", "-shared", "-fPIC", "-o", "app/lib/libfoo.so", "foo.c")
+			cc(t, dir, "gcc", "-o", "app/prog", "main.c", "-Lapp/lib", "-lfoo", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/lib")
+			symlink(t, "../app/prog", dir+"/link/prog")
+			return fixture{file: dir + "/link/prog", oracle: []string{"env", "LD_TRACE_LOADED_OBJECTS=1"}, check: func(t *testing.T, got lddJSON) {
+				wantLib(t, got, "libfoo.so", dir+"/app/lib/libfoo.so", "runpath")
+			}}
+		},
+	}, {
+		// gcc -shared -fPIC -o lib/libbar.so bar.c
+		// gcc -shared -fPIC -Wl,-soname,libfoo.so -o real/libfoo.so foobar.c -Llib -lbar -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN'
+		// ln -s ../real/libfoo.so lib/libfoo.so
+		// gcc -o prog main.c -Llib -lfoo -Wl,-rpath-link,lib -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/lib'
+		// A library's $ORIGIN is the directory it was found in (lib/),
+		// not that of its real path (real/).
+		name: "origin of a library found through a symlink",
+		setup: func(t *testing.T, dir string) fixture {
+			writeFile(t, dir, "bar.c", barC)
+			writeFile(t, dir, "foobar.c", fooBarC)
+			writeFile(t, dir, "main.c", mainC)
+			cc(t, dir, "gcc", "-shared", "-fPIC", "-o", "lib/libbar.so", "bar.c")
+			cc(t, dir, "gcc", "-shared", "-fPIC", "-Wl,-soname,libfoo.so", "-o", "real/libfoo.so", "foobar.c", "-Llib", "-lbar", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN")
+			symlink(t, "../real/libfoo.so", dir+"/lib/libfoo.so")
+			cc(t, dir, "gcc", "-o", "prog", "main.c", "-Llib", "-lfoo", "-Wl,-rpath-link,lib", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/lib")
+			return fixture{file: dir + "/prog", check: func(t *testing.T, got lddJSON) {
+				l := wantLib(t, got, "libfoo.so", dir+"/lib/libfoo.so", "runpath")
+				if l.Realpath != dir+"/real/libfoo.so" {
+					t.Errorf("libfoo.so realpath = %q, want %q", l.Realpath, dir+"/real/libfoo.so")
+				}
+				wantLib(t, got, "libbar.so", dir+"/lib/libbar.so", "runpath")
 			}}
 		},
 	},
@@ -457,7 +558,7 @@ func TestFixtureLdd(t *testing.T) {
 				fx.check(t, got)
 			}
 			if t.Failed() {
-				t.Logf("fromscratch ldd --json: %+v", got)
+				t.Logf("fromscratch ldd --json:\n%s", describeResult(got))
 			}
 
 			for _, kv := range fx.env {
@@ -926,6 +1027,16 @@ func wantInterpreter(t *testing.T, got lddJSON, interp, flavor string) {
 	if got.Interpreter != interp || got.InterpreterFound == nil || !*got.InterpreterFound || got.Flavor != flavor {
 		t.Errorf("interpreter = %q (found %v), loader %q; want %q found, %q", got.Interpreter, got.InterpreterFound, got.Flavor, interp, flavor)
 	}
+}
+
+// describeResult prints r for a failure message.
+func describeResult(r lddJSON) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\tinterpreter %s (found %v)\n", r.Interpreter, r.InterpreterFound != nil && *r.InterpreterFound)
+	for _, l := range r.Libraries {
+		fmt.Fprintf(&b, "\t%s => %q found %v via %q (realpath %q, needed by %s)\n", l.Name, l.Path, l.Found, l.Via, l.Realpath, l.NeededBy)
+	}
+	return b.String()
 }
 
 // tempDir is t.TempDir with symbolic links resolved, so that the paths the

@@ -23,6 +23,7 @@ type lddOptions struct {
 	root        string
 	libraryPath string
 	hwcaps      string
+	useConf     bool
 	json        bool
 	tree        bool
 }
@@ -57,6 +58,7 @@ Exit status: 0 all found, 1 something not found, 2 a FILE could not be read.`,
 	f.StringVar(&o.root, "root", "/", "root filesystem to resolve FILEs and libraries in")
 	f.StringVar(&o.libraryPath, "library-path", "", "LD_LIBRARY_PATH to emulate (colon-separated)")
 	f.StringVar(&o.hwcaps, "hwcaps", "", `glibc-hwcaps subdirectories to search, best first (e.g. "x86-64-v3,x86-64-v2"), "none", or "" for what this CPU supports`)
+	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
 	f.BoolVar(&o.json, "json", false, "print a JSON array, one object per FILE")
 	f.BoolVar(&o.tree, "tree", false, "print the dependency tree with how each library was found")
 	return cmd
@@ -78,7 +80,7 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.root, unwrapPathError(err))}
 	}
-	opts := ldso.Options{}
+	opts := ldso.Options{UseConf: o.useConf}
 	if o.libraryPath != "" {
 		opts.LibraryPath = strings.FieldsFunc(o.libraryPath, func(r rune) bool { return r == ':' || r == ';' })
 	}
@@ -102,6 +104,13 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	}
 	r := ldso.New(fsys, opts)
 	results, errs := r.ResolveAll(paths)
+	if _, err := r.CacheStatus(); err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" {
+		how := "only the default directories are searched, as the loader does (--ldconfig: as if ldconfig had run)"
+		if o.useConf {
+			how = "its ld.so.conf directories are searched as if ldconfig had run (--ldconfig)"
+		}
+		fmt.Fprintf(stderr, "fromscratch: note: %s has no /etc/ld.so.cache: %s\n", o.root, how)
+	}
 
 	code := 0
 	for i, err := range errs {

@@ -161,7 +161,8 @@ func TestRootLdSoConf(t *testing.T) {
 //	ROOT/usr/lib/x86_64-linux-gnu/libevil.so.1 -> ../../../../../../../../OUT/libevil.so.1
 //	ROOT/usr/lib/x86_64-linux-gnu/libevil2.so.1 -> OUT/libevil2.so.1 (absolute)
 //	ROOT/lib/x86_64-linux-gnu/libc.so.6 -> /usr/lib/x86_64-linux-gnu/libc.so.6 (a file on the host only)
-//	prog: DT_RUNPATH OUT, needs libevil.so.1, libevil2.so.1, libevil3.so.1 (only in OUT), libc.so.6
+//	ROOT/etc/ld.so.cache: a copy of the host's (paths of files only the host has)
+//	prog: DT_RUNPATH OUT, needs libevil.so.1, libevil2.so.1, libevil3.so.1 (only in OUT), libm.so.6, libc.so.6
 //
 // where OUT is a host directory outside ROOT that holds all the libevil.
 func TestRootEscape(t *testing.T) {
@@ -183,7 +184,7 @@ func TestRootEscape(t *testing.T) {
 	requireFile(t, libcHost)
 
 	// gcc -shared -fPIC -Wl,-soname,libevilN.so.1 -o out/libevilN.so.1 foo.c (N = "", 2, 3)
-	// gcc -o prog main.c out/libevil.so.1 out/libevil2.so.1 out/libevil3.so.1 -Wl,--no-as-needed -Wl,--enable-new-dtags -Wl,-rpath,OUT
+	// gcc -o prog main.c -Wl,--no-as-needed out/libevil.so.1 out/libevil2.so.1 out/libevil3.so.1 -lm -Wl,--enable-new-dtags -Wl,-rpath,OUT
 	writeFile(t, dir, "foo.c", fooC)
 	writeFile(t, dir, "main.c", mainC)
 	var libs []string
@@ -192,11 +193,14 @@ func TestRootEscape(t *testing.T) {
 		cc(t, dir, "gcc", "-shared", "-fPIC", "-Wl,-soname,libevil"+n+".so.1", "-o", lib, "foo.c")
 		libs = append(libs, lib)
 	}
-	cc(t, dir, "gcc", append(append([]string{"-o", "prog", "main.c", "-Wl,--no-as-needed"}, libs...), "-Wl,--enable-new-dtags", "-Wl,-rpath,"+out)...)
+	cc(t, dir, "gcc", append(append([]string{"-o", "prog", "main.c", "-Wl,--no-as-needed"}, libs...), "-lm", "-Wl,--enable-new-dtags", "-Wl,-rpath,"+out)...)
 	writeFile(t, root, "usr/bin/prog", string(readFile(t, dir+"/prog")))
 	symlink(t, strings.Repeat("../", 8)+strings.TrimPrefix(out, "/")+"/libevil.so.1", root+"/usr/lib/x86_64-linux-gnu/libevil.so.1")
 	symlink(t, out+"/libevil2.so.1", root+"/usr/lib/x86_64-linux-gnu/libevil2.so.1")
 	symlink(t, libcHost, root+"/lib/x86_64-linux-gnu/libc.so.6")
+	if b, err := os.ReadFile("/etc/ld.so.cache"); err == nil {
+		writeFile(t, root, "etc/ld.so.cache", string(b))
+	}
 
 	res, stderr, code := runLddJSON(t, bin, 1, "ldd", "--root", root, "--json", "/usr/bin/prog")
 	got := res[0]
@@ -204,7 +208,7 @@ func TestRootEscape(t *testing.T) {
 		t.Errorf("fromscratch ldd --root %s /usr/bin/prog: exit code %d, error %q, want 1\n%s", root, code, got.Error, stderr)
 	}
 	wantInterpreter(t, got, glibcLoader, "glibc")
-	for _, name := range []string{"libevil.so.1", "libevil2.so.1", "libevil3.so.1", "libc.so.6"} {
+	for _, name := range []string{"libevil.so.1", "libevil2.so.1", "libevil3.so.1", "libm.so.6", "libc.so.6"} {
 		wantMissing(t, got, name)
 	}
 	wantInRoot(t, root, got)
