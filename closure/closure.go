@@ -1,0 +1,569 @@
+package closure
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/ldso"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// Layer says which layer of the image a path belongs to, lowest first, so
+// that images built from one root share their lower layers.
+type Layer int
+
+const (
+	// LayerBase holds the loader, the C library family and the runtime
+	// files (/etc/passwd, ...).
+	LayerBase Layer = iota
+	// LayerLibs holds the other libraries.
+	LayerLibs
+	// LayerApp holds the programs and the files asked for.
+	LayerApp
+	numLayers
+)
+
+// Kind is the type of an item.
+type Kind int
+
+const (
+	File Kind = iota
+	Symlink
+	Dir
+)
+
+// Item is one path of the image.
+type Item struct {
+	Path   string
+	Kind   Kind
+	Mode   fs.FileMode // permissions (and setuid, setgid, sticky)
+	Target string      // symlink target
+	// Source is where a file's content comes from: SourceFS at SourcePath,
+	// or Data.
+	SourceFS   rootfs.FS
+	SourcePath string
+	Data       []byte
+	Size       int64
+	UID, GID   int
+}
+
+// Input is a file to put in the image with its dependencies.
+type Input struct {
+	// Path is the file's path in the image. Unless FS is set it is also
+	// its path in the root.
+	Path string
+	// FS and SourcePath give a file from outside the root (--add).
+	FS         rootfs.FS
+	SourcePath string
+	Layer      Layer
+}
+
+// Options tune the closure.
+type Options struct {
+	Ldso ldso.Options
+	// AllowMissing builds even when a library is not found.
+	AllowMissing bool
+	// BaselineOnly leaves out the glibc-hwcaps variants of libraries
+	// (x86-64-v2..v4 builds); by default every variant present is taken,
+	// as the CPU that will run the image is not known.
+	BaselineOnly bool
+}
+
+// Plan is the content of an image, layer by layer.
+type Plan struct {
+	Layers  [numLayers][]Item
+	Results []*ldso.Result // the loader's answer for each ELF input
+	// Interpreter is the first ELF input's loader ("" for static).
+	Info *elfinfo.Info // of the first ELF input (the entrypoint's architecture)
+	// Cache is true when the root's ld.so.cache had to be included.
+	Cache bool
+	// Missing lists what was not found, "NAME (needed by FILE)".
+	Missing []string
+	// Warnings are things the user should know (a refused candidate...).
+	Warnings []string
+}
+
+// ErrMissing is returned (wrapped) when libraries are not found.
+var ErrMissing = errors.New("not found")
+
+// libcFamily are the libraries of glibc's libc6 package (and musl's libc),
+// which go in the base layer with the loader.
+var libcFamily = map[string]bool{
+	"libc.so.6": true, "libm.so.6": true, "libmvec.so.1": true, "libpthread.so.0": true,
+	"libdl.so.2": true, "librt.so.1": true, "libutil.so.1": true, "libresolv.so.2": true,
+	"libanl.so.1": true, "libBrokenLocale.so.1": true, "libc_malloc_debug.so.0": true,
+	"libthread_db.so.1": true, "libnsl.so.1": true, "libc.so": true,
+}
+
+func isLibcFamily(name string) bool {
+	return libcFamily[name] || strings.HasPrefix(name, "libnss_") || strings.HasPrefix(name, "ld-linux")
+}
+
+// builder accumulates items.
+type builder struct {
+	fsys   rootfs.FS
+	r      *ldso.Resolver
+	opts   Options
+	layers [numLayers]map[string]*Item
+	plan   *Plan
+}
+
+// Compute plans the image for inputs inside the root fsys. extra items
+// (generated files: /etc/passwd, /tmp) go in as they are.
+func Compute(fsys rootfs.FS, inputs []Input, extra []Item, opts Options) (*Plan, error) {
+	if opts.Ldso.HWCaps == nil {
+		opts.Ldso.HWCaps = []string{} // resolve the baseline; variants are added below
+	}
+	b := &builder{fsys: fsys, opts: opts, plan: &Plan{}}
+	b.r = ldso.New(fsys, opts.Ldso)
+	for i := range b.layers {
+		b.layers[i] = map[string]*Item{}
+	}
+	for _, it := range extra {
+		b.put(LayerBase, it)
+	}
+	for _, in := range inputs {
+		if err := b.input(in, 0); err != nil {
+			return nil, err
+		}
+	}
+	if len(b.plan.Missing) > 0 && !opts.AllowMissing {
+		return nil, fmt.Errorf("%s: %w", strings.Join(b.plan.Missing, ", "), ErrMissing)
+	}
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	b.parents()
+	for l := range b.layers {
+		items := make([]Item, 0, len(b.layers[l]))
+		for _, it := range b.layers[l] {
+			items = append(items, *it)
+		}
+		sort.Slice(items, func(i, j int) bool { return items[i].Path < items[j].Path })
+		b.plan.Layers[l] = items
+	}
+	return b.plan, nil
+}
+
+func (b *builder) put(l Layer, it Item) {
+	if _, ok := b.layers[l][it.Path]; !ok {
+		b.layers[l][it.Path] = &it
+	}
+}
+
+// addPath puts p in layer l, with every symbolic link met on the way and
+// the file it names (a directory recursively).
+func (b *builder) addPath(p string, l Layer) error {
+	real, links, err := rootfs.Resolve(b.fsys, p)
+	if err != nil {
+		return fmt.Errorf("resolving %q: %w", p, err)
+	}
+	for _, ln := range links {
+		b.put(l, Item{Path: ln.Path, Kind: Symlink, Target: ln.Target, Mode: 0o777})
+	}
+	return b.addReal(real, l)
+}
+
+// addReal puts the physical path real in layer l.
+func (b *builder) addReal(real string, l Layer) error {
+	fi, err := b.fsys.Lstat(real)
+	if err != nil {
+		return fmt.Errorf("reading %q: %w", real, err)
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		b.put(l, Item{Path: real, Kind: File, Mode: fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky),
+			SourceFS: b.fsys, SourcePath: real, Size: fi.Size()})
+	case fi.IsDir():
+		b.put(l, Item{Path: real, Kind: Dir, Mode: fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)})
+		ents, err := b.fsys.ReadDir(real)
+		if err != nil {
+			return fmt.Errorf("reading %q: %w", real, err)
+		}
+		for _, e := range ents {
+			child := path.Join(real, e.Name())
+			if e.Type()&fs.ModeSymlink != 0 {
+				t, err := b.fsys.Readlink(child)
+				if err != nil {
+					return fmt.Errorf("reading %q: %w", child, err)
+				}
+				b.put(l, Item{Path: child, Kind: Symlink, Target: t, Mode: 0o777})
+				continue
+			}
+			if err := b.addReal(child, l); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("%q: not a regular file, directory or symbolic link (%v)", real, fi.Mode().Type())
+	}
+	return nil
+}
+
+// input adds one input and what it needs; depth bounds #! chains.
+func (b *builder) input(in Input, depth int) error {
+	if depth > 4 {
+		return fmt.Errorf("%q: too many levels of #! interpreters", in.Path)
+	}
+	var head []byte
+	var info *elfinfo.Info
+	var res *ldso.Result
+	if in.FS != nil {
+		// A file from outside the root, put at in.Path, whose directory is
+		// taken as the root has it (a symbolic link such as /lib -> usr/lib
+		// is followed, not replaced by a directory).
+		if dir, err := rootfs.Realpath(b.fsys, path.Dir(in.Path)); err == nil {
+			in.Path = path.Join(dir, path.Base(in.Path))
+		}
+		fi, err := rootfs.Realpath(in.FS, in.SourcePath)
+		if err != nil {
+			return fmt.Errorf("%q: %w", in.SourcePath, err)
+		}
+		st, err := in.FS.Lstat(fi)
+		if err != nil {
+			return err
+		}
+		if st.IsDir() {
+			return b.addTree(in, fi)
+		}
+		b.put(in.Layer, Item{Path: in.Path, Kind: File, Mode: st.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky),
+			SourceFS: in.FS, SourcePath: fi, Size: st.Size()})
+		head, info = sniff(in.FS, fi)
+		if info != nil {
+			if res, err = b.r.ResolveELF(in.Path, info); err != nil {
+				return fmt.Errorf("%q: %w", in.SourcePath, err)
+			}
+		}
+	} else {
+		if err := b.addPath(in.Path, in.Layer); err != nil {
+			return err
+		}
+		real, err := rootfs.Realpath(b.fsys, in.Path)
+		if err != nil {
+			return err
+		}
+		if st, err := b.fsys.Lstat(real); err == nil && st.IsDir() {
+			return b.dirInputs(real, in.Layer)
+		}
+		head, info = sniff(b.fsys, real)
+		if info != nil {
+			if res, err = b.r.Resolve(in.Path); err != nil {
+				return fmt.Errorf("%q: %w", in.Path, err)
+			}
+		}
+	}
+	if res != nil {
+		return b.result(res)
+	}
+	if interp, arg, ok := shebang(head); ok {
+		if err := b.input(Input{Path: interp, Layer: in.Layer}, depth+1); err != nil {
+			return fmt.Errorf("%q: interpreter: %w", in.Path, err)
+		}
+		if path.Base(interp) == "env" && arg != "" && !strings.HasPrefix(arg, "-") {
+			p, err := b.lookPath(arg)
+			if err != nil {
+				return fmt.Errorf("%q: /usr/bin/env %s: %w", in.Path, arg, err)
+			}
+			return b.input(Input{Path: p, Layer: in.Layer}, depth+1)
+		}
+	}
+	return nil
+}
+
+// addTree adds the host directory dir (from an --add) at in.Path.
+func (b *builder) addTree(in Input, dir string) error {
+	st, err := in.FS.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	b.put(in.Layer, Item{Path: in.Path, Kind: Dir, Mode: st.Mode() & (fs.ModePerm | fs.ModeSticky | fs.ModeSetgid)})
+	ents, err := in.FS.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading %q: %w", dir, err)
+	}
+	for _, e := range ents {
+		src := path.Join(dir, e.Name())
+		dst := path.Join(in.Path, e.Name())
+		if e.Type()&fs.ModeSymlink != 0 {
+			t, err := in.FS.Readlink(src)
+			if err != nil {
+				return err
+			}
+			b.put(in.Layer, Item{Path: dst, Kind: Symlink, Target: t, Mode: 0o777})
+			continue
+		}
+		if err := b.input(Input{Path: dst, FS: in.FS, SourcePath: src, Layer: in.Layer}, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dirInputs resolves the ELF files of a directory of the root that was
+// asked for as a whole.
+func (b *builder) dirInputs(dir string, l Layer) error {
+	ents, err := b.fsys.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		p := path.Join(dir, e.Name())
+		switch {
+		case e.IsDir():
+			if err := b.dirInputs(p, l); err != nil {
+				return err
+			}
+		case e.Type().IsRegular():
+			if _, info := sniff(b.fsys, p); info != nil {
+				res, err := b.r.Resolve(p)
+				if err != nil {
+					return fmt.Errorf("%q: %w", p, err)
+				}
+				if err := b.result(res); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// result adds the loader and libraries of one resolved ELF file.
+func (b *builder) result(res *ldso.Result) error {
+	b.plan.Results = append(b.plan.Results, res)
+	if b.plan.Info == nil {
+		b.plan.Info = res.Info
+	}
+	if res.Static {
+		return nil
+	}
+	if res.Interpreter != "" {
+		if !res.InterpreterFound {
+			b.plan.Missing = append(b.plan.Missing, fmt.Sprintf("loader %s (of %s)", res.Interpreter, res.File))
+		} else if err := b.addPath(res.Interpreter, LayerBase); err != nil {
+			return err
+		}
+	}
+	for _, lib := range res.Libraries {
+		if !lib.Found {
+			m := fmt.Sprintf("%s (needed by %s)", lib.Name, lib.NeededBy)
+			if lib.Error != "" {
+				m += ": " + lib.Error
+			}
+			b.plan.Missing = append(b.plan.Missing, m)
+			continue
+		}
+		l := LayerLibs
+		if isLibcFamily(lib.Name) || res.Flavor == "musl" && lib.Realpath == res.InterpreterReal {
+			l = LayerBase
+		}
+		if err := b.addPath(lib.Path, l); err != nil {
+			return err
+		}
+		if !b.opts.BaselineOnly && res.Info != nil {
+			b.hwcapsVariants(lib, res.Info, l)
+		}
+	}
+	return nil
+}
+
+// hwcapsVariants adds DIR/glibc-hwcaps/*/NAME next to a library found in DIR.
+func (b *builder) hwcapsVariants(lib ldso.Library, prog *elfinfo.Info, l Layer) {
+	dir := path.Dir(lib.Path)
+	if strings.Contains(dir, "/glibc-hwcaps/") {
+		return
+	}
+	for _, h := range ldso.AllHWCaps(prog) {
+		p := dir + "/glibc-hwcaps/" + h + "/" + path.Base(lib.Path)
+		if _, err := rootfs.Realpath(b.fsys, p); err == nil {
+			b.addPath(p, l)
+		}
+	}
+}
+
+// check resolves every ELF input again inside the planned image and
+// compares with the root's answer.
+func (b *builder) check() error {
+	for try := 0; try < 2; try++ {
+		tree := b.tree()
+		r := ldso.New(tree, b.opts.Ldso)
+		var diffs []string
+		for _, want := range b.plan.Results {
+			got, err := r.Resolve(want.File)
+			if err != nil {
+				diffs = append(diffs, fmt.Sprintf("%s: %v", want.File, err))
+				continue
+			}
+			if d := diff(want, got); d != "" {
+				diffs = append(diffs, want.File+": "+d)
+			}
+		}
+		if len(diffs) == 0 {
+			return nil
+		}
+		if try == 0 && !b.plan.Cache {
+			if _, err := rootfs.Realpath(b.fsys, "/etc/ld.so.cache"); err == nil {
+				b.plan.Cache = true
+				if err := b.addPath("/etc/ld.so.cache", LayerBase); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		return fmt.Errorf("the image would not load the same libraries as the root: %s", strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
+// diff compares the real paths two answers load.
+func diff(want, got *ldso.Result) string {
+	set := func(r *ldso.Result) map[string]bool {
+		m := map[string]bool{}
+		if r.InterpreterFound {
+			m[r.InterpreterReal] = true
+		}
+		for _, l := range r.Libraries {
+			if l.Found {
+				m[l.Realpath] = true
+			} else {
+				m["not found: "+l.Name] = true
+			}
+		}
+		return m
+	}
+	w, g := set(want), set(got)
+	var out []string
+	for k := range w {
+		if !g[k] {
+			out = append(out, "missing "+k)
+		}
+	}
+	for k := range g {
+		if !w[k] {
+			out = append(out, "extra "+k)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// parents adds to each layer the directories above its items, with their
+// modes in the root, so that a layer never changes a directory that a lower
+// layer made (/tmp stays 1777).
+func (b *builder) parents() {
+	for l := range b.layers {
+		var paths []string
+		for p := range b.layers[l] {
+			paths = append(paths, p)
+		}
+		for _, p := range paths {
+			for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+				if _, ok := b.layers[l][d]; ok {
+					continue
+				}
+				mode := fs.FileMode(0o755)
+				if fi, err := b.fsys.Lstat(d); err == nil && fi.IsDir() {
+					mode = fi.Mode() & (fs.ModePerm | fs.ModeSticky | fs.ModeSetgid)
+				}
+				for _, lower := range b.layers[:l] {
+					if it, ok := lower[d]; ok && it.Kind == Dir {
+						mode = it.Mode
+					}
+				}
+				b.layers[l][d] = &Item{Path: d, Kind: Dir, Mode: mode}
+			}
+		}
+	}
+}
+
+// tree is the planned image's filesystem.
+func (b *builder) tree() *rootfs.Tree {
+	t := rootfs.NewTree()
+	for l := range b.layers {
+		for _, it := range b.layers[l] {
+			switch it.Kind {
+			case Dir:
+				t.AddDir(it.Path, it.Mode)
+			case Symlink:
+				t.AddSymlink(it.Path, it.Target)
+			case File:
+				if it.SourceFS != nil {
+					t.AddFile(it.Path, it.Mode, it.SourceFS, it.SourcePath, it.Size)
+				} else {
+					t.AddData(it.Path, it.Mode, it.Data)
+				}
+			}
+		}
+	}
+	return t
+}
+
+// lookPath finds a program name in the default PATH inside the root.
+func (b *builder) lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, d := range strings.Split(DefaultPath, ":") {
+		p := d + "/" + name
+		if real, err := rootfs.Realpath(b.fsys, p); err == nil {
+			if fi, err := b.fsys.Lstat(real); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s not found in PATH %s", name, DefaultPath)
+}
+
+// DefaultPath is the PATH set in images.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// sniff reads the start of a file: its first bytes, and its ELF
+// description if it is an ELF file.
+func sniff(fsys rootfs.FS, p string) ([]byte, *elfinfo.Info) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := f.ReadAt(head, 0)
+	head = head[:n]
+	if !bytes.HasPrefix(head, []byte("\x7fELF")) {
+		return head, nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return head, nil
+	}
+	info, err := elfinfo.Read(f, st.Size())
+	if err != nil {
+		return head, nil
+	}
+	return head, info
+}
+
+// shebang parses a "#!" line: the interpreter and its one optional argument.
+func shebang(head []byte) (string, string, bool) {
+	if !bytes.HasPrefix(head, []byte("#!")) {
+		return "", "", false
+	}
+	line := head[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	fields := strings.Fields(string(line))
+	if len(fields) == 0 || !strings.HasPrefix(fields[0], "/") {
+		return "", "", false
+	}
+	arg := ""
+	if len(fields) > 1 {
+		arg = fields[1]
+	}
+	return fields[0], arg, true
+}

@@ -1,0 +1,132 @@
+package closure
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+func items(p *Plan) map[string]Item {
+	m := map[string]Item{}
+	for _, l := range p.Layers {
+		for _, it := range l {
+			m[it.Path] = it
+		}
+	}
+	return m
+}
+
+// TestHostProgram: every path glibc's ldd prints for /bin/ls resolves
+// inside the plan's filesystem to the same real file as on the host.
+func TestHostProgram(t *testing.T) {
+	fsys, err := rootfs.Dir("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Compute(fsys, []Input{{Path: "/bin/ls", Layer: LayerApp}}, nil, Options{})
+	if err != nil {
+		t.Fatalf("Compute(/bin/ls) = %v", err)
+	}
+	out, err := exec.Command("ldd", "/bin/ls").Output()
+	if err != nil {
+		t.Skipf("ldd: %v", err)
+	}
+	b := &builder{fsys: fsys, plan: plan}
+	for i := range b.layers {
+		b.layers[i] = map[string]*Item{}
+		for _, it := range plan.Layers[i] {
+			b.layers[i][it.Path] = &it
+		}
+	}
+	tree := b.tree()
+	checked := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		var p string
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			p = f[2]
+		case len(f) == 2 && strings.HasPrefix(f[0], "/"):
+			p = f[0]
+		default:
+			continue
+		}
+		want, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rootfs.Realpath(tree, p)
+		if err != nil || got != want {
+			t.Errorf("in the image, %s -> %q, %v; on the host -> %q", p, got, err, want)
+		}
+		checked++
+	}
+	if checked < 2 {
+		t.Fatalf("ldd /bin/ls listed %d paths", checked)
+	}
+	// The loader's path goes through symbolic links that must be kept.
+	m := items(plan)
+	if fi, err := os.Lstat("/lib64"); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if it, ok := m["/lib64"]; !ok || it.Kind != Symlink {
+			t.Errorf("/lib64 (a symlink on the host) = %+v, want a symlink", it)
+		}
+	}
+	if it := m["/bin/ls"]; it.Kind != File && m["/usr/bin/ls"].Kind != File {
+		t.Errorf("ls is not in the plan")
+	}
+}
+
+func TestMissingLibrary(t *testing.T) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("no gcc")
+	}
+	dir := t.TempDir()
+	// gcc -shared -o libgone.so gone.c; gcc -o prog prog.c -L. -lgone; rm libgone.so
+	os.WriteFile(filepath.Join(dir, "gone.c"), []byte("int gone(void){return 1;}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "prog.c"), []byte("int gone(void); int main(void){return gone();}\n"), 0o644)
+	for _, args := range [][]string{
+		{"-shared", "-fPIC", "-o", "libgone.so", "gone.c"},
+		{"-o", "prog", "prog.c", "-L.", "-lgone"},
+	} {
+		cmd := exec.Command(gcc, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("gcc %v: %v\n%s", args, err, out)
+		}
+	}
+	os.Remove(filepath.Join(dir, "libgone.so"))
+	fsys, _ := rootfs.Dir("/")
+	prog := filepath.Join(dir, "prog")
+	_, err = Compute(fsys, []Input{{Path: prog, Layer: LayerApp}}, nil, Options{})
+	if !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "libgone.so") {
+		t.Errorf("Compute = %v, want libgone.so not found", err)
+	}
+	plan, err := Compute(fsys, []Input{{Path: prog, Layer: LayerApp}}, nil, Options{AllowMissing: true})
+	if err != nil || len(plan.Missing) != 1 {
+		t.Errorf("Compute(AllowMissing) = %v, %v", plan, err)
+	}
+}
+
+func TestShebang(t *testing.T) {
+	for _, tt := range []struct {
+		in, interp, arg string
+		ok              bool
+	}{
+		{"#!/bin/sh\necho", "/bin/sh", "", true},
+		{"#! /usr/bin/env python3\n", "/usr/bin/env", "python3", true},
+		{"#!/bin/bash -e\n", "/bin/bash", "-e", true},
+		{"#!sh\n", "", "", false},
+		{"echo", "", "", false},
+	} {
+		interp, arg, ok := shebang([]byte(tt.in))
+		if interp != tt.interp || arg != tt.arg || ok != tt.ok {
+			t.Errorf("shebang(%q) = %q, %q, %v", tt.in, interp, arg, ok)
+		}
+	}
+}
