@@ -136,19 +136,56 @@ func AllHWCaps(info *elfinfo.Info) []string {
 	return nil
 }
 
-var x86Levels = sync.OnceValue(func() []string {
+// cpuinfo returns the host CPU's vendor and feature flags.
+var cpuinfo = sync.OnceValues(func() (string, map[string]bool) {
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
-		return nil
+		return "", nil
 	}
-	flags := map[string]bool{}
+	vendor, flags := "", map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "flags" {
-			for _, f := range strings.Fields(v) {
-				flags[f] = true
-			}
-			break
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
 		}
+		switch strings.TrimSpace(k) {
+		case "vendor_id":
+			if vendor == "" {
+				vendor = strings.TrimSpace(v)
+			}
+		case "flags":
+			if len(flags) == 0 {
+				for _, f := range strings.Fields(v) {
+					flags[f] = true
+				}
+			}
+		}
+	}
+	return vendor, flags
+})
+
+// x86Platform is the AT_PLATFORM glibc 2.26-2.36 sets on an Intel CPU
+// (init_cpu_features), "" when it keeps the kernel's.
+func x86Platform() string {
+	vendor, flags := cpuinfo()
+	if vendor != "GenuineIntel" {
+		return ""
+	}
+	if flags["avx512cd"] && flags["avx512er"] && flags["avx512pf"] {
+		return "xeon_phi"
+	}
+	for _, f := range []string{"avx2", "fma", "bmi1", "bmi2", "abm", "movbe", "popcnt"} {
+		if !flags[f] {
+			return ""
+		}
+	}
+	return "haswell"
+}
+
+var x86Levels = sync.OnceValue(func() []string {
+	_, flags := cpuinfo()
+	if flags == nil {
+		return nil
 	}
 	all := func(names ...string) bool {
 		for _, n := range names {

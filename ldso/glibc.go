@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"path"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -22,6 +24,7 @@ type loaderEntry struct {
 	// glibc: the default directories (without trailing slash) and $LIB.
 	systemDirs []string
 	lib        string
+	minor      int // glibc 2.minor, 0 if unknown
 	// musl: the system path.
 	muslPath []string
 }
@@ -54,6 +57,9 @@ func (r *Resolver) loader(interp string, musl bool, a arch, prog *elfinfo.Info) 
 		if e.found {
 			if b, err := rootfs.ReadFile(r.fsys, e.real, maxLoaderScan); err == nil {
 				e.systemDirs = scanSystemDirs(b)
+				if m := releaseRE.FindSubmatch(b); m != nil {
+					e.minor, _ = strconv.Atoi(string(m[1]))
+				}
 			}
 		}
 		if len(e.systemDirs) == 0 {
@@ -63,6 +69,9 @@ func (r *Resolver) loader(interp string, musl bool, a arch, prog *elfinfo.Info) 
 	})
 	return e
 }
+
+// releaseRE finds the version glibc's loader prints with --version.
+var releaseRE = regexp.MustCompile(`release version 2\.([0-9]+)`)
 
 // systemDirRE matches one of glibc's compiled-in default directories.
 var systemDirRE = regexp.MustCompile(`^/[A-Za-z0-9_./+-]*lib[A-Za-z0-9_./+-]*/$`)
@@ -205,7 +214,7 @@ func (s *session) fromCache(name string) (found, bool) {
 		return found{}, false
 	}
 	f, ok := s.candidate(path.Dir(p), path.Base(p))
-	if !ok || f.err != "" {
+	if !ok {
 		return found{}, false
 	}
 	f.path, f.via = p, "ld.so.cache"
@@ -213,8 +222,8 @@ func (s *session) fromCache(name string) (found, bool) {
 }
 
 // openPath tries each directory, and in each its glibc-hwcaps
-// subdirectories first (open_path). A refused candidate (not ELF) ends the
-// search, as in glibc.
+// subdirectories first (open_path). ok is true when the search ends: a
+// library found, or a file the loader refuses (f.err).
 func (s *session) openPath(name string, dirs []string, via string) (found, bool) {
 	for _, d := range dirs {
 		for _, h := range s.hwcaps {
@@ -225,9 +234,6 @@ func (s *session) openPath(name string, dirs []string, via string) (found, bool)
 		}
 		if f, ok := s.candidate(d, name); ok {
 			f.via = via
-			if f.err != "" {
-				return f, false
-			}
 			return f, true
 		}
 	}
@@ -260,6 +266,21 @@ func (s *session) pathList(list string, o *object) []string {
 	return out
 }
 
+// platform is $PLATFORM: the kernel's AT_PLATFORM, which glibc up to 2.36
+// replaces on Intel x86-64 CPUs with "haswell" or "xeon_phi"
+// (sysdeps/x86/cpu-features.c) when it runs on this machine.
+func (s *session) platform() string {
+	if s.r.opts.Platform != "" {
+		return s.r.opts.Platform
+	}
+	if s.arch.goarch == "amd64" && runtime.GOARCH == "amd64" && s.ld.minor >= 26 && s.ld.minor <= 36 {
+		if p := x86Platform(); p != "" {
+			return p
+		}
+	}
+	return s.arch.platform
+}
+
 // expand substitutes $ORIGIN, $LIB and $PLATFORM (and the ${...} forms) in
 // s for object o (_dl_dst_substitute). A token is only recognised as a whole
 // path component; an unknown one is kept as it is.
@@ -284,10 +305,7 @@ func (s *session) expand(str string, o *object) (string, bool) {
 		case "LIB":
 			val = s.ld.lib
 		case "PLATFORM":
-			val = s.r.opts.Platform
-			if val == "" {
-				val = s.arch.platform
-			}
+			val = s.platform()
 		default:
 			b.WriteByte('$')
 			continue

@@ -305,6 +305,19 @@ func (r *Resolver) Resolve(file string) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{File: file, Realpath: real, Links: links, Info: info}
+	return r.resolve(res)
+}
+
+// ResolveELF answers for an ELF file that is not in the root (a file added
+// to an image): info is its content, and name the path it will have (for
+// $ORIGIN); its dependencies are looked up in the root.
+func (r *Resolver) ResolveELF(name string, info *elfinfo.Info) (*Result, error) {
+	name = rootfs.Clean(name)
+	return r.resolve(&Result{File: name, Realpath: name, Info: info})
+}
+
+func (r *Resolver) resolve(res *Result) (*Result, error) {
+	info := res.Info
 	if info.Type != elf.ET_EXEC && info.Type != elf.ET_DYN {
 		return nil, fmt.Errorf("%w (%s)", ErrNotDynamic, info.Type)
 	}

@@ -113,7 +113,7 @@ func (s *session) muslOpen(name string, dirs []string, via string) (found, bool)
 		}
 		if f, ok := s.candidate(d, name); ok {
 			f.via = via
-			return f, f.err == ""
+			return f, true
 		}
 	}
 	return found{}, false

@@ -1,6 +1,8 @@
 package ldso
 
 import (
+	"debug/elf"
+	"errors"
 	"path"
 	"strings"
 
@@ -207,7 +209,7 @@ func (s *session) load(name string, o *object) (*object, bool) {
 	} else {
 		f = s.searchGlibc(name, o)
 	}
-	if f.path == "" {
+	if f.path == "" || f.err != "" {
 		if _, ok := s.missing[name]; !ok {
 			s.missing[name] = len(s.res.Libraries)
 			s.res.Libraries = append(s.res.Libraries, Library{Name: name, Error: f.err, NeededBy: o.name})
@@ -256,9 +258,12 @@ func (s *session) useInterp() *object {
 	return s.interp
 }
 
-// candidate checks the file dir/name: it must exist and, for glibc, be an
-// ELF object this program's loader can load.
-func (s *session) candidate(dir, name string) (found, bool) {
+// candidate checks the file dir/name. ok is false when there is no such
+// file, or when the loader skips it silently (glibc: another class or
+// machine) and searches on. A file the loader opens but cannot use ends
+// the search with an error, as in glibc's open_verify: then ok is true and
+// f.err says why.
+func (s *session) candidate(dir, name string) (f found, ok bool) {
 	if !s.r.exists(dir, name) {
 		return found{}, false
 	}
@@ -272,10 +277,51 @@ func (s *session) candidate(dir, name string) (found, bool) {
 		if isNotExist(err) {
 			return found{}, false
 		}
-		return found{path: p, err: err.Error()}, true
+		return found{path: p, err: refusal(err)}, true
+	}
+	if reason := s.unusable(info); reason != "" {
+		return found{path: p, err: reason}, true
 	}
 	if !s.musl && !compatible(s.main.info, info) {
 		return found{}, false
 	}
 	return found{path: p, real: real, links: links, info: info}, true
+}
+
+// refusal words a read error as glibc does.
+func refusal(err error) string {
+	if errors.Is(err, elfinfo.ErrNotELF) {
+		return "invalid ELF header"
+	}
+	var fe *elfinfo.FormatError
+	if errors.As(err, &fe) {
+		return "file too short or malformed: " + fe.Msg
+	}
+	return err.Error()
+}
+
+// unusable returns why the loader refuses to load info as a library (the
+// fatal checks of glibc's open_verify and _dl_map_object_from_fd), "" if it
+// does not.
+func (s *session) unusable(info *elfinfo.Info) string {
+	if s.musl {
+		return ""
+	}
+	want := s.main.info
+	switch {
+	case info.Class == want.Class && info.Data != want.Data:
+		if want.Data == elf.ELFDATA2LSB {
+			return "ELF file data encoding not little-endian"
+		}
+		return "ELF file data encoding not big-endian"
+	case info.Class != want.Class || info.Machine != want.Machine:
+		return "" // skipped silently (compatible)
+	case info.Type != elf.ET_DYN && info.Type != elf.ET_EXEC:
+		return "only ET_DYN and ET_EXEC can be loaded"
+	case info.Type == elf.ET_EXEC:
+		return "cannot dynamically load executable"
+	case info.Flags1&elf.DF_1_PIE != 0:
+		return "cannot dynamically load position-independent executable"
+	}
+	return ""
 }

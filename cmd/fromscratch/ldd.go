@@ -185,7 +185,9 @@ func toJSON(file string, res *ldso.Result, err error) lddJSON {
 	j.Flavor = res.Flavor
 	found := res.InterpreterFound
 	j.InterpreterFound = &found
-	j.Libraries = res.Libraries
+	if len(res.Libraries) > 0 {
+		j.Libraries = res.Libraries
+	}
 	return j
 }
 

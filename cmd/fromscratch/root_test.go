@@ -72,7 +72,8 @@ func TestRootClosure(t *testing.T) {
 // ROOT/etc/ld.so.conf.d/x.conf is found through ROOT/etc/ld.so.cache made by
 // `ldconfig -r ROOT`, and not at all once the cache is gone (the loader never
 // reads ld.so.conf). A DF_1_NODEFLIB program still uses a cache entry
-// outside the default directories, but not libc's.
+// outside the default directories, but not libc's. ROOT/etc/ld.so.preload
+// comes first.
 func TestRootLdSoConf(t *testing.T) {
 	requireChrootTools(t)
 	requireTool(t, "gcc")
@@ -88,11 +89,15 @@ func TestRootLdSoConf(t *testing.T) {
 	// gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -o libfoo.so.1 foo.c
 	// gcc -o prog main.c ./libfoo.so.1
 	// gcc -o prog-nodeflib main.c ./libfoo.so.1 -Wl,-z,nodefaultlib
+	// gcc -shared -fPIC -o libbar.so bar.c
 	writeFile(t, dir, "foo.c", fooC)
 	writeFile(t, dir, "main.c", mainC)
 	cc(t, dir, "gcc", "-shared", "-fPIC", "-Wl,-soname,libfoo.so.1", "-o", "libfoo.so.1", "foo.c")
 	cc(t, dir, "gcc", "-o", "prog", "main.c", "./libfoo.so.1")
 	cc(t, dir, "gcc", "-o", "prog-nodeflib", "main.c", "./libfoo.so.1", "-Wl,-z,nodefaultlib")
+	writeFile(t, dir, "bar.c", barC)
+	cc(t, dir, "gcc", "-shared", "-fPIC", "-o", "libbar.so", "bar.c")
+	writeFile(t, root, "opt/bar/libbar.so", string(readFile(t, dir+"/libbar.so")))
 	writeFile(t, root, "opt/foo/lib/libfoo.so.1", string(readFile(t, dir+"/libfoo.so.1")))
 	writeFile(t, root, "usr/bin/prog", string(readFile(t, dir+"/prog")))
 	writeFile(t, root, "usr/bin/prog-nodeflib", string(readFile(t, dir+"/prog-nodeflib")))
@@ -104,6 +109,7 @@ func TestRootLdSoConf(t *testing.T) {
 		name     string
 		file     string
 		noCache  bool
+		preload  string // ROOT/etc/ld.so.preload for this case
 		wantCode int
 		check    func(t *testing.T, got lddJSON)
 	}{{
@@ -122,6 +128,16 @@ func TestRootLdSoConf(t *testing.T) {
 			wantMissing(t, got, "libc.so.6")
 		},
 	}, {
+		name:    "preload",
+		file:    "/usr/bin/prog",
+		preload: "/opt/bar/libbar.so\n",
+		check: func(t *testing.T, got lddJSON) {
+			if len(got.Libraries) == 0 || got.Libraries[0].Name != "/opt/bar/libbar.so" || !got.Libraries[0].Found {
+				t.Errorf("libraries = %v, want /opt/bar/libbar.so first", got.Libraries)
+			}
+			wantLib(t, got, "libfoo.so.1", "/opt/foo/lib/libfoo.so.1", "ld.so.cache")
+		},
+	}, {
 		name:     "no cache",
 		file:     "/usr/bin/prog",
 		noCache:  true,
@@ -136,6 +152,10 @@ func TestRootLdSoConf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.noCache {
 				removeFile(t, root+"/etc/ld.so.cache")
+			}
+			if tc.preload != "" {
+				writeFile(t, root, "etc/ld.so.preload", tc.preload)
+				t.Cleanup(func() { os.Remove(root + "/etc/ld.so.preload") })
 			}
 			res, stderr, code := runLddJSON(t, bin, 1, "ldd", "--root", root, "--json", tc.file)
 			got := res[0]
