@@ -467,9 +467,12 @@ func (b *builder) parents() {
 				if _, ok := b.layers[l][d]; ok {
 					continue
 				}
+				// The root's mode, but open to all for reading and
+				// traversal: the image runs as nonroot by default, and
+				// a 0700 build directory must not stop it.
 				mode := fs.FileMode(0o755)
 				if fi, err := b.fsys.Lstat(d); err == nil && fi.IsDir() {
-					mode = fi.Mode() & (fs.ModePerm | fs.ModeSticky | fs.ModeSetgid)
+					mode = fi.Mode()&(fs.ModePerm|fs.ModeSticky|fs.ModeSetgid) | 0o555
 				}
 				for _, lower := range b.layers[:l] {
 					if it, ok := lower[d]; ok && it.Kind == Dir {

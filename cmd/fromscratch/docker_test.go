@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// requireDocker skips when no Docker engine answers, except where the engine
+// is required (scripts/test sets FROMSCRATCH_REQUIRE_DOCKER=1 in CI): there a
+// missing engine fails the test.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := exec.CommandContext(ctx, "docker", "info").Run(); err != nil {
+		if os.Getenv("FROMSCRATCH_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("no Docker engine answers (docker info: %v)", err)
+		}
+		t.Skipf("no Docker engine answers (docker info: %v)", err)
+	}
+}
+
+var tagCounter atomic.Int64
+
+// uniqueTag returns an image name unique to this test run.
+func uniqueTag(name string) string {
+	return fmt.Sprintf("fromscratch-test/%s:%d-%d", name, os.Getpid(), tagCounter.Add(1))
+}
+
+// run runs a command and returns its stdout; it fails the test on error.
+func run(t *testing.T, stdin string, name string, args ...string) string {
+	t.Helper()
+	out, errOut, err := runErr(stdin, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s = %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func runErr(stdin string, name string, args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// buildAndLoad runs `fromscratch build -o TAR -t TAG args...`, loads the
+// tarball into Docker and returns the tag; the image is removed at the end
+// of the test.
+func buildAndLoad(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	bin := fromscratchBin(t)
+	tag := uniqueTag(name)
+	tar := filepath.Join(t.TempDir(), name+".tar")
+	run(t, "", bin, append([]string{"build", "-o", tar, "-t", tag}, args...)...)
+	run(t, "", "docker", "load", "-i", tar)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	return tag
+}
+
+// dockerRun runs the image with args and returns its stdout.
+func dockerRun(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	a := []string{"run", "--rm"}
+	if stdin != "" {
+		a = append(a, "-i")
+	}
+	return run(t, stdin, "docker", append(a, args...)...)
+}
+
+// gcc compiles src (C, or C++ when the compiler is g++) with args in dir.
+func gcc(t *testing.T, compiler, dir, file, src string, args ...string) {
+	t.Helper()
+	requireTool(t, compiler)
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(compiler, append([]string{file}, args...)...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v %s: %v\n%s", compiler, args, file, err, out)
+	}
+}

@@ -1,0 +1,288 @@
+package image
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fromscratch/fromscratch/rootfs"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+)
+
+// chunk is the size of the copy buffers and of the buffered writer in front
+// of the temporary file.
+const chunk = 128 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, chunk); return &b }}
+
+// Layer writes one layer, as [LayerContext] with a context that is never
+// cancelled.
+func Layer(fsys rootfs.FS, spec LayerSpec, opts Options) (v1.Layer, error) {
+	return LayerContext(context.Background(), fsys, spec, opts)
+}
+
+// LayerContext writes one gzip layer (media type types.DockerLayer, or
+// types.OCILayer with opts.OCIMediaTypes) with the entries of spec, and returns it backed by an unlinked temporary file
+// in opts.TempDir.
+//
+// The tar is in PAX format (Go's archive/tar, tar.FormatPAX): entries are
+// sorted by path and every parent directory is written before its children
+// (mode 0755, owned by 0:0, unless an entry gives it); names have no leading
+// "/" ("usr/lib/..."), directories end in "/"; every mtime is
+// opts.Created; there are no atimes, ctimes, user or group names, or
+// extended attributes. A hard link is stored as the file under the first of
+// its names in that order and as links under the others.
+//
+// Regular files with a Source are opened in their SourceFS or else in fsys
+// (which may be nil when every entry with a Source has a SourceFS) and streamed in 128 KiB chunks; a file whose size changes
+// while it is copied is an error ([ErrSourceChanged]). Duplicate paths are
+// an error ([ErrDuplicatePath]), as is any entry that cannot be written as
+// given ([ErrInvalidEntry]). Errors name the entry's path.
+//
+// The layer's digest, diffID and sizes are known on return; Compressed
+// reads the temporary file back (concurrent readers are fine) and
+// Uncompressed gunzips it. The returned layer also implements io.Closer:
+// Close releases the file (it is also released when the layer is garbage
+// collected). ctx is checked between entries and between chunks.
+func LayerContext(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Options) (v1.Layer, error) {
+	level, err := opts.level()
+	if err != nil {
+		return nil, err
+	}
+	items, err := plan(spec.Entries)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(opts.TempDir, "fromscratch-layer-*.tar.gz")
+	if err != nil {
+		return nil, fmt.Errorf("creating layer file: %w", err)
+	}
+	// Unlinked at once: the open file is all that is needed, and nothing is
+	// left behind on error, interrupt or crash.
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("creating layer file: %w", err)
+	}
+	l, err := writeLayer(ctx, f, fsys, items, opts, level)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// hashWriter hashes and counts what is written to it.
+type hashWriter struct {
+	h hash.Hash
+	n int64
+}
+
+func (w *hashWriter) Write(p []byte) (int, error) {
+	w.h.Write(p)
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+func (w *hashWriter) sum() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
+}
+
+// writeLayer writes the layer to f: tar -> (diffID hash, gzip) -> bufio ->
+// (digest hash, f).
+func writeLayer(ctx context.Context, f *os.File, fsys rootfs.FS, items []planned, opts Options, level int) (*fileLayer, error) {
+	compressed := &hashWriter{h: sha256.New()}
+	bw := bufio.NewWriterSize(io.MultiWriter(f, compressed), chunk)
+	gz, err := gzip.NewWriterLevel(bw, level)
+	if err != nil {
+		return nil, err
+	}
+	uncompressed := &hashWriter{h: sha256.New()}
+	tw := tar.NewWriter(io.MultiWriter(uncompressed, gz))
+
+	bufp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bufp)
+	mtime := opts.created()
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := writeItem(ctx, tw, fsys, it, mtime, *bufp); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("writing layer: %w", err)
+	}
+	if err := gz.Close(); err != nil {
+		return nil, fmt.Errorf("writing layer: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("writing layer file: %w", err)
+	}
+	_, _, mt := opts.mediaTypes()
+	return &fileLayer{
+		f:      f,
+		mt:     mt,
+		digest: compressed.sum(),
+		diffID: uncompressed.sum(),
+		size:   compressed.n,
+		usize:  uncompressed.n,
+	}, nil
+}
+
+// writeItem writes one header and its content.
+func writeItem(ctx context.Context, tw *tar.Writer, fsys rootfs.FS, it planned, mtime time.Time, buf []byte) error {
+	e := it.e
+	hdr := &tar.Header{
+		Typeflag: e.Type,
+		Name:     strings.TrimPrefix(it.path, "/"),
+		Mode:     unixMode(e.Mode),
+		Uid:      e.UID,
+		Gid:      e.GID,
+		ModTime:  mtime,
+		Format:   tar.FormatPAX,
+	}
+	var src rootfs.File
+	switch {
+	case it.link != "":
+		hdr.Typeflag = tar.TypeLink
+		hdr.Linkname = strings.TrimPrefix(it.link, "/")
+	case e.Type == tar.TypeDir:
+		hdr.Name += "/"
+	case e.Type == tar.TypeSymlink:
+		hdr.Linkname = e.Linkname
+	case e.Type == tar.TypeReg && e.Source != "":
+		if e.SourceFS != nil {
+			fsys = e.SourceFS
+		}
+		if fsys == nil {
+			return fmt.Errorf("layer entry %q: source %q: no source filesystem", it.path, e.Source)
+		}
+		f, err := fsys.Open(e.Source)
+		if err != nil {
+			return fmt.Errorf("layer entry %q: opening %q in %s: %w", it.path, e.Source, fsys, err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("layer entry %q: reading %q: %w", it.path, e.Source, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return invalid(it.path, "source %q is not a regular file", e.Source)
+		}
+		hdr.Size = fi.Size()
+		src = f
+	case e.Type == tar.TypeReg:
+		hdr.Size = int64(len(e.Data))
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("layer entry %q: writing header: %w", it.path, err)
+	}
+	if src != nil {
+		if err := copyFile(ctx, tw, src, hdr.Size, buf); err != nil {
+			return fmt.Errorf("layer entry %q: copying %q: %w", it.path, e.Source, err)
+		}
+	} else if len(e.Data) > 0 && it.link == "" {
+		if _, err := tw.Write(e.Data); err != nil {
+			return fmt.Errorf("layer entry %q: writing: %w", it.path, err)
+		}
+	}
+	return nil
+}
+
+// copyFile copies exactly size bytes of src to w and checks that src ends
+// there.
+func copyFile(ctx context.Context, w io.Writer, src io.Reader, size int64, buf []byte) error {
+	for size > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := src.Read(buf[:min(int64(len(buf)), size)])
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			size -= int64(n)
+		}
+		if errors.Is(err, io.EOF) {
+			if size > 0 {
+				return fmt.Errorf("%w (%d bytes short)", ErrSourceChanged, size)
+			}
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	n, err := src.Read(buf[:1])
+	if n > 0 {
+		return fmt.Errorf("%w (grew)", ErrSourceChanged)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// fileLayer is a layer held in an unlinked temporary file.
+type fileLayer struct {
+	f              *os.File
+	mt             types.MediaType
+	digest, diffID v1.Hash
+	size, usize    int64
+	closeOnce      sync.Once
+	closeErr       error
+}
+
+// fileLayer implements v1.Layer and io.Closer.
+var (
+	_ v1.Layer  = (*fileLayer)(nil)
+	_ io.Closer = (*fileLayer)(nil)
+)
+
+// Digest implements v1.Layer.
+func (l *fileLayer) Digest() (v1.Hash, error) { return l.digest, nil }
+
+// DiffID implements v1.Layer.
+func (l *fileLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+
+// Size implements v1.Layer.
+func (l *fileLayer) Size() (int64, error) { return l.size, nil }
+
+// UncompressedSize is the size of the layer's tar, for partial.UncompressedSize.
+func (l *fileLayer) UncompressedSize() (int64, error) { return l.usize, nil }
+
+// MediaType implements v1.Layer.
+func (l *fileLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
+
+// Compressed implements v1.Layer.
+func (l *fileLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(io.NewSectionReader(l.f, 0, l.size)), nil
+}
+
+// Uncompressed implements v1.Layer.
+func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
+	zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(l.f, 0, l.size), chunk))
+	if err != nil {
+		return nil, fmt.Errorf("reading layer %s: %w", l.digest, err)
+	}
+	return zr, nil
+}
+
+// Close releases the layer's temporary file; the layer cannot be read after.
+func (l *fileLayer) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.f.Close() })
+	return l.closeErr
+}

@@ -1,0 +1,36 @@
+package image
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Push pushes img to the registry reference ref ("registry.example/app:1.0";
+// a bare name gets ":latest") with credentials from the Docker config
+// keychain (authn.DefaultKeychain: ~/.docker/config.json, credential
+// helpers). insecure allows plain HTTP (name.Insecure); localhost and
+// loopback or private addresses use HTTP anyway. It returns the pushed image
+// as a digest reference, "registry.example/app@sha256:...".
+func Push(ctx context.Context, ref string, img v1.Image, insecure bool) (string, error) {
+	var opts []name.Option
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, opts...)
+	if err != nil {
+		return "", fmt.Errorf("pushing to %q: %w", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", fmt.Errorf("pushing to %q: %w", ref, err)
+	}
+	if err := remote.Write(r, img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+		return "", fmt.Errorf("pushing to %q: %w", ref, err)
+	}
+	return r.Context().Digest(d.String()).String(), nil
+}

@@ -1,0 +1,336 @@
+package image
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/match"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
+)
+
+// RefNameAnnotation is the OCI image layout annotation that names an image
+// of the layout's index.
+const RefNameAnnotation = "org.opencontainers.image.ref.name"
+
+// NormalizeTag returns tag as recorded in an archive or a layout: a bare
+// name gets ":latest" ("hello" -> "hello:latest"); other names are kept as
+// written. It fails for a name that is not a valid tag (a digest reference,
+// upper case, ...).
+func NormalizeTag(tag string) (name.Tag, error) {
+	t, err := name.NewTag(tag)
+	if err != nil {
+		return name.Tag{}, fmt.Errorf("tag %q: %w", tag, err)
+	}
+	if !strings.HasSuffix(tag, ":"+t.TagStr()) {
+		if t, err = name.NewTag(tag + ":" + name.DefaultTag); err != nil {
+			return name.Tag{}, fmt.Errorf("tag %q: %w", tag, err)
+		}
+	}
+	return t, nil
+}
+
+// WriteDockerArchive writes img as a `docker load` tarball (ggcr's
+// tarball.Write) tagged tag ("hello:latest"; a bare name gets ":latest") to
+// path, atomically: it writes a hidden temporary file in path's directory and
+// renames it to path (mode 0644) once complete and synced. On error or when
+// ctx is cancelled, the temporary file is removed and path is untouched.
+func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (err error) {
+	t, err := NormalizeTag(tag)
+	if err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(ctxWriter{ctx, f}, chunk)
+	if err := tarball.Write(t, img, bw); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	return nil
+}
+
+// WriteOCILayout writes img into the OCI image layout at dir, named by tag
+// (normalized as by [NormalizeTag], in the index's
+// org.opencontainers.image.ref.name annotation; "" for no name).
+//
+// When dir does not exist (or is an empty directory) the layout is staged in
+// a hidden temporary directory next to it and renamed to dir when complete,
+// so an error or a cancelled ctx leaves nothing behind. When dir is already
+// a layout, the image's blobs are added to it and its index.json is replaced
+// atomically, with the image in place of any image of the same name; an
+// interrupted write can leave unreferenced blobs but never a broken index.
+// Any other dir is an error.
+func WriteOCILayout(ctx context.Context, dir, tag string, img v1.Image) error {
+	var ref string
+	if tag != "" {
+		t, err := NormalizeTag(tag)
+		if err != nil {
+			return fmt.Errorf("writing layout %q: %w", dir, err)
+		}
+		ref = t.String()
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		err = newLayout(ctx, dir, ref, img)
+	case err != nil:
+	case !fi.IsDir():
+		err = errors.New("not a directory")
+	case isLayout(dir):
+		err = appendLayout(ctx, dir, ref, img)
+	default:
+		ents, rerr := os.ReadDir(dir)
+		switch {
+		case rerr != nil:
+			err = rerr
+		case len(ents) > 0:
+			err = errors.New("exists and is not an OCI image layout")
+		default:
+			err = newLayout(ctx, dir, ref, img)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("writing layout %q: %w", dir, err)
+	}
+	return nil
+}
+
+// isLayout reports whether dir holds an OCI image layout.
+func isLayout(dir string) bool {
+	for _, f := range []string{"oci-layout", "index.json"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || !fi.Mode().IsRegular() {
+			return false
+		}
+	}
+	return true
+}
+
+// newLayout stages a new layout next to dir and renames it into place.
+func newLayout(ctx context.Context, dir, ref string, img v1.Image) (err error) {
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	p, err := layout.Write(tmp, empty.Index)
+	if err != nil {
+		return err
+	}
+	var opts []layout.Option
+	if ref != "" {
+		opts = append(opts, layout.WithAnnotations(map[string]string{RefNameAnnotation: ref}))
+	}
+	if err := p.AppendImage(ctxImage{img, ctx}, opts...); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// rename(2) replaces an empty directory, and fails on a non-empty one
+	// (one filled meanwhile); os.Rename refuses any existing directory.
+	if err := unix.Rename(tmp, dir); err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: dir, Err: err}
+	}
+	return nil
+}
+
+// appendLayout adds img to the layout at dir.
+func appendLayout(ctx context.Context, dir, ref string, img v1.Image) error {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return err
+	}
+	if err := p.WriteImage(ctxImage{img, ctx}); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ii, err := p.ImageIndex()
+	if err != nil {
+		return err
+	}
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		return err
+	}
+	if ref != "" {
+		desc.Annotations = map[string]string{RefNameAnnotation: ref}
+		ii = mutate.RemoveManifests(ii, match.Annotation(RefNameAnnotation, ref))
+	}
+	ii = mutate.AppendManifests(ii, mutate.IndexAddendum{Add: img, Descriptor: *desc})
+	im, err := ii.IndexManifest()
+	if err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(im, "", "   ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "index.json"), raw)
+}
+
+// writeFileAtomic replaces the file path with data.
+func writeFileAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// ctxWriter fails once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// ctxReader fails once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.ReadCloser
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func (c ctxReader) Close() error { return c.r.Close() }
+
+// ctxImage is an image whose layers' readers fail once ctx is done, for
+// writers that take no context (layout).
+type ctxImage struct {
+	v1.Image
+	ctx context.Context
+}
+
+// Layers implements v1.Image.
+func (i ctxImage) Layers() ([]v1.Layer, error) {
+	ls, err := i.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(ls))
+	for j, l := range ls {
+		out[j] = ctxLayer{l, i.ctx}
+	}
+	return out, nil
+}
+
+// LayerByDigest implements v1.Image.
+func (i ctxImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := i.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return ctxLayer{l, i.ctx}, nil
+}
+
+// ctxLayer is a layer whose readers fail once ctx is done.
+type ctxLayer struct {
+	v1.Layer
+	ctx context.Context
+}
+
+// Compressed implements v1.Layer.
+func (l ctxLayer) Compressed() (io.ReadCloser, error) {
+	if err := l.ctx.Err(); err != nil {
+		return nil, err
+	}
+	rc, err := l.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return ctxReader{l.ctx, rc}, nil
+}
+
+// Uncompressed implements v1.Layer.
+func (l ctxLayer) Uncompressed() (io.ReadCloser, error) {
+	if err := l.ctx.Err(); err != nil {
+		return nil, err
+	}
+	rc, err := l.Layer.Uncompressed()
+	if err != nil {
+		return nil, err
+	}
+	return ctxReader{l.ctx, rc}, nil
+}
