@@ -1,6 +1,6 @@
 // Package image turns a list of file entries into deterministic, reproducible
-// OCI image layers and images, and writes them to a `docker load` tarball, an
-// OCI image layout, or a registry.
+// container image layers and images (Docker schema 2 or OCI media types), and
+// writes them to a `docker load` tarball, an OCI image layout, or a registry.
 //
 // Reproducible means byte-identical: the same entries and [Options] give the
 // same layer digests and the same image digest, whatever the files' mtimes,

@@ -8,11 +8,8 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/fromscratch/fromscratch/rootfs"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
 )
 
 // Entry is one file of a layer.
@@ -28,7 +25,8 @@ type Entry struct {
 	// Perm() plus fs.ModeSetuid, fs.ModeSetgid and fs.ModeSticky. File type
 	// bits are ignored (Type decides). The raw Unix bits 04000, 02000 and 01000
 	// are honoured too. Mode is used as given: 0 means no permissions at all.
-	// The mode of a hard link is that of the file it links to.
+	// The mode of a hard link is that of the file it links to; a symbolic
+	// link's is always 0777.
 	Mode fs.FileMode
 	// Linkname is a symbolic link's target as stored (relative or absolute),
 	// or a hard link's target: the absolute Path of another entry of the
@@ -60,61 +58,6 @@ type LayerSpec struct {
 	CreatedBy string
 	// Comment is the image history's comment for this layer.
 	Comment string
-}
-
-// DefaultLevel is the gzip level used when [Options.Level] is 0. Level 6
-// (klauspost's default) compresses shared libraries to within 1-2% of level
-// 9 at several times its speed.
-const DefaultLevel = 6
-
-// Options fix what must be reproducible.
-type Options struct {
-	// Created is the mtime of every entry, the image config's created time
-	// and every history entry's, truncated to whole seconds. The zero time
-	// means the Unix epoch. The CLI sets it from SOURCE_DATE_EPOCH.
-	Created time.Time
-	// Level is the gzip level, 1 (fastest) to 9 (smallest); 0 means
-	// DefaultLevel. It changes the compressed bytes, so layer and image
-	// digests: keep it fixed for reproducible builds.
-	Level int
-	// TempDir is where compressed layers are staged ("" means
-	// os.TempDir()). The files are unlinked as soon as they are created, so
-	// nothing is left behind, whatever happens.
-	TempDir string
-	// OCIMediaTypes gives layers, config and manifest OCI media types
-	// instead of Docker's (schema 2), which are the default because a
-	// `docker load` tarball records no manifest: readers rebuild a Docker
-	// schema 2 one, so only with Docker media types does an image read back
-	// from an archive keep its digest. Registries and OCI layouts take
-	// either.
-	OCIMediaTypes bool
-}
-
-// mediaTypes returns the manifest, config and layer media types.
-func (o Options) mediaTypes() (manifest, config, layer types.MediaType) {
-	if o.OCIMediaTypes {
-		return types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer
-	}
-	return types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer
-}
-
-// created returns the time written everywhere: Created in UTC, whole
-// seconds, or the Unix epoch.
-func (o Options) created() time.Time {
-	if o.Created.IsZero() {
-		return time.Unix(0, 0).UTC()
-	}
-	return o.Created.UTC().Truncate(time.Second)
-}
-
-func (o Options) level() (int, error) {
-	switch {
-	case o.Level == 0:
-		return DefaultLevel, nil
-	case o.Level >= gzip.BestSpeed && o.Level <= gzip.BestCompression:
-		return o.Level, nil
-	}
-	return 0, fmt.Errorf("gzip level %d: must be 1..9 (or 0 for the default)", o.Level)
 }
 
 // Errors callers can test for with errors.Is.

@@ -41,8 +41,9 @@ func Layer(fsys rootfs.FS, spec LayerSpec, opts Options) (v1.Layer, error) {
 // sorted by path and every parent directory is written before its children
 // (mode 0755, owned by 0:0, unless an entry gives it); names have no leading
 // "/" ("usr/lib/..."), directories end in "/"; every mtime is
-// opts.Created; there are no atimes, ctimes, user or group names, or
-// extended attributes. A hard link is stored as the file under the first of
+// opts.Created; symbolic links have mode 0777; there are no atimes, ctimes,
+// user or group names, or extended attributes. PAX records appear only for
+// what USTAR cannot hold (names over 100 bytes or not ASCII, large owners). A hard link is stored as the file under the first of
 // its names in that order and as links under the others.
 //
 // Regular files with a Source are opened in their SourceFS or else in fsys
@@ -163,6 +164,7 @@ func writeItem(ctx context.Context, tw *tar.Writer, fsys rootfs.FS, it planned, 
 		hdr.Name += "/"
 	case e.Type == tar.TypeSymlink:
 		hdr.Linkname = e.Linkname
+		hdr.Mode = 0o777 // as Linux reports every symbolic link
 	case e.Type == tar.TypeReg && e.Source != "":
 		if e.SourceFS != nil {
 			fsys = e.SourceFS

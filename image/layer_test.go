@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -85,8 +86,13 @@ func readLayer(t *testing.T, l v1.Layer, mtime time.Time) []header {
 		if !h.ModTime.Equal(mtime) || !h.AccessTime.IsZero() || !h.ChangeTime.IsZero() {
 			t.Errorf("%q: times %v %v %v, want mtime %v only", h.Name, h.ModTime, h.AccessTime, h.ChangeTime, mtime)
 		}
-		if h.Uname != "" || h.Gname != "" || len(h.PAXRecords) != 0 || len(h.Xattrs) != 0 { //nolint:staticcheck // Xattrs must be empty too
-			t.Errorf("%q: uname %q gname %q pax %v", h.Name, h.Uname, h.Gname, h.PAXRecords)
+		if h.Uname != "" || h.Gname != "" || len(h.Xattrs) != 0 { //nolint:staticcheck // Xattrs must be empty too
+			t.Errorf("%q: uname %q gname %q", h.Name, h.Uname, h.Gname)
+		}
+		for k := range h.PAXRecords {
+			if k != "path" && k != "linkpath" && k != "uid" && k != "gid" {
+				t.Errorf("%q: PAX record %q", h.Name, k)
+			}
 		}
 		out = append(out, header{h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid, h.Linkname, string(b)})
 	}
@@ -120,7 +126,7 @@ func TestLayerHeaders(t *testing.T) {
 		{Path: "/tmp", Type: tar.TypeDir, Mode: fs.ModeDir | fs.ModeSticky | 0o777},
 		// A symlink chain: /lib64 -> usr/lib64, usr/lib64/ld -> /usr/lib/x86_64-linux-gnu/ld.so.2.
 		{Path: "/lib64", Type: tar.TypeSymlink, Linkname: "usr/lib64", Mode: fs.ModeSymlink | 0o777},
-		{Path: "/usr/lib64/ld-linux-x86-64.so.2", Type: tar.TypeSymlink, Linkname: "/usr/lib/x86_64-linux-gnu/ld.so.2", Mode: 0o777},
+		{Path: "/usr/lib64/ld-linux-x86-64.so.2", Type: tar.TypeSymlink, Linkname: "/usr/lib/x86_64-linux-gnu/ld.so.2"},
 		{Path: "/usr/lib/x86_64-linux-gnu/ld.so.2", Type: tar.TypeReg, Mode: 0o755, Source: "/usr/lib/x86_64-linux-gnu/ld.so.2"},
 		// A file whose source is reached through another name.
 		{Path: "/app/prog", Type: tar.TypeReg, Mode: 0o755, Source: "/elsewhere/prog", UID: 1000, GID: 1001},
@@ -292,6 +298,7 @@ func TestLayerErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Layer() succeeded")
 			}
+			t.Log(err)
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("Layer() = %v, want an error wrapping %v", err, tt.is)
 			}
@@ -400,5 +407,49 @@ func TestLayerNoSourceFS(t *testing.T) {
 	_, err := Layer(nil, LayerSpec{Entries: []Entry{{Path: "/a", Type: tar.TypeReg, Source: "/a"}}}, Options{})
 	if err == nil {
 		t.Errorf("Layer(nil fsys) with a Source succeeded")
+	}
+}
+
+// TestLayerLongNames writes names USTAR cannot hold (long, not ASCII) and
+// checks they read back and build the same bytes twice.
+func TestLayerLongNames(t *testing.T) {
+	long := "/" + strings.Repeat("d", 120) + "/" + strings.Repeat("f", 150)
+	spec := LayerSpec{Entries: []Entry{
+		{Path: long, Type: tar.TypeReg, Mode: 0o644, Data: []byte("long")},
+		{Path: "/caf\u00e9", Type: tar.TypeSymlink, Linkname: strings.Repeat("../", 60) + "target"},
+		{Path: "/uid", Type: tar.TypeReg, Mode: 0o644, UID: 1 << 30, GID: 1 << 30},
+	}}
+	var first v1.Hash
+	for i := range 2 {
+		l := mustLayer(t, nil, spec, Options{TempDir: t.TempDir()})
+		d, _ := digests(t, l)
+		if i == 0 {
+			first = d
+		} else if d != first {
+			t.Errorf("digests differ: %v and %v", first, d)
+		}
+		got := readLayer(t, l, time.Unix(0, 0))
+		want := []header{
+			{Name: "caf\u00e9", Type: tar.TypeSymlink, Mode: 0o777, Linkname: strings.Repeat("../", 60) + "target"},
+			{Name: strings.Repeat("d", 120) + "/", Type: tar.TypeDir, Mode: 0o755},
+			{Name: long[1:], Type: tar.TypeReg, Mode: 0o644, Content: "long"},
+			{Name: "uid", Type: tar.TypeReg, Mode: 0o644, UID: 1 << 30, GID: 1 << 30},
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("layer headers:\n got %+v\nwant %+v", got, want)
+		}
+	}
+}
+
+func TestLayerContextCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tmp := t.TempDir()
+	_, err := LayerContext(ctx, nil, LayerSpec{Entries: []Entry{{Path: "/a", Type: tar.TypeReg}}}, Options{TempDir: tmp})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("LayerContext(cancelled) = %v, want context.Canceled", err)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("temporary directory holds %v after the error", ents)
 	}
 }
