@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
 )
 
 // chunk is the size of the copy buffers and of the buffered writer in front
@@ -100,13 +102,22 @@ func (w *hashWriter) sum() v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
 }
 
+// gzipBlock is the size of the blocks compressed in parallel. It changes the
+// compressed bytes, so the digests: keep it fixed.
+const gzipBlock = 1 << 20
+
 // writeLayer writes the layer to f: tar -> (diffID hash, gzip) -> bufio ->
 // (digest hash, f).
 func writeLayer(ctx context.Context, f *os.File, fsys rootfs.FS, items []planned, opts Options, level int) (*fileLayer, error) {
 	compressed := &hashWriter{h: sha256.New()}
 	bw := bufio.NewWriterSize(io.MultiWriter(f, compressed), chunk)
-	gz, err := gzip.NewWriterLevel(bw, level)
+	// pgzip compresses 1 MiB blocks on every core; its output depends on
+	// the block size and level only, never on the scheduling.
+	gz, err := pgzip.NewWriterLevel(bw, level)
 	if err != nil {
+		return nil, err
+	}
+	if err := gz.SetConcurrency(gzipBlock, max(2, runtime.GOMAXPROCS(0))); err != nil {
 		return nil, err
 	}
 	uncompressed := &hashWriter{h: sha256.New()}
