@@ -83,6 +83,7 @@ type Result struct {
 	InterpreterFound bool
 	InterpreterReal  string
 	InterpreterLinks []rootfs.Link
+	InterpreterInfo  *elfinfo.Info
 	// Libraries are every object loaded, in the loader's breadth-first load
 	// order, each once, without the program and the loader.
 	Libraries []Library

@@ -67,6 +67,7 @@ func newSession(r *Resolver, res *Result) *session {
 		if s.ld.found {
 			res.InterpreterFound = true
 			res.InterpreterReal = s.ld.real
+			res.InterpreterInfo = s.ld.info
 			res.InterpreterLinks = s.ld.links
 			s.interp = &object{
 				name:  interp,
@@ -139,7 +140,7 @@ func (s *session) run() {
 			// A shared library that does not name the loader: whatever
 			// program loads it brings its own.
 			s.res.Interpreter, s.res.InterpreterFound = "", false
-			s.res.InterpreterReal, s.res.InterpreterLinks = "", nil
+			s.res.InterpreterReal, s.res.InterpreterLinks, s.res.InterpreterInfo = "", nil, nil
 		}
 	}
 }

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fromscratch/fromscratch/doctor"
+	"github.com/fromscratch/fromscratch/imagefs"
+	"github.com/fromscratch/fromscratch/imagesrc"
+)
+
+type doctorOptions struct {
+	platform   string
+	insecure   bool
+	entrypoint string
+	cmd        string
+	json       bool
+}
+
+func newDoctorCmd() *cobra.Command {
+	o := &doctorOptions{}
+	cmd := &cobra.Command{
+		Use:   "doctor [flags] IMAGE",
+		Short: "Say why an image's entrypoint cannot start, and how to fix it",
+		Long: `doctor reads IMAGE (no Docker engine needed) and follows its entrypoint as
+the kernel and the dynamic loader would: the program (looked up in PATH), its
+#! interpreters, its architecture, its loader, its libraries and the symbol
+versions it needs, and the user it runs as. It names the first broken link
+and a fix.
+
+IMAGE is docker-archive:PATH, oci-layout:DIR[:TAG|@DIGEST], docker-daemon:NAME
+or a registry reference.
+
+Exit status: 0 healthy, 1 the entrypoint cannot start, 2 the image cannot be
+read.`,
+		Example: `  # the classic: a glibc program copied into FROM scratch
+  fromscratch doctor docker-daemon:myapp:latest
+
+  # another command line than the image's
+  fromscratch doctor --cmd '["/bin/sh","-c","true"]' docker-archive:app.tar
+
+  fromscratch doctor --json oci-layout:./out:app`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDoctor(cmd.Context(), cmd.OutOrStdout(), o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64")
+	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry")
+	f.StringVar(&o.entrypoint, "entrypoint", "", "check this entrypoint instead of the image's (JSON array or words; clears Cmd, as docker run does)")
+	f.StringVar(&o.cmd, "cmd", "", "check these arguments instead of the image's Cmd (JSON array or words)")
+	f.BoolVar(&o.json, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	img, err := imagesrc.Open(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
+	if err != nil {
+		return &exitError{code: 2, msg: describe(err)}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
+	}
+	fsys, err := imagefs.Open(ctx, img, imagefs.Options{})
+	if err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}
+	}
+	defer fsys.Close()
+
+	cfg := doctor.Config{
+		Entrypoint:   cf.Config.Entrypoint,
+		Cmd:          cf.Config.Cmd,
+		Env:          cf.Config.Env,
+		User:         cf.Config.User,
+		WorkingDir:   cf.Config.WorkingDir,
+		Architecture: cf.Architecture,
+		Variant:      cf.Variant,
+	}
+	if o.entrypoint != "" {
+		if cfg.Entrypoint, err = words(o.entrypoint); err != nil {
+			return usage("--entrypoint: %v", err)
+		}
+		cfg.Cmd = nil
+	}
+	if o.cmd != "" {
+		if cfg.Cmd, err = words(o.cmd); err != nil {
+			return usage("--cmd: %v", err)
+		}
+	}
+	if o.platform != "" {
+		want := strings.TrimPrefix(o.platform, "linux/")
+		a, _, _ := strings.Cut(want, "/")
+		if cf.Architecture != "" && a != cf.Architecture {
+			return &exitError{code: 1, msg: fmt.Sprintf("%s: the image is for %s/%s, not %s", ref, cf.OS, cf.Architecture, o.platform)}
+		}
+	}
+	rep := doctor.Diagnose(fsys, cfg)
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		out := struct {
+			Image   string `json:"image"`
+			Healthy bool   `json:"healthy"`
+			*doctor.Report
+		}{ref, rep.Healthy(), rep}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printReport(stdout, ref, rep)
+	}
+	if !rep.Healthy() {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func printReport(w io.Writer, ref string, rep *doctor.Report) {
+	fmt.Fprintf(w, "image:   %s\n", ref)
+	fmt.Fprintf(w, "command: %s\n", quoteArgs(rep.Command))
+	if len(rep.Chain) > 0 {
+		kind := "dynamic, loader " + rep.Loader
+		if rep.Static {
+			kind = "static"
+		}
+		if rep.Loader == "" && !rep.Static {
+			kind = "not started"
+		}
+		fmt.Fprintf(w, "program: %s (%s)\n", strings.Join(rep.Chain, " -> "), kind)
+	}
+	healthy := true
+	for _, p := range rep.Problems {
+		tag := "error"
+		if p.Warning {
+			tag = "warning"
+		} else {
+			healthy = false
+		}
+		fmt.Fprintf(w, "%s: %s\n  fix: %s\n", tag, p.Message, p.Fix)
+	}
+	if healthy {
+		fmt.Fprintln(w, "healthy: the entrypoint can start")
+	}
+}
+
+func quoteArgs(a []string) string {
+	if len(a) == 0 {
+		return "(none)"
+	}
+	b, _ := json.Marshal(a)
+	return string(b)
+}

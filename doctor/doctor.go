@@ -1,0 +1,486 @@
+// Package doctor follows an image's entrypoint as the kernel and the
+// dynamic loader would, through the image's filesystem (a rootfs.FS), and
+// names the first broken link with a fix: no command, a program not found
+// in PATH, not executable, another architecture, a missing #! interpreter,
+// a missing loader, a missing library, a symbol version the image's library
+// does not define, an unknown user.
+package doctor
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/ldso"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// Config is what doctor needs of an image's configuration.
+type Config struct {
+	Entrypoint, Cmd []string
+	Env             []string
+	User            string
+	WorkingDir      string
+	Architecture    string // OCI architecture, e.g. amd64
+	Variant         string
+}
+
+// Problem is one reason the entrypoint cannot start (or a warning).
+type Problem struct {
+	Check   string `json:"check"` // e.g. "loader", "library", "version"
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"` // what Docker would say, or why
+	Fix     string `json:"fix"`
+	Warning bool   `json:"warning,omitempty"` // does not stop the start
+}
+
+// Report is doctor's verdict.
+type Report struct {
+	Command  []string  `json:"command"`
+	Program  string    `json:"program,omitempty"` // the file executed
+	Chain    []string  `json:"chain,omitempty"`   // #! interpreters followed, then the ELF file
+	Static   bool      `json:"static,omitempty"`
+	Loader   string    `json:"loader,omitempty"`
+	Problems []Problem `json:"problems"`
+}
+
+// Healthy reports whether nothing stops the entrypoint from starting.
+func (r *Report) Healthy() bool {
+	for _, p := range r.Problems {
+		if !p.Warning {
+			return false
+		}
+	}
+	return true
+}
+
+// defaultPath is the PATH Docker gives a container whose image sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// maxInterp is the kernel's limit of nested #! interpreters (BINPRM_MAX_RECURSION).
+const maxInterp = 4
+
+// Diagnose checks that cfg's command can start in fsys.
+func Diagnose(fsys rootfs.FS, cfg Config) *Report {
+	d := &doc{fsys: fsys, cfg: cfg, rep: &Report{Problems: []Problem{}}}
+	d.run()
+	return d.rep
+}
+
+type doc struct {
+	fsys rootfs.FS
+	cfg  Config
+	rep  *Report
+}
+
+func (d *doc) fail(check, p, msg, fix string) {
+	d.rep.Problems = append(d.rep.Problems, Problem{Check: check, Path: p, Message: msg, Fix: fix})
+}
+
+func (d *doc) warn(check, p, msg, fix string) {
+	d.rep.Problems = append(d.rep.Problems, Problem{Check: check, Path: p, Message: msg, Fix: fix, Warning: true})
+}
+
+func (d *doc) env(key string) (string, bool) {
+	for _, e := range d.cfg.Env {
+		if k, v, ok := strings.Cut(e, "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func (d *doc) run() {
+	argv := append(append([]string{}, d.cfg.Entrypoint...), d.cfg.Cmd...)
+	d.rep.Command = argv
+	d.checkUser()
+	if wd := d.cfg.WorkingDir; wd != "" {
+		if real, err := rootfs.Realpath(d.fsys, wd); err != nil {
+			d.warn("workdir", wd, "working directory "+wd+" does not exist (Docker creates it empty at start)", "create it in the image (--add) if the program expects files there")
+		} else if fi, err := d.fsys.Lstat(real); err == nil && !fi.IsDir() {
+			d.fail("workdir", wd, "working directory "+wd+" is not a directory", "fix --workdir")
+		}
+	}
+	if len(argv) == 0 {
+		d.fail("command", "", "no command specified: the image has neither Entrypoint nor Cmd", "set --entrypoint (fromscratch build sets it to PROGRAM)")
+		return
+	}
+	prog := argv[0]
+	if !strings.Contains(prog, "/") {
+		p, ok := d.lookPath(prog)
+		if !ok {
+			pathv, _ := d.env("PATH")
+			d.fail("command", prog, fmt.Sprintf("exec: %q: executable file not found in $PATH (%s)", prog, pathv),
+				"use an absolute path in the entrypoint, or add the program to the image")
+			return
+		}
+		prog = p
+	} else if !path.IsAbs(prog) {
+		prog = path.Join(orRoot(d.cfg.WorkingDir), prog)
+	}
+	d.exec(prog, 0)
+}
+
+func orRoot(s string) string {
+	if s == "" {
+		return "/"
+	}
+	return s
+}
+
+// lookPath finds name in the image's PATH, as Docker's runtime does.
+func (d *doc) lookPath(name string) (string, bool) {
+	pathv, ok := d.env("PATH")
+	if !ok {
+		pathv = defaultPath
+	}
+	for _, dir := range strings.Split(pathv, ":") {
+		if dir == "" {
+			continue
+		}
+		p := path.Join(dir, name)
+		if real, err := rootfs.Realpath(d.fsys, p); err == nil {
+			if fi, err := d.fsys.Lstat(real); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+// exec checks the file the kernel would execute.
+func (d *doc) exec(prog string, depth int) {
+	d.rep.Chain = append(d.rep.Chain, prog)
+	if d.rep.Program == "" {
+		d.rep.Program = prog
+	}
+	real, err := rootfs.Realpath(d.fsys, prog)
+	if err != nil {
+		d.fail("program", prog, fmt.Sprintf("exec %s: no such file or directory", prog), "add the program to the image (fromscratch build PROGRAM)")
+		return
+	}
+	fi, err := d.fsys.Lstat(real)
+	if err != nil {
+		d.fail("program", prog, fmt.Sprintf("exec %s: %v", prog, err), "add the program to the image")
+		return
+	}
+	if fi.IsDir() {
+		d.fail("program", prog, fmt.Sprintf("exec %s: is a directory (permission denied)", prog), "point the entrypoint at a program")
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		d.fail("program", prog, fmt.Sprintf("exec %s: not a regular file (permission denied)", prog), "point the entrypoint at a program")
+		return
+	}
+	if fi.Mode()&0o111 == 0 {
+		d.fail("program", prog, fmt.Sprintf("exec %s: permission denied (mode %v, not executable)", prog, fi.Mode().Perm()), "chmod +x the file before adding it")
+		return
+	}
+	f, err := d.fsys.Open(real)
+	if err != nil {
+		d.fail("program", prog, fmt.Sprintf("exec %s: %v", prog, err), "add a readable program")
+		return
+	}
+	head := make([]byte, 256)
+	n, _ := f.ReadAt(head, 0)
+	head = head[:n]
+	var info *elfinfo.Info
+	var rerr error
+	if bytes.HasPrefix(head, []byte("\x7fELF")) {
+		info, rerr = elfinfo.Read(f, fi.Size())
+	}
+	f.Close()
+	switch {
+	case bytes.HasPrefix(head, []byte("#!")):
+		d.script(prog, head, depth)
+	case info != nil:
+		d.elf(prog, info)
+	case rerr != nil:
+		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (%v)", prog, rerr), "rebuild the program")
+	default:
+		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (neither an ELF program nor a #! script)", prog), "point the entrypoint at a program, or start the script with #!")
+	}
+}
+
+// script follows a #! line.
+func (d *doc) script(prog string, head []byte, depth int) {
+	if depth >= maxInterp {
+		d.fail("interpreter", prog, fmt.Sprintf("exec %s: too many levels of #! interpreters", prog), "point the #! line at a program")
+		return
+	}
+	line := head[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	fields := strings.Fields(string(line))
+	if len(fields) == 0 {
+		d.fail("interpreter", prog, fmt.Sprintf("exec %s: exec format error (empty #! line)", prog), "name the interpreter on the #! line")
+		return
+	}
+	interp := fields[0]
+	if real, err := rootfs.Realpath(d.fsys, interp); err != nil {
+		d.fail("interpreter", interp, fmt.Sprintf("exec %s: no such file or directory (its #! interpreter %s is not in the image)", prog, interp),
+			fmt.Sprintf("add %s: fromscratch build brings a script's interpreter with it", interp))
+		return
+	} else if fi, err := d.fsys.Lstat(real); err == nil && fi.Mode().IsRegular() && path.Base(interp) == "env" && len(fields) > 1 && !strings.HasPrefix(fields[1], "-") {
+		d.exec(interp, depth+1)
+		if !d.rep.Healthy() {
+			return
+		}
+		name := fields[1]
+		p, ok := d.lookPath(name)
+		if !strings.Contains(name, "/") && !ok {
+			pathv, _ := d.env("PATH")
+			d.fail("interpreter", name, fmt.Sprintf("/usr/bin/env: '%s': No such file or directory (not in PATH %s)", name, pathv),
+				fmt.Sprintf("add %s to the image", name))
+			return
+		}
+		if strings.Contains(name, "/") {
+			p = name
+		}
+		d.rep.Chain = d.rep.Chain[:len(d.rep.Chain)-1] // env is not the program of interest
+		d.exec(p, depth+1)
+		return
+	}
+	d.exec(interp, depth+1)
+}
+
+// elf checks an ELF program: architecture, loader, libraries, versions.
+func (d *doc) elf(prog string, info *elfinfo.Info) {
+	if info.Type != elf.ET_EXEC && info.Type != elf.ET_DYN {
+		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (%v)", prog, info.Type), "point the entrypoint at a program")
+		return
+	}
+	if want := d.cfg.Architecture; want != "" {
+		if got := ociArch(info); got != "" && got != want {
+			if got == "386" && want == "amd64" || got == "arm" && want == "arm64" {
+				d.warn("architecture", prog, fmt.Sprintf("the program is for %s, the image for %s: it runs only where the kernel has 32-bit support", got, want),
+					"set the image's platform to the program's")
+			} else {
+				d.fail("architecture", prog, fmt.Sprintf("exec %s: exec format error: the program is for %s, the image for %s", prog, got, want),
+					fmt.Sprintf("build the program for %s (GOARCH=%s, a cross compiler, or --platform)", want, want))
+				return
+			}
+		}
+	}
+	if info.IsStatic() {
+		d.rep.Static = true
+		return
+	}
+	r := ldso.New(d.fsys, ldso.Options{HWCaps: []string{}})
+	res, err := r.Resolve(prog)
+	if err != nil {
+		d.fail("program", prog, fmt.Sprintf("exec %s: %v", prog, err), "rebuild the program")
+		return
+	}
+	d.rep.Loader = res.Interpreter
+	if res.Interpreter != "" && !res.InterpreterFound {
+		msg := fmt.Sprintf("exec %s: no such file or directory: its loader %s is not in the image", prog, res.Interpreter)
+		if have := d.loaders(); len(have) > 0 {
+			msg += " (the image has " + strings.Join(have, ", ") + ")"
+		}
+		fix := "rebuild with `fromscratch build " + prog + "` (it brings the loader and libraries), or link the program with -static"
+		if res.Flavor == "musl" {
+			fix = "this is a musl program: rebuild with `fromscratch build " + prog + "`, or on a musl image (Alpine), or link with -static"
+		}
+		d.fail("loader", res.Interpreter, msg, fix)
+		return
+	}
+	for _, l := range res.Libraries {
+		if !l.Found {
+			msg := fmt.Sprintf("error while loading shared libraries: %s: cannot open shared object file: No such file or directory (needed by %s)", l.Name, l.NeededBy)
+			if l.Error != "" {
+				msg = fmt.Sprintf("error while loading shared libraries: %s: %s (needed by %s)", l.Name, l.Error, l.NeededBy)
+			}
+			if other := d.otherClass(l.Name, info); other != "" {
+				msg += "; " + other
+			}
+			d.fail("library", l.Name, msg, "add the library: `fromscratch build` brings the whole closure, or --add SRC:DST into a directory the loader searches")
+		}
+	}
+	if !d.rep.Healthy() {
+		return
+	}
+	d.versions(prog, res)
+}
+
+// versions checks every needed symbol version against the definitions of
+// the object that provides it (the loader's "version `X' not found").
+func (d *doc) versions(prog string, res *ldso.Result) {
+	type obj struct {
+		name string
+		info *elfinfo.Info
+	}
+	objs := []obj{{prog, res.Info}}
+	byName := map[string]*elfinfo.Info{}
+	add := func(name, path string, info *elfinfo.Info) {
+		if info == nil {
+			return
+		}
+		byName[name] = info
+		if info.SOName != "" {
+			byName[info.SOName] = info
+		}
+		if path != "" {
+			byName[path] = info
+		}
+	}
+	if res.InterpreterInfo != nil {
+		add(path.Base(res.Interpreter), res.Interpreter, res.InterpreterInfo)
+	}
+	for _, l := range res.Libraries {
+		if l.Found {
+			add(l.Name, l.Path, l.Info)
+			objs = append(objs, obj{l.Path, l.Info})
+		}
+	}
+	for _, o := range objs {
+		for _, vn := range o.info.VersionNeeds {
+			lib := byName[vn.File]
+			if lib == nil {
+				continue
+			}
+			defs := map[string]bool{}
+			for _, v := range lib.VersionDefs {
+				defs[v] = true
+			}
+			for _, v := range vn.Versions {
+				if defs[v.Name] {
+					continue
+				}
+				msg := fmt.Sprintf("%s: version `%s' not found (required by %s)", vn.File, v.Name, o.name)
+				fix := fmt.Sprintf("the image's %s is older than the one %s was built against: take the libraries from the system the program was built on (`fromscratch build`), or build the program against the older library", vn.File, path.Base(o.name))
+				if v.Weak {
+					d.warn("version", vn.File, msg+" (weak: the loader only warns)", fix)
+				} else {
+					d.fail("version", vn.File, msg, fix)
+				}
+			}
+		}
+	}
+}
+
+// loaders lists the dynamic loaders the image has.
+func (d *doc) loaders() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, dir := range []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/lib32", "/libx32"} {
+		real, err := rootfs.Realpath(d.fsys, dir)
+		if err != nil {
+			continue
+		}
+		ents, err := d.fsys.ReadDir(real)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			n := e.Name()
+			if (strings.HasPrefix(n, "ld-linux") || strings.HasPrefix(n, "ld-musl-") || strings.HasPrefix(n, "ld64.so") || n == "ld.so.1") && !seen[dir+"/"+n] {
+				seen[dir+"/"+n] = true
+				out = append(out, dir+"/"+n)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// otherClass looks for name in the usual library directories with another
+// class or machine than prog, to explain a "not found".
+func (d *doc) otherClass(name string, prog *elfinfo.Info) string {
+	for _, dir := range []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/lib32", "/usr/lib32",
+		"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/i386-linux-gnu", "/usr/lib/i386-linux-gnu",
+		"/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu"} {
+		p := dir + "/" + name
+		real, err := rootfs.Realpath(d.fsys, p)
+		if err != nil {
+			continue
+		}
+		f, err := d.fsys.Open(real)
+		if err != nil {
+			continue
+		}
+		fi, _ := f.Stat()
+		info, err := elfinfo.Read(f, fi.Size())
+		f.Close()
+		if err == nil && (info.Class != prog.Class || info.Machine != prog.Machine) {
+			return fmt.Sprintf("%s exists but is %s %v, the program %s %v", p, info.Class, info.Machine, prog.Class, prog.Machine)
+		}
+	}
+	return ""
+}
+
+// checkUser: a user name must be in /etc/passwd (Docker refuses to start).
+func (d *doc) checkUser() {
+	u := d.cfg.User
+	if u == "" {
+		return
+	}
+	user, group, _ := strings.Cut(u, ":")
+	check := func(name, file, what string) {
+		if name == "" || isNumeric(name) {
+			return
+		}
+		b, err := rootfs.ReadFile(d.fsys, file, 16<<20)
+		if err != nil {
+			d.fail("user", file, fmt.Sprintf("unable to find %s %s: no %s in the image", what, name, file),
+				fmt.Sprintf("use a numeric --user, or add %s (fromscratch build writes one with root and nonroot)", file))
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f, _, ok := strings.Cut(line, ":"); ok && f == name {
+				return
+			}
+		}
+		d.fail("user", file, fmt.Sprintf("unable to find %s %s: no matching entries in %s", what, name, path.Base(file)),
+			fmt.Sprintf("add %s to %s, or use a numeric --user", name, file))
+	}
+	check(user, "/etc/passwd", "user")
+	check(group, "/etc/group", "group")
+}
+
+func isNumeric(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// ociArch is the OCI architecture of an ELF file.
+func ociArch(info *elfinfo.Info) string {
+	switch info.Machine {
+	case elf.EM_X86_64:
+		if info.Class == elf.ELFCLASS64 {
+			return "amd64"
+		}
+	case elf.EM_386:
+		return "386"
+	case elf.EM_AARCH64:
+		return "arm64"
+	case elf.EM_ARM:
+		return "arm"
+	case elf.EM_PPC64:
+		if info.Data == elf.ELFDATA2LSB {
+			return "ppc64le"
+		}
+		return "ppc64"
+	case elf.EM_S390:
+		return "s390x"
+	case elf.EM_RISCV:
+		return "riscv64"
+	case elf.EM_MIPS:
+		if info.Data == elf.ELFDATA2LSB {
+			return "mips64le"
+		}
+		return "mips64"
+	case elf.EM_LOONGARCH:
+		return "loong64"
+	}
+	return ""
+}
