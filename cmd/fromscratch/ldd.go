@@ -76,10 +76,11 @@ type lddJSON struct {
 }
 
 func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
-	fsys, err := rootfs.Dir(o.root)
+	fsys, closeRoot, err := openRoot(o.root) // a directory or an image
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.root, unwrapPathError(err))}
 	}
+	defer closeRoot.Close()
 	opts := ldso.Options{UseConf: o.useConf}
 	if o.libraryPath != "" {
 		opts.LibraryPath = strings.FieldsFunc(o.libraryPath, func(r rune) bool { return r == ':' || r == ';' })

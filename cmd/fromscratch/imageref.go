@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/imagefs"
+	"github.com/fromscratch/fromscratch/imagesrc"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// openImage opens the image ref names, as a usage error (exit 2) naming
+// ref when it cannot.
+func openImage(ctx context.Context, ref string, opts imagesrc.Options) (v1.Image, error) {
+	img, err := imagesrc.Open(ctx, ref, opts)
+	if err != nil {
+		return nil, &exitError{code: 2, msg: describeImageErr(err)}
+	}
+	return img, nil
+}
+
+// describeImageErr is the one-line reason for an image error.
+func describeImageErr(err error) string {
+	return err.Error()
+}
+
+// openRoot opens the root filesystem of `--root VALUE`: a directory, or an
+// image when VALUE has a transport prefix or is not an existing path and
+// parses as a reference (a directory stays the default reading). The
+// closer releases the image view's temporary files.
+func openRoot(value string) (rootfs.FS, io.Closer, error) {
+	if !imagesrc.LooksLikeImage(value) {
+		fsys, err := rootfs.Dir(value)
+		return fsys, io.NopCloser(nil), err
+	}
+	ctx := context.Background()
+	img, err := imagesrc.Open(ctx, value, imagesrc.Options{Platform: os.Getenv("FROMSCRATCH_PLATFORM")})
+	if err != nil {
+		return nil, nil, err
+	}
+	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: value})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading image %q: %w", value, err)
+	}
+	return view, view, nil
+}

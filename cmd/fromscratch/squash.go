@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/cobra"
+
+	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/imagesrc"
+	"github.com/fromscratch/fromscratch/squash"
+)
+
+type squashOptions struct {
+	platform  string
+	insecure  bool
+	from      int
+	output    string
+	ociLayout string
+	push      string
+	tag       string
+	level     int
+}
+
+func newSquashCmd() *cobra.Command {
+	o := &squashOptions{}
+	cmd := &cobra.Command{
+		Use:   "squash [flags] IMAGE",
+		Short: "Merge an image's layers into one: same filesystem, waste dropped",
+		Long: `squash writes IMAGE with its layers (or those above the first --from N)
+merged into one layer that gives the same filesystem: files overwritten or
+deleted by later layers are dropped, whiteouts are applied, hard links,
+symbolic links, modes, owners and extended attributes are kept. With
+--from N > 0 the first N layers are kept as they are, and the new layer keeps
+a whiteout for each path of theirs that is gone. The configuration
+(entrypoint, cmd, env, user, working directory, labels) is kept; the history
+keeps the kept layers' entries and gets one for the new layer.
+
+No Docker daemon is needed; the image is read twice, layer by layer, never
+held in memory. Outputs are written atomically.
+
+IMAGE is docker-archive:PATH, oci-layout:DIR[:TAG|@DIGEST],
+docker-daemon:NAME or a registry reference.
+
+Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
+		Example: `  fromscratch squash -o flat.tar -t app:flat docker-archive:app.tar
+  docker load -i flat.tar
+
+  # keep the base image's 3 layers, squash the application's
+  fromscratch squash --from 3 --oci-layout ./out -t app:flat oci-layout:./src:app
+
+  fromscratch squash --push registry.example/app:flat registry.example/app:1.0`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSquash(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.from, "from", 0, "keep the first N layers as they are and squash the layers above")
+	f.StringVarP(&o.output, "output", "o", "", "write a `docker load` tarball to FILE")
+	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
+	f.StringVar(&o.push, "push", "", "push the image to REF")
+	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's name, or squashed:latest)")
+	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
+	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
+	f.IntVar(&o.level, "level", 0, "gzip level of the new layer, 1 (fastest) to 9 (default 6)")
+	return cmd
+}
+
+func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, ref string) error {
+	if o.output == "" && o.ociLayout == "" && o.push == "" {
+		return usage("squash: no output: give -o FILE, --oci-layout DIR or --push REF")
+	}
+	if o.from < 0 {
+		return usage("--from %d: want a number of layers >= 0", o.from)
+	}
+	if o.level < 0 || o.level > 9 {
+		return usage("--level %d: want 1 to 9", o.level)
+	}
+	tag := o.tag
+	if tag == "" {
+		tag = defaultTag(ref)
+	}
+	if _, err := image.NormalizeTag(tag); err != nil {
+		return usage("-t: %v", err)
+	}
+	img, err := openImage(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
+	if err != nil {
+		return err
+	}
+	out, res, err := squash.Squash(ctx, img, squash.Options{From: o.from, Level: o.level, Name: ref})
+	if err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
+	}
+	if c, ok := res.Squashed.(io.Closer); ok {
+		defer c.Close()
+	}
+	if o.output != "" {
+		if err := image.WriteDockerArchive(ctx, o.output, tag, out); err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.output, err)}
+		}
+	}
+	if o.ociLayout != "" {
+		if err := image.WriteOCILayout(ctx, o.ociLayout, tag, out); err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.ociLayout, err)}
+		}
+	}
+	digest, err := out.Digest()
+	if err != nil {
+		return err
+	}
+	if o.push != "" {
+		pushed, err := image.Push(ctx, o.push, out, o.insecure)
+		if err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", o.push, err)}
+		}
+		fmt.Fprintln(stdout, pushed)
+	} else {
+		fmt.Fprintln(stdout, digest)
+	}
+	size := int64(0)
+	if res.Squashed != nil {
+		size, _ = res.Squashed.Size()
+	}
+	fmt.Fprintf(stderr, "fromscratch: squashed %s: %d layers -> %d (new layer %s compressed)\n",
+		ref, res.LayersBefore, res.LayersAfter, human(size))
+	return nil
+}
+
+// defaultTag is the repository:tag of a registry or daemon reference, or
+// "squashed:latest".
+func defaultTag(ref string) string {
+	if strings.HasPrefix(ref, imagesrc.DockerArchive) || strings.HasPrefix(ref, imagesrc.OCILayout) {
+		return "squashed:latest"
+	}
+	r, err := name.ParseReference(strings.TrimPrefix(ref, imagesrc.DockerDaemon))
+	if err != nil {
+		return "squashed:latest"
+	}
+	if t, ok := r.(name.Tag); ok {
+		return t.String()
+	}
+	return r.Context().String() + ":squashed"
+}

@@ -1,0 +1,184 @@
+package imagefs
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// Lstat implements rootfs.FS.
+func (t *FS) Lstat(name string) (fs.FileInfo, error) {
+	n := t.lookup(rootfs.Clean(name))
+	if n == nil {
+		return nil, &fs.PathError{Op: "lstat", Path: name, Err: fs.ErrNotExist}
+	}
+	return info{n}, nil
+}
+
+// Readlink implements rootfs.FS.
+func (t *FS) Readlink(name string) (string, error) {
+	n := t.lookup(rootfs.Clean(name))
+	switch {
+	case n == nil:
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrNotExist}
+	case n.typ != tar.TypeSymlink:
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	return n.target, nil
+}
+
+// ReadDir implements rootfs.FS.
+func (t *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	n := t.lookup(rootfs.Clean(name))
+	switch {
+	case n == nil:
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
+	case !n.isDir():
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fmt.Errorf("not a directory")}
+	}
+	kids := n.sortedChildren()
+	out := make([]fs.DirEntry, len(kids))
+	for i, c := range kids {
+		out[i] = fs.FileInfoToDirEntry(info{c})
+	}
+	return out, nil
+}
+
+// Open implements rootfs.FS. Only the contents the view keeps can be read
+// (see the package documentation); others give [ErrContentNotKept], and a
+// "#!" script of which only the head is kept reads as its head, then
+// ErrContentNotKept.
+func (t *FS) Open(name string) (rootfs.File, error) {
+	real, err := rootfs.Realpath(t, name)
+	if err != nil {
+		return nil, err
+	}
+	n := t.lookup(real)
+	switch {
+	case n == nil:
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	case n.isDir():
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("is a directory")}
+	case n.typ != tar.TypeReg:
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("not a regular file")}
+	}
+	c := n.data
+	if c.file != "" {
+		f, err := os.Open(c.file)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return &keptFile{File: f, info: info{n}}, nil
+	}
+	if c.size == 0 {
+		return &headFile{Reader: bytes.NewReader(nil), info: info{n}}, nil
+	}
+	if c.head == nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: ErrContentNotKept}
+	}
+	return &headFile{Reader: bytes.NewReader(c.head), info: info{n}}, nil
+}
+
+// String implements rootfs.FS.
+func (t *FS) String() string {
+	if t.name == "" {
+		return "(image)"
+	}
+	return t.name
+}
+
+// File is a path of the final filesystem, for reports.
+type File struct {
+	Path   string      `json:"path"`
+	Mode   fs.FileMode `json:"-"`
+	Size   int64       `json:"size"`
+	Layer  int         `json:"layer"` // the layer that last wrote it
+	Target string      `json:"target,omitempty"`
+}
+
+// Files returns every path of the final filesystem but "/", sorted.
+func (t *FS) Files() []File {
+	var out []File
+	walk(t.root, func(n *node) {
+		if n.parent == nil {
+			return
+		}
+		f := File{Path: n.path(), Mode: n.fileMode(), Size: n.size(), Layer: n.layer}
+		if n.typ == tar.TypeSymlink {
+			f.Target = n.target
+		}
+		out = append(out, f)
+	})
+	return out
+}
+
+// Largest returns the k largest regular files of the final filesystem,
+// largest first (ties by path).
+func (t *FS) Largest(k int) []File {
+	var out []File
+	for _, f := range t.Files() {
+		if f.Mode.IsRegular() {
+			out = append(out, f)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Size > out[j].Size })
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out
+}
+
+// LowerPaths returns the paths (with their tar type) of the tree after the
+// first Options.SnapshotAfter layers, or nil.
+func (t *FS) LowerPaths() map[string]byte { return t.lower }
+
+type info struct{ n *node }
+
+func (i info) Name() string       { return i.n.name }
+func (i info) Size() int64        { return i.n.size() }
+func (i info) Mode() fs.FileMode  { return i.n.fileMode() }
+func (i info) ModTime() time.Time { return time.Unix(i.n.mtime, 0) }
+func (i info) IsDir() bool        { return i.n.isDir() }
+func (i info) Sys() any           { return nil }
+
+// keptFile is a kept content, described as the image's file.
+type keptFile struct {
+	*os.File
+	info fs.FileInfo
+}
+
+func (f *keptFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+// headFile serves the kept head of a file, then ErrContentNotKept.
+type headFile struct {
+	*bytes.Reader
+	info info
+}
+
+func (f *headFile) full() bool { return f.Reader.Size() == f.info.n.data.size }
+
+func (f *headFile) Read(p []byte) (int, error) {
+	n, err := f.Reader.Read(p)
+	if err == io.EOF && !f.full() {
+		err = ErrContentNotKept
+	}
+	return n, err
+}
+
+func (f *headFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.Reader.ReadAt(p, off)
+	if err == io.EOF && !f.full() && off+int64(len(p)) <= f.info.n.data.size {
+		err = ErrContentNotKept
+	}
+	return n, err
+}
+
+func (f *headFile) Close() error               { return nil }
+func (f *headFile) Stat() (fs.FileInfo, error) { return f.info, nil }

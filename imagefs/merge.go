@@ -1,0 +1,470 @@
+package imagefs
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// DefaultMaxEntries is the default cap on live paths (Options.MaxEntries).
+const DefaultMaxEntries = 1 << 22
+
+// Options tune [Open].
+type Options struct {
+	// TempDir is where the directory of kept contents is made ("" means
+	// os.TempDir()).
+	TempDir string
+	// MaxEntries caps the live paths of the tree; 0 means
+	// DefaultMaxEntries.
+	MaxEntries int
+	// Jobs is how many layers are decompressed and parsed at once (they
+	// are still applied in order); 0 means GOMAXPROCS.
+	Jobs int
+	// SnapshotAfter, when > 0, records the paths of the tree after the
+	// first SnapshotAfter layers (see [FS.LowerPaths]), for squashing the
+	// layers above.
+	SnapshotAfter int
+	// Name describes the image in messages (the reference).
+	Name string
+	// Sizes asks for each layer's compressed digest and size in
+	// [LayerStats]. For a source whose layers are stored uncompressed (a
+	// `docker save` tarball) that compresses every layer once more.
+	Sizes bool
+	// NoContent keeps no content at all (for squashing, which reads the
+	// layers again); Open then fails for every regular file but empty ones.
+	NoContent bool
+}
+
+// LayerStats is what one layer did to the filesystem. Counts are of
+// non-directories (regular files, symbolic links, hard links, devices);
+// bytes are regular files' content bytes.
+type LayerStats struct {
+	Index            int             `json:"index"`
+	Digest           string          `json:"digest"`
+	DiffID           string          `json:"diff_id"`
+	MediaType        types.MediaType `json:"media_type"`
+	CreatedBy        string          `json:"created_by"`
+	Size             int64           `json:"size"`              // compressed bytes
+	UncompressedSize int64           `json:"uncompressed_size"` // tar bytes
+	Added            int             `json:"added"`
+	Changed          int             `json:"changed"`
+	Removed          int             `json:"removed"`
+	Bytes            int64           `json:"bytes"`        // regular files' content in this layer
+	WastedBytes      int64           `json:"wasted_bytes"` // of those, bytes not in the final filesystem
+}
+
+// name returns the digest of the layer, or its diff ID.
+func (s *LayerStats) name() string {
+	if s.Digest != "" {
+		return s.Digest
+	}
+	return s.DiffID
+}
+
+// FS is the merged filesystem of an image. It implements [rootfs.FS]; its
+// methods are safe for concurrent use once Open has returned.
+type FS struct {
+	name  string
+	root  *node
+	tmp   string
+	live  int
+	max   int
+	lower map[string]byte
+	none  bool
+	// Layers holds each layer's statistics, bottom first.
+	Layers []LayerStats
+}
+
+var _ rootfs.FS = (*FS)(nil)
+
+// Open reads every layer of img once and returns the merged view. Layers
+// are decompressed and parsed concurrently (opts.Jobs at a time, each
+// streamed, never held whole) and applied in order. The caller must Close
+// the view to remove its temporary directory.
+func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("reading layers: %w", err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	tmp, err := os.MkdirTemp(opts.TempDir, "fromscratch-imagefs-*")
+	if err != nil {
+		return nil, err
+	}
+	t := &FS{
+		name: opts.Name,
+		root: &node{typ: tar.TypeDir, mode: 0o755, layer: -1, children: map[string]*node{}},
+		tmp:  tmp,
+		max:  opts.MaxEntries,
+		none: opts.NoContent,
+	}
+	if t.max <= 0 {
+		t.max = DefaultMaxEntries
+	}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	var created []string
+	for _, h := range cfg.History {
+		if !h.EmptyLayer {
+			created = append(created, h.CreatedBy)
+		}
+	}
+	t.Layers = make([]LayerStats, len(layers))
+	for i, l := range layers {
+		s := &t.Layers[i]
+		s.Index = i
+		if d, err := l.DiffID(); err == nil {
+			s.DiffID = d.String()
+		}
+		s.MediaType, _ = l.MediaType()
+		if len(created) == len(layers) {
+			s.CreatedBy = created[i]
+		}
+	}
+
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	// Layer i is parsed once a slot is free; a slot is freed when a layer
+	// has been applied, so at most jobs layers of events are held.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		evs []event
+		err error
+	}
+	results := make([]chan result, len(layers))
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	slots := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	go func() {
+		for i, l := range layers {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				for ; i < len(layers); i++ {
+					results[i] <- result{err: ctx.Err()}
+				}
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := &t.Layers[i]
+				if opts.Sizes {
+					if d, err := l.Digest(); err == nil {
+						s.Digest = d.String()
+					}
+					s.Size, _ = l.Size()
+				}
+				evs, usize, err := t.parseLayer(ctx, i, l)
+				s.UncompressedSize = usize
+				results[i] <- result{evs, err}
+			}()
+		}
+	}()
+	for i := range layers {
+		r := <-results[i]
+		if r.err == nil {
+			r.err = t.applyLayer(i, r.evs)
+		}
+		<-slots
+		if r.err != nil {
+			return nil, r.err
+		}
+		if opts.SnapshotAfter > 0 && i == opts.SnapshotAfter-1 {
+			t.lower = map[string]byte{}
+			walk(t.root, func(n *node) { t.lower[n.path()] = n.typ })
+		}
+	}
+	return t, nil
+}
+
+// parseLayer streams layer i and returns its events and its uncompressed
+// size.
+func (t *FS) parseLayer(ctx context.Context, i int, l v1.Layer) ([]event, int64, error) {
+	digest := t.Layers[i].Digest
+	if digest == "" {
+		digest = t.Layers[i].DiffID
+	}
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return nil, 0, &LayerError{Layer: i, Digest: digest, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
+	}
+	defer rc.Close()
+	cr := &countingReader{r: rc}
+	var evs []event
+	err = WalkTar(bufio.NewReaderSize(cr, 128<<10), func(pos int, hdr *tar.Header, tr *tar.Reader) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ev, err := t.parseEntry(i, pos, hdr, tr)
+		if err != nil {
+			return &LayerError{Layer: i, Digest: digest, Entry: hdr.Name, Err: err}
+		}
+		evs = append(evs, ev)
+		return nil
+	})
+	if err == nil {
+		// Read the tar's end and anything after it, so the digest is
+		// verified where the source verifies it.
+		if _, cerr := io.Copy(io.Discard, cr); cerr != nil {
+			err = fmt.Errorf("%w: %w", ErrCorrupt, unexpected(cerr))
+		}
+	}
+	if err != nil {
+		var le *LayerError
+		if !errors.As(err, &le) {
+			err = &LayerError{Layer: i, Digest: digest, Err: err}
+		}
+		return nil, 0, err
+	}
+	return evs, cr.n, nil
+}
+
+// applyLayer applies the events of layer i in order.
+func (t *FS) applyLayer(i int, evs []event) error {
+	s := &t.Layers[i]
+	for _, ev := range evs {
+		var err error
+		switch ev.kind {
+		case evSkip:
+		case evWhiteout:
+			err = t.whiteout(i, ev)
+		case evOpaque:
+			err = t.opaque(i, ev)
+		default:
+			if ev.n.typ == tar.TypeReg {
+				s.Bytes += ev.n.data.size
+			}
+			err = t.apply(i, ev)
+		}
+		if err != nil {
+			return &LayerError{Layer: i, Digest: s.name(), Entry: ev.raw, Err: err}
+		}
+		if t.live > t.max {
+			return &LayerError{Layer: i, Digest: s.name(), Entry: ev.raw, Err: fmt.Errorf("%w: more than %d paths", ErrTooLarge, t.max)}
+		}
+	}
+	return nil
+}
+
+// resolveDir returns the directory p names, following symbolic links inside
+// the root. With create, missing directories are made (0755, owned by root,
+// written by layer/pos), as an extractor makes them.
+func (t *FS) resolveDir(p string, create bool, layer, pos int) (*node, error) {
+	n := t.root
+	comps := strings.Split(p, "/")
+	links := 0
+	for len(comps) > 0 {
+		c := comps[0]
+		comps = comps[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if n.parent != nil {
+				n = n.parent
+			}
+			continue
+		}
+		child := n.children[c]
+		switch {
+		case child == nil:
+			if !create {
+				return nil, nil
+			}
+			child = &node{name: c, parent: n, typ: tar.TypeDir, mode: 0o755, layer: layer, pos: pos, children: map[string]*node{}}
+			n.children[c] = child
+			t.live++
+			n = child
+		case child.isDir():
+			n = child
+		case child.typ == tar.TypeSymlink:
+			links++
+			if links > rootfs.MaxSymlinks {
+				return nil, fmt.Errorf("%w: %s: %w", ErrParentNotDir, child.path(), rootfs.ErrLoop)
+			}
+			if strings.HasPrefix(child.target, "/") {
+				n = t.root
+			}
+			comps = append(strings.Split(child.target, "/"), comps...)
+		default:
+			return nil, fmt.Errorf("%w: %s", ErrParentNotDir, child.path())
+		}
+	}
+	return n, nil
+}
+
+// unlink removes n (and its subtree) from the tree; layer is the layer
+// doing it, for the accounting. Only nodes written by layers below onlyBelow
+// are removed (the rest of a directory's subtree is kept, and so the
+// directory); onlyBelow < 0 removes everything.
+func (t *FS) unlink(n *node, layer, onlyBelow int, counted bool) {
+	if n.isDir() {
+		for _, c := range n.sortedChildren() {
+			t.unlink(c, layer, onlyBelow, true)
+		}
+		if len(n.children) > 0 {
+			return
+		}
+	}
+	if onlyBelow >= 0 && n.layer >= onlyBelow {
+		return
+	}
+	if n.parent != nil {
+		delete(n.parent.children, n.name)
+	}
+	t.live--
+	if !n.isDir() && counted {
+		t.Layers[layer].Removed++
+	}
+	t.drop(n)
+}
+
+// drop releases n's content.
+func (t *FS) drop(n *node) {
+	if n.data == nil {
+		return
+	}
+	n.data.refs--
+	if n.data.refs == 0 {
+		t.Layers[n.data.layer].WastedBytes += n.data.size
+	}
+}
+
+// whiteout deletes ev.name from the lower layers.
+func (t *FS) whiteout(i int, ev event) error {
+	dir, err := t.resolveDir(path.Dir(ev.name), false, i, ev.pos)
+	if err != nil || dir == nil {
+		return err
+	}
+	if n := dir.children[path.Base(ev.name)]; n != nil {
+		t.unlink(n, i, i, true)
+	}
+	return nil
+}
+
+// opaque deletes every lower child of directory ev.name.
+func (t *FS) opaque(i int, ev event) error {
+	dir, err := t.resolveDir(ev.name, false, i, ev.pos)
+	if err != nil || dir == nil {
+		return err
+	}
+	for _, c := range dir.sortedChildren() {
+		t.unlink(c, i, i, true)
+	}
+	return nil
+}
+
+// apply adds one entry.
+func (t *FS) apply(i int, ev event) error {
+	s := &t.Layers[i]
+	if ev.name == "/" {
+		if ev.n.typ != tar.TypeDir {
+			return fmt.Errorf("%w: the root replaced by a non-directory", ErrBadEntry)
+		}
+		t.setMeta(t.root, &ev.n)
+		return nil
+	}
+	parent, err := t.resolveDir(path.Dir(ev.name), true, i, ev.pos)
+	if err != nil {
+		return err
+	}
+	base := path.Base(ev.name)
+	old := parent.children[base]
+	n := ev.n
+	if ev.link {
+		tdir, err := t.resolveDir(path.Dir(n.target), false, i, ev.pos)
+		if err != nil {
+			return fmt.Errorf("%w: target %q: %w", ErrBadLink, n.target, err)
+		}
+		var target *node
+		if tdir != nil {
+			target = tdir.children[path.Base(n.target)]
+		}
+		switch {
+		case target == nil:
+			return fmt.Errorf("%w: target %q does not exist", ErrBadLink, n.target)
+		case target.isDir():
+			return fmt.Errorf("%w: target %q is a directory", ErrBadLink, n.target)
+		case target == old:
+			return nil // a link to itself changes nothing
+		}
+		n = *target
+		n.layer, n.pos = i, ev.pos
+	}
+	if n.typ == tar.TypeDir && old != nil && old.isDir() {
+		t.setMeta(old, &n)
+		return nil
+	}
+	if old != nil {
+		if old.isDir() {
+			t.unlink(old, i, -1, true)
+		} else {
+			delete(parent.children, base)
+			t.live--
+			t.drop(old)
+			if n.typ == tar.TypeDir {
+				s.Removed++
+			}
+		}
+	}
+	if n.typ != tar.TypeDir {
+		if old != nil {
+			s.Changed++
+		} else {
+			s.Added++
+		}
+	}
+	nn := n
+	nn.name, nn.parent = base, parent
+	if nn.typ == tar.TypeDir {
+		nn.children = map[string]*node{}
+	}
+	if nn.data != nil {
+		nn.data.refs++
+	}
+	parent.children[base] = &nn
+	t.live++
+	return nil
+}
+
+// setMeta updates directory d with the metadata of entry e.
+func (t *FS) setMeta(d *node, e *node) {
+	d.mode, d.uid, d.gid, d.mtime, d.xattrs = e.mode, e.uid, e.gid, e.mtime, e.xattrs
+	d.layer, d.pos = e.layer, e.pos
+}
+
+// Close removes the temporary directory of kept contents.
+func (t *FS) Close() error {
+	if t.tmp == "" {
+		return nil
+	}
+	err := os.RemoveAll(t.tmp)
+	t.tmp = ""
+	return err
+}

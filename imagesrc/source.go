@@ -1,0 +1,228 @@
+package imagesrc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/daemon"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// The transport prefixes of a reference.
+const (
+	DockerArchive = "docker-archive:"
+	OCILayout     = "oci-layout:"
+	DockerDaemon  = "docker-daemon:"
+)
+
+// refNameAnnotation names an image of an OCI layout's index.
+const refNameAnnotation = "org.opencontainers.image.ref.name"
+
+// ErrNotFound is returned when a layout holds no image matching the
+// reference, or an index no image for the platform.
+var ErrNotFound = errors.New("no such image")
+
+// ErrAmbiguous is returned when a reference matches several images and
+// nothing (a tag, a digest, a platform) picks one.
+var ErrAmbiguous = errors.New("several images match")
+
+// Options tune how an image is opened.
+type Options struct {
+	// Platform ("linux/arm64", "linux/arm/v7") picks one image of a
+	// multi-platform index. "" means the host's platform (linux/GOARCH),
+	// and for a layout or index with one image, that image.
+	Platform string
+	// Insecure allows plain HTTP for a registry reference.
+	Insecure bool
+}
+
+// HasTransport reports whether ref starts with a transport prefix this
+// package knows.
+func HasTransport(ref string) bool {
+	for _, p := range []string{DockerArchive, OCILayout, DockerDaemon} {
+		if strings.HasPrefix(ref, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// LooksLikeImage reports whether s should be taken as an image reference
+// rather than a directory: it has a transport prefix, or it is not an
+// existing path and parses as a registry reference.
+func LooksLikeImage(s string) bool {
+	if HasTransport(s) {
+		return true
+	}
+	if _, err := os.Lstat(s); err == nil {
+		return false
+	}
+	_, err := name.ParseReference(s)
+	return err == nil && strings.ContainsAny(s, ":/@")
+}
+
+// Open returns the image ref names. Errors name ref.
+func Open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
+	img, err := open(ctx, ref, opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening image %q: %w", ref, err)
+	}
+	return img, nil
+}
+
+func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
+	plat, err := platform(opts.Platform)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.HasPrefix(ref, DockerArchive):
+		p := strings.TrimPrefix(ref, DockerArchive)
+		if _, err := os.Stat(p); err != nil {
+			return nil, err
+		}
+		return tarball.ImageFromPath(p, nil)
+	case strings.HasPrefix(ref, OCILayout):
+		return fromLayout(strings.TrimPrefix(ref, OCILayout), plat, opts.Platform != "")
+	case strings.HasPrefix(ref, DockerDaemon):
+		r, err := name.ParseReference(strings.TrimPrefix(ref, DockerDaemon))
+		if err != nil {
+			return nil, err
+		}
+		// The engine streams `docker save` into a temporary file: memory
+		// stays bounded and the layers can be read more than once.
+		return daemon.Image(r, daemon.WithContext(ctx), daemon.WithFileBufferedOpener())
+	}
+	var nopts []name.Option
+	if opts.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nopts...)
+	if err != nil {
+		return nil, err
+	}
+	return remote.Image(r, remote.WithContext(ctx), remote.WithPlatform(*plat),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain))
+}
+
+// platform parses s, or returns the host's platform.
+func platform(s string) (*v1.Platform, error) {
+	if s == "" {
+		return &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}, nil
+	}
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return nil, fmt.Errorf("platform %q: %w", s, err)
+	}
+	if p.OS == "" {
+		p.OS = "linux"
+	}
+	return p, nil
+}
+
+// fromLayout opens DIR, DIR:TAG or DIR@DIGEST.
+func fromLayout(spec string, plat *v1.Platform, explicit bool) (v1.Image, error) {
+	dir, sel := spec, ""
+	if i := strings.LastIndex(spec, "@"); i > 0 {
+		dir, sel = spec[:i], spec[i:]
+	} else if i := strings.LastIndex(spec, ":"); i > 0 && !strings.Contains(spec[i:], "/") {
+		if _, err := os.Stat(spec); errors.Is(err, fs.ErrNotExist) {
+			dir, sel = spec[:i], spec[i+1:]
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+		return nil, fmt.Errorf("%s: not an OCI image layout: %w", dir, err)
+	}
+	ii, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	return pick(ii, sel, plat, explicit)
+}
+
+// pick chooses an image of index ii: by digest ("@sha256:..."), by
+// ref.name annotation (a full "name:tag" or the tag alone), then by
+// platform; an index found on the way is searched in turn.
+func pick(ii v1.ImageIndex, sel string, plat *v1.Platform, explicit bool) (v1.Image, error) {
+	im, err := ii.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var cands []v1.Descriptor
+	for _, d := range im.Manifests {
+		ann := d.Annotations[refNameAnnotation]
+		switch {
+		case sel == "":
+			cands = append(cands, d)
+		case strings.HasPrefix(sel, "@"):
+			if "@"+d.Digest.String() == sel {
+				cands = append(cands, d)
+			}
+		case ann == sel || strings.HasSuffix(ann, ":"+sel) || tagOf(ann) == sel:
+			cands = append(cands, d)
+		}
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, sel)
+	}
+	// Expand nested indexes, then filter by platform.
+	var imgs []v1.Descriptor
+	for _, d := range cands {
+		if d.MediaType.IsIndex() {
+			child, err := ii.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			cim, err := child.IndexManifest()
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range cim.Manifests {
+				if c.MediaType.IsImage() {
+					imgs = append(imgs, c)
+					if len(cands) == 1 {
+						ii = child
+					}
+				}
+			}
+			continue
+		}
+		imgs = append(imgs, d)
+	}
+	if len(imgs) == 1 && (!explicit || imgs[0].Platform == nil || imgs[0].Platform.Satisfies(*plat)) {
+		return ii.Image(imgs[0].Digest)
+	}
+	var match []v1.Descriptor
+	for _, d := range imgs {
+		if d.Platform != nil && d.Platform.Satisfies(*plat) {
+			match = append(match, d)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("%w for platform %s", ErrNotFound, plat)
+	case 1:
+		return ii.Image(match[0].Digest)
+	}
+	return nil, fmt.Errorf("%w (%d): give a tag or a digest", ErrAmbiguous, len(match))
+}
+
+// tagOf returns the tag of "name:tag", or "".
+func tagOf(ref string) string {
+	i := strings.LastIndex(ref, ":")
+	if i < 0 || strings.Contains(ref[i:], "/") {
+		return ""
+	}
+	return ref[i+1:]
+}
