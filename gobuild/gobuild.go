@@ -90,8 +90,12 @@ type CgoError struct {
 }
 
 func (e *CgoError) Error() string {
-	return fmt.Sprintf("%s %v: %s use import \"C\", and CGO_ENABLED=0 leaves their cgo files out",
-		e.Package, ErrCgo, strings.Join(e.Packages, ", "))
+	verb := "uses"
+	if len(e.Packages) > 1 {
+		verb = "use"
+	}
+	return fmt.Sprintf("%s %v (%s %s import \"C\"; CGO_ENABLED=0 leaves such files out)",
+		e.Package, ErrCgo, strings.Join(e.Packages, ", "), verb)
 }
 
 func (e *CgoError) Unwrap() error { return ErrCgo }

@@ -313,10 +313,9 @@ func goBuildError(pkg string, err error) error {
 	var be *gobuild.BuildError
 	switch {
 	case errors.As(err, &cg):
-		return &exitError{code: 2, msg: fmt.Sprintf(`build --go: %v.
-A static build is not possible; take the dynamic route: build it yourself and
-let fromscratch bring its libraries and loader:
-    go build -o ./%s %s && fromscratch build -o IMAGE.tar ./%s`, cg, gobuild.ProgramName(strings.TrimSuffix(pkg, "/")), pkg, gobuild.ProgramName(strings.TrimSuffix(pkg, "/")))}
+		name := gobuild.ProgramName(strings.TrimSuffix(pkg, "/"))
+		return &exitError{code: 2, msg: fmt.Sprintf("build --go: %v: it cannot be built static; take the dynamic route, where fromscratch brings its libraries and loader: go build -o %s %s && fromscratch build -o IMAGE.tar ./%s",
+			cg, name, pkg, name)}
 	case errors.As(err, &be):
 		return &exitError{code: 2, msg: fmt.Sprintf("build --go: %v", be)}
 	case errors.Is(err, gobuild.ErrNotStatic):
