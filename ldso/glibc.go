@@ -136,6 +136,22 @@ func (s *session) searchGlibc(name string, l *object) found {
 		}
 		return f
 	}
+	// Most searches depend on the name alone (no RPATH, RUNPATH or
+	// LD_LIBRARY_PATH in play): their answer is shared by every program
+	// of the root with the same loader.
+	if s.plainSearch(l) {
+		key := s.ld.name + "\x00" + s.arch.triplet + "\x00" + name
+		s.r.mu.Lock()
+		f, ok := s.r.plain[key]
+		s.r.mu.Unlock()
+		if !ok {
+			f = s.searchSystem(name, l)
+			s.r.mu.Lock()
+			s.r.plain[key] = f
+			s.r.mu.Unlock()
+		}
+		return f
+	}
 	// DT_RPATH of l and up its chain of loaders, then of the program, when
 	// l has no DT_RUNPATH.
 	if !l.info.HasRunPath {
@@ -164,6 +180,26 @@ func (s *session) searchGlibc(name string, l *object) found {
 			return f
 		}
 	}
+	return s.searchSystem(name, l)
+}
+
+// plainSearch reports whether a search for l depends on the name only:
+// no search path of l, its loaders or the program, and no NODEFLIB.
+func (s *session) plainSearch(l *object) bool {
+	if len(s.r.opts.LibraryPath) > 0 || l.info.HasRunPath || l.info.NoDefLib() || s.main.info.HasRPath {
+		return false
+	}
+	for o := l; o != nil; o = o.loader {
+		if o.info.HasRPath {
+			return false
+		}
+	}
+	return true
+}
+
+// searchSystem is the end of the search: ld.so.cache and the default
+// directories.
+func (s *session) searchSystem(name string, l *object) found {
 	nodeflib := l.info.NoDefLib()
 	if !nodeflib {
 		if f, ok := s.fromCache(name); ok {

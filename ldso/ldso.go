@@ -127,6 +127,7 @@ type Resolver struct {
 	preloads func() []string
 	confDirs func() []string
 	muslPath map[string]*pathEntry
+	plain    map[string]found
 }
 
 type fileEntry struct {
@@ -161,6 +162,7 @@ func New(fsys rootfs.FS, opts Options) *Resolver {
 		dirs:     map[string]map[string]bool{},
 		loaders:  map[string]*loaderEntry{},
 		muslPath: map[string]*pathEntry{},
+		plain:    map[string]found{},
 	}
 	r.cache = sync.OnceValues(func() (*Cache, error) {
 		b, err := rootfs.ReadFile(fsys, "/etc/ld.so.cache", 256<<20)
