@@ -262,6 +262,7 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	}
 	dbg := &debugSource{o: o, fsys: fsys, host: host}
 	var imgs []v1.Image
+	var sums []string
 	for _, j := range jobs {
 		want := ""
 		if len(platforms) == 1 {
@@ -272,11 +273,22 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 			return err
 		}
 		imgs = append(imgs, img)
-		fmt.Fprintf(stderr, "fromscratch: built %s: %s\n", tag, sum)
+		sums = append(sums, sum)
+	}
+	// The summaries go out once the outputs are written: a failed write
+	// leaves one line, its error.
+	summarize := func() {
+		for _, sum := range sums {
+			fmt.Fprintf(stderr, "fromscratch: built %s: %s\n", tag, sum)
+		}
 	}
 
 	if len(imgs) == 1 {
-		return writeImage(ctx, stdout, o, tag, imgs[0])
+		if err := writeImage(ctx, stdout, o, tag, imgs[0]); err != nil {
+			return err
+		}
+		summarize()
+		return nil
 	}
 	idx, err := image.Index(imgs, iopts)
 	if err != nil {
@@ -293,6 +305,7 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", o.push, err)}
 		}
 		fmt.Fprintln(stdout, ref)
+		summarize()
 		return nil
 	}
 	digest, err := idx.Digest()
@@ -300,6 +313,7 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 		return err
 	}
 	fmt.Fprintln(stdout, digest)
+	summarize()
 	return nil
 }
 

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBuildBadInput: each bad input gives its exit code, one stderr line
+// naming the file and the reason, and nothing at (or next to) the target.
+func TestBuildBadInput(t *testing.T) {
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte("hello\n"), 0o755)
+	noexec := filepath.Join(dir, "noexec")
+	b, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Skip(err)
+	}
+	os.WriteFile(noexec, b, 0o644)
+	// gcc -shared -o libgone.so gone.c; gcc -o needsgone prog.c -L. -lgone; rm libgone.so
+	gcc(t, "gcc", dir, "gone.c", "int gone(void){return 1;}\n", "-shared", "-fPIC", "-o", "libgone.so")
+	gcc(t, "gcc", dir, "prog.c", "int gone(void); int main(void){return gone();}\n", "-o", "needsgone", "-L.", "-lgone")
+	os.Remove(filepath.Join(dir, "libgone.so"))
+	out := t.TempDir()
+	target := filepath.Join(out, "img.tar")
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string // substring of the one line
+	}{
+		{"missing program", []string{"-o", target, filepath.Join(dir, "nope")}, 2, "no such file"},
+		{"not executable", []string{"-o", target, noexec}, 2, "not executable"},
+		{"not ELF nor script", []string{"-o", target, text}, 2, "not an ELF program nor a #! script"},
+		{"directory", []string{"-o", target, dir}, 2, "not a regular file"},
+		{"no output", []string{"/bin/true"}, 2, "no output"},
+		{"wrong platform", []string{"-o", target, "--platform", "linux/arm64", "/bin/true"}, 2, "not linux/arm64"},
+		{"missing library", []string{"-o", target, filepath.Join(dir, "needsgone")}, 1, "libgone.so"},
+		{"unwritable output", []string{"-o", filepath.Join(dir, "no/such/dir/img.tar"), "/bin/true"}, 2, "img.tar"},
+		{"bad --add", []string{"-o", target, "--add", "nocolon", "/bin/true"}, 2, "--add"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, err := runErr("", bin, append([]string{"build"}, tt.args...)...)
+			code := 0
+			if err != nil {
+				code = exitStatus(err)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if code != tt.code || len(lines) != 1 || !strings.HasPrefix(lines[0], "fromscratch: ") || !strings.Contains(lines[0], tt.stderr) {
+				t.Errorf("fromscratch build %v: exit %d, stderr %q (stdout %q); want exit %d and one line with %q",
+					tt.args, code, stderr, stdout, tt.code, tt.stderr)
+			}
+			if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine") {
+				t.Errorf("panic: %s", stderr)
+			}
+			ents, _ := os.ReadDir(out)
+			if len(ents) != 0 {
+				t.Errorf("left behind in the output directory: %v", ents)
+			}
+		})
+	}
+
+	t.Run("allow missing", func(t *testing.T) {
+		stdout, stderr, err := runErr("", bin, "build", "-o", target, "--allow-missing", filepath.Join(dir, "needsgone"))
+		if err != nil || !strings.HasPrefix(stdout, "sha256:") || !strings.Contains(stderr, "libgone.so") {
+			t.Errorf("build --allow-missing = %v, stdout %q, stderr %q", err, stdout, stderr)
+		}
+		if _, err := os.Stat(target); err != nil {
+			t.Errorf("no image written: %v", err)
+		}
+	})
+}
+
+// exitStatus returns the exit code of a failed command, -1 if it did not
+// exit (a signal).
+func exitStatus(err error) int {
+	type coder interface{ ExitCode() int }
+	if c, ok := err.(coder); ok {
+		return c.ExitCode()
+	}
+	return -1
+}
