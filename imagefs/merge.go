@@ -148,7 +148,6 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 	// Layer i is parsed once a slot is free; a slot is freed when a layer
 	// has been applied, so at most jobs layers of events are held.
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	type result struct {
 		evs []event
 		err error
@@ -159,8 +158,13 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 	}
 	slots := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		cancel() // stops the feeder and the parsers, then waits for them
+		wg.Wait()
+	}()
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for i, l := range layers {
 			select {
 			case slots <- struct{}{}:

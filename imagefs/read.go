@@ -135,6 +135,10 @@ func (t *FS) parseEntry(layer, pos int, hdr *tar.Header, tr io.Reader) (event, e
 		ev.kind = evSkip
 		return ev, nil
 	}
+	if strings.Contains(path.Dir(name)+"/", "/"+whiteoutMeta) {
+		ev.kind = evSkip // under aufs bookkeeping (/.wh..wh.plnk/...)
+		return ev, nil
+	}
 	if base := path.Base(name); strings.HasPrefix(base, whiteoutPrefix) {
 		dir := path.Dir(name)
 		switch {

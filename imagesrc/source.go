@@ -136,9 +136,16 @@ func fromLayout(spec string, plat *v1.Platform, explicit bool) (v1.Image, error)
 	dir, sel := spec, ""
 	if i := strings.LastIndex(spec, "@"); i > 0 {
 		dir, sel = spec[:i], spec[i:]
-	} else if i := strings.LastIndex(spec, ":"); i > 0 && !strings.Contains(spec[i:], "/") {
-		if _, err := os.Stat(spec); errors.Is(err, fs.ErrNotExist) {
-			dir, sel = spec[:i], spec[i+1:]
+	} else if _, err := os.Stat(spec); errors.Is(err, fs.ErrNotExist) {
+		// DIR:TAG or DIR:NAME:TAG: the first colon after which DIR exists.
+		for i := 0; i < len(spec); i++ {
+			if spec[i] != ':' {
+				continue
+			}
+			if fi, err := os.Stat(spec[:i]); err == nil && fi.IsDir() {
+				dir, sel = spec[:i], spec[i+1:]
+				break
+			}
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
