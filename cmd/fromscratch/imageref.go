@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -32,13 +31,13 @@ func describeImageErr(err error) string {
 // image when VALUE has a transport prefix or is not an existing path and
 // parses as a reference (a directory stays the default reading). The
 // closer releases the image view's temporary files.
-func openRoot(value string) (rootfs.FS, io.Closer, error) {
+func openRoot(value string, opts imagesrc.Options) (rootfs.FS, io.Closer, error) {
 	if !imagesrc.LooksLikeImage(value) {
 		fsys, err := rootfs.Dir(value)
 		return fsys, io.NopCloser(nil), err
 	}
 	ctx := context.Background()
-	img, err := imagesrc.Open(ctx, value, imagesrc.Options{Platform: os.Getenv("FROMSCRATCH_PLATFORM")})
+	img, err := imagesrc.Open(ctx, value, opts)
 	if err != nil {
 		return nil, nil, err
 	}

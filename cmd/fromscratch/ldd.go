@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/imagesrc"
 	"github.com/fromscratch/fromscratch/ldso"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
@@ -24,6 +25,8 @@ type lddOptions struct {
 	libraryPath string
 	hwcaps      string
 	useConf     bool
+	platform    string
+	insecure    bool
 	json        bool
 	tree        bool
 }
@@ -55,10 +58,12 @@ Exit status: 0 all found, 1 something not found, 2 a FILE could not be read.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.root, "root", "/", "root filesystem to resolve FILEs and libraries in")
+	f.StringVar(&o.root, "root", "/", "root filesystem to resolve FILEs and libraries in: a directory, or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference)")
 	f.StringVar(&o.libraryPath, "library-path", "", "LD_LIBRARY_PATH to emulate (colon-separated)")
 	f.StringVar(&o.hwcaps, "hwcaps", "", `glibc-hwcaps subdirectories to search, best first (e.g. "x86-64-v3,x86-64-v2"), "none", or "" for what this CPU supports`)
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
+	f.StringVar(&o.platform, "platform", "", "with an image as --root: the platform to pick from a multi-platform image, e.g. linux/arm64")
+	f.BoolVar(&o.insecure, "insecure", false, "with a registry image as --root: allow plain HTTP")
 	f.BoolVar(&o.json, "json", false, "print a JSON array, one object per FILE")
 	f.BoolVar(&o.tree, "tree", false, "print the dependency tree with how each library was found")
 	return cmd
@@ -76,7 +81,7 @@ type lddJSON struct {
 }
 
 func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
-	fsys, closeRoot, err := openRoot(o.root) // a directory or an image
+	fsys, closeRoot, err := openRoot(o.root, imagesrc.Options{Platform: o.platform, Insecure: o.insecure}) // a directory or an image
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.root, unwrapPathError(err))}
 	}
