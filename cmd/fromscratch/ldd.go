@@ -110,7 +110,7 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	}
 	r := ldso.New(fsys, opts)
 	results, errs := r.ResolveAll(paths)
-	if _, err := r.CacheStatus(); err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" {
+	if _, err := r.CacheStatus(); err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !imagesrc.LooksLikeImage(o.root) {
 		how := "only the default directories are searched, as the loader does (--ldconfig: as if ldconfig had run)"
 		if o.useConf {
 			how = "its ld.so.conf directories are searched as if ldconfig had run (--ldconfig)"
