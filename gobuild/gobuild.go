@@ -269,6 +269,10 @@ func Build(ctx context.Context, pkg string, platforms []v1.Platform, o Options) 
 				}
 				return be
 			}
+			// The mode goes into the image: not the umask's.
+			if err := os.Chmod(out, 0o755); err != nil {
+				return err
+			}
 			return CheckStatic(out)
 		})
 	}

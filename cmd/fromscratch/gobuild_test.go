@@ -7,6 +7,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -358,5 +361,61 @@ func TestBuildGoAdd(t *testing.T) {
 	b, _ := json.Marshal(cf.Config.Env)
 	if !strings.Contains(string(b), "KO_DATA_PATH=/kodata") {
 		t.Errorf("env %s lacks KO_DATA_PATH", b)
+	}
+}
+
+// TestBuildGoPush pushes an index of two platforms to Debian's
+// docker-registry on 127.0.0.1; the registry serves it with both
+// platforms, and Docker pulls the host's and runs it.
+func TestBuildGoPush(t *testing.T) {
+	requireDocker(t)
+	registry := requireTool(t, "docker-registry")
+	rdir := t.TempDir()
+	port := freePort(t)
+	conf := filepath.Join(rdir, "config.yml")
+	os.WriteFile(conf, []byte(fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%d\n",
+		filepath.Join(rdir, "data"), port)), 0o644)
+	cmd := exec.Command(registry, "serve", conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v2/", port)); err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	dir := goModule(t, "hello", goServer)
+	ref := fmt.Sprintf("127.0.0.1:%d/fromscratch-test/gohello:%d", port, os.Getpid())
+	out := mustRunIn(t, dir, nil, "build", "--go", "./cmd/hello", "--platform", "linux/amd64", "--platform", "linux/arm64", "--push", ref)
+	if !strings.Contains(out, "@sha256:") {
+		t.Errorf("build --push printed %q, want a digest reference", out)
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r)
+	if err != nil {
+		t.Fatalf("remote.Index(%s) = %v", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plats []string
+	for _, m := range im.Manifests {
+		plats = append(plats, m.Platform.String())
+	}
+	if strings.Join(plats, " ") != "linux/amd64 linux/arm64" {
+		t.Errorf("pushed index platforms %v", plats)
+	}
+	run(t, "", "docker", "pull", ref)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	if got, want := serveAndGet(t, ref), "hello from /ping\n"; got != want {
+		t.Errorf("pulled image: GET /ping = %q, want %q", got, want)
 	}
 }
