@@ -113,7 +113,7 @@ func (d *doc) run() {
 	if !strings.Contains(prog, "/") {
 		p, ok := d.lookPath(prog)
 		if !ok {
-			pathv, _ := d.env("PATH")
+			pathv := d.pathEnv()
 			d.fail("command", prog, fmt.Sprintf("exec: %q: executable file not found in $PATH (%s)", prog, pathv),
 				"use an absolute path in the entrypoint, or add the program to the image")
 			return
@@ -132,13 +132,17 @@ func orRoot(s string) string {
 	return s
 }
 
+// pathEnv is the container's PATH: the image's, or the one Docker sets.
+func (d *doc) pathEnv() string {
+	if v, ok := d.env("PATH"); ok {
+		return v
+	}
+	return defaultPath
+}
+
 // lookPath finds name in the image's PATH, as Docker's runtime does.
 func (d *doc) lookPath(name string) (string, bool) {
-	pathv, ok := d.env("PATH")
-	if !ok {
-		pathv = defaultPath
-	}
-	for _, dir := range strings.Split(pathv, ":") {
+	for _, dir := range strings.Split(d.pathEnv(), ":") {
 		if dir == "" {
 			continue
 		}
@@ -180,6 +184,11 @@ func (d *doc) exec(prog string, depth int) {
 		d.fail("program", prog, fmt.Sprintf("exec %s: permission denied (mode %v, not executable)", prog, fi.Mode().Perm()), "chmod +x the file before adding it")
 		return
 	}
+	if u := d.cfg.User; !isRoot(u) && fi.Mode()&0o001 == 0 {
+		// The view has no owners: say what decides.
+		d.warn("permission", prog, fmt.Sprintf("%s is mode %v and the image runs as user %s: it starts only if that user owns it or is in its group (else: permission denied)", prog, fi.Mode().Perm(), u),
+			"make it executable by all (chmod 755), or run as its owner")
+	}
 	f, err := d.fsys.Open(real)
 	if err != nil {
 		d.fail("program", prog, fmt.Sprintf("exec %s: %v", prog, err), "add a readable program")
@@ -206,47 +215,79 @@ func (d *doc) exec(prog string, depth int) {
 	}
 }
 
-// script follows a #! line.
+// script follows a #! line as the kernel parses it (load_script): the
+// interpreter runs up to the first space or tab, the rest (trimmed of
+// spaces and tabs, nothing else) is one argument. A carriage return is
+// part of the name: a script with CRLF line endings does not start.
 func (d *doc) script(prog string, head []byte, depth int) {
 	if depth >= maxInterp {
 		d.fail("interpreter", prog, fmt.Sprintf("exec %s: too many levels of #! interpreters", prog), "point the #! line at a program")
 		return
 	}
-	line := head[2:]
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+	line := string(head[2:])
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]
 	}
-	fields := strings.Fields(string(line))
-	if len(fields) == 0 {
+	line = strings.Trim(line, " \t")
+	if line == "" {
 		d.fail("interpreter", prog, fmt.Sprintf("exec %s: exec format error (empty #! line)", prog), "name the interpreter on the #! line")
 		return
 	}
-	interp := fields[0]
-	if real, err := rootfs.Realpath(d.fsys, interp); err != nil {
-		d.fail("interpreter", interp, fmt.Sprintf("exec %s: no such file or directory (its #! interpreter %s is not in the image)", prog, interp),
-			fmt.Sprintf("add %s: fromscratch build brings a script's interpreter with it", interp))
+	interp, arg := line, ""
+	if i := strings.IndexAny(line, " \t"); i >= 0 {
+		interp, arg = line[:i], strings.TrimLeft(line[i:], " \t")
+	}
+	real, err := rootfs.Realpath(d.fsys, interp)
+	if err != nil {
+		msg := fmt.Sprintf("exec %s: no such file or directory (its #! interpreter %s is not in the image)", prog, interp)
+		fix := fmt.Sprintf("add %s: fromscratch build brings a script's interpreter with it", interp)
+		if strings.HasSuffix(interp, "\r") {
+			msg = fmt.Sprintf("exec %s: no such file or directory (its #! line ends with a carriage return: the interpreter %q is not in the image)", prog, interp)
+			fix = "convert the script to Unix line endings (dos2unix, or sed -i 's/\\r$//')"
+		}
+		d.fail("interpreter", strings.TrimSuffix(interp, "\r"), msg, fix)
 		return
-	} else if fi, err := d.fsys.Lstat(real); err == nil && fi.Mode().IsRegular() && path.Base(interp) == "env" && len(fields) > 1 && !strings.HasPrefix(fields[1], "-") {
+	}
+	fi, err := d.fsys.Lstat(real)
+	name := envCommand(arg)
+	if err != nil || !fi.Mode().IsRegular() || path.Base(interp) != "env" || name == "" {
 		d.exec(interp, depth+1)
-		if !d.rep.Healthy() {
-			return
-		}
-		name := fields[1]
-		p, ok := d.lookPath(name)
-		if !strings.Contains(name, "/") && !ok {
-			pathv, _ := d.env("PATH")
-			d.fail("interpreter", name, fmt.Sprintf("/usr/bin/env: '%s': No such file or directory (not in PATH %s)", name, pathv),
-				fmt.Sprintf("add %s to the image", name))
-			return
-		}
-		if strings.Contains(name, "/") {
-			p = name
-		}
-		d.rep.Chain = d.rep.Chain[:len(d.rep.Chain)-1] // env is not the program of interest
-		d.exec(p, depth+1)
 		return
 	}
 	d.exec(interp, depth+1)
+	if !d.rep.Healthy() {
+		return
+	}
+	p := name
+	if !strings.Contains(name, "/") {
+		var ok bool
+		if p, ok = d.lookPath(name); !ok {
+			d.fail("interpreter", name, fmt.Sprintf("%s: '%s': No such file or directory (not in PATH %s)", interp, name, d.pathEnv()),
+				fmt.Sprintf("add %s to the image", name))
+			return
+		}
+	}
+	d.rep.Chain = d.rep.Chain[:len(d.rep.Chain)-1] // env is not the program of interest
+	d.exec(p, depth+1)
+}
+
+// envCommand is the program `env ARG` runs, ARG being the one argument of
+// a #! line: ARG itself (spaces included, as env gets it), or with -S
+// (split) its first word that is not an option or an assignment; "" when
+// it cannot tell.
+func envCommand(arg string) string {
+	if rest, ok := strings.CutPrefix(arg, "-S"); ok {
+		for _, w := range strings.Fields(rest) {
+			if !strings.HasPrefix(w, "-") && !strings.Contains(w, "=") {
+				return w
+			}
+		}
+		return ""
+	}
+	if strings.HasPrefix(arg, "-") || strings.Contains(arg, "=") {
+		return ""
+	}
+	return arg
 }
 
 // elf checks an ELF program: architecture, loader, libraries, versions.
@@ -256,8 +297,13 @@ func (d *doc) elf(prog string, info *elfinfo.Info) {
 		return
 	}
 	if want := d.cfg.Architecture; want != "" {
-		if got := ociArch(info); got != "" && got != want {
-			if got == "386" && want == "amd64" || got == "arm" && want == "arm64" {
+		got := ociArch(info)
+		if got == "" {
+			// A machine without an OCI name runs on no image's platform.
+			got = fmt.Sprintf("%v %v", info.Class, info.Machine)
+		}
+		if got != want {
+			if got == "386" && want == "amd64" || got == "arm" && want == "arm64" || got == "amd64p32" && want == "amd64" {
 				d.warn("architecture", prog, fmt.Sprintf("the program is for %s, the image for %s: it runs only where the kernel has 32-bit support", got, want),
 					"set the image's platform to the program's")
 			} else {
@@ -302,7 +348,7 @@ func (d *doc) elf(prog string, info *elfinfo.Info) {
 			d.fail("library", l.Name, msg, "add the library: `fromscratch build` brings the whole closure, or --add SRC:DST into a directory the loader searches")
 		}
 	}
-	if !d.rep.Healthy() {
+	if !d.rep.Healthy() || res.Flavor == "musl" { // musl's loader ignores symbol versions
 		return
 	}
 	d.versions(prog, res)
@@ -341,7 +387,16 @@ func (d *doc) versions(prog string, res *ldso.Result) {
 	for _, o := range objs {
 		for _, vn := range o.info.VersionNeeds {
 			lib := byName[vn.File]
-			if lib == nil {
+			if lib == nil || len(vn.Versions) == 0 {
+				continue
+			}
+			if len(lib.VersionDefs) == 0 {
+				// glibc only warns that the library has no versions, then
+				// aborts ("Inconsistency detected by ld.so ... check_match")
+				// as soon as it binds a versioned symbol to it.
+				d.fail("version", vn.File, fmt.Sprintf("%s: no version information available (required by %s, which needs its version `%s'): the loader aborts when it binds the first versioned symbol to it",
+					vn.File, o.name, vn.Versions[0].Name),
+					fmt.Sprintf("the image's %s is not the one %s was built against: take the libraries from the system the program was built on (`fromscratch build`)", vn.File, path.Base(o.name)))
 				continue
 			}
 			defs := map[string]bool{}
@@ -443,6 +498,12 @@ func (d *doc) checkUser() {
 	check(group, "/etc/group", "group")
 }
 
+// isRoot reports whether user[:group] u runs as uid 0.
+func isRoot(u string) bool {
+	user, _, _ := strings.Cut(u, ":")
+	return user == "" || user == "root" || strings.Trim(user, "0") == "" && user != ""
+}
+
 func isNumeric(s string) bool {
 	for _, c := range s {
 		if c < '0' || c > '9' {
@@ -459,6 +520,7 @@ func ociArch(info *elfinfo.Info) string {
 		if info.Class == elf.ELFCLASS64 {
 			return "amd64"
 		}
+		return "amd64p32" // x32
 	case elf.EM_386:
 		return "386"
 	case elf.EM_AARCH64:
@@ -473,12 +535,21 @@ func ociArch(info *elfinfo.Info) string {
 	case elf.EM_S390:
 		return "s390x"
 	case elf.EM_RISCV:
-		return "riscv64"
-	case elf.EM_MIPS:
-		if info.Data == elf.ELFDATA2LSB {
-			return "mips64le"
+		if info.Class == elf.ELFCLASS64 {
+			return "riscv64"
 		}
-		return "mips64"
+		return "riscv32"
+	case elf.EM_MIPS:
+		arch := "mips"
+		if info.Class == elf.ELFCLASS64 {
+			arch = "mips64"
+		}
+		if info.Data == elf.ELFDATA2LSB {
+			arch += "le"
+		}
+		return arch
+	case elf.EM_PPC:
+		return "ppc"
 	case elf.EM_LOONGARCH:
 		return "loong64"
 	}

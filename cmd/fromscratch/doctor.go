@@ -97,14 +97,19 @@ func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref stri
 			return usage("--cmd: %v", err)
 		}
 	}
+	rep := doctor.Diagnose(fsys, cfg)
 	if o.platform != "" {
 		want := strings.TrimPrefix(o.platform, "linux/")
 		a, _, _ := strings.Cut(want, "/")
 		if cf.Architecture != "" && a != cf.Architecture {
-			return &exitError{code: 1, msg: fmt.Sprintf("%s: the image is for %s/%s, not %s", ref, cf.OS, cf.Architecture, o.platform)}
+			// First: nothing of the image starts on that platform.
+			rep.Problems = append([]doctor.Problem{{
+				Check:   "architecture",
+				Message: fmt.Sprintf("the image is for %s/%s, not %s: exec format error", cf.OS, cf.Architecture, o.platform),
+				Fix:     "pick the image of that platform (an index, --platform at build time)",
+			}}, rep.Problems...)
 		}
 	}
-	rep := doctor.Diagnose(fsys, cfg)
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
