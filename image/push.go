@@ -17,6 +17,15 @@ import (
 // loopback or private addresses use HTTP anyway. It returns the pushed image
 // as a digest reference, "registry.example/app@sha256:...".
 func Push(ctx context.Context, ref string, img v1.Image, insecure bool) (string, error) {
+	return push(ctx, ref, insecure, img, func(r name.Reference, o ...remote.Option) error {
+		return remote.Write(r, img, o...)
+	})
+}
+
+// push writes what (an image or an index) to ref with write, and returns
+// its digest reference.
+func push(ctx context.Context, ref string, insecure bool, what interface{ Digest() (v1.Hash, error) },
+	write func(name.Reference, ...remote.Option) error) (string, error) {
 	var opts []name.Option
 	if insecure {
 		opts = append(opts, name.Insecure)
@@ -25,11 +34,11 @@ func Push(ctx context.Context, ref string, img v1.Image, insecure bool) (string,
 	if err != nil {
 		return "", fmt.Errorf("pushing to %q: %w", ref, err)
 	}
-	d, err := img.Digest()
+	d, err := what.Digest()
 	if err != nil {
 		return "", fmt.Errorf("pushing to %q: %w", ref, err)
 	}
-	if err := remote.Write(r, img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+	if err := write(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
 		return "", fmt.Errorf("pushing to %q: %w", ref, err)
 	}
 	return r.Context().Digest(d.String()).String(), nil

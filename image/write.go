@@ -101,6 +101,22 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 // interrupted write can leave unreferenced blobs but never a broken index.
 // Any other dir is an error.
 func WriteOCILayout(ctx context.Context, dir, tag string, img v1.Image) error {
+	return writeLayout(ctx, dir, tag, artifact{
+		Appendable: img,
+		appendTo:   func(p layout.Path, o ...layout.Option) error { return p.AppendImage(ctxImage{img, ctx}, o...) },
+		writeTo:    func(p layout.Path) error { return p.WriteImage(ctxImage{img, ctx}) },
+	})
+}
+
+// artifact is an image or an index to put in a layout.
+type artifact struct {
+	mutate.Appendable
+	appendTo func(layout.Path, ...layout.Option) error // blobs and an index.json entry
+	writeTo  func(layout.Path) error                   // blobs only
+}
+
+// writeLayout puts a into the layout at dir (see [WriteOCILayout]).
+func writeLayout(ctx context.Context, dir, tag string, a artifact) error {
 	var ref string
 	if tag != "" {
 		t, err := NormalizeTag(tag)
@@ -112,12 +128,12 @@ func WriteOCILayout(ctx context.Context, dir, tag string, img v1.Image) error {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		err = newLayout(ctx, dir, ref, img)
+		err = newLayout(ctx, dir, ref, a)
 	case err != nil:
 	case !fi.IsDir():
 		err = errors.New("not a directory")
 	case isLayout(dir):
-		err = appendLayout(ctx, dir, ref, img)
+		err = appendLayout(ctx, dir, ref, a)
 	default:
 		ents, rerr := os.ReadDir(dir)
 		switch {
@@ -126,7 +142,7 @@ func WriteOCILayout(ctx context.Context, dir, tag string, img v1.Image) error {
 		case len(ents) > 0:
 			err = errors.New("exists and is not an OCI image layout")
 		default:
-			err = newLayout(ctx, dir, ref, img)
+			err = newLayout(ctx, dir, ref, a)
 		}
 	}
 	if err != nil {
@@ -146,7 +162,7 @@ func isLayout(dir string) bool {
 }
 
 // newLayout stages a new layout next to dir and renames it into place.
-func newLayout(ctx context.Context, dir, ref string, img v1.Image) (err error) {
+func newLayout(ctx context.Context, dir, ref string, a artifact) (err error) {
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
@@ -168,7 +184,7 @@ func newLayout(ctx context.Context, dir, ref string, img v1.Image) (err error) {
 	if ref != "" {
 		opts = append(opts, layout.WithAnnotations(map[string]string{RefNameAnnotation: ref}))
 	}
-	if err := p.AppendImage(ctxImage{img, ctx}, opts...); err != nil {
+	if err := a.appendTo(p, opts...); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -185,13 +201,13 @@ func newLayout(ctx context.Context, dir, ref string, img v1.Image) (err error) {
 	return nil
 }
 
-// appendLayout adds img to the layout at dir.
-func appendLayout(ctx context.Context, dir, ref string, img v1.Image) error {
+// appendLayout adds a to the layout at dir.
+func appendLayout(ctx context.Context, dir, ref string, a artifact) error {
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		return err
 	}
-	if err := p.WriteImage(ctxImage{img, ctx}); err != nil {
+	if err := a.writeTo(p); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -201,7 +217,7 @@ func appendLayout(ctx context.Context, dir, ref string, img v1.Image) error {
 	if err != nil {
 		return err
 	}
-	desc, err := partial.Descriptor(img)
+	desc, err := partial.Descriptor(a.Appendable)
 	if err != nil {
 		return err
 	}
@@ -209,7 +225,7 @@ func appendLayout(ctx context.Context, dir, ref string, img v1.Image) error {
 		desc.Annotations = map[string]string{RefNameAnnotation: ref}
 		ii = mutate.RemoveManifests(ii, match.Annotation(RefNameAnnotation, ref))
 	}
-	ii = mutate.AppendManifests(ii, mutate.IndexAddendum{Add: img, Descriptor: *desc})
+	ii = mutate.AppendManifests(ii, mutate.IndexAddendum{Add: a.Appendable, Descriptor: *desc})
 	im, err := ii.IndexManifest()
 	if err != nil {
 		return err
