@@ -156,8 +156,8 @@ func LookPath(fsys rootfs.FS, name string) (string, error) {
 }
 
 // Tools plans the programs at paths (in fsys) with their closure, and
-// returns the items that are not already in base: what the debug layer
-// adds. plan is the tools' own closure (its Info is the first tool's).
+// returns the items that are not already in base (directories on the way
+// excepted): what the debug layer adds. plan is the tools' own closure (its Info is the first tool's).
 func Tools(fsys rootfs.FS, paths []string, base *closure.Plan, opts closure.Options) (items []closure.Item, plan *closure.Plan, err error) {
 	inputs := make([]closure.Input, len(paths))
 	for i, p := range paths {
@@ -175,9 +175,12 @@ func Tools(fsys rootfs.FS, paths []string, base *closure.Plan, opts closure.Opti
 			}
 		}
 	}
+	// Directories are kept even when the base has them: written with the
+	// root's mode, as in the base, rather than as a layer writer's default
+	// parent (0755), which would change a mode the base set.
 	for _, l := range plan.Layers {
 		for _, it := range l {
-			if !have[it.Path] {
+			if !have[it.Path] || it.Kind == closure.Dir {
 				have[it.Path] = true
 				items = append(items, it)
 			}
