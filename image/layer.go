@@ -60,11 +60,34 @@ func Layer(fsys rootfs.FS, spec LayerSpec, opts Options) (v1.Layer, error) {
 // Close releases the file (it is also released when the layer is garbage
 // collected). ctx is checked between entries and between chunks.
 func LayerContext(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Options) (v1.Layer, error) {
-	level, err := opts.level()
+	items, err := plan(spec.Entries)
 	if err != nil {
 		return nil, err
 	}
-	items, err := plan(spec.Entries)
+	bufp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bufp)
+	mtime := opts.created()
+	return StreamLayer(ctx, opts, func(tw *tar.Writer) error {
+		for _, it := range items {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := writeItem(ctx, tw, fsys, it, mtime, *bufp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// StreamLayer makes a layer of the tar that fill writes: its bytes are
+// hashed (diffID), gzipped with opts' level in fixed blocks, hashed again
+// (digest) and written to an unlinked temporary file in opts.TempDir, read
+// once. The layer is as [LayerContext]'s: digest, diffID and sizes known on
+// return, io.Closer to release the file. fill must write entries only: the
+// tar is closed after it.
+func StreamLayer(ctx context.Context, opts Options, fill func(*tar.Writer) error) (v1.Layer, error) {
+	level, err := opts.level()
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +101,7 @@ func LayerContext(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Opti
 		f.Close()
 		return nil, fmt.Errorf("creating layer file: %w", err)
 	}
-	l, err := writeLayer(ctx, f, fsys, items, opts, level)
+	l, err := writeLayer(ctx, f, opts, level, fill)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -106,9 +129,9 @@ func (w *hashWriter) sum() v1.Hash {
 // compressed bytes, so the digests: keep it fixed.
 const gzipBlock = 1 << 20
 
-// writeLayer writes the layer to f: tar -> (diffID hash, gzip) -> bufio ->
-// (digest hash, f).
-func writeLayer(ctx context.Context, f *os.File, fsys rootfs.FS, items []planned, opts Options, level int) (*fileLayer, error) {
+// writeLayer writes the layer to f: fill's tar -> (diffID hash, gzip) ->
+// bufio -> (digest hash, f).
+func writeLayer(ctx context.Context, f *os.File, opts Options, level int, fill func(*tar.Writer) error) (*fileLayer, error) {
 	compressed := &hashWriter{h: sha256.New()}
 	bw := bufio.NewWriterSize(io.MultiWriter(f, compressed), chunk)
 	// pgzip compresses 1 MiB blocks on every core; its output depends on
@@ -122,17 +145,11 @@ func writeLayer(ctx context.Context, f *os.File, fsys rootfs.FS, items []planned
 	}
 	uncompressed := &hashWriter{h: sha256.New()}
 	tw := tar.NewWriter(io.MultiWriter(uncompressed, gz))
-
-	bufp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bufp)
-	mtime := opts.created()
-	for _, it := range items {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := writeItem(ctx, tw, fsys, it, mtime, *bufp); err != nil {
-			return nil, err
-		}
+	if err := fill(tw); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if err := tw.Close(); err != nil {
 		return nil, fmt.Errorf("writing layer: %w", err)

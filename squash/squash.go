@@ -2,23 +2,17 @@ package squash
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
-	"os"
 	"slices"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
 
+	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/imagefs"
 )
 
@@ -89,15 +83,14 @@ func Squash(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result,
 	if mt == types.OCIManifestSchema1 {
 		layerType = types.OCILayer
 	}
-	l, err := writeLayer(ctx, opts.TempDir, level, layerType, func(tw *tar.Writer) error {
-		return view.WriteSquashed(ctx, tw, layers, opts.From)
-	})
+	l, err := image.StreamLayer(ctx, image.Options{Level: level, TempDir: opts.TempDir, OCIMediaTypes: layerType == types.OCILayer},
+		func(tw *tar.Writer) error { return view.WriteSquashed(ctx, tw, layers, opts.From) })
 	if err != nil {
 		return nil, nil, err
 	}
 	out, err := assemble(img, mt, layers[:opts.From], l, opts)
 	if err != nil {
-		l.Close()
+		l.(io.Closer).Close()
 		return nil, nil, err
 	}
 	res.LayersAfter = opts.From + 1
@@ -163,112 +156,4 @@ func assemble(img v1.Image, mt types.MediaType, kept []v1.Layer, l v1.Layer, opt
 		return nil, err
 	}
 	return out, nil
-}
-
-// hashWriter hashes and counts what is written to it.
-type hashWriter struct {
-	h hash.Hash
-	n int64
-}
-
-func (w *hashWriter) Write(p []byte) (int, error) {
-	w.h.Write(p)
-	w.n += int64(len(p))
-	return len(p), nil
-}
-
-func (w *hashWriter) sum() v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
-}
-
-// writeLayer runs fill on a tar writer whose bytes are hashed (diff ID),
-// gzipped, hashed again (digest) and written to an unlinked temporary file.
-func writeLayer(ctx context.Context, dir string, level int, mt types.MediaType, fill func(*tar.Writer) error) (*fileLayer, error) {
-	f, err := os.CreateTemp(dir, "fromscratch-squash-*.tar.gz")
-	if err != nil {
-		return nil, fmt.Errorf("creating layer file: %w", err)
-	}
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("creating layer file: %w", err)
-	}
-	fail := func(err error) (*fileLayer, error) {
-		f.Close()
-		return nil, err
-	}
-	compressed := &hashWriter{h: sha256.New()}
-	bw := bufio.NewWriterSize(io.MultiWriter(f, compressed), 1<<20)
-	gz, err := gzip.NewWriterLevel(bw, level)
-	if err != nil {
-		return fail(err)
-	}
-	uncompressed := &hashWriter{h: sha256.New()}
-	tw := tar.NewWriter(io.MultiWriter(uncompressed, gz))
-	if err := fill(tw); err != nil {
-		return fail(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	if err := tw.Close(); err != nil {
-		return fail(fmt.Errorf("writing layer: %w", err))
-	}
-	if err := gz.Close(); err != nil {
-		return fail(fmt.Errorf("writing layer: %w", err))
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(fmt.Errorf("writing layer file: %w", err))
-	}
-	return &fileLayer{f: f, mt: mt, digest: compressed.sum(), diffID: uncompressed.sum(), size: compressed.n, usize: uncompressed.n}, nil
-}
-
-// fileLayer is a layer held in an unlinked temporary file.
-type fileLayer struct {
-	f              *os.File
-	mt             types.MediaType
-	digest, diffID v1.Hash
-	size, usize    int64
-	closeOnce      sync.Once
-	closeErr       error
-}
-
-// fileLayer implements v1.Layer and io.Closer.
-var (
-	_ v1.Layer  = (*fileLayer)(nil)
-	_ io.Closer = (*fileLayer)(nil)
-)
-
-// Digest implements v1.Layer.
-func (l *fileLayer) Digest() (v1.Hash, error) { return l.digest, nil }
-
-// DiffID implements v1.Layer.
-func (l *fileLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
-
-// Size implements v1.Layer.
-func (l *fileLayer) Size() (int64, error) { return l.size, nil }
-
-// UncompressedSize is the size of the layer's tar.
-func (l *fileLayer) UncompressedSize() (int64, error) { return l.usize, nil }
-
-// MediaType implements v1.Layer.
-func (l *fileLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
-
-// Compressed implements v1.Layer.
-func (l *fileLayer) Compressed() (io.ReadCloser, error) {
-	return io.NopCloser(io.NewSectionReader(l.f, 0, l.size)), nil
-}
-
-// Uncompressed implements v1.Layer.
-func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
-	zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(l.f, 0, l.size), 128<<10))
-	if err != nil {
-		return nil, fmt.Errorf("reading layer %s: %w", l.digest, err)
-	}
-	return zr, nil
-}
-
-// Close releases the layer's temporary file.
-func (l *fileLayer) Close() error {
-	l.closeOnce.Do(func() { l.closeErr = l.f.Close() })
-	return l.closeErr
 }
