@@ -218,9 +218,7 @@ func (b *builder) input(in Input, depth int) error {
 		// A file from outside the root, put at in.Path, whose directory is
 		// taken as the root has it (a symbolic link such as /lib -> usr/lib
 		// is followed, not replaced by a directory).
-		if dir, err := rootfs.Realpath(b.fsys, path.Dir(in.Path)); err == nil {
-			in.Path = path.Join(dir, path.Base(in.Path))
-		}
+		in.Path = b.physical(in.Path, in.Layer)
 		fi, err := rootfs.Realpath(in.FS, in.SourcePath)
 		if err != nil {
 			return fmt.Errorf("%q: %w", in.SourcePath, err)
@@ -274,6 +272,27 @@ func (b *builder) input(in Input, depth int) error {
 		}
 	}
 	return nil
+}
+
+// physical returns p with its deepest existing ancestor resolved in the
+// root, and puts the symbolic links on the way in layer l: a file added at
+// /var/run/x where the root has /var/run -> /run goes to /run/x, and
+// /var/run comes along.
+func (b *builder) physical(p string, l Layer) string {
+	rest := ""
+	for dir := path.Dir(p); ; dir = path.Dir(dir) {
+		real, links, err := rootfs.Resolve(b.fsys, dir)
+		if err == nil {
+			for _, ln := range links {
+				b.put(l, Item{Path: ln.Path, Kind: Symlink, Target: ln.Target, Mode: 0o777})
+			}
+			return path.Join(real, rest, path.Base(p))
+		}
+		if dir == "/" {
+			return p
+		}
+		rest = path.Join(path.Base(dir), rest)
+	}
 }
 
 // addTree adds the host directory dir (from an --add) at in.Path.

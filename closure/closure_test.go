@@ -130,3 +130,31 @@ func TestShebang(t *testing.T) {
 		}
 	}
 }
+
+// TestAddThroughSymlink: a file added at /var/run/x where the root has
+// /var/run -> /run lands in /run/x, and the link comes along, so /var/run/x
+// resolves in the image too.
+func TestAddThroughSymlink(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "run"), 0o755)
+	os.MkdirAll(filepath.Join(root, "var"), 0o755)
+	os.Symlink("/run", filepath.Join(root, "var/run"))
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "data"), []byte("hi"), 0o644)
+	fsys, err := rootfs.Dir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := rootfs.Dir("/")
+	plan, err := Compute(fsys, []Input{{Path: "/var/run/ko/data", FS: host, SourcePath: filepath.Join(src, "data"), Layer: LayerApp}}, nil, Options{})
+	if err != nil {
+		t.Fatalf("Compute = %v", err)
+	}
+	m := items(plan)
+	if it := m["/var/run"]; it.Kind != Symlink || it.Target != "/run" {
+		t.Errorf("/var/run = %+v, want the symlink to /run", it)
+	}
+	if it := m["/run/ko/data"]; it.Kind != File {
+		t.Errorf("/run/ko/data = %+v, want the file", it)
+	}
+}
