@@ -17,7 +17,13 @@
 // subdirectories are tried first (see [Options.HWCaps] for the policy); a
 // candidate of the wrong class, byte order or machine is skipped.
 // $ORIGIN is the directory of the object: for the program, of its real path
-// (as the kernel runs it); for a library, of the path it was found at.
+// (as the kernel runs it; glibc's ldd uses the path it is given instead);
+// for a library, of the path it was found at. $LIB is the loader's first
+// default directory without its slashes ("lib/x86_64-linux-gnu" on Debian).
+// $PLATFORM is the architecture's AT_PLATFORM, except that glibc 2.26 to
+// 2.36 on an Intel x86-64 CPU with AVX2 and friends says "haswell" (or
+// "xeon_phi"), when the root's loader is such a glibc and the file is of
+// the host's architecture (Options.Platform overrides).
 //
 // # musl
 //
