@@ -28,8 +28,9 @@
 // file (sniffed by its 4 magic bytes), every regular file of at most 1 MiB
 // under /etc (passwd, group, ld.so.cache, ld.so.conf*, nsswitch.conf, ...),
 // and the first 256 bytes of every "#!" script (in memory). Opening any
-// other regular file fails with [ErrContentNotKept]. A layer is streamed
-// once and never held in memory.
+// other regular file fails with [ErrContentNotKept], unless
+// [FS.KeepContents] has copied it since, reading the layers once more. A
+// layer is streamed once and never held in memory.
 //
 // # Hostile layers
 //

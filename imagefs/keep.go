@@ -1,0 +1,143 @@
+package imagefs
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// Owner returns the owner of the path name (not following a final symbolic
+// link), and false when the view has no such path.
+func (t *FS) Owner(name string) (uid, gid int, ok bool) {
+	n := t.lookup(rootfs.Clean(name))
+	if n == nil {
+		return 0, 0, false
+	}
+	return n.uid, n.gid, true
+}
+
+// KeepContents makes the whole contents of the regular files at paths
+// (followed inside the root) readable through [FS.Open], as if the view
+// kept them from the start: layers, the image's layers the view was opened
+// from, are read once more, each streamed, from the lowest layer carrying
+// a needed content up to the last such entry, and the contents are copied
+// into the view's temporary directory. Contents already kept are not read
+// again. It must not run concurrently with other methods of t.
+func (t *FS) KeepContents(ctx context.Context, layers []v1.Layer, paths []string) error {
+	type at struct{ layer, pos int }
+	where := map[at][]*content{}
+	last := map[int]int{} // the last position needed in each layer
+	for _, p := range paths {
+		real, err := rootfs.Realpath(t, p)
+		if err != nil {
+			return fmt.Errorf("keeping %q: %w", p, err)
+		}
+		n := t.lookup(real)
+		if n == nil || n.typ != tar.TypeReg {
+			return fmt.Errorf("keeping %q: not a regular file", p)
+		}
+		c := n.data
+		if c.file != "" || c.size == 0 {
+			continue
+		}
+		if c.layer < 0 || c.layer >= len(layers) {
+			return fmt.Errorf("keeping %q: layer %d of %d", p, c.layer, len(layers))
+		}
+		k := at{c.layer, c.pos}
+		if len(where[k]) == 0 {
+			where[k] = append(where[k], c)
+		}
+		if l, ok := last[c.layer]; !ok || c.pos > l {
+			last[c.layer] = c.pos
+		}
+	}
+	for i := range layers {
+		end, ok := last[i]
+		if !ok {
+			continue
+		}
+		digest, _ := layers[i].DiffID()
+		lerr := func(entry string, err error) error {
+			return &LayerError{Layer: i, Digest: digest.String(), Entry: entry, Err: err}
+		}
+		rc, err := layers[i].Uncompressed()
+		if err != nil {
+			return lerr("", fmt.Errorf("%w: %w", ErrCorrupt, err))
+		}
+		stop := errors.New("done")
+		err = WalkTar(bufio.NewReaderSize(rc, 1<<20), func(pos int, hdr *tar.Header, tr *tar.Reader) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			for _, c := range where[at{i, pos}] {
+				if hdr.Size != c.size {
+					return lerr(hdr.Name, fmt.Errorf("%w: the layer changed between two reads", ErrCorrupt))
+				}
+				file, err := t.keepStream(tr, c.size)
+				if err != nil {
+					return lerr(hdr.Name, err)
+				}
+				c.file = file
+			}
+			if pos >= end {
+				return stop
+			}
+			return nil
+		})
+		rc.Close()
+		if err != nil && !errors.Is(err, stop) {
+			var le *LayerError
+			if !errors.As(err, &le) {
+				err = lerr("", err)
+			}
+			return err
+		}
+		if err == nil {
+			return lerr("", fmt.Errorf("%w: the layer ended before entry %d", ErrCorrupt, end))
+		}
+	}
+	return nil
+}
+
+// keepStream copies size bytes of r into the temporary directory, named by
+// their hash, and returns the file's path.
+func (t *FS) keepStream(r io.Reader, size int64) (string, error) {
+	f, err := os.CreateTemp(t.tmp, ".partial-*")
+	if err != nil {
+		return "", fmt.Errorf("keeping content: %w", err)
+	}
+	defer func() {
+		f.Close()
+		os.Remove(f.Name())
+	}()
+	h := sha256.New()
+	w := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
+	if n, err := io.Copy(w, io.LimitReader(r, size)); err != nil || n != size {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return "", fmt.Errorf("%w: reading content: %w", ErrCorrupt, unexpected(err))
+	}
+	if err := w.Flush(); err != nil {
+		return "", fmt.Errorf("keeping content: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("keeping content: %w", err)
+	}
+	dst := filepath.Join(t.tmp, hex.EncodeToString(h.Sum(nil)))
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return "", fmt.Errorf("keeping content: %w", err)
+	}
+	return dst, nil
+}

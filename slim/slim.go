@@ -1,0 +1,280 @@
+package slim
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/doctor"
+	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/imagefs"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// Options tune [Slim].
+type Options struct {
+	// Keep are paths of the image (files or directories, followed inside
+	// the image) to keep besides what the entrypoint needs.
+	Keep []string
+	// Created is the time written everywhere (see [image.Options]).
+	Created time.Time
+	// Level is the gzip level of the new layers (0: the default).
+	Level int
+	// TempDir is where kept contents and layers are staged.
+	TempDir string
+	// Name describes the image in messages.
+	Name string
+}
+
+// Result describes a slimmed image.
+type Result struct {
+	// Program is the file the entrypoint executes; Chain the #!
+	// interpreters followed, then the ELF file.
+	Program string
+	Chain   []string
+	// BytesBefore and BytesAfter are the images' uncompressed layer bytes.
+	BytesBefore, BytesAfter int64
+	// Files is how many regular files the slim image holds; Layers its
+	// layers.
+	Files, Layers int
+}
+
+// Errors callers branch on.
+var (
+	// ErrBadKeep is returned (wrapped) when a path to keep is not in the
+	// image.
+	ErrBadKeep = errors.New("not in the image")
+)
+
+// StartError says that an entrypoint cannot start: the original image's
+// (Original), or the slim image's while the original's can.
+type StartError struct {
+	Original bool
+	Report   *doctor.Report
+}
+
+func (e *StartError) Error() string {
+	msg := "the entrypoint cannot start"
+	for _, p := range e.Report.Problems {
+		if !p.Warning {
+			msg = p.Message
+			break
+		}
+	}
+	if e.Original {
+		return "the image's entrypoint cannot start already: " + msg
+	}
+	return "the slim image would not start (" + msg + ") while the original would"
+}
+
+// layerNames are the new layers' history, as build's.
+var layerNames = [...]string{"loader, C library and runtime files", "libraries", "program and files"}
+
+// Slim returns img cut down to what its entrypoint needs, with img's
+// configuration (entrypoint, cmd, env, user, working directory, labels,
+// exposed ports, volumes...) and at most three layers, split as build
+// splits them: the loader, the C library and the runtime files; the other
+// libraries; the program and the kept files. It keeps the program the
+// entrypoint runs (looked up in the image's PATH, as doctor does), its #!
+// interpreters, the libraries and loader they need, the image's
+// /etc/passwd, /etc/group and /etc/nsswitch.conf, the working directory,
+// /tmp, and opts.Keep. Owners and modes are the image's; times are
+// opts.Created.
+//
+// img is read twice, layer by layer: once for the merged view, once more
+// for the contents of the kept files the view does not hold (see
+// [imagefs.FS.KeepContents]). Errors: a [*StartError] when the original
+// image cannot start or the slim one would not; [closure.ErrMissing]
+// (wrapped) when a library is not in the image; [ErrBadKeep] (wrapped).
+func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config: %w", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading layers: %w", err)
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	view, err := imagefs.Open(ctx, img, imagefs.Options{TempDir: opts.TempDir, Name: opts.Name})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer view.Close()
+	res := &Result{}
+	for _, s := range view.Layers {
+		res.BytesBefore += s.UncompressedSize
+	}
+
+	dcfg := doctor.Config{
+		Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd, Env: cf.Config.Env,
+		User: cf.Config.User, WorkingDir: cf.Config.WorkingDir,
+		Architecture: cf.Architecture, Variant: cf.Variant,
+	}
+	orig := doctor.Diagnose(view, dcfg)
+	if !orig.Healthy() || orig.Program == "" {
+		return nil, nil, &StartError{Original: true, Report: orig}
+	}
+	res.Program, res.Chain = orig.Program, orig.Chain
+
+	plan, err := compute(view, orig.Program, cf.Config.WorkingDir, opts.Keep)
+	if err != nil {
+		return nil, nil, err
+	}
+	tree := rootfs.NewTree()
+	var contents []string
+	for l := range plan.Layers {
+		for i := range plan.Layers[l] {
+			it := &plan.Layers[l][i]
+			if uid, gid, ok := view.Owner(it.Path); ok {
+				it.UID, it.GID = uid, gid
+			}
+			switch it.Kind {
+			case closure.Dir:
+				tree.AddDir(it.Path, it.Mode)
+			case closure.Symlink:
+				tree.AddSymlink(it.Path, it.Target)
+			case closure.File:
+				if it.SourceFS != nil {
+					tree.AddFile(it.Path, it.Mode, it.SourceFS, it.SourcePath, it.Size)
+					contents = append(contents, it.SourcePath)
+				} else {
+					tree.AddData(it.Path, it.Mode, it.Data)
+				}
+				res.Files++
+			}
+		}
+	}
+	if rep := doctor.Diagnose(tree, dcfg); !rep.Healthy() {
+		return nil, nil, &StartError{Report: rep}
+	}
+	if err := view.KeepContents(ctx, layers, contents); err != nil {
+		return nil, nil, err
+	}
+
+	iopts := image.Options{Created: opts.Created, Level: opts.Level, TempDir: opts.TempDir, OCIMediaTypes: mt == types.OCIManifestSchema1}
+	var out []v1.Layer
+	var specs []image.LayerSpec
+	for l, items := range plan.Layers {
+		if len(items) == 0 {
+			continue
+		}
+		spec := image.LayerSpec{CreatedBy: "fromscratch slim: " + layerNames[l]}
+		for _, it := range items {
+			spec.Entries = append(spec.Entries, entryOf(it))
+		}
+		layer, err := image.LayerContext(ctx, view, spec, iopts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("writing layer %d: %w", len(out), err)
+		}
+		if u, ok := layer.(interface{ UncompressedSize() (int64, error) }); ok {
+			n, _ := u.UncompressedSize()
+			res.BytesAfter += n
+		}
+		out = append(out, layer)
+		specs = append(specs, spec)
+	}
+	res.Layers = len(out)
+	slim, err := assemble(cf, out, specs, iopts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return slim, res, nil
+}
+
+// compute plans the slim image over the view.
+func compute(view rootfs.FS, program, workdir string, keep []string) (*closure.Plan, error) {
+	inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
+	for _, k := range keep {
+		if !strings.HasPrefix(k, "/") {
+			return nil, fmt.Errorf("--keep %q: want an absolute path of the image", k)
+		}
+		if _, err := rootfs.Realpath(view, k); err != nil {
+			return nil, fmt.Errorf("--keep %s: %w", k, ErrBadKeep)
+		}
+		inputs = append(inputs, closure.Input{Path: rootfs.Clean(k), Layer: closure.LayerApp})
+	}
+	for _, p := range []string{"/etc/passwd", "/etc/group", "/etc/nsswitch.conf"} {
+		if real, err := rootfs.Realpath(view, p); err == nil {
+			if fi, err := view.Lstat(real); err == nil && fi.Mode().IsRegular() {
+				inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerBase})
+			}
+		}
+	}
+	var extra []closure.Item
+	dirMode := func(p string, def fs.FileMode) fs.FileMode {
+		if fi, err := view.Lstat(p); err == nil && fi.IsDir() {
+			return fi.Mode() & (fs.ModePerm | fs.ModeSticky | fs.ModeSetgid | fs.ModeSetuid)
+		}
+		return def
+	}
+	extra = append(extra, closure.Item{Path: "/tmp", Kind: closure.Dir, Mode: dirMode("/tmp", 0o777|fs.ModeSticky)})
+	if wd := rootfs.Clean(workdir); workdir != "" && wd != "/" && wd != "/tmp" {
+		// The directory itself (Docker would make it 0755 root); its
+		// files only with --keep.
+		if real, err := rootfs.Realpath(view, wd); err == nil && real == wd {
+			if fi, err := view.Lstat(wd); err == nil && fi.IsDir() {
+				extra = append(extra, closure.Item{Path: wd, Kind: closure.Dir, Mode: dirMode(wd, 0o755)})
+			}
+		}
+	}
+	plan, err := closure.Compute(view, inputs, extra, closure.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// entryOf is the layer entry of a planned item.
+func entryOf(it closure.Item) image.Entry {
+	e := image.Entry{Path: it.Path, Mode: it.Mode, UID: it.UID, GID: it.GID}
+	switch it.Kind {
+	case closure.Dir:
+		e.Type = tar.TypeDir
+	case closure.Symlink:
+		e.Type = tar.TypeSymlink
+		e.Linkname = it.Target
+	default:
+		e.Type = tar.TypeReg
+		e.Source, e.Data, e.SourceFS = it.SourcePath, it.Data, it.SourceFS
+	}
+	return e
+}
+
+// assemble puts the layers together under the original configuration: the
+// runtime config as it was, the platform, a history entry per new layer.
+func assemble(orig *v1.ConfigFile, layers []v1.Layer, specs []image.LayerSpec, iopts image.Options) (v1.Image, error) {
+	img, err := image.Image(layers, specs, image.Config{OS: orig.OS, Architecture: orig.Architecture, Variant: orig.Variant}, iopts)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	o := orig.DeepCopy()
+	cf.Config = o.Config
+	cf.Author = o.Author
+	cf.OSVersion, cf.OSFeatures = o.OSVersion, o.OSFeatures
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, fmt.Errorf("building image: %w", err)
+	}
+	if _, err := img.Digest(); err != nil {
+		return nil, fmt.Errorf("building image: %w", err)
+	}
+	return img, nil
+}
