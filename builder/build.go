@@ -1,0 +1,225 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/gobuild"
+	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// Result is what Build made.
+type Result struct {
+	// Tag is Options.Tag, or the program's name with ":latest".
+	Tag string
+	// Images are the images built, one per platform, in the order of
+	// Options.Platforms.
+	Images []v1.Image
+	// Index combines Images when there are several; it is nil for one.
+	Index v1.ImageIndex
+	// Summaries describe Images, one each.
+	Summaries []Summary
+	// Warnings are for the user: the libraries left out by AllowMissing
+	// ("libfoo.so.1 not found (--allow-missing)").
+	Warnings []string
+
+	tempDir string // the Go binaries, read when the images are written
+}
+
+// Close removes the temporary files the images are read from (the Go
+// binaries). Call it once the images are written, not before.
+func (r *Result) Close() error {
+	if r == nil || r.tempDir == "" {
+		return nil
+	}
+	dir := r.tempDir
+	r.tempDir = ""
+	return os.RemoveAll(dir)
+}
+
+// Summary describes one image for the user.
+type Summary struct {
+	Layers   int
+	Files    int
+	Bytes    int64  // of the files, uncompressed
+	Platform string // os/arch[/variant]
+}
+
+// String is "3 layers, 12 files, 4.2 MB (linux/amd64)".
+func (s Summary) String() string {
+	return fmt.Sprintf("%d layers, %d files, %.1f MB (%s)", s.Layers, s.Files, float64(s.Bytes)/1e6, s.Platform)
+}
+
+// job is one image to build: a program's inputs and the platform.
+type job struct {
+	arg      string // PROGRAM or PKG, for messages
+	program  string // the entrypoint, a path in the image
+	inputs   []closure.Input
+	platform *v1.Platform // for --go: the platform built for
+}
+
+// Build builds the image of o.Program, or of o.GoPackage for each
+// platform. The layers are read when the images are written: call
+// Result.Close after writing them. Build may run `go build`; it prints
+// nothing.
+func Build(ctx context.Context, o Options) (res *Result, err error) {
+	if o.GoPackage == "" && o.Program == "" {
+		return nil, badInput("build: give PROGRAM, or --go PKG for a Go program")
+	}
+	if o.GoPackage != "" && (o.Program != "" || len(o.Files) > 0) {
+		args := o.Files
+		if o.Program != "" {
+			args = append([]string{o.Program}, args...)
+		}
+		return nil, badInput("build --go %s: no PROGRAM or FILE arguments (%s); add files with --add SRC:DST", o.GoPackage, strings.Join(args, " "))
+	}
+	platforms := SplitPlatforms(o.Platforms)
+	if o.GoPackage == "" && len(platforms) > 1 {
+		return nil, badInput("build: one --platform for PROGRAM (several are for --go): %s", strings.Join(platforms, ","))
+	}
+	root := o.root()
+	fsys, err := rootfs.Dir(root)
+	if err != nil {
+		return nil, badInputErr(err, "%s: %v", root, unwrapPathError(err))
+	}
+	host, err := rootfs.Dir("/")
+	if err != nil {
+		return nil, err
+	}
+	common, err := commonSpec(&o, host)
+	if err != nil {
+		return nil, err
+	}
+
+	res = &Result{}
+	defer func() {
+		if err != nil {
+			res.Close()
+			res = nil
+		}
+	}()
+	var jobs []job
+	tagName := ""
+	if o.GoPackage != "" {
+		var plats []v1.Platform
+		for _, s := range platforms {
+			p, err := gobuild.ParsePlatform(s)
+			if err != nil {
+				return nil, badInputErr(err, "--platform: %v", err)
+			}
+			plats = append(plats, p)
+		}
+		if len(plats) == 0 {
+			plats = []v1.Platform{{OS: "linux", Architecture: runtime.GOARCH}}
+		}
+		gres, err := gobuild.Build(ctx, o.GoPackage, plats, gobuild.Options{LDFlags: o.LDFlags})
+		if err != nil {
+			return nil, goBuildError(o.GoPackage, err)
+		}
+		res.tempDir = gres.OutDir
+		program := GoBinDir + "/" + gres.Name
+		tagName = gres.Name
+		for _, b := range gres.Binaries {
+			in := closure.Input{Path: program, FS: host, SourcePath: b.Path, Layer: closure.LayerApp}
+			jobs = append(jobs, job{arg: o.GoPackage, program: program, platform: &b.Platform,
+				inputs: append([]closure.Input{in}, common.adds...)})
+		}
+	} else {
+		arg := o.Program
+		program := arg
+		if root == "/" {
+			if abs, err := filepath.Abs(program); err == nil {
+				program = abs
+			}
+		}
+		if err := checkProgram(fsys, program, arg); err != nil {
+			return nil, err
+		}
+		inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
+		for _, a := range o.Files {
+			p := a
+			if root == "/" {
+				if abs, err := filepath.Abs(a); err == nil {
+					p = abs
+				}
+			}
+			if _, err := rootfs.Realpath(fsys, p); err != nil {
+				return nil, badInputErr(err, "%s: %s", a, describe(err))
+			}
+			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp})
+		}
+		tagName = path.Base(program)
+		jobs = append(jobs, job{arg: arg, program: program, inputs: append(inputs, common.adds...)})
+	}
+
+	iopts := image.Options{Created: o.Created}
+	res.Tag = o.Tag
+	if res.Tag == "" {
+		res.Tag = tagName + ":latest"
+	}
+	want := ""
+	if len(platforms) == 1 {
+		want = platforms[0]
+	}
+	dbg := &debugSource{o: &o, fsys: fsys, host: host}
+	for _, j := range jobs {
+		img, sum, warnings, err := buildImage(ctx, &o, fsys, common, dbg, j, want, iopts)
+		if err != nil {
+			return nil, err
+		}
+		res.Images = append(res.Images, img)
+		res.Summaries = append(res.Summaries, sum)
+		res.Warnings = append(res.Warnings, warnings...)
+	}
+	if len(res.Images) > 1 {
+		if res.Index, err = image.Index(res.Images, iopts); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// SplitPlatforms splits comma-separated platforms, trimmed, dropping empty
+// ones and repeats: the --platform flag's values.
+func SplitPlatforms(values []string) []string {
+	var platforms []string
+	for _, p := range values {
+		for _, q := range strings.Split(p, ",") {
+			if q = strings.TrimSpace(q); q != "" && !slices.Contains(platforms, q) {
+				platforms = append(platforms, q)
+			}
+		}
+	}
+	return platforms
+}
+
+// goBuildError turns a failed Go build into the error for the user: a
+// package that needs cgo gets the dynamic route.
+func goBuildError(pkg string, err error) error {
+	var cg *gobuild.CgoError
+	var be *gobuild.BuildError
+	switch {
+	case errors.As(err, &cg):
+		name := gobuild.ProgramName(strings.TrimSuffix(pkg, "/"))
+		return badInputErr(err, "build --go: %v: it cannot be built static; take the dynamic route, where fromscratch brings its libraries and loader: go build -o %s %s && fromscratch build -o IMAGE.tar ./%s",
+			cg, name, pkg, name)
+	case errors.As(err, &be):
+		return badInputErr(err, "build --go: %v", be)
+	case errors.Is(err, gobuild.ErrNotStatic):
+		return badInputErr(err, "build --go: %v: check GOFLAGS and --ldflags (no -linkshared, no external linking), or build it yourself and use `fromscratch build ./BINARY`", err)
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	return badInputErr(err, "build --go: %v", err)
+}

@@ -1,0 +1,74 @@
+package builder
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// ErrBadInput is matched (errors.Is) by the errors of unusable input: bad
+// options, a PROGRAM that cannot be an entrypoint, a file that is missing,
+// a Go build that fails, a platform that does not match.
+var ErrBadInput = errors.New("bad input")
+
+// inputError is an error of unusable input; msg is the whole message, err
+// the cause if there is one.
+type inputError struct {
+	msg string
+	err error
+}
+
+func (e *inputError) Error() string { return e.msg }
+
+// Is reports ErrBadInput.
+func (e *inputError) Is(target error) bool { return target == ErrBadInput }
+
+func (e *inputError) Unwrap() error { return e.err }
+
+// badInput is an ErrBadInput error with a formatted message.
+func badInput(format string, a ...any) error {
+	return &inputError{msg: fmt.Sprintf(format, a...)}
+}
+
+// badInputErr is an ErrBadInput error with a formatted message, wrapping
+// cause.
+func badInputErr(cause error, format string, a ...any) error {
+	return &inputError{msg: fmt.Sprintf(format, a...), err: cause}
+}
+
+// describe turns an error into the reason part of "FILE: reason", as the
+// other commands say it.
+func describe(err error) string {
+	var fe *elfinfo.FormatError
+	switch {
+	case errors.As(err, &fe):
+		return fe.Error()
+	case errors.Is(err, elfinfo.ErrNotELF):
+		return err.Error()
+	case errors.Is(err, rootfs.ErrLoop):
+		return "too many levels of symbolic links"
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file or directory"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	}
+	return unwrapPathError(err).Error()
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func describeBusybox(err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "no such file or directory"
+	}
+	return err.Error()
+}

@@ -1,0 +1,156 @@
+package builder
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/debuglayer"
+	"github.com/fromscratch/fromscratch/gobuild"
+	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/ldso"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// layerNames are the closure's layers' history entries, lowest first.
+var layerNames = [...]string{"loader, C library and runtime files", "libraries", "program and files"}
+
+// buildImage plans the image of one job: the closure's layers, then with
+// --debug the debug layer on top. want is the --platform asked for a
+// PROGRAM. It returns the image, its summary and the warnings.
+func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *debugSource, j job,
+	want string, iopts image.Options) (v1.Image, Summary, []string, error) {
+	copts := closure.Options{
+		Ldso:         ldso.Options{UseConf: o.LDConfig},
+		AllowMissing: o.AllowMissing,
+		BaselineOnly: o.HWCapsBaseline,
+	}
+	plan, err := closure.Compute(fsys, append(slices.Clone(j.inputs), c.base...), c.extra, copts)
+	if err != nil {
+		if errors.Is(err, closure.ErrMissing) {
+			return nil, Summary{}, nil, fmt.Errorf("build: %w (--allow-missing builds anyway)", err)
+		}
+		return nil, Summary{}, nil, badInputErr(err, "build: %v", describe(err))
+	}
+	var warnings []string
+	for _, m := range plan.Missing {
+		warnings = append(warnings, m+" not found (--allow-missing)")
+	}
+
+	cfg := c.cfg
+	cfg.Labels = maps.Clone(c.cfg.Labels)
+	cfg.Env = slices.Clone(c.env)
+	if err := setPlatform(&cfg, plan, j, want); err != nil {
+		return nil, Summary{}, nil, err
+	}
+	if cfg.Entrypoint == nil {
+		cfg.Entrypoint = []string{j.program}
+	}
+
+	var layers []v1.Layer
+	var specs []image.LayerSpec
+	sum := Summary{}
+	addLayer := func(createdBy string, items []closure.Item) error {
+		spec := image.LayerSpec{CreatedBy: createdBy}
+		for _, it := range items {
+			spec.Entries = append(spec.Entries, entryOf(it))
+			if it.Kind == closure.File {
+				sum.Files++
+				sum.Bytes += it.Size
+			}
+		}
+		layer, err := image.LayerContext(ctx, fsys, spec, iopts)
+		if err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
+		layers = append(layers, layer)
+		specs = append(specs, spec)
+		return nil
+	}
+	for l, items := range plan.Layers {
+		if len(items) == 0 {
+			continue
+		}
+		if err := addLayer("fromscratch build: "+layerNames[l], items); err != nil {
+			return nil, Summary{}, nil, err
+		}
+	}
+	if o.Debug || len(o.DebugTools) > 0 {
+		items, err := dbg.items(cfg.Architecture, plan, copts)
+		if err != nil {
+			return nil, Summary{}, nil, err
+		}
+		if err := addLayer("fromscratch build --debug: busybox and debugging tools", items); err != nil {
+			return nil, Summary{}, nil, err
+		}
+		cfg.Env = debuglayer.ExtendPath(cfg.Env, closure.DefaultPath)
+	}
+	img, err := image.Image(layers, specs, cfg, iopts)
+	if err != nil {
+		return nil, Summary{}, nil, err
+	}
+	sum.Layers = len(layers)
+	sum.Platform = cfg.OS + "/" + cfg.Architecture
+	if cfg.Variant != "" {
+		sum.Platform += "/" + cfg.Variant
+	}
+	return img, sum, warnings, nil
+}
+
+// setPlatform sets cfg's architecture from the program's ELF header, and
+// checks it against the platform a Go program was built for or the one
+// asked for (want).
+func setPlatform(cfg *image.Config, plan *closure.Plan, j job, want string) error {
+	if plan.Info != nil {
+		arch, variant, ok := image.PlatformOf(plan.Info.Class, plan.Info.Data, plan.Info.Machine, plan.Info.EFlags)
+		if !ok {
+			return badInput("%s: no OCI platform for %v", j.arg, plan.Info.Machine)
+		}
+		cfg.Architecture, cfg.Variant = arch, variant
+	}
+	if goPlat := j.platform; goPlat != nil {
+		if cfg.Architecture != goPlat.Architecture {
+			return fmt.Errorf("build --go %s: built for %s but the binary is linux/%s", j.arg, gobuild.PlatformString(*goPlat), cfg.Architecture)
+		}
+		cfg.Architecture, cfg.Variant = goPlat.Architecture, goPlat.Variant
+	} else if want != "" {
+		want := strings.TrimPrefix(want, "linux/")
+		got := cfg.Architecture
+		if cfg.Variant != "" {
+			got += "/" + cfg.Variant
+		}
+		if cfg.Architecture != "" && want != got && want != cfg.Architecture {
+			return badInput("%s: is linux/%s, not linux/%s", j.arg, got, want)
+		}
+		if cfg.Architecture == "" {
+			a, v, _ := strings.Cut(want, "/")
+			cfg.Architecture, cfg.Variant = a, v
+		}
+	}
+	if cfg.Architecture == "" {
+		return badInput("%s: not an ELF program: give --platform", j.arg)
+	}
+	return nil
+}
+
+func entryOf(it closure.Item) image.Entry {
+	e := image.Entry{Path: it.Path, Mode: it.Mode, UID: it.UID, GID: it.GID}
+	switch it.Kind {
+	case closure.Dir:
+		e.Type = tar.TypeDir
+	case closure.Symlink:
+		e.Type = tar.TypeSymlink
+		e.Linkname = it.Target
+	default:
+		e.Type = tar.TypeReg
+		e.Source, e.Data, e.SourceFS = it.SourcePath, it.Data, it.SourceFS
+	}
+	return e
+}

@@ -1,0 +1,83 @@
+package builder
+
+import "time"
+
+// GoBinDir is where a Go program built with Options.GoPackage goes.
+const GoBinDir = "/usr/local/bin"
+
+// Options say what to build. The zero value of each field is its default,
+// except where said.
+type Options struct {
+	// Root is the root filesystem directory Program, Files and the
+	// libraries come from ("" is "/"). When it is "/", relative paths are
+	// taken from the current directory.
+	Root string
+	// Program is the entrypoint's program, a path in Root; Files are
+	// other files of Root to add with their dependencies. Exactly one of
+	// Program and GoPackage is set.
+	Program string
+	Files   []string
+	// GoPackage is a Go main package to build with the host's toolchain
+	// (CGO_ENABLED=0) for each platform and put at GoBinDir/NAME; LDFlags
+	// are added after "-s -w".
+	GoPackage string
+	LDFlags   string
+	// Platforms are, for Program, the one platform it must be (default:
+	// the program's); for GoPackage, the platforms to build (default: the
+	// host's), one image each.
+	Platforms []string
+
+	// Add are host files or directories added at their Dst with their ELF
+	// dependencies.
+	Add []AddFile
+	// CACerts adds the root's CA bundle and sets SSL_CERT_FILE; Tzdata
+	// adds the root's /usr/share/zoneinfo.
+	CACerts bool
+	Tzdata  bool
+
+	// Env are K=V variables, set over the default PATH.
+	Env []string
+	// Entrypoint defaults to Program; Cmd to none.
+	Entrypoint []string
+	Cmd        []string
+	// WorkingDir defaults to "/"; User to "65532:65532" (nonroot).
+	WorkingDir string
+	User       string
+	Labels     map[string]string
+
+	// AllowMissing builds even when a library or the loader is not found
+	// (Result.Warnings names them); HWCapsBaseline leaves out the
+	// glibc-hwcaps variants of libraries; LDConfig searches the root's
+	// ld.so.conf directories as if ldconfig had run.
+	AllowMissing   bool
+	HWCapsBaseline bool
+	LDConfig       bool
+
+	// Debug adds a top layer with a static busybox at /busybox: one of
+	// Busybox (host paths, one per architecture), or the root's
+	// /bin/busybox. DebugTools, programs of the root looked up on its PATH
+	// and added with the libraries they need, imply Debug.
+	Debug      bool
+	Busybox    []string
+	DebugTools []string
+
+	// Tag is the NAME:TAG of the result (default: the program's name,
+	// ":latest").
+	Tag string
+	// Created is the time of every entry and of the image (the zero time
+	// is the Unix epoch).
+	Created time.Time
+}
+
+// AddFile is a host file or directory to put in the image.
+type AddFile struct {
+	// Src is the host path, Dst the absolute path in the image.
+	Src, Dst string
+}
+
+func (o *Options) root() string {
+	if o.Root == "" {
+		return "/"
+	}
+	return o.Root
+}

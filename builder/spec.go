@@ -1,0 +1,96 @@
+package builder
+
+import (
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
+
+// The runtime files of every image: a root and a nonroot user, name
+// service from files only.
+const (
+	passwd   = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+	group    = "root:x:0:\nnonroot:x:65532:\n"
+	nsswitch = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\nprotocols: files\nservices: files\n"
+	caBundle = "/etc/ssl/certs/ca-certificates.crt"
+	zoneinfo = "/usr/share/zoneinfo"
+	nonroot  = "65532:65532"
+)
+
+// spec is what every image of one build shares.
+type spec struct {
+	adds  []closure.Input // --add files
+	extra []closure.Item  // generated files
+	base  []closure.Input // --ca-certs, --tzdata
+	env   []string
+	cfg   image.Config // entrypoint, cmd, labels, workdir, user
+}
+
+func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
+	c := &spec{}
+	for _, a := range o.Add {
+		if a.Src == "" || !path.IsAbs(a.Dst) {
+			return nil, badInput("--add %q: want SRC:DST with an absolute DST", a.Src+":"+a.Dst)
+		}
+		abs, err := filepath.Abs(a.Src)
+		if err != nil {
+			return nil, badInputErr(err, "--add %s: %v", a.Src, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, badInputErr(err, "%s: %s", a.Src, describe(err))
+		}
+		c.adds = append(c.adds, closure.Input{Path: rootfs.Clean(a.Dst), FS: host, SourcePath: abs, Layer: closure.LayerApp})
+	}
+	c.env = []string{"PATH=" + closure.DefaultPath}
+	c.extra = []closure.Item{
+		{Path: "/etc/passwd", Kind: closure.File, Mode: 0o644, Data: []byte(passwd)},
+		{Path: "/etc/group", Kind: closure.File, Mode: 0o644, Data: []byte(group)},
+		{Path: "/etc/nsswitch.conf", Kind: closure.File, Mode: 0o644, Data: []byte(nsswitch)},
+		{Path: "/tmp", Kind: closure.Dir, Mode: 0o777 | fs.ModeSticky},
+		{Path: "/home/nonroot", Kind: closure.Dir, Mode: 0o700, UID: 65532, GID: 65532},
+	}
+	if o.CACerts {
+		c.base = append(c.base, closure.Input{Path: caBundle, Layer: closure.LayerBase})
+		c.env = append(c.env, "SSL_CERT_FILE="+caBundle)
+	}
+	if o.Tzdata {
+		c.base = append(c.base, closure.Input{Path: zoneinfo, Layer: closure.LayerBase})
+	}
+	for _, e := range o.Env {
+		k, _, ok := strings.Cut(e, "=")
+		if !ok || k == "" {
+			return nil, badInput("--env %q: want K=V", e)
+		}
+		c.env = setEnv(c.env, e)
+	}
+	c.cfg = image.Config{WorkingDir: o.WorkingDir, User: o.User, OS: "linux", Labels: maps.Clone(o.Labels),
+		Entrypoint: o.Entrypoint, Cmd: o.Cmd}
+	if c.cfg.WorkingDir == "" {
+		c.cfg.WorkingDir = "/"
+	}
+	if c.cfg.User == "" {
+		c.cfg.User = nonroot
+	}
+	if c.cfg.Labels == nil {
+		c.cfg.Labels = map[string]string{}
+	}
+	return c, nil
+}
+
+func setEnv(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	for i, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
+}
