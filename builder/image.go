@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -18,9 +17,6 @@ import (
 	"github.com/fromscratch/fromscratch/ldso"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
-
-// layerNames are the closure's layers' history entries, lowest first.
-var layerNames = [...]string{"loader, C library and runtime files", "libraries", "program and files"}
 
 // buildImage plans the image of one job: the closure's layers, then with
 // --debug the debug layer on top. want is the --platform asked for a
@@ -58,9 +54,8 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 	var specs []image.LayerSpec
 	sum := Summary{}
 	addLayer := func(createdBy string, items []closure.Item) error {
-		spec := image.LayerSpec{CreatedBy: createdBy}
+		spec := closure.Spec(createdBy, items)
 		for _, it := range items {
-			spec.Entries = append(spec.Entries, entryOf(it))
 			if it.Kind == closure.File {
 				sum.Files++
 				sum.Bytes += it.Size
@@ -78,7 +73,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		if len(items) == 0 {
 			continue
 		}
-		if err := addLayer("fromscratch build: "+layerNames[l], items); err != nil {
+		if err := addLayer("fromscratch build: "+closure.LayerNames[l], items); err != nil {
 			return nil, Summary{}, nil, err
 		}
 	}
@@ -138,19 +133,4 @@ func setPlatform(cfg *image.Config, plan *closure.Plan, j job, want string) erro
 		return badInput("%s: not an ELF program: give --platform", j.arg)
 	}
 	return nil
-}
-
-func entryOf(it closure.Item) image.Entry {
-	e := image.Entry{Path: it.Path, Mode: it.Mode, UID: it.UID, GID: it.GID}
-	switch it.Kind {
-	case closure.Dir:
-		e.Type = tar.TypeDir
-	case closure.Symlink:
-		e.Type = tar.TypeSymlink
-		e.Linkname = it.Target
-	default:
-		e.Type = tar.TypeReg
-		e.Source, e.Data, e.SourceFS = it.SourcePath, it.Data, it.SourceFS
-	}
-	return e
 }

@@ -1,7 +1,6 @@
 package slim
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -75,9 +74,6 @@ func (e *StartError) Error() string {
 	}
 	return "the slim image would not start (" + msg + ") while the original would"
 }
-
-// layerNames are the new layers' history, as build's.
-var layerNames = [...]string{"loader, C library and runtime files", "libraries", "program and files"}
 
 // Slim returns img cut down to what its entrypoint needs, with img's
 // configuration (entrypoint, cmd, env, user, working directory, labels,
@@ -171,10 +167,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 		if len(items) == 0 {
 			continue
 		}
-		spec := image.LayerSpec{CreatedBy: "fromscratch slim: " + layerNames[l]}
-		for _, it := range items {
-			spec.Entries = append(spec.Entries, entryOf(it))
-		}
+		spec := closure.Spec("fromscratch slim: "+closure.LayerNames[l], items)
 		layer, err := image.LayerContext(ctx, view, spec, iopts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("writing layer %d: %w", len(out), err)
@@ -235,22 +228,6 @@ func compute(view rootfs.FS, program, workdir string, keep []string) (*closure.P
 		return nil, err
 	}
 	return plan, nil
-}
-
-// entryOf is the layer entry of a planned item.
-func entryOf(it closure.Item) image.Entry {
-	e := image.Entry{Path: it.Path, Mode: it.Mode, UID: it.UID, GID: it.GID}
-	switch it.Kind {
-	case closure.Dir:
-		e.Type = tar.TypeDir
-	case closure.Symlink:
-		e.Type = tar.TypeSymlink
-		e.Linkname = it.Target
-	default:
-		e.Type = tar.TypeReg
-		e.Source, e.Data, e.SourceFS = it.SourcePath, it.Data, it.SourceFS
-	}
-	return e
 }
 
 // assemble puts the layers together under the original configuration: the
