@@ -29,7 +29,7 @@ GOBIN="$tmp" go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
 fs="$tmp/fromscratch"
 crane="$tmp/crane"
 
-printf '%-16s %10s %10s %10s %10s %10s %9s %9s %9s\n' program files MB fromscratch docker crane tar+gzip docker/fs crane/fs fs/floor
+printf '%-10s %6s %5s %12s %12s %9s %9s %9s %10s %10s %9s\n' program files MB fromscratch "fs --level1" docker crane tar+gzip docker/fs docker/fs1 fs/floor
 for prog in "${programs[@]}"; do
   [[ -x $prog ]] || { echo "bench/build.sh: $prog missing (apt-get install ...)" >&2; continue; }
   name=$(basename "$prog")
@@ -49,6 +49,8 @@ for prog in "${programs[@]}"; do
 
   hyperfine -N -w 1 -r "$runs" --export-json "$work/fs.json" \
     "$fs build -o $work/fs.tar -t bench/$name:fs $prog" >/dev/null 2>&1
+  hyperfine -N -w 1 -r "$runs" --export-json "$work/fs1.json" \
+    "$fs build --level 1 -o $work/fs1.tar -t bench/$name:fs1 $prog" >/dev/null 2>&1
   hyperfine -w 1 -r "$runs" --export-json "$work/docker.json" \
     "DOCKER_BUILDKIT=0 docker build -q --no-cache -t fromscratch-bench:docker $work" >/dev/null 2>&1
   hyperfine -N -w 1 -r "$runs" --export-json "$work/crane.json" \
@@ -56,8 +58,10 @@ for prog in "${programs[@]}"; do
   hyperfine -w 1 -r "$runs" --export-json "$work/floor.json" \
     "tar -C $work/ctx -cf - . | gzip -6 > $work/floor.tar.gz" >/dev/null 2>&1
   mean() { jq '.results[0].mean' "$1"; }
-  f=$(mean "$work/fs.json") d=$(mean "$work/docker.json") c=$(mean "$work/crane.json") g=$(mean "$work/floor.json")
-  awk -v n="$name" -v files="$files" -v mb="$mb" -v f="$f" -v d="$d" -v c="$c" -v g="$g" 'BEGIN {
-    printf "%-16s %10d %10d %9.3fs %9.3fs %9.3fs %9.3fs %8.1fx %8.1fx %8.2fx\n", n, files, mb, f, d, c, g, d/f, c/f, f/g }'
+  f=$(mean "$work/fs.json") f1=$(mean "$work/fs1.json") d=$(mean "$work/docker.json") c=$(mean "$work/crane.json") g=$(mean "$work/floor.json")
+  awk -v n="$name" -v files="$files" -v mb="$mb" -v f="$f" -v f1="$f1" -v d="$d" -v c="$c" -v g="$g" 'BEGIN {
+    printf "%-10s %6d %5d %11.3fs %11.3fs %8.3fs %8.3fs %8.3fs %9.1fx %9.1fx %8.2fx\n", n, files, mb, f, f1, d, c, g, d/f, d/f1, f/g }'
+  printf '%-10s compressed bytes: level 6 %s, level 1 %s, crane %s\n' "$name" \
+    "$(stat -c %s "$work/fs.tar")" "$(stat -c %s "$work/fs1.tar")" "$(stat -c %s "$work/crane.tar")"
 done
-echo "(docker/fs and crane/fs: how many times slower than fromscratch; fs/floor: fromscratch's time over tar|gzip of the same bytes)"
+echo "(docker/fs: how many times slower docker build is than fromscratch (default level 6); docker/fs1: than --level 1; fs/floor: fromscratch's time over tar|gzip -6 of the same bytes)"

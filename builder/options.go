@@ -67,6 +67,8 @@ type Options struct {
 	// Created is the time of every entry and of the image (the zero time
 	// is the Unix epoch).
 	Created time.Time
+	// Level is the gzip level of the layers, 1 to 9; 0 is image.DefaultLevel.
+	Level int
 }
 
 // AddFile is a host file or directory to put in the image.

@@ -35,6 +35,7 @@ type buildOptions struct {
 	labels       []string
 	add          []string
 	allowMissing bool
+	level        int
 	caCerts      bool
 	tzdata       bool
 	baseline     bool
@@ -118,6 +119,7 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 	f.StringArrayVar(&o.labels, "label", nil, "K=V image label (repeatable)")
 	f.StringArrayVar(&o.add, "add", nil, "SRC:DST host file or directory to add at DST, with its ELF dependencies (repeatable)")
 	f.BoolVar(&o.allowMissing, "allow-missing", false, "build even if a library or the loader is not found")
+	f.IntVar(&o.level, "level", 0, "gzip level of the layers, 1 (fastest) to 9 (default 6); part of the digest")
 	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE")
 	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo")
 	f.BoolVar(&o.baseline, "hwcaps-baseline", false, "leave out glibc-hwcaps variants of libraries (by default all present are added)")
@@ -224,6 +226,7 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		DebugTools:     o.debugTools,
 		Tag:            o.tag,
 		Created:        sourceDateEpoch(),
+		Level:          o.level,
 	}
 	if len(args) > 0 {
 		bo.Program, bo.Files = args[0], args[1:]
