@@ -35,13 +35,7 @@ func (r *Resolver) loader(interp string, musl bool, a arch, prog *elfinfo.Info) 
 	if interp == "" {
 		key = "\x00" + a.triplet
 	}
-	r.mu.Lock()
-	e, ok := r.loaders[key]
-	if !ok {
-		e = &loaderEntry{name: interp}
-		r.loaders[key] = e
-	}
-	r.mu.Unlock()
+	e, _ := r.loaders.LoadOrStore(key, &loaderEntry{name: interp})
 	e.once.Do(func() {
 		if interp != "" {
 			if real, links, err := r.realpath(interp); err == nil {
@@ -141,14 +135,10 @@ func (s *session) searchGlibc(name string, l *object) found {
 	// of the root with the same loader.
 	if s.plainSearch(l) {
 		key := s.ld.name + "\x00" + s.arch.triplet + "\x00" + name
-		s.r.mu.Lock()
-		f, ok := s.r.plain[key]
-		s.r.mu.Unlock()
+		f, ok := s.r.plain.Load(key)
 		if !ok {
 			f = s.searchSystem(name, l)
-			s.r.mu.Lock()
-			s.r.plain[key] = f
-			s.r.mu.Unlock()
+			s.r.plain.Store(key, f)
 		}
 		return f
 	}

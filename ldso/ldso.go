@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/internal/syncmap"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -118,16 +119,14 @@ type Resolver struct {
 	fsys rootfs.FS
 	opts Options
 
-	mu       sync.Mutex
-	files    map[string]*fileEntry
-	reals    map[string]*realEntry
-	dirs     map[string]map[string]bool
-	loaders  map[string]*loaderEntry
+	files    syncmap.Map[string, *fileEntry]
+	reals    syncmap.Map[string, *realEntry]
+	dirs     syncmap.Map[string, map[string]bool]
+	loaders  syncmap.Map[string, *loaderEntry]
 	cache    func() (*Cache, error)
 	preloads func() []string
 	confDirs func() []string
-	muslPath map[string]*pathEntry
-	plain    map[string]found
+	plain    syncmap.Map[string, found]
 }
 
 type fileEntry struct {
@@ -142,11 +141,6 @@ type realEntry struct {
 	err   error
 }
 
-type pathEntry struct {
-	once sync.Once
-	dirs []string
-}
-
 // New returns a Resolver for the root filesystem fsys, which must not change
 // while the Resolver is used (its metadata is cached).
 func New(fsys rootfs.FS, opts Options) *Resolver {
@@ -154,16 +148,7 @@ func New(fsys rootfs.FS, opts Options) *Resolver {
 		opts.WorkDir = "/"
 	}
 	fsys = rootfs.Cached(fsys)
-	r := &Resolver{
-		fsys:     fsys,
-		opts:     opts,
-		files:    map[string]*fileEntry{},
-		reals:    map[string]*realEntry{},
-		dirs:     map[string]map[string]bool{},
-		loaders:  map[string]*loaderEntry{},
-		muslPath: map[string]*pathEntry{},
-		plain:    map[string]found{},
-	}
+	r := &Resolver{fsys: fsys, opts: opts}
 	r.cache = sync.OnceValues(func() (*Cache, error) {
 		b, err := rootfs.ReadFile(fsys, "/etc/ld.so.cache", 256<<20)
 		if err != nil {
@@ -223,16 +208,11 @@ func (r *Resolver) ResolveAll(files []string) ([]*Result, []error) {
 
 // realpath resolves p inside the root, with a cache.
 func (r *Resolver) realpath(p string) (string, []rootfs.Link, error) {
-	r.mu.Lock()
-	e, ok := r.reals[p]
-	r.mu.Unlock()
-	if ok {
+	if e, ok := r.reals.Load(p); ok {
 		return e.real, e.links, e.err
 	}
 	real, links, err := rootfs.Resolve(r.fsys, p)
-	r.mu.Lock()
-	r.reals[p] = &realEntry{real, links, err}
-	r.mu.Unlock()
+	r.reals.Store(p, &realEntry{real, links, err})
 	return real, links, err
 }
 
@@ -240,12 +220,10 @@ func (r *Resolver) realpath(p string) (string, []rootfs.Link, error) {
 // nil if it is not a readable directory.
 func (r *Resolver) listDir(dir string) map[string]bool {
 	dir = rootfs.Clean(dir)
-	r.mu.Lock()
-	names, ok := r.dirs[dir]
-	r.mu.Unlock()
-	if ok {
+	if names, ok := r.dirs.Load(dir); ok {
 		return names
 	}
+	var names map[string]bool
 	real, _, err := r.realpath(dir)
 	if err == nil {
 		if ents, err := r.fsys.ReadDir(real); err == nil {
@@ -255,9 +233,7 @@ func (r *Resolver) listDir(dir string) map[string]bool {
 			}
 		}
 	}
-	r.mu.Lock()
-	r.dirs[dir] = names
-	r.mu.Unlock()
+	r.dirs.Store(dir, names)
 	return names
 }
 
@@ -269,13 +245,7 @@ func (r *Resolver) exists(dir, name string) bool {
 
 // parse reads the ELF file at the physical path real, once.
 func (r *Resolver) parse(real string) (*elfinfo.Info, error) {
-	r.mu.Lock()
-	e, ok := r.files[real]
-	if !ok {
-		e = &fileEntry{}
-		r.files[real] = e
-	}
-	r.mu.Unlock()
+	e, _ := r.files.LoadOrStore(real, &fileEntry{})
 	e.once.Do(func() {
 		f, err := r.fsys.Open(real)
 		if err != nil {

@@ -7,7 +7,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
-	"sync"
+
+	"github.com/fromscratch/fromscratch/internal/syncmap"
 )
 
 // FS is a read-only root filesystem.
@@ -207,14 +208,13 @@ func Cached(fsys FS) FS {
 	if _, ok := fsys.(*cachedFS); ok {
 		return fsys
 	}
-	return &cachedFS{FS: fsys, lstat: map[string]lstatResult{}, links: map[string]linkResult{}}
+	return &cachedFS{FS: fsys}
 }
 
 type cachedFS struct {
 	FS
-	mu    sync.Mutex
-	lstat map[string]lstatResult
-	links map[string]linkResult
+	lstat syncmap.Map[string, lstatResult]
+	links syncmap.Map[string, linkResult]
 }
 
 type lstatResult struct {
@@ -229,30 +229,20 @@ type linkResult struct {
 
 // Lstat implements FS.
 func (c *cachedFS) Lstat(name string) (fs.FileInfo, error) {
-	c.mu.Lock()
-	r, ok := c.lstat[name]
-	c.mu.Unlock()
-	if ok {
+	if r, ok := c.lstat.Load(name); ok {
 		return r.fi, r.err
 	}
 	fi, err := c.FS.Lstat(name)
-	c.mu.Lock()
-	c.lstat[name] = lstatResult{fi, err}
-	c.mu.Unlock()
+	c.lstat.Store(name, lstatResult{fi, err})
 	return fi, err
 }
 
 // Readlink implements FS.
 func (c *cachedFS) Readlink(name string) (string, error) {
-	c.mu.Lock()
-	r, ok := c.links[name]
-	c.mu.Unlock()
-	if ok {
+	if r, ok := c.links.Load(name); ok {
 		return r.target, r.err
 	}
 	t, err := c.FS.Readlink(name)
-	c.mu.Lock()
-	c.links[name] = linkResult{t, err}
-	c.mu.Unlock()
+	c.links.Store(name, linkResult{t, err})
 	return t, err
 }
