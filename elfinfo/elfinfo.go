@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // ErrNotELF is returned for a file that does not start with the ELF magic.
@@ -95,7 +96,9 @@ func (i *Info) NoDefLib() bool { return i.Flags1&elf.DF_1_NODEFLIB != 0 }
 // Read reads the ELF file r (size bytes long). It reads only the parts the
 // loader reads, a few pages, whatever the size of the file.
 func Read(r io.ReaderAt, size int64) (info *Info, err error) {
-	r = &pagedReader{r: r, size: size}
+	pr := &pagedReader{r: r, size: size}
+	defer pr.release()
+	r = pr
 	// debug/elf is not hardened against adversarial input; make sure no
 	// panic escapes.
 	defer func() {
@@ -346,7 +349,12 @@ func readDynamic(r io.ReaderAt, size int64, info *Info, dyn *elf.ProgHeader, loa
 	if avail > maxStrtab {
 		avail = maxStrtab
 	}
-	tab := &strtab{m: m, off: off, size: avail}
+	pr, ok := r.(*pagedReader)
+	if !ok {
+		pr = &pagedReader{r: r, size: size}
+		defer pr.release()
+	}
+	tab := &strtab{pr: pr, off: off, size: avail}
 	str := func(o uint64, what string) (string, error) {
 		if o >= uint64(tab.size) {
 			return "", &FormatError{Off: off, Msg: fmt.Sprintf("%s string offset %#x beyond the string table", what, o)}
@@ -402,6 +410,19 @@ type pagedReader struct {
 	r     io.ReaderAt
 	size  int64
 	pages map[int64][]byte
+	bufs  []*[readPage]byte // from pagePool, returned by release
+}
+
+// pagePool recycles pages across files: nothing read escapes a page (the
+// strings and records of Info are copies).
+var pagePool = sync.Pool{New: func() any { return new([readPage]byte) }}
+
+// release returns the pages to the pool; p must not be used after.
+func (p *pagedReader) release() {
+	for _, b := range p.bufs {
+		pagePool.Put(b)
+	}
+	p.bufs, p.pages = nil, nil
 }
 
 // ReadAt implements io.ReaderAt.
@@ -433,14 +454,17 @@ func (p *pagedReader) page(i int64) ([]byte, error) {
 	if b, ok := p.pages[i]; ok {
 		return b, nil
 	}
-	b := make([]byte, min(readPage, p.size-i*readPage))
+	buf := pagePool.Get().(*[readPage]byte)
+	b := buf[:min(readPage, p.size-i*readPage)]
 	n, err := p.r.ReadAt(b, i*readPage)
 	if n < len(b) {
+		pagePool.Put(buf)
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
+	p.bufs = append(p.bufs, buf)
 	if p.pages == nil {
 		p.pages = map[int64][]byte{}
 	}
@@ -448,54 +472,40 @@ func (p *pagedReader) page(i int64) ([]byte, error) {
 	return b, nil
 }
 
-// strtab reads strings of DT_STRTAB on demand, a page at a time: the few
-// strings the loader needs are a small part of a big C++ library's table.
+// strtab reads strings of DT_STRTAB on demand, straight from the file's
+// cached pages: the few strings the loader needs are a small part of a big
+// C++ library's table.
 type strtab struct {
-	m     *image
-	off   int64 // file offset of the table
-	size  int64 // bytes of the table available in the file
-	pages map[int64][]byte
+	pr   *pagedReader
+	off  int64 // file offset of the table
+	size int64 // bytes of the table available in the file
 }
 
-const (
-	strPage  = 4096
-	readPage = 16384 // most small files' loader data is in the first one
-)
+const readPage = 16384 // most small files' loader data is in the first page
 
 // get returns the NUL-terminated string at offset o of the table, and
 // false if the table ends (or maxString passes) before its NUL.
 func (t *strtab) get(o int64) (string, bool, error) {
 	var b []byte
-	for p := o / strPage; p*strPage < t.size && int64(len(b)) <= maxString; p++ {
-		page, err := t.page(p)
+	abs, end := t.off+o, t.off+t.size
+	for abs < end && int64(len(b)) <= maxString {
+		idx := abs / readPage
+		page, err := t.pr.page(idx)
 		if err != nil {
 			return "", false, err
 		}
-		if p == o/strPage {
-			page = page[o%strPage:]
+		start := abs - idx*readPage
+		if start >= int64(len(page)) {
+			break
 		}
-		if i := bytes.IndexByte(page, 0); i >= 0 {
-			return string(append(b, page[:i]...)), true, nil
+		chunk := page[start:min(int64(len(page)), start+end-abs)]
+		if i := bytes.IndexByte(chunk, 0); i >= 0 {
+			return string(append(b, chunk[:i]...)), true, nil
 		}
-		b = append(b, page...)
+		b = append(b, chunk...)
+		abs += int64(len(chunk))
 	}
 	return "", false, nil
-}
-
-func (t *strtab) page(p int64) ([]byte, error) {
-	if b, ok := t.pages[p]; ok {
-		return b, nil
-	}
-	n := min(strPage, t.size-p*strPage)
-	b, err := t.m.read(t.off+p*strPage, n)
-	if err != nil {
-		return nil, err
-	}
-	if t.pages == nil {
-		t.pages = map[int64][]byte{}
-	}
-	t.pages[p] = b
-	return b, nil
 }
 
 func byteOrder(d elf.Data) binary.ByteOrder {
