@@ -226,10 +226,10 @@ func (r *Resolver) listDir(dir string) map[string]bool {
 	var names map[string]bool
 	real, _, err := r.realpath(dir)
 	if err == nil {
-		if ents, err := r.fsys.ReadDir(real); err == nil {
-			names = make(map[string]bool, len(ents))
-			for _, e := range ents {
-				names[e.Name()] = true
+		if list, err := rootfs.ReadDirNames(r.fsys, real); err == nil {
+			names = make(map[string]bool, len(list))
+			for _, n := range list {
+				names[n] = true
 			}
 		}
 	}

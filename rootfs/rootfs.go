@@ -62,29 +62,43 @@ func Clean(name string) string {
 // the physical path it would have and an error wrapping [fs.ErrNotExist].
 func Resolve(fsys FS, name string) (string, []Link, error) {
 	var links []Link
-	cur := "/" // resolved so far, physical
-	rest := strings.Split(Clean(name), "/")[1:]
+	cur := "/"              // resolved so far, physical
+	rest := Clean(name)[1:] // still to walk, components separated by '/'
 	followed := 0
-	for len(rest) > 0 {
-		comp := rest[0]
-		rest = rest[1:]
+	for {
+		for rest != "" && rest[0] == '/' {
+			rest = rest[1:]
+		}
+		if rest == "" {
+			return cur, links, nil
+		}
+		comp := rest
+		if k := strings.IndexByte(rest, '/'); k >= 0 {
+			comp, rest = rest[:k], rest[k:]
+		} else {
+			rest = ""
+		}
+		last := strings.Trim(rest, "/") == ""
 		switch comp {
-		case "", ".":
+		case ".":
 			continue
 		case "..":
 			cur = path.Dir(cur)
 			continue
 		}
-		next := path.Join(cur, comp)
+		next := cur + "/" + comp
+		if cur == "/" {
+			next = "/" + comp
+		}
 		fi, err := fsys.Lstat(next)
 		if err != nil {
-			if len(rest) == 0 {
+			if last {
 				return next, links, err
 			}
 			return "", links, err
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
-			if len(rest) > 0 && !fi.IsDir() {
+			if !last && !fi.IsDir() {
 				return "", links, &fs.PathError{Op: "resolve", Path: next, Err: errNotDir}
 			}
 			cur = next
@@ -102,9 +116,8 @@ func Resolve(fsys FS, name string) (string, []Link, error) {
 		if strings.HasPrefix(target, "/") {
 			cur = "/"
 		}
-		rest = append(strings.Split(target, "/"), rest...)
+		rest = target + "/" + rest
 	}
-	return cur, links, nil
 }
 
 var (
@@ -200,6 +213,28 @@ func mustPhysicalParent(fsys FS, p string) string {
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+// ReadDirNames lists the names in directory name (a physical path), in no
+// particular order, with fsys's ReadDirNames method when it has one.
+func ReadDirNames(fsys FS, name string) ([]string, error) {
+	if c, ok := fsys.(*cachedFS); ok {
+		fsys = c.FS
+	}
+	if n, ok := fsys.(interface {
+		ReadDirNames(string) ([]string, error)
+	}); ok {
+		return n.ReadDirNames(name)
+	}
+	ents, err := fsys.ReadDir(name)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = e.Name()
+	}
+	return names, nil
+}
 
 // Cached wraps fsys so that Lstat, Readlink and ReadDir results are kept:
 // for a root that does not change while it is read, as the loader
