@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/fromscratch/fromscratch/elfinfo"
-	"github.com/fromscratch/fromscratch/rootfs"
+	"github.com/fromscratch/fromscratch/internal/reason"
 )
 
 // ErrBadInput is matched (errors.Is) by the errors of unusable input: bad
@@ -39,36 +38,15 @@ func badInputErr(cause error, format string, a ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, a...), err: cause}
 }
 
-// describe turns an error into the reason part of "FILE: reason", as the
-// other commands say it.
-func describe(err error) string {
-	var fe *elfinfo.FormatError
-	switch {
-	case errors.As(err, &fe):
-		return fe.Error()
-	case errors.Is(err, elfinfo.ErrNotELF):
-		return err.Error()
-	case errors.Is(err, rootfs.ErrLoop):
-		return "too many levels of symbolic links"
-	case errors.Is(err, fs.ErrNotExist):
-		return "no such file or directory"
-	case errors.Is(err, fs.ErrPermission):
-		return "permission denied"
-	}
-	return unwrapPathError(err).Error()
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 func describeBusybox(err error) string {
 	if errors.Is(err, fs.ErrNotExist) {
 		return "no such file or directory"
 	}
 	return err.Error()
 }
+
+// describe is the reason part of "FILE: reason".
+func describe(err error) string { return reason.Of(err) }
+
+// unwrapPathError is the error inside a *fs.PathError, or err.
+func unwrapPathError(err error) error { return reason.Unwrap(err) }

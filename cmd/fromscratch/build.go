@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/fromscratch/fromscratch/builder"
@@ -175,7 +174,7 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	}
 
 	if res.Index == nil {
-		if err := writeImage(ctx, stdout, o, res.Tag, res.Images[0]); err != nil {
+		if err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, stdout, res.Tag, res.Images[0]); err != nil {
 			return err
 		}
 		summarize()
@@ -269,35 +268,6 @@ func buildExit(err error) error {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	return err
-}
-
-// writeImage writes one image to the outputs asked for and prints its
-// digest (or, pushed, its digest reference).
-func writeImage(ctx context.Context, stdout io.Writer, o *buildOptions, tag string, img v1.Image) error {
-	if o.output != "" {
-		if err := image.WriteDockerArchive(ctx, o.output, tag, img); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.output, err)}
-		}
-	}
-	if o.ociLayout != "" {
-		if err := image.WriteOCILayout(ctx, o.ociLayout, tag, img); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.ociLayout, err)}
-		}
-	}
-	digest, err := img.Digest()
-	if err != nil {
-		return err
-	}
-	if o.push != "" {
-		ref, err := image.Push(ctx, o.push, img, o.insecure)
-		if err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", o.push, err)}
-		}
-		fmt.Fprintln(stdout, ref)
-	} else {
-		fmt.Fprintln(stdout, digest)
-	}
-	return nil
 }
 
 // words parses a JSON array of strings, or splits on spaces.

@@ -14,10 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/imagesrc"
+	"github.com/fromscratch/fromscratch/internal/reason"
 	"github.com/fromscratch/fromscratch/ldso"
-	"github.com/fromscratch/fromscratch/rootfs"
 )
 
 type lddOptions struct {
@@ -285,28 +284,8 @@ func printTree(w io.Writer, file string, res *ldso.Result) {
 	walk(res.Deps, res.Info.Needed, "")
 }
 
-// describe turns an error into the reason part of "FILE: reason".
-func describe(err error) string {
-	var fe *elfinfo.FormatError
-	switch {
-	case errors.As(err, &fe):
-		return fe.Error()
-	case errors.Is(err, elfinfo.ErrNotELF):
-		return err.Error()
-	case errors.Is(err, rootfs.ErrLoop):
-		return "too many levels of symbolic links"
-	case errors.Is(err, fs.ErrNotExist):
-		return "no such file or directory"
-	case errors.Is(err, fs.ErrPermission):
-		return "permission denied"
-	}
-	return unwrapPathError(err).Error()
-}
+// describe is the reason part of "FILE: reason".
+func describe(err error) string { return reason.Of(err) }
 
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
+// unwrapPathError is the error inside a *fs.PathError, or err.
+func unwrapPathError(err error) error { return reason.Unwrap(err) }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/fromscratch/fromscratch/closure"
@@ -123,7 +122,7 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 		}
 		return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %s", ref, describe(err))}
 	}
-	if err := writeSlim(ctx, stdout, o, tag, out); err != nil {
+	if err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, stdout, tag, out); err != nil {
 		return err
 	}
 	ratio := 0.0
@@ -132,35 +131,6 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	}
 	fmt.Fprintf(stderr, "fromscratch: slimmed %s: %s -> %s uncompressed (%.1f%%), %d layers, %d files, program %s\n",
 		ref, human(res.BytesBefore), human(res.BytesAfter), ratio, res.Layers, res.Files, res.Program)
-	return nil
-}
-
-// writeSlim writes img to the outputs asked for and prints its digest (or,
-// pushed, its digest reference).
-func writeSlim(ctx context.Context, stdout io.Writer, o *slimOptions, tag string, img v1.Image) error {
-	if o.output != "" {
-		if err := image.WriteDockerArchive(ctx, o.output, tag, img); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.output, err)}
-		}
-	}
-	if o.ociLayout != "" {
-		if err := image.WriteOCILayout(ctx, o.ociLayout, tag, img); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.ociLayout, err)}
-		}
-	}
-	if o.push != "" {
-		pushed, err := image.Push(ctx, o.push, img, o.insecure)
-		if err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", o.push, err)}
-		}
-		fmt.Fprintln(stdout, pushed)
-		return nil
-	}
-	digest, err := img.Digest()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, digest)
 	return nil
 }
 

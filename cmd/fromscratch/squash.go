@@ -98,28 +98,8 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if c, ok := res.Squashed.(io.Closer); ok {
 		defer c.Close()
 	}
-	if o.output != "" {
-		if err := image.WriteDockerArchive(ctx, o.output, tag, out); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.output, err)}
-		}
-	}
-	if o.ociLayout != "" {
-		if err := image.WriteOCILayout(ctx, o.ociLayout, tag, out); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.ociLayout, err)}
-		}
-	}
-	digest, err := out.Digest()
-	if err != nil {
+	if err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, stdout, tag, out); err != nil {
 		return err
-	}
-	if o.push != "" {
-		pushed, err := image.Push(ctx, o.push, out, o.insecure)
-		if err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", o.push, err)}
-		}
-		fmt.Fprintln(stdout, pushed)
-	} else {
-		fmt.Fprintln(stdout, digest)
 	}
 	size := int64(0)
 	if res.Squashed != nil {
