@@ -2,17 +2,14 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/fromscratch/fromscratch/imagesrc"
 	"github.com/fromscratch/fromscratch/internal/reason"
@@ -129,27 +126,16 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	w := bufio.NewWriter(stdout)
 	switch {
 	case o.json:
-		// One object a line, encoded concurrently: for thousands of files
-		// the encoding costs as much as the resolution.
-		enc := make([][]byte, len(files))
-		var g errgroup.Group
-		g.SetLimit(runtime.GOMAXPROCS(0))
-		for i := range files {
-			g.Go(func() (err error) {
-				enc[i], err = json.Marshal(toJSON(files[i], results[i], errs[i]))
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
+		// One object a line.
 		w.WriteString("[\n")
-		for i, b := range enc {
-			w.Write(b)
-			if i < len(enc)-1 {
-				w.WriteByte(',')
+		var buf []byte
+		for i := range files {
+			buf = appendJSON(buf[:0], toJSON(files[i], results[i], errs[i]))
+			if i < len(files)-1 {
+				buf = append(buf, ',')
 			}
-			w.WriteByte('\n')
+			buf = append(buf, '\n')
+			w.Write(buf)
 		}
 		w.WriteString("]\n")
 	default:

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/fromscratch/fromscratch/ldso"
+)
+
+// TestLddJSONEncoding: appendJSON writes what json.Marshal writes.
+func TestLddJSONEncoding(t *testing.T) {
+	yes, no := true, false
+	for _, j := range []lddJSON{
+		{File: "/bin/ls", Interpreter: "/lib64/ld-linux-x86-64.so.2", InterpreterFound: &yes, Flavor: "glibc",
+			Libraries: []ldso.Library{
+				{Name: "libc.so.6", Path: "/lib/x86_64-linux-gnu/libc.so.6", Found: true, Realpath: "/usr/lib/x86_64-linux-gnu/libc.so.6", Via: "ld.so.cache", NeededBy: "/bin/ls"},
+				{Name: "libgone.so", Error: "invalid ELF header", NeededBy: "/bin/ls"},
+			}},
+		{File: "/bin/busybox", Static: true, Libraries: []ldso.Library{}},
+		{File: "odd \"name\"\\ <&> \x01 é \xff", Libraries: []ldso.Library{}, Error: "not an ELF file"},
+		{File: "/x", Interpreter: "/lib/ld-musl-x86_64.so.1", InterpreterFound: &no, Flavor: "musl", Libraries: []ldso.Library{}},
+	} {
+		want, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendJSON(nil, j)
+		if string(got) != string(want) {
+			t.Errorf("appendJSON:\n got %s\nwant %s", got, want)
+		}
+		var back lddJSON
+		if err := json.Unmarshal(got, &back); err != nil || !reflect.DeepEqual(back.Libraries, j.Libraries) && len(j.Libraries) > 0 {
+			t.Errorf("round trip = %+v, %v", back, err)
+		}
+	}
+}
