@@ -362,21 +362,7 @@ func arm64Oracle(t *testing.T, root string, corpus []string) map[string]*oracleA
 			bad = append(bad, fmt.Sprintf("%s: fromscratch error %q, loader: %v", f, g.Error, keys(ws)))
 			continue
 		}
-		gs := map[string]bool{}
-		if !g.Static {
-			if g.InterpreterFound != nil && *g.InterpreterFound {
-				gs[real(g.Interpreter)] = true
-			} else if g.Interpreter != "" {
-				gs["not found: "+g.Interpreter] = true
-			}
-			for _, l := range g.Libraries {
-				if l.Found {
-					gs[real(l.Path)] = true
-				} else {
-					gs["not found: "+l.Name] = true
-				}
-			}
-		}
+		gs := answerSet(g, real)
 		if w.static {
 			static++
 			// The loader says "statically linked" for anything it has
