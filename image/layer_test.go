@@ -86,7 +86,8 @@ func readLayer(t *testing.T, l v1.Layer, mtime time.Time) []header {
 		if !h.ModTime.Equal(mtime) || !h.AccessTime.IsZero() || !h.ChangeTime.IsZero() {
 			t.Errorf("%q: times %v %v %v, want mtime %v only", h.Name, h.ModTime, h.AccessTime, h.ChangeTime, mtime)
 		}
-		if h.Uname != "" || h.Gname != "" || len(h.Xattrs) != 0 { //nolint:staticcheck // Xattrs must be empty too
+		//lint:ignore SA1019 the deprecated Xattrs must be empty too
+		if h.Uname != "" || h.Gname != "" || len(h.Xattrs) != 0 {
 			t.Errorf("%q: uname %q gname %q", h.Name, h.Uname, h.Gname)
 		}
 		for k := range h.PAXRecords {

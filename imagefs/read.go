@@ -175,6 +175,7 @@ func (t *FS) parseEntry(layer, pos int, hdr *tar.Header, tr io.Reader) (event, e
 		}
 	}
 	switch hdr.Typeflag {
+	//lint:ignore SA1019 old tars still carry '\x00' for regular files
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 		n.typ = tar.TypeReg
 		if hdr.Size < 0 {
