@@ -10,8 +10,11 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
+	"io/fs"
 	"path"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
@@ -185,9 +188,16 @@ func (d *doc) exec(prog string, depth int) {
 		return
 	}
 	if u := d.cfg.User; !isRoot(u) && fi.Mode()&0o001 == 0 {
-		// The view has no owners: say what decides.
-		d.warn("permission", prog, fmt.Sprintf("%s is mode %v and the image runs as user %s: it starts only if that user owns it or is in its group (else: permission denied)", prog, fi.Mode().Perm(), u),
-			"make it executable by all (chmod 755), or run as its owner")
+		switch d.mayExec(real, fi.Mode(), u) {
+		case denied:
+			d.fail("program", prog, fmt.Sprintf("exec %s: permission denied (mode %v, and user %s is neither its owner nor in its group)", prog, fi.Mode().Perm(), u),
+				"make it executable by all (chmod 755), or run as its owner")
+			return
+		case unknown:
+			// The view has no owners: say what decides.
+			d.warn("permission", prog, fmt.Sprintf("%s is mode %v and the image runs as user %s: it starts only if that user owns it or is in its group (else: permission denied)", prog, fi.Mode().Perm(), u),
+				"make it executable by all (chmod 755), or run as its owner")
+		}
 	}
 	f, err := d.fsys.Open(real)
 	if err != nil {
@@ -499,6 +509,117 @@ func (d *doc) checkUser() {
 }
 
 // isRoot reports whether user[:group] u runs as uid 0.
+type verdict int
+
+const (
+	unknown verdict = iota
+	allowed
+	denied
+)
+
+// mayExec decides whether the (non-root) user spec u may execute real, of
+// mode, as the kernel checks it: the owner's bit for the owner, the group's
+// for a member, the others' bit else. It needs the owners (the image view
+// has them) and the user's ids (numeric, or from /etc/passwd and
+// /etc/group); unknown when one is missing.
+func (d *doc) mayExec(real string, mode fs.FileMode, u string) verdict {
+	owners, ok := d.fsys.(interface {
+		Owner(string) (uid, gid int, ok bool)
+	})
+	if !ok {
+		return unknown
+	}
+	fuid, fgid, ok := owners.Owner(real)
+	if !ok {
+		return unknown
+	}
+	uid, gids, ok := d.ids(u)
+	if !ok {
+		return unknown
+	}
+	bit := fs.FileMode(0o001)
+	switch {
+	case uid == fuid:
+		bit = 0o100
+	case slices.Contains(gids, fgid):
+		bit = 0o010
+	}
+	if mode&bit != 0 {
+		return allowed
+	}
+	return denied
+}
+
+// ids resolves a USER spec ("name", "uid", "name:group", "uid:gid") to a
+// uid and the gids whose permissions apply (the given or primary group,
+// and the groups of /etc/group that list the user).
+func (d *doc) ids(u string) (int, []int, bool) {
+	user, group, hasGroup := strings.Cut(u, ":")
+	name, uid, gid := "", -1, -1
+	if isNumeric(user) {
+		uid, _ = strconv.Atoi(user)
+	} else {
+		name = user
+	}
+	if b, err := rootfs.ReadFile(d.fsys, "/etc/passwd", 16<<20); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) < 4 {
+				continue
+			}
+			id, _ := strconv.Atoi(f[2])
+			if f[0] == name || name == "" && id == uid && uid >= 0 {
+				name, uid = f[0], id
+				gid, _ = strconv.Atoi(f[3])
+				break
+			}
+		}
+	}
+	if uid < 0 {
+		return 0, nil, false
+	}
+	var gids []int
+	if hasGroup {
+		if isNumeric(group) {
+			g, _ := strconv.Atoi(group)
+			gids = append(gids, g)
+		} else if g, ok := d.groupID(group); ok {
+			gids = append(gids, g)
+		} else {
+			return 0, nil, false
+		}
+	} else if gid >= 0 {
+		gids = append(gids, gid)
+	}
+	if b, err := rootfs.ReadFile(d.fsys, "/etc/group", 16<<20); err == nil && name != "" {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) >= 4 && slices.Contains(strings.Split(f[3], ","), name) {
+				if g, err := strconv.Atoi(f[2]); err == nil {
+					gids = append(gids, g)
+				}
+			}
+		}
+	}
+	return uid, gids, true
+}
+
+// groupID looks a group name up in /etc/group.
+func (d *doc) groupID(name string) (int, bool) {
+	b, err := rootfs.ReadFile(d.fsys, "/etc/group", 16<<20)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 3 && f[0] == name {
+			g, err := strconv.Atoi(f[2])
+			return g, err == nil
+		}
+	}
+	return 0, false
+}
+
 func isRoot(u string) bool {
 	user, _, _ := strings.Cut(u, ":")
 	return user == "" || user == "root" || strings.Trim(user, "0") == "" && user != ""

@@ -399,6 +399,13 @@ func TestDoctorAgainstDocker(t *testing.T) {
 			check:  "program", message: "permission denied",
 		},
 		{
+			// root:root 0700, run as 1000: the kernel refuses.
+			name:   "owner-only",
+			image:  scratch([]doctorFile{{dst: "/hello", src: fx.helloStatic, mode: 0o700}}, "USER 1000", `ENTRYPOINT ["/hello"]`),
+			docker: "permission denied",
+			check:  "program", message: "permission denied",
+		},
+		{
 			name:   "directory",
 			image:  scratch([]doctorFile{{dst: "/app", dir: true}, {dst: "/app/hello", src: fx.helloStatic}}, `ENTRYPOINT ["/app"]`),
 			docker: "permission denied",
@@ -545,6 +552,11 @@ func TestDoctorAgainstDocker(t *testing.T) {
 		{
 			name:    "numeric-user",
 			image:   scratch([]doctorFile{{dst: "/hello", src: fx.helloStatic}}, "USER 1000:1000", `ENTRYPOINT ["/hello"]`),
+			healthy: true, docker: "hello",
+		},
+		{
+			name:    "owner-only-as-root",
+			image:   scratch([]doctorFile{{dst: "/hello", src: fx.helloStatic, mode: 0o700}}, `ENTRYPOINT ["/hello"]`),
 			healthy: true, docker: "hello",
 		},
 		{
