@@ -88,11 +88,7 @@ func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	}
 	switch {
 	case strings.HasPrefix(ref, DockerArchive):
-		p := strings.TrimPrefix(ref, DockerArchive)
-		if _, err := os.Stat(p); err != nil {
-			return nil, err
-		}
-		return tarball.ImageFromPath(p, nil)
+		return fromArchive(strings.TrimPrefix(ref, DockerArchive))
 	case strings.HasPrefix(ref, OCILayout):
 		return fromLayout(strings.TrimPrefix(ref, OCILayout), plat, opts.Platform != "")
 	case strings.HasPrefix(ref, DockerDaemon):
@@ -232,4 +228,30 @@ func tagOf(ref string) string {
 		return ""
 	}
 	return ref[i+1:]
+}
+
+// fromArchive opens a docker archive: PATH, or PATH:NAME:TAG to pick one
+// image of an archive that holds several (docker save a b), as Docker names
+// them in its manifest.json.
+func fromArchive(p string) (v1.Image, error) {
+	if _, err := os.Stat(p); err == nil {
+		img, err := tarball.ImageFromPath(p, nil)
+		if err != nil && strings.Contains(err.Error(), "only a single image") {
+			return nil, fmt.Errorf("%w in this archive: name one, docker-archive:%s:NAME:TAG", ErrAmbiguous, p)
+		}
+		return img, err
+	}
+	dir, base := filepath.Split(p)
+	if i := strings.IndexByte(base, ':'); i > 0 {
+		file := filepath.Join(dir, base[:i])
+		if _, err := os.Stat(file); err == nil {
+			tag, err := name.NewTag(base[i+1:])
+			if err != nil {
+				return nil, err
+			}
+			return tarball.ImageFromPath(file, &tag)
+		}
+	}
+	_, err := os.Stat(p)
+	return nil, err
 }

@@ -33,7 +33,7 @@ the kernel and the dynamic loader would: the program (looked up in PATH), its
 versions it needs, and the user it runs as. It names the first broken link
 and a fix.
 
-IMAGE is docker-archive:PATH, oci-layout:DIR[:TAG|@DIGEST], docker-daemon:NAME
+IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST], docker-daemon:NAME
 or a registry reference.
 
 Exit status: 0 healthy, 1 the entrypoint cannot start, 2 the image cannot be

@@ -46,7 +46,7 @@ that survives is not wasted. Efficiency is 1 - wasted / total, where total is
 the content bytes of regular files over all layers (1 for an image without
 files). File counts are of non-directories.
 
-IMAGE is docker-archive:PATH, oci-layout:DIR[:TAG|@DIGEST],
+IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
 docker-daemon:NAME or a registry reference.
 
 Exit status: 0 fine; 1 a --max-waste or --min-efficiency gate was crossed;

@@ -53,7 +53,7 @@ at run time besides its libraries (plugins loaded with dlopen, data files,
 programs it runs): keep those with --keep, and test the result.
 
 No Docker daemon is needed; IMAGE is read twice, layer by layer, never held
-in memory. IMAGE is docker-archive:PATH, oci-layout:DIR[:TAG|@DIGEST],
+in memory. IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
 docker-daemon:NAME or a registry reference.
 
 Exit status: 0 written; 1 the entrypoint cannot start (a library not in the

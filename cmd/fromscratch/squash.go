@@ -42,7 +42,7 @@ keeps the kept layers' entries and gets one for the new layer.
 No Docker daemon is needed; the image is read twice, layer by layer, never
 held in memory. Outputs are written atomically.
 
-IMAGE is docker-archive:PATH, oci-layout:DIR[:TAG|@DIGEST],
+IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
 docker-daemon:NAME or a registry reference.
 
 Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
