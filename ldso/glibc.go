@@ -105,12 +105,6 @@ func (r *Resolver) guessSystemDirs(a arch) []string {
 	return []string{"/lib", "/usr/lib"}
 }
 
-// SystemDirs returns the default directories of the glibc loader at interp
-// in the root, as fromscratch derives them.
-func (r *Resolver) SystemDirs(interp string, prog *elfinfo.Info) []string {
-	return append([]string(nil), r.loader(interp, false, archOf(prog), prog).systemDirs...)
-}
-
 // searchGlibc is _dl_map_object's search for a name needed by object l.
 func (s *session) searchGlibc(name string, l *object) found {
 	if strings.Contains(name, "/") {

@@ -176,9 +176,6 @@ func New(fsys rootfs.FS, opts Options) *Resolver {
 	return r
 }
 
-// FS returns the root the resolver reads.
-func (r *Resolver) FS() rootfs.FS { return r.fsys }
-
 // CacheStatus describes ROOT/etc/ld.so.cache: its format, or why there is
 // none (then the loader searches only the default directories).
 func (r *Resolver) CacheStatus() (string, error) {

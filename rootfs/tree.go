@@ -84,34 +84,6 @@ func (t *Tree) add(name string, n *node) {
 	t.nodes[name] = n
 }
 
-// Walk calls fn for every path of the tree but "/", sorted.
-func (t *Tree) Walk(fn func(name string, mode fs.FileMode, target string) error) error {
-	names := make([]string, 0, len(t.nodes))
-	for p := range t.nodes {
-		if p != "/" {
-			names = append(names, p)
-		}
-	}
-	sort.Strings(names)
-	for _, p := range names {
-		n := t.nodes[p]
-		if err := fn(p, n.mode, n.target); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Source returns where the content of regular file name comes from: an FS
-// and a path in it, or inline data.
-func (t *Tree) Source(name string) (FS, string, []byte, bool) {
-	n, ok := t.nodes[Clean(name)]
-	if !ok || !n.mode.IsRegular() {
-		return nil, "", nil, false
-	}
-	return n.src, n.srcPath, n.data, true
-}
-
 // Lstat implements FS.
 func (t *Tree) Lstat(name string) (fs.FileInfo, error) {
 	n, ok := t.nodes[Clean(name)]
