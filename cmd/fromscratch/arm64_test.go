@@ -217,7 +217,7 @@ const arm64Loader = "/lib/ld-linux-aarch64.so.1"
 // found must be identical for every file the loader can read.
 func TestArm64LddOracle(t *testing.T) {
 	root := arm64DebianRoot(t)
-	if _, err := resolveIn(root, arm64Loader); err != nil {
+	if _, err := realpathIn(root, arm64Loader); err != nil {
 		t.Fatalf("the arm64 root has no loader %s: %v", arm64Loader, err)
 	}
 	corpus := elfCorpusIn(t, root, "/usr/bin", "/usr/sbin", "/usr/lib")
@@ -328,7 +328,7 @@ func arm64Oracle(t *testing.T, root string, corpus []string) map[string]*oracleA
 	}
 
 	real := func(p string) string {
-		if r, err := resolveIn(root, p); err == nil {
+		if r, err := realpathIn(root, p); err == nil {
 			return r
 		}
 		return p
@@ -452,7 +452,7 @@ func elfCorpusIn(t *testing.T, root string, dirs ...string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range dirs {
-		rd, err := resolveIn(root, d)
+		rd, err := realpathIn(root, d)
 		if err != nil {
 			t.Fatalf("%s in %s: %v", d, root, err)
 		}
@@ -464,14 +464,7 @@ func elfCorpusIn(t *testing.T, root string, dirs ...string) []string {
 			if seen[in] {
 				return nil
 			}
-			f, err := os.Open(p)
-			if err != nil {
-				return nil
-			}
-			var magic [4]byte
-			n, _ := f.Read(magic[:])
-			f.Close()
-			if n == 4 && string(magic[:]) == "\x7fELF" {
+			if isELFFile(p) {
 				seen[in] = true
 				out = append(out, in)
 			}
@@ -480,49 +473,6 @@ func elfCorpusIn(t *testing.T, root string, dirs ...string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// resolveIn resolves every symbolic link of p (a path inside root) inside
-// root, as a chroot would: absolute targets start again at root and ".."
-// stops at it. It returns the real path inside root.
-func resolveIn(root, p string) (string, error) {
-	var done []string
-	rest := strings.Split(p, "/")
-	links := 0
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(done) > 0 {
-				done = done[:len(done)-1]
-			}
-			continue
-		}
-		cur := "/" + strings.Join(append(done, c), "/")
-		fi, err := os.Lstat(filepath.Join(root, cur))
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			done = append(done, c)
-			continue
-		}
-		if links++; links > 40 {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
-		}
-		target, err := os.Readlink(filepath.Join(root, cur))
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			done = nil
-		}
-		rest = append(strings.Split(target, "/"), rest...)
-	}
-	return "/" + strings.Join(done, "/"), nil
 }
 
 // TestArm64Build builds images of the arm64 root's jq and curl: the image

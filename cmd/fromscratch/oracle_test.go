@@ -138,14 +138,7 @@ func elfCorpus(t *testing.T, dirs ...string) []string {
 			if err != nil || seen[real] {
 				return nil
 			}
-			f, err := os.Open(real)
-			if err != nil {
-				return nil
-			}
-			var magic [4]byte
-			n, _ := f.Read(magic[:])
-			f.Close()
-			if n == 4 && string(magic[:]) == "\x7fELF" {
+			if isELFFile(real) {
 				seen[real] = true
 				out = append(out, real)
 			}
@@ -154,6 +147,18 @@ func elfCorpus(t *testing.T, dirs ...string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// isELFFile reports whether the host file p starts with the ELF magic.
+func isELFFile(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	n, _ := f.Read(magic[:])
+	return n == 4 && string(magic[:]) == "\x7fELF"
 }
 
 type oracleAnswer struct {

@@ -411,6 +411,10 @@ func rootRealpath(root string) func(string) string {
 	}
 }
 
+// realpathIn resolves every symbolic link of p (a path inside root) inside
+// root, as a chroot would: absolute targets start again at root and ".."
+// stops at it. It returns the real path inside root. It is the tests' own,
+// independent of package rootfs.
 func realpathIn(root, p string) (string, error) {
 	cur := "/"
 	rest := strings.Split(p, "/")
