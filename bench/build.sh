@@ -2,10 +2,11 @@
 # bench/build.sh: how fast is `fromscratch build` against the other ways to
 # make the same image, in one run, for the same files:
 #
-#   fromscratch build -o IMG.tar PROGRAM      no daemon
+#   fromscratch build -o IMG.tar PROGRAM      no daemon, plain tar layers
+#   fromscratch build --level 6 -o ...        gzip layers (as --push writes)
 #   docker build (FROM scratch, COPY of the same files)
 #   crane append -f LAYER.tar -o IMG.tar      go-containerregistry's CLI
-#   tar c FILES | gzip                        the floor: the layer bytes alone
+#   tar c FILES, tar c FILES | gzip -6        the floors: the layer bytes alone
 #
 # for each PROGRAM (default: /usr/bin/curl /usr/bin/ffmpeg). A benchmark,
 # not a test. Needs docker (an engine), hyperfine, jq, and the Go module
@@ -29,7 +30,7 @@ GOBIN="$tmp" go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
 fs="$tmp/fromscratch"
 crane="$tmp/crane"
 
-printf '%-10s %6s %5s %12s %12s %9s %9s %9s %10s %10s %9s\n' program files MB fromscratch "fs --level1" docker crane tar+gzip docker/fs docker/fs1 fs/floor
+printf '%-8s %5s %4s %9s %9s %9s %9s %9s %9s %9s %8s %8s %8s %8s\n' program files MB fs fs-gzip6 docker crane "tar" tar+gzip6 docker/fs dock/fs6 crane/fs6 fs/tar fs6/tgz
 for prog in "${programs[@]}"; do
   [[ -x $prog ]] || { echo "bench/build.sh: $prog missing (apt-get install ...)" >&2; continue; }
   name=$(basename "$prog")
@@ -40,28 +41,35 @@ for prog in "${programs[@]}"; do
   mkdir -p "$work/unpack"
   tar -xf "$work/ref.tar" -C "$work/unpack"
   for l in $(jq -r '.[0].Layers[]' "$work/unpack/manifest.json"); do
-    tar -xzf "$work/unpack/$l" -C "$work/ctx"
+    tar -xf "$work/unpack/$l" -C "$work/ctx" # plain or gzip: GNU tar tells
   done
   files=$(find "$work/ctx" -type f | wc -l)
   mb=$(du -sm --apparent-size "$work/ctx" | cut -f1)
   (cd "$work/ctx" && tar -cf "$work/layer.tar" .)
   printf 'FROM scratch\nCOPY ctx/ /\nENTRYPOINT ["%s"]\n' "$prog" >"$work/Dockerfile"
 
-  hyperfine -N -w 1 -r "$runs" --export-json "$work/fs.json" \
+  # Every output is written to a path that does not exist yet (--prepare
+  # removes the last run's), as docker build makes new layers: replacing a
+  # big file costs its filesystem a flush on ext4 (auto_da_alloc), whoever
+  # writes it.
+  hyperfine -N -w 1 -r "$runs" --prepare "rm -f $work/fs.tar" --export-json "$work/fs.json" \
     "$fs build -o $work/fs.tar -t bench/$name:fs $prog" >/dev/null 2>&1
-  hyperfine -N -w 1 -r "$runs" --export-json "$work/fs1.json" \
-    "$fs build --level 1 -o $work/fs1.tar -t bench/$name:fs1 $prog" >/dev/null 2>&1
+  hyperfine -N -w 1 -r "$runs" --prepare "rm -f $work/fs6.tar" --export-json "$work/fs6.json" \
+    "$fs build --level 6 -o $work/fs6.tar -t bench/$name:fs6 $prog" >/dev/null 2>&1
   hyperfine -w 1 -r "$runs" --export-json "$work/docker.json" \
     "DOCKER_BUILDKIT=0 docker build -q --no-cache -t fromscratch-bench:docker $work" >/dev/null 2>&1
-  hyperfine -N -w 1 -r "$runs" --export-json "$work/crane.json" \
+  hyperfine -N -w 1 -r "$runs" --prepare "rm -f $work/crane.tar" --export-json "$work/crane.json" \
     "$crane append -f $work/layer.tar -t bench/$name:crane -o $work/crane.tar" >/dev/null 2>&1
-  hyperfine -w 1 -r "$runs" --export-json "$work/floor.json" \
+  hyperfine -w 1 -r "$runs" --prepare "rm -f $work/floor.tar" --export-json "$work/tar.json" \
+    "tar -C $work/ctx -cf $work/floor.tar ." >/dev/null 2>&1
+  hyperfine -w 1 -r "$runs" --prepare "rm -f $work/floor.tar.gz" --export-json "$work/floor.json" \
     "tar -C $work/ctx -cf - . | gzip -6 > $work/floor.tar.gz" >/dev/null 2>&1
   mean() { jq '.results[0].mean' "$1"; }
-  f=$(mean "$work/fs.json") f1=$(mean "$work/fs1.json") d=$(mean "$work/docker.json") c=$(mean "$work/crane.json") g=$(mean "$work/floor.json")
-  awk -v n="$name" -v files="$files" -v mb="$mb" -v f="$f" -v f1="$f1" -v d="$d" -v c="$c" -v g="$g" 'BEGIN {
-    printf "%-10s %6d %5d %11.3fs %11.3fs %8.3fs %8.3fs %8.3fs %9.1fx %9.1fx %8.2fx\n", n, files, mb, f, f1, d, c, g, d/f, d/f1, f/g }'
-  printf '%-10s compressed bytes: level 6 %s, level 1 %s, crane %s\n' "$name" \
-    "$(stat -c %s "$work/fs.tar")" "$(stat -c %s "$work/fs1.tar")" "$(stat -c %s "$work/crane.tar")"
+  f=$(mean "$work/fs.json") f6=$(mean "$work/fs6.json") d=$(mean "$work/docker.json") c=$(mean "$work/crane.json")
+  t=$(mean "$work/tar.json") g=$(mean "$work/floor.json")
+  awk -v n="$name" -v files="$files" -v mb="$mb" -v f="$f" -v f6="$f6" -v d="$d" -v c="$c" -v t="$t" -v g="$g" 'BEGIN {
+    printf "%-8s %5d %4d %8.3fs %8.3fs %8.3fs %8.3fs %8.3fs %8.3fs %8.1fx %8.1fx %7.1fx %7.2fx %7.2fx\n", n, files, mb, f, f6, d, c, t, g, d/f, d/f6, c/f6, f/t, f6/g }'
+  printf '%-8s bytes: fs %s (plain tar layers), fs --level 6 %s, crane %s\n' "$name" \
+    "$(stat -c %s "$work/fs.tar")" "$(stat -c %s "$work/fs6.tar")" "$(stat -c %s "$work/crane.tar")"
 done
-echo "(docker/fs: how many times slower docker build is than fromscratch (default level 6); docker/fs1: than --level 1; fs/floor: fromscratch's time over tar|gzip -6 of the same bytes)"
+echo "(fs: fromscratch build -o, plain tar layers as docker save writes them; fs-gzip6: with --level 6, the layers --push and --oci-layout write; docker/fs, dock/fs6, crane/fs6: how many times slower; fs/tar: fs over tar c of the same bytes; fs6/tgz: fs-gzip6 over tar c | gzip -6)"

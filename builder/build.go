@@ -163,7 +163,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		jobs = append(jobs, job{arg: arg, program: program, inputs: append(inputs, common.adds...)})
 	}
 
-	iopts := image.Options{Created: o.Created, Level: o.Level}
+	iopts := image.Options{Created: o.Created, Level: o.Level, Uncompressed: o.Uncompressed}
 	res.Tag = o.Tag
 	if res.Tag == "" {
 		res.Tag = tagName + ":latest"

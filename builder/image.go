@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/debuglayer"
@@ -50,31 +51,14 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		cfg.Entrypoint = []string{j.program}
 	}
 
-	var layers []v1.Layer
-	var specs []image.LayerSpec
-	sum := Summary{}
-	addLayer := func(createdBy string, items []closure.Item) error {
-		spec := closure.Spec(createdBy, items)
-		for _, it := range items {
-			if it.Kind == closure.File {
-				sum.Files++
-				sum.Bytes += it.Size
-			}
-		}
-		layer, err := image.LayerContext(ctx, fsys, spec, iopts)
-		if err != nil {
-			return fmt.Errorf("build: %w", err)
-		}
-		layers = append(layers, layer)
-		specs = append(specs, spec)
-		return nil
+	type layerWork struct {
+		createdBy string
+		items     []closure.Item
 	}
+	var work []layerWork
 	for l, items := range plan.Layers {
-		if len(items) == 0 {
-			continue
-		}
-		if err := addLayer("fromscratch build: "+closure.LayerNames[l], items); err != nil {
-			return nil, Summary{}, nil, err
+		if len(items) > 0 {
+			work = append(work, layerWork{"fromscratch build: " + closure.LayerNames[l], items})
 		}
 	}
 	if o.Debug || len(o.DebugTools) > 0 {
@@ -82,10 +66,39 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		if err != nil {
 			return nil, Summary{}, nil, err
 		}
-		if err := addLayer("fromscratch build --debug: busybox and debugging tools", items); err != nil {
-			return nil, Summary{}, nil, err
-		}
+		work = append(work, layerWork{"fromscratch build --debug: busybox and debugging tools", items})
 		cfg.Env = debuglayer.ExtendPath(cfg.Env, closure.DefaultPath)
+	}
+	sum := Summary{}
+	layers := make([]v1.Layer, len(work))
+	specs := make([]image.LayerSpec, len(work))
+	for i, w := range work {
+		specs[i] = closure.Spec(w.createdBy, w.items)
+		for _, it := range w.items {
+			if it.Kind == closure.File {
+				sum.Files++
+				sum.Bytes += it.Size
+			}
+		}
+	}
+	// A gzip layer already keeps every core busy (pgzip); plain tar layers
+	// are written side by side.
+	g, gctx := errgroup.WithContext(ctx)
+	if !iopts.Uncompressed {
+		g.SetLimit(1)
+	}
+	for i := range work {
+		g.Go(func() error {
+			layer, err := image.LayerContext(gctx, fsys, specs[i], iopts)
+			if err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
+			layers[i] = layer
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, Summary{}, nil, err
 	}
 	img, err := image.Image(layers, specs, cfg, iopts)
 	if err != nil {

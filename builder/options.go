@@ -69,6 +69,8 @@ type Options struct {
 	Created time.Time
 	// Level is the gzip level of the layers, 1 to 9; 0 is image.DefaultLevel.
 	Level int
+	// Uncompressed writes plain tar layers (see image.Options.Uncompressed).
+	Uncompressed bool
 }
 
 // AddFile is a host file or directory to put in the image.

@@ -11,8 +11,10 @@
 // uncompressed layers (their diffIDs) depend only on the entries and the time;
 // the compressed bytes, and so the digests, also depend on the gzip level and
 // on the version of github.com/klauspost/compress built into the program.
+// Layers can also be left uncompressed ([Options.Uncompressed]), as
+// `docker save` writes them: their digest is then their diffID.
 //
 // Layers stream: file contents are copied from a [rootfs.FS] in 128 KiB
-// chunks through gzip into an unlinked temporary file, hashed while written,
+// chunks through gzip (or not) into an unlinked temporary file, hashed while written,
 // so a file is read once and never held in memory.
 package image

@@ -36,8 +36,9 @@ func Layer(fsys rootfs.FS, spec LayerSpec, opts Options) (v1.Layer, error) {
 }
 
 // LayerContext writes one gzip layer (media type types.DockerLayer, or
-// types.OCILayer with opts.OCIMediaTypes) with the entries of spec, and returns it backed by an unlinked temporary file
-// in opts.TempDir.
+// types.OCILayer with opts.OCIMediaTypes), or a plain tar one with
+// opts.Uncompressed, with the entries of spec, and returns it backed by an
+// unlinked temporary file in opts.TempDir.
 //
 // The tar is in PAX format (Go's archive/tar, tar.FormatPAX): entries are
 // sorted by path and every parent directory is written before its children
@@ -81,15 +82,18 @@ func LayerContext(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Opti
 }
 
 // StreamLayer makes a layer of the tar that fill writes: its bytes are
-// hashed (diffID), gzipped with opts' level in fixed blocks, hashed again
-// (digest) and written to an unlinked temporary file in opts.TempDir, read
+// hashed (diffID), gzipped with opts' level in fixed blocks (unless
+// opts.Uncompressed), hashed again (digest) and written to an unlinked temporary file in opts.TempDir, read
 // once. The layer is as [LayerContext]'s: digest, diffID and sizes known on
 // return, io.Closer to release the file. fill must write entries only: the
 // tar is closed after it.
 func StreamLayer(ctx context.Context, opts Options, fill func(*tar.Writer) error) (v1.Layer, error) {
-	level, err := opts.level()
-	if err != nil {
-		return nil, err
+	level := 0
+	if !opts.Uncompressed {
+		var err error
+		if level, err = opts.level(); err != nil {
+			return nil, err
+		}
 	}
 	f, err := os.CreateTemp(opts.TempDir, "fromscratch-layer-*.tar.gz")
 	if err != nil {
@@ -134,6 +138,25 @@ const gzipBlock = 1 << 20
 func writeLayer(ctx context.Context, f *os.File, opts Options, level int, fill func(*tar.Writer) error) (*fileLayer, error) {
 	compressed := &hashWriter{h: sha256.New()}
 	bw := bufio.NewWriterSize(io.MultiWriter(f, compressed), chunk)
+	_, _, mt := opts.mediaTypes()
+	if opts.Uncompressed {
+		// tar -> (one hash, f): digest and diffID are the same.
+		tw := tar.NewWriter(bw)
+		if err := fill(tw); err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := tw.Close(); err != nil {
+			return nil, fmt.Errorf("writing layer: %w", err)
+		}
+		if err := bw.Flush(); err != nil {
+			return nil, fmt.Errorf("writing layer file: %w", err)
+		}
+		sum := compressed.sum()
+		return &fileLayer{f: f, mt: mt, digest: sum, diffID: sum, size: compressed.n, usize: compressed.n, plain: true}, nil
+	}
 	// pgzip compresses 1 MiB blocks on every core; its output depends on
 	// the block size and level only, never on the scheduling.
 	gz, err := pgzip.NewWriterLevel(bw, level)
@@ -160,7 +183,6 @@ func writeLayer(ctx context.Context, f *os.File, opts Options, level int, fill f
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("writing layer file: %w", err)
 	}
-	_, _, mt := opts.mediaTypes()
 	return &fileLayer{
 		f:      f,
 		mt:     mt,
@@ -272,6 +294,7 @@ type fileLayer struct {
 	mt             types.MediaType
 	digest, diffID v1.Hash
 	size, usize    int64
+	plain          bool // not compressed: Compressed and Uncompressed are the same bytes
 	closeOnce      sync.Once
 	closeErr       error
 }
@@ -304,6 +327,9 @@ func (l *fileLayer) Compressed() (io.ReadCloser, error) {
 
 // Uncompressed implements v1.Layer.
 func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
+	if l.plain {
+		return io.NopCloser(io.NewSectionReader(l.f, 0, l.size)), nil
+	}
 	zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(l.f, 0, l.size), chunk))
 	if err != nil {
 		return nil, fmt.Errorf("reading layer %s: %w", l.digest, err)

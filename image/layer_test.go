@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/fromscratch/fromscratch/rootfs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
@@ -255,6 +258,48 @@ func TestLayerLevels(t *testing.T) {
 	for _, level := range []int{-1, 10} {
 		if _, err := Layer(fsys, spec, Options{Level: level}); err == nil {
 			t.Errorf("Layer(Level: %d) succeeded", level)
+		}
+	}
+}
+
+// An uncompressed layer is the same tar as a gzip one's: diffIDs equal,
+// digest = diffID, both readers give the tar, media types say so.
+func TestLayerUncompressed(t *testing.T) {
+	fsys := makeRoot(t, map[string]string{"/f": strings.Repeat("abcdefgh", 10000)}, time.Now())
+	spec := LayerSpec{Entries: []Entry{{Path: "/f", Type: tar.TypeReg, Mode: 0o644, Source: "/f"}}}
+	_, gzDiff := digests(t, mustLayer(t, fsys, spec, Options{}))
+	for _, oci := range []bool{false, true} {
+		l := mustLayer(t, fsys, spec, Options{Uncompressed: true, OCIMediaTypes: oci, Level: 99})
+		d, diff := digests(t, l)
+		if d != diff || diff != gzDiff {
+			t.Errorf("oci=%v: digest %v, diffID %v, gzip layer's diffID %v: want all equal", oci, d, diff, gzDiff)
+		}
+		mt, _ := l.MediaType()
+		want := types.DockerUncompressedLayer
+		if oci {
+			want = types.OCIUncompressedLayer
+		}
+		if mt != want {
+			t.Errorf("oci=%v: media type %s, want %s", oci, mt, want)
+		}
+		for name, open := range map[string]func() (io.ReadCloser, error){"Compressed": l.Compressed, "Uncompressed": l.Uncompressed} {
+			rc, err := open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			size, _ := l.Size()
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != d.Hex || int64(len(b)) != size {
+				t.Errorf("oci=%v: %s() gives %d bytes that do not hash to the digest (size %d)", oci, name, len(b), size)
+			}
+			hdr, err := tar.NewReader(bytes.NewReader(b)).Next()
+			if err != nil || hdr.Name != "f" {
+				t.Errorf("oci=%v: %s(): first entry %v, %v: want f", oci, name, hdr, err)
+			}
 		}
 	}
 }

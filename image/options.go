@@ -25,6 +25,12 @@ type Options struct {
 	// DefaultLevel. It changes the compressed bytes, so layer and image
 	// digests: keep it fixed for reproducible builds.
 	Level int
+	// Uncompressed writes layers as plain tar (media type
+	// types.DockerUncompressedLayer or types.OCIUncompressedLayer), as
+	// `docker save` does: for an archive that is loaded where it is made,
+	// compressing is work that `docker load` undoes at once. Level is then
+	// ignored; digest and diffID are the same hash.
+	Uncompressed bool
 	// TempDir is where compressed layers are staged ("" means
 	// os.TempDir()). The files are unlinked as soon as they are created, so
 	// nothing is left behind, whatever happens.
@@ -40,8 +46,13 @@ type Options struct {
 
 // mediaTypes returns the manifest, config and layer media types.
 func (o Options) mediaTypes() (manifest, config, layer types.MediaType) {
-	if o.OCIMediaTypes {
+	switch {
+	case o.OCIMediaTypes && o.Uncompressed:
+		return types.OCIManifestSchema1, types.OCIConfigJSON, types.OCIUncompressedLayer
+	case o.OCIMediaTypes:
 		return types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer
+	case o.Uncompressed:
+		return types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerUncompressedLayer
 	}
 	return types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer
 }

@@ -47,7 +47,8 @@ func NormalizeTag(tag string) (name.Tag, error) {
 // WriteDockerArchive writes img as a `docker load` tarball (ggcr's
 // tarball.Write) tagged tag ("hello:latest"; a bare name gets ":latest") to
 // path, atomically: it writes a hidden temporary file in path's directory and
-// renames it to path (mode 0644) once complete and synced. On error or when
+// renames it to path (mode 0644) once complete. It does not fsync, as
+// docker save does not: the rename is what makes it atomic. On error or when
 // ctx is cancelled, the temporary file is removed and path is untouched.
 func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (err error) {
 	t, err := NormalizeTag(tag)
@@ -72,9 +73,6 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	if err := f.Close(); err != nil {

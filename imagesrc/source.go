@@ -59,10 +59,11 @@ func HasTransport(ref string) bool {
 }
 
 // LooksLikeImage reports whether s should be taken as an image reference
-// rather than a directory: it has a transport prefix, or it is not an
-// existing path and parses as a registry reference.
+// rather than a directory: it has a transport prefix, it is an existing file
+// (a docker-archive) or OCI layout, or it is not an existing path and parses
+// as a registry reference.
 func LooksLikeImage(s string) bool {
-	if HasTransport(s) {
+	if HasTransport(s) || localTransport(s) != "" {
 		return true
 	}
 	if _, err := os.Lstat(s); err == nil {
@@ -81,10 +82,32 @@ func Open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	return img, nil
 }
 
+// localTransport returns the transport of a reference without one that
+// names an existing path: DockerArchive for a file (app.tar), OCILayout for
+// a directory holding an oci-layout file; "" otherwise, e.g. for a registry
+// reference.
+func localTransport(ref string) string {
+	fi, err := os.Stat(ref)
+	switch {
+	case err != nil:
+		return ""
+	case fi.Mode().IsRegular():
+		return DockerArchive
+	case fi.IsDir():
+		if _, err := os.Stat(filepath.Join(ref, "oci-layout")); err == nil {
+			return OCILayout
+		}
+	}
+	return ""
+}
+
 func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	plat, err := platform(opts.Platform)
 	if err != nil {
 		return nil, err
+	}
+	if !HasTransport(ref) {
+		ref = localTransport(ref) + ref
 	}
 	switch {
 	case strings.HasPrefix(ref, DockerArchive):
@@ -235,6 +258,9 @@ func tagOf(ref string) string {
 // them in its manifest.json.
 func fromArchive(p string) (v1.Image, error) {
 	if _, err := os.Stat(p); err == nil {
+		if img, ok, err := openPlainArchive(p, nil); ok {
+			return img, err
+		}
 		img, err := tarball.ImageFromPath(p, nil)
 		if err != nil && strings.Contains(err.Error(), "only a single image") {
 			return nil, fmt.Errorf("%w in this archive: name one, docker-archive:%s:NAME:TAG", ErrAmbiguous, p)
@@ -248,6 +274,9 @@ func fromArchive(p string) (v1.Image, error) {
 			tag, err := name.NewTag(base[i+1:])
 			if err != nil {
 				return nil, err
+			}
+			if img, ok, err := openPlainArchive(file, &tag); ok {
+				return img, err
 			}
 			return tarball.ImageFromPath(file, &tag)
 		}

@@ -1,8 +1,10 @@
 package imagesrc
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
 	"testing"
 
@@ -10,6 +12,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/fromscratch/fromscratch/image"
 )
 
 // TestArchiveOfSeveral: a docker archive of two images needs a name, given
@@ -36,5 +42,108 @@ func TestArchiveOfSeveral(t *testing.T) {
 		if got != wantD {
 			t.Errorf("Open(%s) = %s, want %s", tag, got, wantD)
 		}
+	}
+}
+
+// testLayer is a one-file layer, plain tar or gzip.
+func testLayer(t *testing.T, name, content string, plain bool) v1.Layer {
+	t.Helper()
+	l, err := image.StreamLayer(context.Background(), image.Options{Uncompressed: plain}, func(tw *tar.Writer) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err := io.WriteString(tw, content)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestPlainArchive: an archive with plain tar layers (as docker save and
+// build -o write) is read as it is: plain layers keep their media type and
+// have their diffID as digest, gzip ones theirs; the config is the same
+// bytes; every layer reads back; a path without transport is an archive.
+func TestPlainArchive(t *testing.T) {
+	layers := []v1.Layer{testLayer(t, "a", "plain layer", true), testLayer(t, "b", "gzip layer", false)}
+	orig, err := image.Image(layers, nil, image.Config{Architecture: "amd64", Entrypoint: []string{"/a"}}, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := image.Image(layers[:1], nil, image.Config{Architecture: "amd64", Entrypoint: []string{"/other"}}, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	one, two := filepath.Join(dir, "one.tar"), filepath.Join(dir, "two.tar")
+	if err := image.WriteDockerArchive(context.Background(), one, "app:one", orig); err != nil {
+		t.Fatal(err)
+	}
+	ta, _ := name.NewTag("app:one")
+	tb, _ := name.NewTag("app:other")
+	if err := tarball.MultiWriteToFile(two, map[name.Tag]v1.Image{ta: orig, tb: other}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{one, DockerArchive + one, DockerArchive + two + ":app:one"} {
+		img, err := Open(context.Background(), ref, Options{})
+		if err != nil {
+			t.Fatalf("Open(%s) = %v", ref, err)
+		}
+		// validate reads every "compressed" layer as gzip: the layers are
+		// checked by hand below.
+		if err := validate.Image(img, validate.Fast); err != nil {
+			t.Errorf("Open(%s): validate: %v", ref, err)
+		}
+		gotCfg, _ := img.ConfigName()
+		wantCfg, _ := orig.ConfigName()
+		if gotCfg != wantCfg {
+			t.Errorf("Open(%s): config %s, want %s", ref, gotCfg, wantCfg)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTypes := []types.MediaType{types.DockerUncompressedLayer, types.DockerLayer}
+		for i, l := range m.Layers {
+			od, _ := layers[i].Digest()
+			if l.MediaType != wantTypes[i] || l.Digest != od {
+				t.Errorf("Open(%s): layer %d is %s %s, want %s %s", ref, i, l.MediaType, l.Digest, wantTypes[i], od)
+			}
+		}
+		got, err := img.Layers()
+		if err != nil || len(got) != 2 {
+			t.Fatalf("Open(%s): layers %v, %v", ref, got, err)
+		}
+		for i, l := range got {
+			d, _ := l.Digest()
+			diff, _ := l.DiffID()
+			for j, read := range []func() (io.ReadCloser, error){l.Compressed, l.Uncompressed} {
+				rc, err := read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				h, _, err := v1.SHA256(rc)
+				rc.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := []v1.Hash{d, diff}[j]; h != want {
+					t.Errorf("Open(%s): layer %d: reader %d hashes to %s, want %s", ref, i, j, h, want)
+				}
+			}
+			rc, err := l.Uncompressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hdr, err := tar.NewReader(rc).Next()
+			rc.Close()
+			if err != nil || hdr.Name != []string{"a", "b"}[i] {
+				t.Errorf("Open(%s): layer %d: first entry %v, %v", ref, i, hdr, err)
+			}
+		}
+	}
+	if _, err := Open(context.Background(), DockerArchive+two, Options{}); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("Open(two images, no name) = %v, want ErrAmbiguous", err)
 	}
 }

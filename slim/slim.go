@@ -28,6 +28,9 @@ type Options struct {
 	Created time.Time
 	// Level is the gzip level of the new layers (0: the default).
 	Level int
+	// Uncompressed writes the new layers as plain tar (see
+	// image.Options.Uncompressed).
+	Uncompressed bool
 	// TempDir is where kept contents and layers are staged.
 	TempDir string
 	// Name describes the image in messages.
@@ -160,7 +163,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 		return nil, nil, err
 	}
 
-	iopts := image.Options{Created: opts.Created, Level: opts.Level, TempDir: opts.TempDir, OCIMediaTypes: mt == types.OCIManifestSchema1}
+	iopts := image.Options{Created: opts.Created, Level: opts.Level, Uncompressed: opts.Uncompressed, TempDir: opts.TempDir, OCIMediaTypes: mt == types.OCIManifestSchema1}
 	var out []v1.Layer
 	var specs []image.LayerSpec
 	for l, items := range plan.Layers {

@@ -27,6 +27,9 @@ type Options struct {
 	From int
 	// Level is the gzip level of the new layer, 1 to 9; 0 is DefaultLevel.
 	Level int
+	// Uncompressed writes the new layer as plain tar (see
+	// image.Options.Uncompressed).
+	Uncompressed bool
 	// TempDir holds the new layer's unlinked temporary file ("" is
 	// os.TempDir()).
 	TempDir string
@@ -83,7 +86,7 @@ func Squash(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result,
 	if mt == types.OCIManifestSchema1 {
 		layerType = types.OCILayer
 	}
-	l, err := image.StreamLayer(ctx, image.Options{Level: level, TempDir: opts.TempDir, OCIMediaTypes: layerType == types.OCILayer},
+	l, err := image.StreamLayer(ctx, image.Options{Level: level, Uncompressed: opts.Uncompressed, TempDir: opts.TempDir, OCIMediaTypes: layerType == types.OCILayer},
 		func(tw *tar.Writer) error { return view.WriteSquashed(ctx, tw, layers, opts.From) })
 	if err != nil {
 		return nil, nil, err

@@ -118,7 +118,7 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 	f.StringArrayVar(&o.labels, "label", nil, "K=V image label (repeatable)")
 	f.StringArrayVar(&o.add, "add", nil, "SRC:DST host file or directory to add at DST, with its ELF dependencies (repeatable)")
 	f.BoolVar(&o.allowMissing, "allow-missing", false, "build even if a library or the loader is not found")
-	f.IntVar(&o.level, "level", 0, "gzip level of the layers, 1 (fastest) to 9 (default 6); part of the digest")
+	f.IntVar(&o.level, "level", -1, levelFlagUsage)
 	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE")
 	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo")
 	f.BoolVar(&o.baseline, "hwcaps-baseline", false, "leave out glibc-hwcaps variants of libraries (by default all present are added)")
@@ -225,7 +225,10 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		DebugTools:     o.debugTools,
 		Tag:            o.tag,
 		Created:        sourceDateEpoch(),
-		Level:          o.level,
+	}
+	var err error
+	if bo.Level, bo.Uncompressed, err = (sinks{o.output, o.ociLayout, o.push, o.insecure}).compression(o.level); err != nil {
+		return bo, err
 	}
 	if len(args) > 0 {
 		bo.Program, bo.Files = args[0], args[1:]
@@ -237,7 +240,6 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		}
 		bo.Add = append(bo.Add, builder.AddFile{Src: src, Dst: dst})
 	}
-	var err error
 	if o.entrypoint != "" {
 		if bo.Entrypoint, err = words(o.entrypoint); err != nil {
 			return bo, usage("--entrypoint: %v", err)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -140,5 +144,146 @@ func TestBuildSize(t *testing.T) {
 	t.Logf("curl: closure %d bytes in %d files, layers %d bytes uncompressed (limit %d)", closure, len(files), total, limit)
 	if total > limit {
 		t.Errorf("layers hold %d bytes, more than closure %d x 1.02 + 64 KiB = %d", total, closure, limit)
+	}
+}
+
+// archiveLayerKinds reads a docker-archive's layer files as stored and
+// returns "tar+gzip" or "tar" for each, from its first bytes.
+func archiveLayerKinds(t *testing.T, archive string) []string {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var manifest []struct{ Layers []string }
+	heads := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(io.LimitReader(tr, 512))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Name == "manifest.json" {
+			b, _ = io.ReadAll(io.MultiReader(bytes.NewReader(b), tr))
+			if err := json.Unmarshal(b, &manifest); err != nil {
+				t.Fatal(err)
+			}
+		}
+		heads[hdr.Name] = b
+	}
+	if len(manifest) != 1 || len(manifest[0].Layers) == 0 {
+		t.Fatalf("%s: manifest.json %+v: want one image with layers", archive, manifest)
+	}
+	var kinds []string
+	for _, l := range manifest[0].Layers {
+		switch h := heads[l]; {
+		case bytes.HasPrefix(h, []byte{0x1f, 0x8b}):
+			kinds = append(kinds, "tar+gzip")
+		case len(h) == 512 && string(h[257:262]) == "ustar":
+			kinds = append(kinds, "tar")
+		default:
+			t.Fatalf("%s: layer %s starts with %q: neither gzip nor tar", archive, l, h)
+		}
+	}
+	return kinds
+}
+
+// TestBuildCompression: -o alone writes plain tar layers (as docker save
+// does), --level N gzips them, layouts are gzipped unless --level 0; the
+// image config, so the ID docker load gives, is the same either way.
+func TestBuildCompression(t *testing.T) {
+	requireDocker(t)
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	mediaTypes := func(img v1.Image) []string {
+		t.Helper()
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mts []string
+		for _, l := range layers {
+			mt, err := l.MediaType()
+			if err != nil {
+				t.Fatal(err)
+			}
+			mts = append(mts, string(mt))
+		}
+		return mts
+	}
+	want := func(what string, mts []string, gzip bool) {
+		t.Helper()
+		for _, mt := range mts {
+			if strings.HasSuffix(mt, "gzip") != gzip {
+				t.Errorf("%s: layer media types %v, want gzip %v", what, mts, gzip)
+				return
+			}
+		}
+	}
+	ids := map[string]string{}
+	for _, c := range []struct {
+		name string
+		args []string
+		gzip bool
+	}{
+		{"plain", nil, false},
+		{"gzip", []string{"--level", "6"}, true},
+	} {
+		out := filepath.Join(dir, c.name+".tar")
+		tag := uniqueTag("jq-" + c.name)
+		run(t, "", bin, append(append([]string{"build", "-o", out, "-t", tag}, c.args...), "/usr/bin/jq")...)
+		want(c.name, archiveLayerKinds(t, out), c.gzip)
+		run(t, "", "docker", "load", "-i", out)
+		t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+		if got, host := dockerRun(t, "", tag, "--version"), run(t, "", "/usr/bin/jq", "--version"); got != host {
+			t.Errorf("%s: jq --version in the container %q, on the host %q", c.name, got, host)
+		}
+		ids[c.name] = strings.TrimSpace(run(t, "", "docker", "image", "inspect", "-f", "{{.Id}}", tag))
+	}
+	if ids["plain"] != ids["gzip"] {
+		t.Errorf("image IDs differ with compression: %v", ids)
+	}
+	for _, c := range []struct {
+		level string
+		gzip  bool
+	}{{"", true}, {"0", false}} {
+		dst := filepath.Join(dir, "layout"+c.level)
+		args := []string{"build", "--oci-layout", dst}
+		if c.level != "" {
+			args = append(args, "--level", c.level)
+		}
+		run(t, "", bin, append(args, "/usr/bin/jq")...)
+		p, err := layout.FromPath(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := p.ImageIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil || len(im.Manifests) != 1 {
+			t.Fatalf("layout %s: %v, %v: want one image", dst, im, err)
+		}
+		img, err := idx.Image(im.Manifests[0].Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want("--oci-layout --level "+c.level, mediaTypes(img), c.gzip)
+	}
+	_, stderr, err := runErr("", bin, "build", "--level", "10", "-o", filepath.Join(dir, "x.tar"), "/usr/bin/jq")
+	if code := exitStatus(err); code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "--level 10") {
+		t.Errorf("--level 10: exit %d, stderr %q: want exit 2 and one line naming --level 10", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.tar")); !os.IsNotExist(err) {
+		t.Errorf("--level 10 left an output: %v", err)
 	}
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -330,11 +332,17 @@ func malSquashedNames(t *testing.T, archive string) map[string]bool {
 		if !strings.HasSuffix(hdr.Name, ".tar.gz") && !strings.HasSuffix(hdr.Name, ".tar") {
 			continue
 		}
-		zr, err := gzip.NewReader(tr)
-		if err != nil {
-			t.Fatal(err)
+		// Plain tar (squash -o's default) or gzip (--level N).
+		br := bufio.NewReader(tr)
+		var layer io.Reader = br
+		if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+			zr, err := gzip.NewReader(br)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layer = zr
 		}
-		lr := tar.NewReader(zr)
+		lr := tar.NewReader(layer)
 		for {
 			h, err := lr.Next()
 			if err != nil {

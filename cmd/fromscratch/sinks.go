@@ -17,6 +17,28 @@ type sinks struct {
 	insecure                bool
 }
 
+// levelFlagUsage is the help of --level, for every command that writes layers.
+const levelFlagUsage = "layer compression: gzip level 1 (fastest) to 9, or 0 for none (plain tar, as docker save writes); default: none when -o is the only output (docker load undoes it at once), 6 otherwise; part of the digest"
+
+// compression turns --level (-1 when not given) into the gzip level and
+// whether layers are left uncompressed. A `docker load` archive is loaded
+// where it is made, as docker save's are: by default its layers are plain
+// tar, which is what docker's own store holds; layouts and pushes travel and
+// are gzipped.
+func (s sinks) compression(level int) (gzipLevel int, uncompressed bool, err error) {
+	switch {
+	case level == -1 && s.output != "" && s.ociLayout == "" && s.push == "":
+		return 0, true, nil
+	case level == -1:
+		return 0, false, nil
+	case level == 0:
+		return 0, true, nil
+	case level >= 1 && level <= 9:
+		return level, false, nil
+	}
+	return 0, false, usage("--level %d: want 0 (none) or 1 to 9", level)
+}
+
 // write writes img to each output asked for and prints its digest, or,
 // pushed, its digest reference. A failed write is exit 2 naming the output.
 func (s sinks) write(ctx context.Context, stdout io.Writer, tag string, img v1.Image) error {

@@ -77,7 +77,7 @@ image would not; 2 bad usage or an unreadable or unsafe image.`,
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's NAME:TAG-slim, or slim:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
-	f.IntVar(&o.level, "level", 0, "gzip level of the new layers, 1 (fastest) to 9 (default 6)")
+	f.IntVar(&o.level, "level", -1, levelFlagUsage)
 	return cmd
 }
 
@@ -88,8 +88,9 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if o.output == "" && o.ociLayout == "" && o.push == "" {
 		return usage("slim: no output: give -o FILE, --oci-layout DIR or --push REF")
 	}
-	if o.level < 0 || o.level > 9 {
-		return usage("--level %d: want 1 to 9", o.level)
+	level, uncompressed, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).compression(o.level)
+	if err != nil {
+		return err
 	}
 	for _, k := range o.keep {
 		if !strings.HasPrefix(k, "/") {
@@ -107,7 +108,7 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if err != nil {
 		return err
 	}
-	out, res, err := slim.Slim(ctx, img, slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: o.level, Name: ref})
+	out, res, err := slim.Slim(ctx, img, slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref})
 	if err != nil {
 		var se *slim.StartError
 		switch {

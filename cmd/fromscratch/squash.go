@@ -66,7 +66,7 @@ Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's name, or squashed:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
-	f.IntVar(&o.level, "level", 0, "gzip level of the new layer, 1 (fastest) to 9 (default 6)")
+	f.IntVar(&o.level, "level", -1, levelFlagUsage)
 	return cmd
 }
 
@@ -77,8 +77,9 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if o.from < 0 {
 		return usage("--from %d: want a number of layers >= 0", o.from)
 	}
-	if o.level < 0 || o.level > 9 {
-		return usage("--level %d: want 1 to 9", o.level)
+	level, uncompressed, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).compression(o.level)
+	if err != nil {
+		return err
 	}
 	tag := o.tag
 	if tag == "" {
@@ -91,7 +92,7 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if err != nil {
 		return err
 	}
-	out, res, err := squash.Squash(ctx, img, squash.Options{From: o.from, Level: o.level, Name: ref})
+	out, res, err := squash.Squash(ctx, img, squash.Options{From: o.from, Level: level, Uncompressed: uncompressed, Name: ref})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
 	}
@@ -105,8 +106,12 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if res.Squashed != nil {
 		size, _ = res.Squashed.Size()
 	}
-	fmt.Fprintf(stderr, "fromscratch: squashed %s: %d layers -> %d (new layer %s compressed)\n",
-		ref, res.LayersBefore, res.LayersAfter, human(size))
+	kind := "gzip"
+	if uncompressed {
+		kind = "plain tar"
+	}
+	fmt.Fprintf(stderr, "fromscratch: squashed %s: %d layers -> %d (new layer %s, %s)\n",
+		ref, res.LayersBefore, res.LayersAfter, human(size), kind)
 	return nil
 }
 

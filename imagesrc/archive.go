@@ -1,0 +1,233 @@
+package imagesrc
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// A `docker load` archive may hold its layers as plain tar, as docker save
+// and `fromscratch build -o` write them. go-containerregistry's tarball
+// package offers such layers gzipped: their digests and sizes are those of a
+// gzip it computes on demand, so reading an image's manifest compresses
+// every layer. plainArchive reads those archives as they are instead: a
+// plain layer has media type types.DockerUncompressedLayer and its diffID
+// as digest, a gzip (or zstd) one its own bytes' digest. Archives whose
+// layers are all compressed are left to the tarball package.
+
+// archiveEntry is where a regular file's bytes are in the archive.
+type archiveEntry struct{ off, size int64 }
+
+// openPlainArchive returns the image of the archive at path (the one tagged
+// tag, or its only one) when it has a plain tar layer; ok is false when all
+// its layers are compressed, or when it is not laid out as expected (the
+// tarball package then reads it, and reports what is wrong).
+func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	entries := map[string]archiveEntry{}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, false, nil
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue // a layer stored as a link: the tarball package knows those
+		}
+		off, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, false, nil
+		}
+		entries[hdr.Name] = archiveEntry{off: off, size: hdr.Size}
+	}
+	read := func(name string, limit int64) ([]byte, error) {
+		e, found := entries[name]
+		if !found {
+			return nil, fmt.Errorf("%s: no such file in the archive", name)
+		}
+		if e.size > limit {
+			return nil, fmt.Errorf("%s: %d bytes, more than %d", name, e.size, limit)
+		}
+		b := make([]byte, e.size)
+		_, err := f.ReadAt(b, e.off)
+		return b, err
+	}
+	const maxJSON = 16 << 20
+	raw, err := read("manifest.json", maxJSON)
+	if err != nil {
+		return nil, false, nil
+	}
+	var m tarball.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, false, nil
+	}
+	d, err := findDescriptor(m, tag)
+	if err != nil || len(d.LayerSources) > 0 {
+		return nil, false, nil // the tarball package says what is wrong, or knows foreign layers
+	}
+	plain := false
+	layers := make([]*archiveLayer, len(d.Layers))
+	for i, l := range d.Layers {
+		e, found := entries[l]
+		if !found {
+			return nil, false, nil
+		}
+		head := make([]byte, 4)
+		n, _ := f.ReadAt(head, e.off)
+		layers[i] = &archiveLayer{path: path, entry: e}
+		switch head = head[:n]; {
+		case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+			layers[i].mt = types.DockerLayer
+		case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+			layers[i].mt = types.OCILayerZStd
+		default:
+			layers[i].mt, layers[i].plain, plain = types.DockerUncompressedLayer, true, true
+		}
+	}
+	if !plain {
+		return nil, false, nil
+	}
+	cfgRaw, err := read(d.Config, maxJSON)
+	if err != nil {
+		return nil, true, fmt.Errorf("reading the config: %w", err)
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
+	if err != nil {
+		return nil, true, fmt.Errorf("reading the config %s: %w", d.Config, err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(layers) {
+		return nil, true, fmt.Errorf("the config has %d diff_ids for %d layers", len(cfg.RootFS.DiffIDs), len(layers))
+	}
+	a := &plainArchive{config: cfgRaw, layers: map[v1.Hash]*archiveLayer{}}
+	man := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.DockerManifestSchema2,
+		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(cfgRaw)), Digest: sha256Hash(cfgRaw)},
+	}
+	for i, l := range layers {
+		l.diffID = cfg.RootFS.DiffIDs[i]
+		digest, err := l.Digest()
+		if err != nil {
+			return nil, true, err
+		}
+		man.Layers = append(man.Layers, v1.Descriptor{MediaType: l.mt, Size: l.entry.size, Digest: digest})
+		a.layers[digest] = l
+	}
+	if a.manifest, err = json.Marshal(man); err != nil {
+		return nil, true, err
+	}
+	img, err = partial.CompressedToImage(a)
+	return img, true, err
+}
+
+// findDescriptor picks the image tagged tag, or the only one.
+func findDescriptor(m tarball.Manifest, tag *name.Tag) (*tarball.Descriptor, error) {
+	if tag == nil {
+		if len(m) != 1 {
+			return nil, errors.New("several images")
+		}
+		return &m[0], nil
+	}
+	for i := range m {
+		for _, t := range m[i].RepoTags {
+			if nt, err := name.NewTag(t); err == nil && nt.String() == tag.String() {
+				return &m[i], nil
+			}
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func sha256Hash(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
+
+// plainArchive is a partial.CompressedImageCore.
+type plainArchive struct {
+	config, manifest []byte
+	layers           map[v1.Hash]*archiveLayer
+}
+
+func (a *plainArchive) RawConfigFile() ([]byte, error)      { return a.config, nil }
+func (a *plainArchive) MediaType() (types.MediaType, error) { return types.DockerManifestSchema2, nil }
+func (a *plainArchive) RawManifest() ([]byte, error)        { return a.manifest, nil }
+
+func (a *plainArchive) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	if l, ok := a.layers[h]; ok {
+		return l, nil
+	}
+	if h == sha256Hash(a.config) {
+		return partial.ConfigLayer(a)
+	}
+	return nil, fmt.Errorf("no layer %s in the archive", h)
+}
+
+// archiveLayer is a layer file of the archive, read in place (the archive
+// is opened again for each reader). It is a partial.CompressedLayer with a
+// DiffID, the config's.
+type archiveLayer struct {
+	path   string
+	entry  archiveEntry
+	mt     types.MediaType
+	plain  bool
+	diffID v1.Hash
+
+	once   sync.Once
+	digest v1.Hash
+	err    error
+}
+
+func (l *archiveLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
+func (l *archiveLayer) Size() (int64, error)                { return l.entry.size, nil }
+func (l *archiveLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+
+// Digest is the diffID of a plain layer; a compressed one's bytes are
+// hashed once.
+func (l *archiveLayer) Digest() (v1.Hash, error) {
+	if l.plain {
+		return l.diffID, nil
+	}
+	l.once.Do(func() {
+		rc, err := l.Compressed()
+		if err != nil {
+			l.err = err
+			return
+		}
+		defer rc.Close()
+		l.digest, _, l.err = v1.SHA256(rc)
+	})
+	return l.digest, l.err
+}
+
+// Compressed returns the layer's bytes as stored.
+func (l *archiveLayer) Compressed() (io.ReadCloser, error) {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(f, l.entry.off, l.entry.size), f}, nil
+}
