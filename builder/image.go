@@ -81,6 +81,9 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 			}
 		}
 	}
+	if p := image.ProgressFrom(ctx); p != nil {
+		p.Grow(sum.Bytes)
+	}
 	// A gzip layer already keeps every core busy (pgzip); plain tar layers
 	// are written side by side.
 	g, gctx := errgroup.WithContext(ctx)

@@ -68,12 +68,13 @@ func LayerContext(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Opti
 	bufp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bufp)
 	mtime := opts.created()
+	progress := addFunc(ctx) // the caller, who knows the total, Grows it
 	return StreamLayer(ctx, opts, func(tw *tar.Writer) error {
 		for _, it := range items {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := writeItem(ctx, tw, fsys, it, mtime, *bufp); err != nil {
+			if err := writeItem(ctx, tw, fsys, it, mtime, *bufp, progress); err != nil {
 				return err
 			}
 		}
@@ -194,7 +195,7 @@ func writeLayer(ctx context.Context, f *os.File, opts Options, level int, fill f
 }
 
 // writeItem writes one header and its content.
-func writeItem(ctx context.Context, tw *tar.Writer, fsys rootfs.FS, it planned, mtime time.Time, buf []byte) error {
+func writeItem(ctx context.Context, tw *tar.Writer, fsys rootfs.FS, it planned, mtime time.Time, buf []byte, progress func(int64)) error {
 	e := it.e
 	hdr := &tar.Header{
 		Typeflag: e.Type,
@@ -243,7 +244,7 @@ func writeItem(ctx context.Context, tw *tar.Writer, fsys rootfs.FS, it planned, 
 		return fmt.Errorf("layer entry %q: writing header: %w", it.path, err)
 	}
 	if src != nil {
-		if err := copyFile(ctx, tw, src, hdr.Size, buf); err != nil {
+		if err := copyFile(ctx, tw, src, hdr.Size, buf, progress); err != nil {
 			return fmt.Errorf("layer entry %q: copying %q: %w", it.path, e.Source, err)
 		}
 	} else if len(e.Data) > 0 && it.link == "" {
@@ -255,8 +256,8 @@ func writeItem(ctx context.Context, tw *tar.Writer, fsys rootfs.FS, it planned, 
 }
 
 // copyFile copies exactly size bytes of src to w and checks that src ends
-// there.
-func copyFile(ctx context.Context, w io.Writer, src io.Reader, size int64, buf []byte) error {
+// there, telling progress (if not nil) as it goes.
+func copyFile(ctx context.Context, w io.Writer, src io.Reader, size int64, buf []byte, progress func(int64)) error {
 	for size > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -267,6 +268,9 @@ func copyFile(ctx context.Context, w io.Writer, src io.Reader, size int64, buf [
 				return werr
 			}
 			size -= int64(n)
+			if progress != nil {
+				progress(int64(n))
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			if size > 0 {

@@ -38,7 +38,25 @@ func push(ctx context.Context, ref string, insecure bool, what interface{ Digest
 	if err != nil {
 		return "", fmt.Errorf("pushing to %q: %w", ref, err)
 	}
-	if err := write(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	if p := ProgressFrom(ctx); p != nil {
+		updates := make(chan v1.Update, 16)
+		go func() {
+			var total, complete int64
+			for u := range updates { // remote closes it when done (not waited for: an early error may not)
+				if u.Total > total {
+					p.Grow(u.Total - total)
+					total = u.Total
+				}
+				if u.Complete > complete {
+					p.Add(u.Complete - complete)
+					complete = u.Complete
+				}
+			}
+		}()
+		ropts = append(ropts, remote.WithProgress(updates))
+	}
+	if err := write(r, ropts...); err != nil {
 		return "", fmt.Errorf("pushing to %q: %w", ref, err)
 	}
 	return r.Context().Digest(d.String()).String(), nil

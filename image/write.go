@@ -65,7 +65,11 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 			os.Remove(f.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(ctxWriter{ctx, f}, chunk)
+	progress := addFunc(ctx)
+	if p := ProgressFrom(ctx); p != nil {
+		p.Grow(imageSize(img))
+	}
+	bw := bufio.NewWriterSize(ctxWriter{ctx, f, progress}, chunk)
 	if err := tarball.Write(t, img, bw); err != nil {
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
@@ -99,6 +103,9 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 // interrupted write can leave unreferenced blobs but never a broken index.
 // Any other dir is an error.
 func WriteOCILayout(ctx context.Context, dir, tag string, img v1.Image) error {
+	if p := ProgressFrom(ctx); p != nil {
+		p.Grow(imageSize(img))
+	}
 	return writeLayout(ctx, dir, tag, artifact{
 		Appendable: img,
 		appendTo:   func(p layout.Path, o ...layout.Option) error { return p.AppendImage(ctxImage{img, ctx}, o...) },
@@ -262,30 +269,55 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	return os.Rename(f.Name(), path)
 }
 
-// ctxWriter fails once ctx is done.
+// imageSize is the sum of img's layer sizes, as written: what a Progress
+// grows by for writing img.
+func imageSize(img v1.Image) int64 {
+	var n int64
+	ls, _ := img.Layers()
+	for _, l := range ls {
+		if s, err := l.Size(); err == nil {
+			n += s
+		}
+	}
+	return n
+}
+
+// ctxWriter fails once ctx is done, and counts what it writes to progress
+// (if not nil).
 type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
+	ctx      context.Context
+	w        io.Writer
+	progress func(int64)
 }
 
 func (c ctxWriter) Write(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.w.Write(p)
+	n, err := c.w.Write(p)
+	if c.progress != nil {
+		c.progress(int64(n))
+	}
+	return n, err
 }
 
-// ctxReader fails once ctx is done.
+// ctxReader fails once ctx is done, and counts what it reads to progress
+// (if not nil).
 type ctxReader struct {
-	ctx context.Context
-	r   io.ReadCloser
+	ctx      context.Context
+	r        io.ReadCloser
+	progress func(int64)
 }
 
 func (c ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	if c.progress != nil {
+		c.progress(int64(n))
+	}
+	return n, err
 }
 
 func (c ctxReader) Close() error { return c.r.Close() }
@@ -334,7 +366,7 @@ func (l ctxLayer) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ctxReader{l.ctx, rc}, nil
+	return ctxReader{l.ctx, rc, addFunc(l.ctx)}, nil
 }
 
 // Uncompressed implements v1.Layer.
@@ -346,5 +378,5 @@ func (l ctxLayer) Uncompressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ctxReader{l.ctx, rc}, nil
+	return ctxReader{l.ctx, rc, nil}, nil
 }

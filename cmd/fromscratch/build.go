@@ -16,6 +16,7 @@ import (
 	"github.com/fromscratch/fromscratch/builder"
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/internal/progress"
 )
 
 type buildOptions struct {
@@ -157,26 +158,36 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	if err != nil {
 		return err
 	}
+	// Progress on a terminal only; it is gone before the last lines.
+	bar := progress.Start(stderr, "building")
+	defer bar.Stop()
+	if bar != nil {
+		ctx = image.WithProgress(ctx, bar)
+	}
 	res, err := builder.Build(ctx, bo)
 	if err != nil {
 		return buildExit(err)
 	}
 	defer res.Close()
 	for _, w := range res.Warnings {
-		fmt.Fprintf(stderr, "fromscratch: warning: %s\n", w)
+		bar.Printf(stderr, "fromscratch: warning: %s\n", w)
 	}
 	// The summaries go out once the outputs are written: a failed write
 	// leaves one line, its error.
 	summarize := func() {
+		bar.Stop()
 		for _, sum := range res.Summaries {
 			fmt.Fprintf(stderr, "fromscratch: built %s: %s\n", res.Tag, sum)
 		}
 	}
 
 	if res.Index == nil {
-		if err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, stdout, res.Tag, res.Images[0]); err != nil {
+		line, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, res.Tag, res.Images[0])
+		if err != nil {
 			return err
 		}
+		bar.Stop()
+		fmt.Fprintln(stdout, line)
 		summarize()
 		return nil
 	}
@@ -190,6 +201,7 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 		if err != nil {
 			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", o.push, err)}
 		}
+		bar.Stop()
 		fmt.Fprintln(stdout, ref)
 		summarize()
 		return nil
@@ -198,6 +210,7 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	if err != nil {
 		return err
 	}
+	bar.Stop()
 	fmt.Fprintln(stdout, digest)
 	summarize()
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/imagefs"
 	"github.com/fromscratch/fromscratch/imagesrc"
+	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -319,14 +320,4 @@ func printInspect(w io.Writer, r *inspectJSON) {
 }
 
 // human prints a byte count with a decimal unit.
-func human(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1e6:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1e9:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	}
-	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-}
+func human(n int64) string { return progress.Bytes(n) }

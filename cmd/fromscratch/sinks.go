@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -39,31 +38,30 @@ func (s sinks) compression(level int) (gzipLevel int, uncompressed bool, err err
 	return 0, false, usage("--level %d: want 0 (none) or 1 to 9", level)
 }
 
-// write writes img to each output asked for and prints its digest, or,
-// pushed, its digest reference. A failed write is exit 2 naming the output.
-func (s sinks) write(ctx context.Context, stdout io.Writer, tag string, img v1.Image) error {
+// write writes img to each output asked for and returns the line to print:
+// its digest, or, pushed, its digest reference. A failed write is exit 2
+// naming the output.
+func (s sinks) write(ctx context.Context, tag string, img v1.Image) (string, error) {
 	if s.output != "" {
 		if err := image.WriteDockerArchive(ctx, s.output, tag, img); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", s.output, err)}
+			return "", &exitError{code: 2, msg: fmt.Sprintf("%s: %v", s.output, err)}
 		}
 	}
 	if s.ociLayout != "" {
 		if err := image.WriteOCILayout(ctx, s.ociLayout, tag, img); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", s.ociLayout, err)}
+			return "", &exitError{code: 2, msg: fmt.Sprintf("%s: %v", s.ociLayout, err)}
 		}
 	}
 	if s.push != "" {
 		ref, err := image.Push(ctx, s.push, img, s.insecure)
 		if err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", s.push, err)}
+			return "", &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", s.push, err)}
 		}
-		fmt.Fprintln(stdout, ref)
-		return nil
+		return ref, nil
 	}
 	digest, err := img.Digest()
 	if err != nil {
-		return err
+		return "", err
 	}
-	fmt.Fprintln(stdout, digest)
-	return nil
+	return digest.String(), nil
 }

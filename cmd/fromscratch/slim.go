@@ -13,6 +13,7 @@ import (
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/imagesrc"
+	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/slim"
 )
 
@@ -108,6 +109,11 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if err != nil {
 		return err
 	}
+	bar := progress.Start(stderr, "slimming")
+	defer bar.Stop()
+	if bar != nil {
+		ctx = image.WithProgress(ctx, bar)
+	}
 	out, res, err := slim.Slim(ctx, img, slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref})
 	if err != nil {
 		var se *slim.StartError
@@ -123,9 +129,12 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 		}
 		return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %s", ref, describe(err))}
 	}
-	if err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, stdout, tag, out); err != nil {
+	line, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, tag, out)
+	if err != nil {
 		return err
 	}
+	bar.Stop()
+	fmt.Fprintln(stdout, line)
 	ratio := 0.0
 	if res.BytesBefore > 0 {
 		ratio = 100 * float64(res.BytesAfter) / float64(res.BytesBefore)

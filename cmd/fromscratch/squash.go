@@ -11,6 +11,7 @@ import (
 
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/imagesrc"
+	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/squash"
 )
 
@@ -92,6 +93,11 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if err != nil {
 		return err
 	}
+	bar := progress.Start(stderr, "squashing")
+	defer bar.Stop()
+	if bar != nil {
+		ctx = image.WithProgress(ctx, bar)
+	}
 	out, res, err := squash.Squash(ctx, img, squash.Options{From: o.from, Level: level, Uncompressed: uncompressed, Name: ref})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
@@ -99,9 +105,12 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if c, ok := res.Squashed.(io.Closer); ok {
 		defer c.Close()
 	}
-	if err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, stdout, tag, out); err != nil {
+	line, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, tag, out)
+	if err != nil {
 		return err
 	}
+	bar.Stop()
+	fmt.Fprintln(stdout, line)
 	size := int64(0)
 	if res.Squashed != nil {
 		size, _ = res.Squashed.Size()
