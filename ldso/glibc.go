@@ -77,8 +77,17 @@ var systemDirRE = regexp.MustCompile(`^/[A-Za-z0-9_./+-]*lib[A-Za-z0-9_./+-]*/$`
 // longest such run is taken. The result has no trailing slashes.
 func scanSystemDirs(b []byte) []string {
 	var best, run []string
-	for _, s := range bytes.Split(b, []byte{0}) {
-		if len(s) < 64 && systemDirRE.Match(s) {
+	for len(b) > 0 {
+		// One NUL-terminated string at a time, without splitting the
+		// whole loader (a quarter of a megabyte) up front; the cheap tests
+		// spare the regexp almost every string.
+		s := b
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			s, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if len(s) >= 2 && len(s) < 64 && s[0] == '/' && s[len(s)-1] == '/' && systemDirRE.Match(s) {
 			run = append(run, strings.TrimSuffix(string(s), "/"))
 			if len(run) > len(best) {
 				best = append([]string(nil), run...)

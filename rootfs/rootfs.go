@@ -149,9 +149,26 @@ func ReadFile(fsys FS, name string, max int64) ([]byte, error) {
 	if fi.Size() > max {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("file too large (%d bytes, limit %d)", fi.Size(), max)}
 	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
+	// io.ReadAll with a buffer of the size Stat gave (and one more byte,
+	// to see a file that grew), rather than doubling from 512 bytes.
+	r := io.LimitReader(f, max+1)
+	size := fi.Size()
+	if size < 0 {
+		size = 0
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if int64(len(b)) > max {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("file too large (limit %d bytes)", max)}
