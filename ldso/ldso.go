@@ -306,6 +306,7 @@ func (r *Resolver) resolve(res *Result) (*Result, error) {
 	}
 	s := newSession(r, res)
 	s.run()
+	s.release()
 	return res, nil
 }
 
