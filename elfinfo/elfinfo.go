@@ -513,7 +513,11 @@ type strtab struct {
 	size int64 // bytes of the table available in the file
 }
 
-const readPage = 16384 // most small files' loader data is in the first page
+// readPage is the unit of reading. The kernel copies every byte read, and
+// most of a larger page is never looked at: over the 2802 ELF files of a
+// Debian system, 4 KiB pages make 40% more reads than 16 KiB ones but copy
+// a third of the bytes, and take less time.
+const readPage = 4096
 
 // str returns the string at offset o of the table, or an error naming
 // what it is for.
