@@ -53,7 +53,33 @@ type Link struct {
 
 // Clean returns name as a clean absolute path.
 func Clean(name string) string {
+	if isClean(name) {
+		return name // most names are; path.Clean would copy them
+	}
 	return path.Clean("/" + name)
+}
+
+// isClean reports whether name is what path.Clean("/" + name) returns: "/",
+// or "/" followed by components that are not empty, "." or "..".
+func isClean(name string) bool {
+	if name == "/" {
+		return true
+	}
+	if len(name) < 2 || name[0] != '/' {
+		return false
+	}
+	start := 1
+	for i := 1; i <= len(name); i++ {
+		if i < len(name) && name[i] != '/' {
+			continue
+		}
+		switch name[start:i] {
+		case "", ".", "..":
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 // Resolve follows every symbolic link in name inside fsys and returns the

@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -141,4 +142,28 @@ func TestTree(t *testing.T) {
 	if _, err := tr.Open("/lib/libz.so.1"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Open after Remove = %v", err)
 	}
+}
+
+func TestClean(t *testing.T) {
+	for _, name := range []string{
+		"", "/", "//", "a", "/a", "a/b", "/a/b", "/a/b/", "/a//b", "/a/./b", "/a/../b", "/.", "/..",
+		"/a/.", "/a/..", "/.a", "/..a", "/a.", "/a..", "/a/.b/c", "./a", "../a", "/a/b/c.so.6", "///",
+	} {
+		if got, want := Clean(name), path.Clean("/"+name); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", name, got, want)
+		}
+	}
+	// Every name of up to 7 bytes of '/', '.' and 'a'.
+	var gen func(string)
+	gen = func(name string) {
+		if got, want := Clean(name), path.Clean("/"+name); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", name, got, want)
+		}
+		if len(name) < 7 {
+			for _, c := range "/.a" {
+				gen(name + string(c))
+			}
+		}
+	}
+	gen("")
 }
