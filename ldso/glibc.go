@@ -137,11 +137,13 @@ func (s *session) searchGlibc(name string, l *object) found {
 	// LD_LIBRARY_PATH in play): their answer is shared by every program
 	// of the root with the same loader.
 	if s.plainSearch(l) {
-		key := s.ld.name + "\x00" + s.arch.triplet + "\x00" + name
-		f, ok := s.r.plain.Load(key)
+		if s.plain == nil {
+			s.plain = s.r.plainCache(s.ld.name, s.arch.triplet)
+		}
+		f, ok := s.plain.Load(name)
 		if !ok {
 			f = s.searchSystem(name, l)
-			s.r.plain.Store(key, f)
+			s.plain.Store(name, f)
 		}
 		return f
 	}

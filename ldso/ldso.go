@@ -125,7 +125,21 @@ type Resolver struct {
 	cache    func() (*Cache, error)
 	preloads func() []string
 	confDirs func() []string
-	plain    syncmap.Map[string, found]
+	// plain are the answers of searches that depend on the name only,
+	// by loader and architecture (see plainCache).
+	plain syncmap.Map[string, *syncmap.Map[string, found]]
+}
+
+// plainCache returns the answers of the searches that depend on the name
+// only for programs of loader ld and architecture triplet: they are shared
+// by every such program of the root.
+func (r *Resolver) plainCache(ld, triplet string) *syncmap.Map[string, found] {
+	key := ld + "\x00" + triplet
+	if m, ok := r.plain.Load(key); ok {
+		return m
+	}
+	m, _ := r.plain.LoadOrStore(key, new(syncmap.Map[string, found]))
+	return m
 }
 
 type fileEntry struct {

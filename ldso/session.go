@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/internal/syncmap"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -36,6 +37,9 @@ type session struct {
 	arch   arch
 	// missing names already reported, so each is listed once.
 	missing map[string]int
+	// plain caches the searches that depend on the name only, for this
+	// session's loader and architecture; nil until the first.
+	plain *syncmap.Map[string, found]
 
 	// Scratch space kept from one session to the next (sessionPool):
 	// the objects (nothing outside the session points to them), the
