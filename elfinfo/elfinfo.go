@@ -574,6 +574,9 @@ func byteOrder(d elf.Data) binary.ByteOrder {
 // records (16 bytes); the layout is the same for both classes.
 func readVerneed(m *image, bo binary.ByteOrder, addr, count uint64, tab *strtab) ([]VersionNeed, error) {
 	var out []VersionNeed
+	if count > 0 {
+		out = make([]VersionNeed, 0, min(count, 16)) // count comes from the file: capped
+	}
 	off, avail, ok := m.offset(addr)
 	if !ok {
 		return nil, &FormatError{Off: -1, Msg: fmt.Sprintf("DT_VERNEED %#x not in a loaded segment", addr)}
@@ -596,6 +599,9 @@ func readVerneed(m *image, bo binary.ByteOrder, addr, count uint64, tab *strtab)
 			return nil, err
 		}
 		vn := VersionNeed{File: name}
+		if cnt > 0 {
+			vn.Versions = make([]Version, 0, min(cnt, 16)) // cnt comes from the file: capped
+		}
 		apos := pos + int64(aux)
 		for j := 0; j < int(cnt); j++ {
 			if recs++; recs > maxVerRecs {
