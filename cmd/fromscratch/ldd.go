@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -130,9 +130,7 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	case o.json:
 		// One object a line.
 		w.WriteString("[\n")
-		for _, b := range encodeJSON(files, results, errs) {
-			w.Write(b)
-		}
+		writeJSON(w, files, results, errs)
 		w.WriteString("]\n")
 	default:
 		for i, res := range results {
@@ -158,28 +156,49 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	return nil
 }
 
-// encodeJSON returns the lines of the JSON array, one object a line, in
-// consecutive pieces encoded concurrently: for a whole system this is
-// megabytes of output.
-func encodeJSON(files []string, results []*ldso.Result, errs []error) [][]byte {
-	n := min(runtime.GOMAXPROCS(0), (len(files)+255)/256)
-	out := make([][]byte, n)
-	var wg sync.WaitGroup
-	for k := range n {
-		wg.Go(func() {
-			var b []byte
-			for i := k * len(files) / n; i < (k+1)*len(files)/n; i++ {
-				b = appendJSON(b, toJSON(files[i], results[i], errs[i]))
-				if i < len(files)-1 {
-					b = append(b, ',')
-				}
-				b = append(b, '\n')
-			}
-			out[k] = b
-		})
+// writeJSON writes the lines of the JSON array, one object a line. For a
+// whole system this is megabytes: pieces of a few dozen files are encoded
+// concurrently and written in order, through a few recycled buffers.
+func writeJSON(w io.Writer, files []string, results []*ldso.Result, errs []error) {
+	const per = 64 // files a piece
+	pieces := make([]chan *[]byte, (len(files)+per-1)/per)
+	for k := range pieces {
+		pieces[k] = make(chan *[]byte, 1)
 	}
-	wg.Wait()
-	return out
+	workers := min(runtime.GOMAXPROCS(0), len(pieces))
+	// A worker takes a buffer before it takes a piece, so the first piece
+	// not yet written always has one: the writer never waits forever.
+	free := make(chan *[]byte, 2*workers)
+	for range cap(free) {
+		free <- new([]byte)
+	}
+	var next atomic.Int64
+	for range workers {
+		go func() {
+			for {
+				b := <-free
+				k := int(next.Add(1) - 1)
+				if k >= len(pieces) {
+					free <- b
+					return
+				}
+				*b = (*b)[:0]
+				for i := k * per; i < min((k+1)*per, len(files)); i++ {
+					*b = appendJSON(*b, toJSON(files[i], results[i], errs[i]))
+					if i < len(files)-1 {
+						*b = append(*b, ',')
+					}
+					*b = append(*b, '\n')
+				}
+				pieces[k] <- b
+			}
+		}()
+	}
+	for _, c := range pieces {
+		b := <-c
+		w.Write(*b)
+		free <- b
+	}
 }
 
 func toJSON(file string, res *ldso.Result, err error) lddJSON {
