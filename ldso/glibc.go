@@ -77,24 +77,43 @@ var systemDirRE = regexp.MustCompile(`^/[A-Za-z0-9_./+-]*lib[A-Za-z0-9_./+-]*/$`
 // longest such run is taken. The result has no trailing slashes.
 func scanSystemDirs(b []byte) []string {
 	var best, run []string
-	for len(b) > 0 {
-		// One NUL-terminated string at a time, without splitting the
-		// whole loader (a quarter of a megabyte) up front; the cheap tests
-		// spare the regexp almost every string.
-		s := b
-		if i := bytes.IndexByte(b, 0); i >= 0 {
-			s, b = b[:i], b[i+1:]
-		} else {
-			b = nil
+	isDir := func(s []byte) bool {
+		return len(s) >= 2 && len(s) < 64 && s[0] == '/' && s[len(s)-1] == '/' && systemDirRE.Match(s)
+	}
+	// A run of two or more directories holds "/\0/"; a run of one is no
+	// answer. Walking every NUL-terminated string of the loader (most of
+	// its bytes are code) is slower than finding those.
+	for i := 0; ; {
+		k := bytes.Index(b[i:], []byte("/\x00/"))
+		if k < 0 {
+			break
 		}
-		if len(s) >= 2 && len(s) < 64 && s[0] == '/' && s[len(s)-1] == '/' && systemDirRE.Match(s) {
-			run = append(run, strings.TrimSuffix(string(s), "/"))
-			if len(run) > len(best) {
-				best = append([]string(nil), run...)
-			}
-			continue
-		}
+		// From the string holding the "/\0/" through the end of the run
+		// that follows.
+		pos := bytes.LastIndexByte(b[:i+k], 0) + 1
 		run = run[:0]
+		for first := true; pos < len(b); first = false {
+			str, next := b[pos:], len(b)
+			if e := bytes.IndexByte(str, 0); e >= 0 {
+				str, next = str[:e], pos+e+1
+			}
+			pos = next
+			if isDir(str) {
+				run = append(run, strings.TrimSuffix(string(str), "/"))
+				if len(run) > len(best) {
+					best = append([]string(nil), run...)
+				}
+				continue
+			}
+			run = run[:0]
+			if !first {
+				break
+			}
+		}
+		if pos >= len(b) {
+			break
+		}
+		i = pos
 	}
 	if len(best) < 2 {
 		return nil
