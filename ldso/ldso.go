@@ -120,7 +120,7 @@ type Resolver struct {
 
 	files    syncmap.Map[string, *fileEntry]
 	reals    syncmap.Map[string, *realEntry]
-	dirs     syncmap.Map[string, map[string]bool]
+	dirs     syncmap.Map[string, *dirEntry]
 	loaders  syncmap.Map[string, *loaderEntry]
 	cache    func() (*Cache, error)
 	preloads func() []string
@@ -237,24 +237,51 @@ func (r *Resolver) realpath(p string) (string, []rootfs.Link, error) {
 }
 
 // listDir returns the names in directory dir (any path inside the root), or
-// nil if it is not a readable directory.
+// nil if it is not a readable directory. Each directory is listed once,
+// however many paths lead to it (/lib/x86_64-linux-gnu and
+// /usr/lib/x86_64-linux-gnu, a thousand names or more), and once however
+// many goroutines ask at the same time.
 func (r *Resolver) listDir(dir string) map[string]bool {
 	dir = rootfs.Clean(dir)
-	if names, ok := r.dirs.Load(dir); ok {
-		return names
+	e, ok := r.dirs.Load(dir)
+	if !ok {
+		e, _ = r.dirs.LoadOrStore(dir, &dirEntry{})
 	}
-	var names map[string]bool
-	real, _, err := r.realpath(dir)
-	if err == nil {
-		if list, err := rootfs.ReadDirNames(r.fsys, real); err == nil {
-			names = make(map[string]bool, len(list))
-			for _, n := range list {
-				names[n] = true
-			}
+	e.once.Do(func() {
+		real, _, err := r.realpath(dir)
+		if err != nil {
+			return
 		}
+		if real == dir {
+			e.names = r.readDir(real)
+			return
+		}
+		re, ok := r.dirs.Load(real)
+		if !ok {
+			re, _ = r.dirs.LoadOrStore(real, &dirEntry{})
+		}
+		re.once.Do(func() { re.names = r.readDir(real) })
+		e.names = re.names
+	})
+	return e.names
+}
+
+// readDir lists the directory at the physical path real, nil if it cannot.
+func (r *Resolver) readDir(real string) map[string]bool {
+	list, err := rootfs.ReadDirNames(r.fsys, real)
+	if err != nil {
+		return nil
 	}
-	r.dirs.Store(dir, names)
+	names := make(map[string]bool, len(list))
+	for _, n := range list {
+		names[n] = true
+	}
 	return names
+}
+
+type dirEntry struct {
+	once  sync.Once
+	names map[string]bool
 }
 
 // exists reports whether dir holds an entry called name, from the cached
