@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 
@@ -106,6 +107,7 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 			opts.WorkDir = "/"
 		}
 	}
+	defer collectLess(len(paths))()
 	r := ldso.New(fsys, opts)
 	results, errs := r.ResolveAll(paths)
 	if _, err := r.CacheStatus(); err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !imagesrc.LooksLikeImage(o.root) {
@@ -154,6 +156,28 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// collectLess turns the garbage collector off until the memory in use grows
+// by 64 MiB and 32 KiB a file to answer for, and returns the function that
+// restores the collector's settings. Resolving keeps most of what it
+// allocates (each file's answer, the parsed files, the directory listings)
+// until the output is written: a collection finds little garbage, and over
+// a whole system's files it cost a sixth of the CPU time.
+func collectLess(files int) (restore func()) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	limit := int64(ms.Sys-ms.HeapReleased) + 64<<20 + 32<<10*int64(files)
+	prevLimit := debug.SetMemoryLimit(-1)
+	if limit < prevLimit {
+		prevPercent := debug.SetGCPercent(-1)
+		debug.SetMemoryLimit(limit)
+		return func() {
+			debug.SetMemoryLimit(prevLimit)
+			debug.SetGCPercent(prevPercent)
+		}
+	}
+	return func() {}
 }
 
 // writeJSON writes the lines of the JSON array, one object a line. For a

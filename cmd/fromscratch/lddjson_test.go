@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"math"
+	"os"
 	"reflect"
+	"runtime/debug"
 	"testing"
 
 	"github.com/fromscratch/fromscratch/ldso"
@@ -33,5 +36,29 @@ func TestLddJSONEncoding(t *testing.T) {
 		if err := json.Unmarshal(got, &back); err != nil || !reflect.DeepEqual(back.Libraries, j.Libraries) && len(j.Libraries) > 0 {
 			t.Errorf("round trip = %+v, %v", back, err)
 		}
+	}
+}
+
+// TestCollectLess: the collector is off while ldd resolves, and its
+// settings are restored after.
+func TestCollectLess(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOMEMLIMIT set")
+	}
+	pct := debug.SetGCPercent(250)
+	defer debug.SetGCPercent(pct)
+	restore := collectLess(1000)
+	if got := debug.SetGCPercent(-1); got != -1 {
+		t.Errorf("GC percent while resolving = %d, want -1 (off)", got)
+	}
+	if lim := debug.SetMemoryLimit(-1); lim <= 64<<20 || lim == math.MaxInt64 {
+		t.Errorf("memory limit while resolving = %d", lim)
+	}
+	restore()
+	if got := debug.SetGCPercent(250); got != 250 {
+		t.Errorf("GC percent after = %d, want 250", got)
+	}
+	if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
+		t.Errorf("memory limit after = %d, want none", lim)
 	}
 }
