@@ -39,6 +39,19 @@ func TestLddJSONEncoding(t *testing.T) {
 	}
 }
 
+// TestAppendString: every byte, alone and in a name, as json.Marshal
+// writes it.
+func TestAppendString(t *testing.T) {
+	for c := range 256 {
+		for _, s := range []string{string([]byte{byte(c)}), "/usr/lib/" + string([]byte{byte(c)}) + ".so"} {
+			want, _ := json.Marshal(s)
+			if got := appendString(nil, s); string(got) != string(want) {
+				t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+			}
+		}
+	}
+}
+
 // TestCollectLess: the collector is off while ldd resolves, and its
 // settings are restored after.
 func TestCollectLess(t *testing.T) {
