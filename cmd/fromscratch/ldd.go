@@ -194,7 +194,8 @@ func writeJSON(w io.Writer, files []string, results []*ldso.Result, errs []error
 	// not yet written always has one: the writer never waits forever.
 	free := make(chan *[]byte, 2*workers)
 	for range cap(free) {
-		free <- new([]byte)
+		b := make([]byte, 0, min(len(files), per)*2<<10) // a file's object is about 1.5 KiB
+		free <- &b
 	}
 	var next atomic.Int64
 	for range workers {
