@@ -88,8 +88,9 @@ func isClean(name string) bool {
 // the physical path it would have and an error wrapping [fs.ErrNotExist].
 func Resolve(fsys FS, name string) (string, []Link, error) {
 	var links []Link
-	cur := "/"              // resolved so far, physical
-	rest := Clean(name)[1:] // still to walk, components separated by '/'
+	clean := Clean(name)
+	cur := "/"        // resolved so far, physical
+	rest := clean[1:] // still to walk, components separated by '/'
 	followed := 0
 	for {
 		for rest != "" && rest[0] == '/' {
@@ -112,10 +113,7 @@ func Resolve(fsys FS, name string) (string, []Link, error) {
 			cur = path.Dir(cur)
 			continue
 		}
-		next := cur + "/" + comp
-		if cur == "/" {
-			next = "/" + comp
-		}
+		next := join(clean, cur, comp)
 		fi, err := fsys.Lstat(next)
 		if err != nil {
 			if last {
@@ -144,6 +142,23 @@ func Resolve(fsys FS, name string) (string, []Link, error) {
 		}
 		rest = target + "/" + rest
 	}
+}
+
+// join returns cur + "/" + comp (comp alone after "/"), and without
+// allocating when it is a prefix of clean, as it is until a symbolic link is
+// followed.
+func join(clean, cur, comp string) string {
+	n := len(cur) + 1 + len(comp)
+	if cur == "/" {
+		n--
+	}
+	if len(clean) >= n && clean[n-len(comp)-1] == '/' && clean[n-len(comp):n] == comp && (cur == "/" || clean[:len(cur)] == cur) {
+		return clean[:n]
+	}
+	if cur == "/" {
+		return "/" + comp
+	}
+	return cur + "/" + comp
 }
 
 var (

@@ -167,3 +167,19 @@ func TestClean(t *testing.T) {
 	}
 	gen("")
 }
+
+func TestJoin(t *testing.T) {
+	for _, clean := range []string{"/", "/a", "/a/b", "/ab/c", "/a/bc", "/lib/x/y"} {
+		for _, cur := range []string{"/", "/a", "/ab", "/a/b", "/lib", "/lib/x", "/x"} {
+			for _, comp := range []string{"a", "b", "bc", "c", "x", "y", "lib", "ab"} {
+				want := cur + "/" + comp
+				if cur == "/" {
+					want = "/" + comp
+				}
+				if got := join(clean, cur, comp); got != want {
+					t.Errorf("join(%q, %q, %q) = %q, want %q", clean, cur, comp, got, want)
+				}
+			}
+		}
+	}
+}
