@@ -35,7 +35,10 @@ func (r *Resolver) loader(interp string, musl bool, a arch, prog *elfinfo.Info) 
 	if interp == "" {
 		key = "\x00" + a.triplet
 	}
-	e, _ := r.loaders.LoadOrStore(key, &loaderEntry{name: interp})
+	e, ok := r.loaders.Load(key)
+	if !ok {
+		e, _ = r.loaders.LoadOrStore(key, &loaderEntry{name: interp})
+	}
 	e.once.Do(func() {
 		if interp != "" {
 			if real, links, err := r.realpath(interp); err == nil {

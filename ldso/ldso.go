@@ -292,7 +292,10 @@ func (r *Resolver) exists(dir, name string) bool {
 
 // parse reads the ELF file at the physical path real, once.
 func (r *Resolver) parse(real string) (*elfinfo.Info, error) {
-	e, _ := r.files.LoadOrStore(real, &fileEntry{})
+	e, ok := r.files.Load(real)
+	if !ok {
+		e, _ = r.files.LoadOrStore(real, &fileEntry{})
+	}
 	e.once.Do(func() {
 		f, err := r.fsys.Open(real)
 		if err != nil {
