@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 
@@ -165,9 +166,12 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 // until the output is written: a collection finds little garbage, and over
 // a whole system's files it cost a sixth of the CPU time.
 func collectLess(files int) (restore func()) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	limit := int64(ms.Sys-ms.HeapReleased) + 64<<20 + 32<<10*int64(files)
+	// What the memory limit counts (see debug.SetMemoryLimit), without the
+	// stop of the world of runtime.ReadMemStats.
+	in := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(in)
+	inUse := int64(in[0].Value.Uint64() - in[1].Value.Uint64())
+	limit := inUse + 64<<20 + 32<<10*int64(files)
 	prevLimit := debug.SetMemoryLimit(-1)
 	if limit < prevLimit {
 		prevPercent := debug.SetGCPercent(-1)
