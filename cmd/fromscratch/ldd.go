@@ -185,10 +185,10 @@ func collectLess(files int) (restore func()) {
 }
 
 // writeJSON writes the lines of the JSON array, one object a line. For a
-// whole system this is megabytes: pieces of a few dozen files are encoded
+// whole system this is megabytes: pieces of a few files are encoded
 // concurrently and written in order, through a few recycled buffers.
 func writeJSON(w io.Writer, files []string, results []*ldso.Result, errs []error) {
-	const per = 64 // files a piece
+	const per = 16 // files a piece
 	pieces := make([]chan *[]byte, (len(files)+per-1)/per)
 	for k := range pieces {
 		pieces[k] = make(chan *[]byte, 1)
