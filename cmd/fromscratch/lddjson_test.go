@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/fromscratch/fromscratch/ldso"
@@ -43,7 +44,13 @@ func TestLddJSONEncoding(t *testing.T) {
 // writes it.
 func TestAppendString(t *testing.T) {
 	for c := range 256 {
-		for _, s := range []string{string([]byte{byte(c)}), "/usr/lib/" + string([]byte{byte(c)}) + ".so"} {
+		var names []string
+		for n := range 20 { // the byte at every place of names of up to 20 bytes
+			for at := 0; at <= n; at++ {
+				names = append(names, strings.Repeat("a", at)+string([]byte{byte(c)})+strings.Repeat("b", n-at))
+			}
+		}
+		for _, s := range names {
 			want, _ := json.Marshal(s)
 			if got := appendString(nil, s); string(got) != string(want) {
 				t.Errorf("appendString(%q) = %s, want %s", s, got, want)
