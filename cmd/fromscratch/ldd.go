@@ -128,7 +128,7 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 			code = 1
 		}
 	}
-	w := bufio.NewWriter(stdout)
+	w := bufio.NewWriterSize(stdout, 64<<10)
 	switch {
 	case o.json:
 		// One object a line.
