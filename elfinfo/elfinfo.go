@@ -406,9 +406,10 @@ func readDynamic(m *image, info *Info, dyn *progHeader) error {
 // data (headers, dynamic section, strings, version records) is a few
 // scattered pages, read with many small reads.
 type pagedReader struct {
-	r     io.ReaderAt
-	size  int64
-	pages []page // a few: searched in order
+	r      io.ReaderAt
+	size   int64
+	pages  []page  // a few: searched in order
+	inline [4]page // pages' first backing array: most files need one to three
 }
 
 type page struct {
@@ -498,7 +499,7 @@ func (p *pagedReader) page(i int64) ([]byte, error) {
 		return nil, err
 	}
 	if p.pages == nil {
-		p.pages = make([]page, 0, 4)
+		p.pages = p.inline[:0]
 	}
 	p.pages = append(p.pages, page{idx: i, b: b, buf: buf})
 	return b, nil
