@@ -124,7 +124,7 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 		if err != nil {
 			fmt.Fprintf(stderr, "fromscratch: %s: %s\n", files[i], describe(err))
 			code = 2
-		} else if results[i].Missing() && code == 0 {
+		} else if code == 0 && results[i].Missing() {
 			code = 1
 		}
 	}
