@@ -351,10 +351,10 @@ func (s *session) expand(str string, o *object) (string, bool) {
 		var val string
 		switch name {
 		case "ORIGIN":
-			if o.origin == "" {
+			val = o.origin()
+			if val == "" {
 				return "", false
 			}
-			val = o.origin
 		case "LIB":
 			val = s.ld.lib
 		case "PLATFORM":

@@ -14,14 +14,17 @@ import (
 
 // object is a loaded object, the loader's struct link_map.
 type object struct {
-	name   string // l_name: the path it was opened by
-	real   string // identity: its real path inside the root
-	alias  string // l_libname: the name it was asked for
-	short  string // musl's shortname: the base name of a searched library
-	info   *elfinfo.Info
-	origin string  // $ORIGIN, "" if unknown
-	loader *object // l_loader: the object that loaded it
-	index  int     // in Result.Libraries; DepMain, DepInterpreter
+	name  string // l_name: the path it was opened by
+	real  string // identity: its real path inside the root
+	alias string // l_libname: the name it was asked for
+	short string // musl's shortname: the base name of a searched library
+	info  *elfinfo.Info
+	// originOf is the path whose directory is $ORIGIN, "" if unknown. The
+	// directory is worked out when a search path names $ORIGIN, which few
+	// do.
+	originOf string
+	loader   *object // l_loader: the object that loaded it
+	index    int     // in Result.Libraries; DepMain, DepInterpreter
 }
 
 // session is one run of the loader over one program.
@@ -70,12 +73,12 @@ func newSession(r *Resolver, res *Result) *session {
 	s.r, s.res, s.arch = r, res, archOf(info)
 	s.main = s.newObject()
 	*s.main = object{
-		name:   res.File,
-		real:   res.Realpath,
-		alias:  res.File,
-		info:   info,
-		origin: path.Dir(res.Realpath),
-		index:  DepMain,
+		name:     res.File,
+		real:     res.Realpath,
+		alias:    res.File,
+		info:     info,
+		originOf: res.Realpath,
+		index:    DepMain,
 	}
 	s.loaded = append(s.loaded[:0], s.main)
 	interp := info.Interp
@@ -117,6 +120,14 @@ func newSession(r *Resolver, res *Result) *session {
 	}
 	res.InterpreterIndex = -1
 	return s
+}
+
+// origin returns $ORIGIN for o, "" if unknown.
+func (o *object) origin() string {
+	if o.originOf == "" {
+		return ""
+	}
+	return path.Dir(o.originOf)
 }
 
 // needsMusl guesses the loader of a shared library that names none: musl's
@@ -275,13 +286,13 @@ func (s *session) load(name string, o *object) (*object, bool) {
 	}
 	obj := s.newObject()
 	*obj = object{
-		name:   f.path,
-		real:   f.real,
-		alias:  name,
-		info:   f.info,
-		origin: path.Dir(f.path),
-		loader: o,
-		index:  len(s.libs),
+		name:     f.path,
+		real:     f.real,
+		alias:    name,
+		info:     f.info,
+		originOf: f.path,
+		loader:   o,
+		index:    len(s.libs),
 	}
 	if s.musl && !strings.Contains(name, "/") {
 		obj.short = path.Base(f.path)
