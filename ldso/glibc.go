@@ -175,29 +175,44 @@ func (s *session) searchGlibc(name string, l *object) found {
 		didMain := false
 		for o := l; o != nil; o = o.loader {
 			if o.info.HasRPath && !o.info.HasRunPath {
-				if f, ok := s.openPath(name, s.pathList(o.info.RPath, o), "rpath"); ok {
+				if f, ok := s.openPath(name, s.rpathDirs(o), "rpath"); ok {
 					return f
 				}
 				didMain = didMain || o == s.main
 			}
 		}
 		if !didMain && s.main.info.HasRPath && !s.main.info.HasRunPath {
-			if f, ok := s.openPath(name, s.pathList(s.main.info.RPath, s.main), "rpath"); ok {
+			if f, ok := s.openPath(name, s.rpathDirs(s.main), "rpath"); ok {
 				return f
 			}
 		}
 	}
 	if len(s.r.opts.LibraryPath) > 0 {
-		if f, ok := s.openPath(name, s.pathList(strings.Join(s.r.opts.LibraryPath, ":"), s.main), "LD_LIBRARY_PATH"); ok {
+		if s.libPath == nil {
+			s.libPath = s.pathList(strings.Join(s.r.opts.LibraryPath, ":"), s.main)
+		}
+		if f, ok := s.openPath(name, s.libPath, "LD_LIBRARY_PATH"); ok {
 			return f
 		}
 	}
 	if l.info.HasRunPath {
-		if f, ok := s.openPath(name, s.pathList(l.info.RunPath, l), "runpath"); ok {
+		if !l.runpathDone {
+			l.runpath, l.runpathDone = s.pathList(l.info.RunPath, l), true
+		}
+		if f, ok := s.openPath(name, l.runpath, "runpath"); ok {
 			return f
 		}
 	}
 	return s.searchSystem(name, l)
+}
+
+// rpathDirs returns o's DT_RPATH as a list of directories, expanded once
+// for all the names o needs.
+func (s *session) rpathDirs(o *object) []string {
+	if !o.rpathDone {
+		o.rpath, o.rpathDone = s.pathList(o.info.RPath, o), true
+	}
+	return o.rpath
 }
 
 // plainSearch reports whether a search for l depends on the name only:

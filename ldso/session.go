@@ -23,8 +23,11 @@ type object struct {
 	// directory is worked out when a search path names $ORIGIN, which few
 	// do.
 	originOf string
-	loader   *object // l_loader: the object that loaded it
-	index    int     // in Result.Libraries; DepMain, DepInterpreter
+	// DT_RPATH and DT_RUNPATH as directories, once worked out.
+	rpath, runpath         []string
+	rpathDone, runpathDone bool
+	loader                 *object // l_loader: the object that loaded it
+	index                  int     // in Result.Libraries; DepMain, DepInterpreter
 }
 
 // session is one run of the loader over one program.
@@ -43,6 +46,8 @@ type session struct {
 	// plain caches the searches that depend on the name only, for this
 	// session's loader and architecture; nil until the first.
 	plain *syncmap.Map[string, found]
+	// libPath is LD_LIBRARY_PATH as directories, once worked out.
+	libPath []string
 
 	// Scratch space kept from one session to the next (sessionPool):
 	// the objects (nothing outside the session points to them), the
