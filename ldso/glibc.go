@@ -294,7 +294,11 @@ func (s *session) fromCache(name string) (found, bool) {
 // library found, or a file the loader refuses (f.err).
 func (s *session) openPath(name string, dirs []string, via string) (found, bool) {
 	for _, d := range dirs {
-		for _, h := range s.hwcaps {
+		hwcaps := s.hwcaps
+		if names := s.r.listDir(d); names != nil && !names["glibc-hwcaps"] {
+			hwcaps = nil // d lists no glibc-hwcaps: none of its subdirectories exists
+		}
+		for _, h := range hwcaps {
 			if f, ok := s.candidate(d+"/glibc-hwcaps/"+h, name); ok {
 				f.via = via
 				return f, true
