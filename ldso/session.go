@@ -19,6 +19,9 @@ type object struct {
 	alias string // l_libname: the name it was asked for
 	short string // musl's shortname: the base name of a searched library
 	info  *elfinfo.Info
+	// soname is info.SOName, kept here for match, which compares it for
+	// every object loaded and every name needed.
+	soname string
 	// originOf is the path whose directory is $ORIGIN, "" if unknown. The
 	// directory is worked out when a search path names $ORIGIN, which few
 	// do.
@@ -82,6 +85,7 @@ func newSession(r *Resolver, res *Result) *session {
 		real:     res.Realpath,
 		alias:    res.File,
 		info:     info,
+		soname:   info.SOName,
 		originOf: res.Realpath,
 		index:    DepMain,
 	}
@@ -108,11 +112,12 @@ func newSession(r *Resolver, res *Result) *session {
 			res.InterpreterLinks = s.ld.links
 			s.interp = s.newObject()
 			*s.interp = object{
-				name:  interp,
-				real:  s.ld.real,
-				alias: interp,
-				info:  s.ld.info,
-				index: DepInterpreter,
+				name:   interp,
+				real:   s.ld.real,
+				alias:  interp,
+				info:   s.ld.info,
+				soname: s.ld.info.SOName,
+				index:  DepInterpreter,
 			}
 			s.loaded = append(s.loaded, s.interp)
 		}
@@ -225,7 +230,7 @@ func (s *session) match(name string) *object {
 		if o.name == name || o.alias == name {
 			return o
 		}
-		if o.info != nil && o.info.SOName == name {
+		if o.info != nil && o.soname == name {
 			return o
 		}
 	}
@@ -295,6 +300,7 @@ func (s *session) load(name string, o *object) (*object, bool) {
 		real:     f.real,
 		alias:    name,
 		info:     f.info,
+		soname:   f.info.SOName,
 		originOf: f.path,
 		loader:   o,
 		index:    len(s.libs),
