@@ -35,7 +35,10 @@ func (r *Resolver) loader(interp string, musl bool, a arch, prog *elfinfo.Info) 
 	if interp == "" {
 		key = "\x00" + a.triplet
 	}
-	e, _ := r.loaders.LoadOrStore(key, &loaderEntry{name: interp})
+	e, ok := r.loaders.Load(key)
+	if !ok {
+		e, _ = r.loaders.LoadOrStore(key, &loaderEntry{name: interp})
+	}
 	e.once.Do(func() {
 		if interp != "" {
 			if real, links, err := r.realpath(interp); err == nil {
@@ -77,15 +80,43 @@ var systemDirRE = regexp.MustCompile(`^/[A-Za-z0-9_./+-]*lib[A-Za-z0-9_./+-]*/$`
 // longest such run is taken. The result has no trailing slashes.
 func scanSystemDirs(b []byte) []string {
 	var best, run []string
-	for _, s := range bytes.Split(b, []byte{0}) {
-		if len(s) < 64 && systemDirRE.Match(s) {
-			run = append(run, strings.TrimSuffix(string(s), "/"))
-			if len(run) > len(best) {
-				best = append([]string(nil), run...)
-			}
-			continue
+	isDir := func(s []byte) bool {
+		return len(s) >= 2 && len(s) < 64 && s[0] == '/' && s[len(s)-1] == '/' && systemDirRE.Match(s)
+	}
+	// A run of two or more directories holds "/\0/"; a run of one is no
+	// answer. Walking every NUL-terminated string of the loader (most of
+	// its bytes are code) is slower than finding those.
+	for i := 0; ; {
+		k := bytes.Index(b[i:], []byte("/\x00/"))
+		if k < 0 {
+			break
 		}
+		// From the string holding the "/\0/" through the end of the run
+		// that follows.
+		pos := bytes.LastIndexByte(b[:i+k], 0) + 1
 		run = run[:0]
+		for first := true; pos < len(b); first = false {
+			str, next := b[pos:], len(b)
+			if e := bytes.IndexByte(str, 0); e >= 0 {
+				str, next = str[:e], pos+e+1
+			}
+			pos = next
+			if isDir(str) {
+				run = append(run, strings.TrimSuffix(string(str), "/"))
+				if len(run) > len(best) {
+					best = append([]string(nil), run...)
+				}
+				continue
+			}
+			run = run[:0]
+			if !first {
+				break
+			}
+		}
+		if pos >= len(b) {
+			break
+		}
+		i = pos
 	}
 	if len(best) < 2 {
 		return nil
@@ -128,11 +159,13 @@ func (s *session) searchGlibc(name string, l *object) found {
 	// LD_LIBRARY_PATH in play): their answer is shared by every program
 	// of the root with the same loader.
 	if s.plainSearch(l) {
-		key := s.ld.name + "\x00" + s.arch.triplet + "\x00" + name
-		f, ok := s.r.plain.Load(key)
+		if s.plain == nil {
+			s.plain = s.r.plainCache(s.ld.name, s.arch.triplet)
+		}
+		f, ok := s.plain.Load(name)
 		if !ok {
 			f = s.searchSystem(name, l)
-			s.r.plain.Store(key, f)
+			s.plain.Store(name, f)
 		}
 		return f
 	}
@@ -142,29 +175,44 @@ func (s *session) searchGlibc(name string, l *object) found {
 		didMain := false
 		for o := l; o != nil; o = o.loader {
 			if o.info.HasRPath && !o.info.HasRunPath {
-				if f, ok := s.openPath(name, s.pathList(o.info.RPath, o), "rpath"); ok {
+				if f, ok := s.openPath(name, s.rpathDirs(o), "rpath"); ok {
 					return f
 				}
 				didMain = didMain || o == s.main
 			}
 		}
 		if !didMain && s.main.info.HasRPath && !s.main.info.HasRunPath {
-			if f, ok := s.openPath(name, s.pathList(s.main.info.RPath, s.main), "rpath"); ok {
+			if f, ok := s.openPath(name, s.rpathDirs(s.main), "rpath"); ok {
 				return f
 			}
 		}
 	}
 	if len(s.r.opts.LibraryPath) > 0 {
-		if f, ok := s.openPath(name, s.pathList(strings.Join(s.r.opts.LibraryPath, ":"), s.main), "LD_LIBRARY_PATH"); ok {
+		if s.libPath == nil {
+			s.libPath = s.pathList(strings.Join(s.r.opts.LibraryPath, ":"), s.main)
+		}
+		if f, ok := s.openPath(name, s.libPath, "LD_LIBRARY_PATH"); ok {
 			return f
 		}
 	}
 	if l.info.HasRunPath {
-		if f, ok := s.openPath(name, s.pathList(l.info.RunPath, l), "runpath"); ok {
+		if !l.runpathDone {
+			l.runpath, l.runpathDone = s.pathList(l.info.RunPath, l), true
+		}
+		if f, ok := s.openPath(name, l.runpath, "runpath"); ok {
 			return f
 		}
 	}
 	return s.searchSystem(name, l)
+}
+
+// rpathDirs returns o's DT_RPATH as a list of directories, expanded once
+// for all the names o needs.
+func (s *session) rpathDirs(o *object) []string {
+	if !o.rpathDone {
+		o.rpath, o.rpathDone = s.pathList(o.info.RPath, o), true
+	}
+	return o.rpath
 }
 
 // plainSearch reports whether a search for l depends on the name only:
@@ -246,7 +294,11 @@ func (s *session) fromCache(name string) (found, bool) {
 // library found, or a file the loader refuses (f.err).
 func (s *session) openPath(name string, dirs []string, via string) (found, bool) {
 	for _, d := range dirs {
-		for _, h := range s.hwcaps {
+		hwcaps := s.hwcaps
+		if names := s.r.listDir(d); names != nil && !names["glibc-hwcaps"] {
+			hwcaps = nil // d lists no glibc-hwcaps: none of its subdirectories exists
+		}
+		for _, h := range hwcaps {
 			if f, ok := s.candidate(d+"/glibc-hwcaps/"+h, name); ok {
 				f.via = via
 				return f, true
@@ -318,10 +370,10 @@ func (s *session) expand(str string, o *object) (string, bool) {
 		var val string
 		switch name {
 		case "ORIGIN":
-			if o.origin == "" {
+			val = o.origin()
+			if val == "" {
 				return "", false
 			}
-			val = o.origin
 		case "LIB":
 			val = s.ld.lib
 		case "PLATFORM":

@@ -8,8 +8,7 @@ import (
 	"path"
 	"runtime"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
+	"sync/atomic"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/internal/syncmap"
@@ -121,12 +120,26 @@ type Resolver struct {
 
 	files    syncmap.Map[string, *fileEntry]
 	reals    syncmap.Map[string, *realEntry]
-	dirs     syncmap.Map[string, map[string]bool]
+	dirs     syncmap.Map[string, *dirEntry]
 	loaders  syncmap.Map[string, *loaderEntry]
 	cache    func() (*Cache, error)
 	preloads func() []string
 	confDirs func() []string
-	plain    syncmap.Map[string, found]
+	// plain are the answers of searches that depend on the name only,
+	// by loader and architecture (see plainCache).
+	plain syncmap.Map[string, *syncmap.Map[string, found]]
+}
+
+// plainCache returns the answers of the searches that depend on the name
+// only for programs of loader ld and architecture triplet: they are shared
+// by every such program of the root.
+func (r *Resolver) plainCache(ld, triplet string) *syncmap.Map[string, found] {
+	key := ld + "\x00" + triplet
+	if m, ok := r.plain.Load(key); ok {
+		return m
+	}
+	m, _ := r.plain.LoadOrStore(key, new(syncmap.Map[string, found]))
+	return m
 }
 
 type fileEntry struct {
@@ -187,19 +200,29 @@ func (r *Resolver) CacheStatus() (string, error) {
 }
 
 // ResolveAll resolves files concurrently; results and errors are in the
-// order of files.
+// order of files. A fixed set of GOMAXPROCS workers takes the next file from
+// a shared counter: a goroutine per file would pay for its start and its
+// stack growth each time, for a few tens of microseconds of work.
 func (r *Resolver) ResolveAll(files []string) ([]*Result, []error) {
 	res := make([]*Result, len(files))
 	errs := make([]error, len(files))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0) * 2)
-	for i, f := range files {
-		g.Go(func() error {
-			res[i], errs[i] = r.Resolve(f)
-			return nil
-		})
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(files) {
+				return
+			}
+			res[i], errs[i] = r.Resolve(files[i])
+		}
 	}
-	g.Wait()
+	n := min(runtime.GOMAXPROCS(0), len(files))
+	var wg sync.WaitGroup
+	for range n - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
 	return res, errs
 }
 
@@ -214,24 +237,51 @@ func (r *Resolver) realpath(p string) (string, []rootfs.Link, error) {
 }
 
 // listDir returns the names in directory dir (any path inside the root), or
-// nil if it is not a readable directory.
+// nil if it is not a readable directory. Each directory is listed once,
+// however many paths lead to it (/lib/x86_64-linux-gnu and
+// /usr/lib/x86_64-linux-gnu, a thousand names or more), and once however
+// many goroutines ask at the same time.
 func (r *Resolver) listDir(dir string) map[string]bool {
 	dir = rootfs.Clean(dir)
-	if names, ok := r.dirs.Load(dir); ok {
-		return names
+	e, ok := r.dirs.Load(dir)
+	if !ok {
+		e, _ = r.dirs.LoadOrStore(dir, &dirEntry{})
 	}
-	var names map[string]bool
-	real, _, err := r.realpath(dir)
-	if err == nil {
-		if list, err := rootfs.ReadDirNames(r.fsys, real); err == nil {
-			names = make(map[string]bool, len(list))
-			for _, n := range list {
-				names[n] = true
-			}
+	e.once.Do(func() {
+		real, _, err := r.realpath(dir)
+		if err != nil {
+			return
 		}
+		if real == dir {
+			e.names = r.readDir(real)
+			return
+		}
+		re, ok := r.dirs.Load(real)
+		if !ok {
+			re, _ = r.dirs.LoadOrStore(real, &dirEntry{})
+		}
+		re.once.Do(func() { re.names = r.readDir(real) })
+		e.names = re.names
+	})
+	return e.names
+}
+
+// readDir lists the directory at the physical path real, nil if it cannot.
+func (r *Resolver) readDir(real string) map[string]bool {
+	list, err := rootfs.ReadDirNames(r.fsys, real)
+	if err != nil {
+		return nil
 	}
-	r.dirs.Store(dir, names)
+	names := make(map[string]bool, len(list))
+	for _, n := range list {
+		names[n] = true
+	}
 	return names
+}
+
+type dirEntry struct {
+	once  sync.Once
+	names map[string]bool
 }
 
 // exists reports whether dir holds an entry called name, from the cached
@@ -242,7 +292,10 @@ func (r *Resolver) exists(dir, name string) bool {
 
 // parse reads the ELF file at the physical path real, once.
 func (r *Resolver) parse(real string) (*elfinfo.Info, error) {
-	e, _ := r.files.LoadOrStore(real, &fileEntry{})
+	e, ok := r.files.Load(real)
+	if !ok {
+		e, _ = r.files.LoadOrStore(real, &fileEntry{})
+	}
 	e.once.Do(func() {
 		f, err := r.fsys.Open(real)
 		if err != nil {
@@ -297,6 +350,7 @@ func (r *Resolver) resolve(res *Result) (*Result, error) {
 	}
 	s := newSession(r, res)
 	s.run()
+	s.release()
 	return res, nil
 }
 

@@ -99,7 +99,7 @@ func (s *session) muslRpath(o *object) (string, bool) {
 		default:
 			return "", false
 		}
-		b.WriteString(o.origin)
+		b.WriteString(o.origin())
 	}
 	return b.String(), true
 }

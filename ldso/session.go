@@ -5,21 +5,32 @@ import (
 	"errors"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/internal/syncmap"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
 // object is a loaded object, the loader's struct link_map.
 type object struct {
-	name   string // l_name: the path it was opened by
-	real   string // identity: its real path inside the root
-	names  []string
-	short  string // musl's shortname: the base name of a searched library
-	info   *elfinfo.Info
-	origin string  // $ORIGIN, "" if unknown
-	loader *object // l_loader: the object that loaded it
-	index  int     // in Result.Libraries; DepMain, DepInterpreter
+	name  string // l_name: the path it was opened by
+	real  string // identity: its real path inside the root
+	alias string // l_libname: the name it was asked for
+	short string // musl's shortname: the base name of a searched library
+	info  *elfinfo.Info
+	// soname is info.SOName, kept here for match, which compares it for
+	// every object loaded and every name needed.
+	soname string
+	// originOf is the path whose directory is $ORIGIN, "" if unknown. The
+	// directory is worked out when a search path names $ORIGIN, which few
+	// do.
+	originOf string
+	// DT_RPATH and DT_RUNPATH as directories, once worked out.
+	rpath, runpath         []string
+	rpathDone, runpathDone bool
+	loader                 *object // l_loader: the object that loaded it
+	index                  int     // in Result.Libraries; DepMain, DepInterpreter
 }
 
 // session is one run of the loader over one program.
@@ -35,20 +46,50 @@ type session struct {
 	arch   arch
 	// missing names already reported, so each is listed once.
 	missing map[string]int
+	// plain caches the searches that depend on the name only, for this
+	// session's loader and architecture; nil until the first.
+	plain *syncmap.Map[string, found]
+	// libPath is LD_LIBRARY_PATH as directories, once worked out.
+	libPath []string
+
+	// Scratch space kept from one session to the next (sessionPool):
+	// the objects (nothing outside the session points to them), the
+	// queue, and the libraries, copied to an exact-size Result.Libraries
+	// at the end.
+	objs  []object
+	queue []*object
+	libs  []Library
+}
+
+// sessionPool recycles sessions: a program's session makes a handful of
+// objects and slices, and the corpus of a system has thousands of programs.
+var sessionPool = sync.Pool{New: func() any { return new(session) }}
+
+// newObject returns a zeroed object from the session's slab. The slab is
+// never reallocated in place, so the pointers stay valid.
+func (s *session) newObject() *object {
+	if len(s.objs) == cap(s.objs) {
+		s.objs = make([]object, 0, max(16, 2*cap(s.objs)))
+	}
+	s.objs = s.objs[:len(s.objs)+1]
+	return &s.objs[len(s.objs)-1]
 }
 
 func newSession(r *Resolver, res *Result) *session {
 	info := res.Info
-	s := &session{r: r, res: res, arch: archOf(info), missing: map[string]int{}}
-	s.main = &object{
-		name:   res.File,
-		real:   res.Realpath,
-		names:  []string{res.File},
-		info:   info,
-		origin: path.Dir(res.Realpath),
-		index:  DepMain,
+	s := sessionPool.Get().(*session)
+	s.r, s.res, s.arch = r, res, archOf(info)
+	s.main = s.newObject()
+	*s.main = object{
+		name:     res.File,
+		real:     res.Realpath,
+		alias:    res.File,
+		info:     info,
+		soname:   info.SOName,
+		originOf: res.Realpath,
+		index:    DepMain,
 	}
-	s.loaded = []*object{s.main}
+	s.loaded = append(s.loaded[:0], s.main)
 	interp := info.Interp
 	if interp == "" {
 		interp = s.arch.glibcLD
@@ -69,12 +110,14 @@ func newSession(r *Resolver, res *Result) *session {
 			res.InterpreterReal = s.ld.real
 			res.InterpreterInfo = s.ld.info
 			res.InterpreterLinks = s.ld.links
-			s.interp = &object{
-				name:  interp,
-				real:  s.ld.real,
-				names: []string{interp},
-				info:  s.ld.info,
-				index: DepInterpreter,
+			s.interp = s.newObject()
+			*s.interp = object{
+				name:   interp,
+				real:   s.ld.real,
+				alias:  interp,
+				info:   s.ld.info,
+				soname: s.ld.info.SOName,
+				index:  DepInterpreter,
 			}
 			s.loaded = append(s.loaded, s.interp)
 		}
@@ -89,6 +132,14 @@ func newSession(r *Resolver, res *Result) *session {
 	return s
 }
 
+// origin returns $ORIGIN for o, "" if unknown.
+func (o *object) origin() string {
+	if o.originOf == "" {
+		return ""
+	}
+	return path.Dir(o.originOf)
+}
+
 // needsMusl guesses the loader of a shared library that names none: musl's
 // libc has the soname libc.so.
 func needsMusl(info *elfinfo.Info) bool {
@@ -100,10 +151,23 @@ func needsMusl(info *elfinfo.Info) bool {
 	return false
 }
 
+// release clears the session and returns it to sessionPool; s must not be
+// used after.
+func (s *session) release() {
+	// Only what this session used: the rest was cleared before.
+	clear(s.objs)
+	clear(s.loaded)
+	clear(s.queue)
+	clear(s.libs)
+	clear(s.missing)
+	*s = session{objs: s.objs[:0], loaded: s.loaded[:0], queue: s.queue[:0], libs: s.libs[:0], missing: s.missing}
+	sessionPool.Put(s)
+}
+
 // run walks DT_NEEDED breadth-first, as _dl_map_object_deps (glibc) and
 // load_deps (musl) do.
 func (s *session) run() {
-	queue := []*object{s.main}
+	queue := append(s.queue[:0], s.main)
 	if !s.musl {
 		// ROOT/etc/ld.so.preload: loaded for the program, before its
 		// own dependencies, which come after them in the queue.
@@ -113,10 +177,12 @@ func (s *session) run() {
 			}
 		}
 	}
-	for len(queue) > 0 {
-		o := queue[0]
-		queue = queue[1:]
+	for i := 0; i < len(queue); i++ {
+		o := queue[i]
 		var deps []int
+		if len(o.info.Needed) > 0 {
+			deps = make([]int, 0, len(o.info.Needed))
+		}
 		for _, name := range o.info.Needed {
 			dep, isNew := s.load(name, o)
 			if dep == nil {
@@ -131,17 +197,21 @@ func (s *session) run() {
 		if o == s.main {
 			s.res.Deps = deps
 		} else if o.index >= 0 {
-			s.res.Libraries[o.index].Deps = deps
+			s.libs[o.index].Deps = deps
 		}
 	}
 	if s.res.InterpreterIndex < 0 {
-		s.res.InterpreterIndex = len(s.res.Libraries)
+		s.res.InterpreterIndex = len(s.libs)
 		if s.res.Info.Interp == "" {
 			// A shared library that does not name the loader: whatever
 			// program loads it brings its own.
 			s.res.Interpreter, s.res.InterpreterFound = "", false
 			s.res.InterpreterReal, s.res.InterpreterLinks, s.res.InterpreterInfo = "", nil, nil
 		}
+	}
+	s.queue = queue
+	if len(s.libs) > 0 {
+		s.res.Libraries = append([]Library(nil), s.libs...) // exact size
 	}
 }
 
@@ -157,15 +227,10 @@ func (s *session) match(name string) *object {
 			}
 			continue
 		}
-		if o.name == name {
+		if o.name == name || o.alias == name {
 			return o
 		}
-		for _, n := range o.names {
-			if n == name {
-				return o
-			}
-		}
-		if o.info != nil && o.info.SOName == name {
+		if o.info != nil && o.soname == name {
 			return o
 		}
 	}
@@ -212,8 +277,11 @@ func (s *session) load(name string, o *object) (*object, bool) {
 	}
 	if f.path == "" || f.err != "" {
 		if _, ok := s.missing[name]; !ok {
-			s.missing[name] = len(s.res.Libraries)
-			s.res.Libraries = append(s.res.Libraries, Library{Name: name, Error: f.err, NeededBy: o.name})
+			if s.missing == nil {
+				s.missing = map[string]int{}
+			}
+			s.missing[name] = len(s.libs)
+			s.libs = append(s.libs, Library{Name: name, Error: f.err, NeededBy: o.name})
 		}
 		return nil, false
 	}
@@ -226,20 +294,22 @@ func (s *session) load(name string, o *object) (*object, bool) {
 		}
 		return m, false
 	}
-	obj := &object{
-		name:   f.path,
-		real:   f.real,
-		names:  []string{name},
-		info:   f.info,
-		origin: path.Dir(f.path),
-		loader: o,
-		index:  len(s.res.Libraries),
+	obj := s.newObject()
+	*obj = object{
+		name:     f.path,
+		real:     f.real,
+		alias:    name,
+		info:     f.info,
+		soname:   f.info.SOName,
+		originOf: f.path,
+		loader:   o,
+		index:    len(s.libs),
 	}
 	if s.musl && !strings.Contains(name, "/") {
 		obj.short = path.Base(f.path)
 	}
 	s.loaded = append(s.loaded, obj)
-	s.res.Libraries = append(s.res.Libraries, Library{
+	s.libs = append(s.libs, Library{
 		Name: name, Path: f.path, Found: true, Realpath: f.real, Via: f.via,
 		NeededBy: o.name, Links: f.links, Info: f.info,
 	})
@@ -250,7 +320,7 @@ func (s *session) load(name string, o *object) (*object, bool) {
 // place in the load order.
 func (s *session) useInterp() *object {
 	if s.res.InterpreterIndex < 0 {
-		s.res.InterpreterIndex = len(s.res.Libraries)
+		s.res.InterpreterIndex = len(s.libs)
 	}
 	if s.interp == nil {
 		// The loader is not in the root: the program cannot start anyway.

@@ -76,13 +76,7 @@ func (d *dirFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(
 // inside the root (openat2 RESOLVE_IN_ROOT where the kernel has it).
 func (d *dirFS) Open(name string) (File, error) {
 	if d.root == nil {
-		// O_NONBLOCK: a FIFO must not hang the caller; the check below
-		// refuses it.
-		f, err := os.OpenFile(Clean(name), os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, err
-		}
-		return regular(f, name)
+		return openHost(Clean(name))
 	}
 	h, err := pathrs.OpenatInRoot(d.root, Clean(name))
 	if err != nil {

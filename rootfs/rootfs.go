@@ -53,7 +53,33 @@ type Link struct {
 
 // Clean returns name as a clean absolute path.
 func Clean(name string) string {
+	if isClean(name) {
+		return name // most names are; path.Clean would copy them
+	}
 	return path.Clean("/" + name)
+}
+
+// isClean reports whether name is what path.Clean("/" + name) returns: "/",
+// or "/" followed by components that are not empty, "." or "..".
+func isClean(name string) bool {
+	if name == "/" {
+		return true
+	}
+	if len(name) < 2 || name[0] != '/' {
+		return false
+	}
+	start := 1
+	for i := 1; i <= len(name); i++ {
+		if i < len(name) && name[i] != '/' {
+			continue
+		}
+		switch name[start:i] {
+		case "", ".", "..":
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 // Resolve follows every symbolic link in name inside fsys and returns the
@@ -62,8 +88,9 @@ func Clean(name string) string {
 // the physical path it would have and an error wrapping [fs.ErrNotExist].
 func Resolve(fsys FS, name string) (string, []Link, error) {
 	var links []Link
-	cur := "/"              // resolved so far, physical
-	rest := Clean(name)[1:] // still to walk, components separated by '/'
+	clean := Clean(name)
+	cur := "/"        // resolved so far, physical
+	rest := clean[1:] // still to walk, components separated by '/'
 	followed := 0
 	for {
 		for rest != "" && rest[0] == '/' {
@@ -86,10 +113,7 @@ func Resolve(fsys FS, name string) (string, []Link, error) {
 			cur = path.Dir(cur)
 			continue
 		}
-		next := cur + "/" + comp
-		if cur == "/" {
-			next = "/" + comp
-		}
+		next := join(clean, cur, comp)
 		fi, err := fsys.Lstat(next)
 		if err != nil {
 			if last {
@@ -118,6 +142,23 @@ func Resolve(fsys FS, name string) (string, []Link, error) {
 		}
 		rest = target + "/" + rest
 	}
+}
+
+// join returns cur + "/" + comp (comp alone after "/"), and without
+// allocating when it is a prefix of clean, as it is until a symbolic link is
+// followed.
+func join(clean, cur, comp string) string {
+	n := len(cur) + 1 + len(comp)
+	if cur == "/" {
+		n--
+	}
+	if len(clean) >= n && clean[n-len(comp)-1] == '/' && clean[n-len(comp):n] == comp && (cur == "/" || clean[:len(cur)] == cur) {
+		return clean[:n]
+	}
+	if cur == "/" {
+		return "/" + comp
+	}
+	return cur + "/" + comp
 }
 
 var (
@@ -149,9 +190,26 @@ func ReadFile(fsys FS, name string, max int64) ([]byte, error) {
 	if fi.Size() > max {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("file too large (%d bytes, limit %d)", fi.Size(), max)}
 	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
+	// io.ReadAll with a buffer of the size Stat gave (and one more byte,
+	// to see a file that grew), rather than doubling from 512 bytes.
+	r := io.LimitReader(f, max+1)
+	size := fi.Size()
+	if size < 0 {
+		size = 0
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if int64(len(b)) > max {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("file too large (limit %d bytes)", max)}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -140,5 +141,45 @@ func TestTree(t *testing.T) {
 	tr.Remove("/usr")
 	if _, err := tr.Open("/lib/libz.so.1"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Open after Remove = %v", err)
+	}
+}
+
+func TestClean(t *testing.T) {
+	for _, name := range []string{
+		"", "/", "//", "a", "/a", "a/b", "/a/b", "/a/b/", "/a//b", "/a/./b", "/a/../b", "/.", "/..",
+		"/a/.", "/a/..", "/.a", "/..a", "/a.", "/a..", "/a/.b/c", "./a", "../a", "/a/b/c.so.6", "///",
+	} {
+		if got, want := Clean(name), path.Clean("/"+name); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", name, got, want)
+		}
+	}
+	// Every name of up to 7 bytes of '/', '.' and 'a'.
+	var gen func(string)
+	gen = func(name string) {
+		if got, want := Clean(name), path.Clean("/"+name); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", name, got, want)
+		}
+		if len(name) < 7 {
+			for _, c := range "/.a" {
+				gen(name + string(c))
+			}
+		}
+	}
+	gen("")
+}
+
+func TestJoin(t *testing.T) {
+	for _, clean := range []string{"/", "/a", "/a/b", "/ab/c", "/a/bc", "/lib/x/y"} {
+		for _, cur := range []string{"/", "/a", "/ab", "/a/b", "/lib", "/lib/x", "/x"} {
+			for _, comp := range []string{"a", "b", "bc", "c", "x", "y", "lib", "ab"} {
+				want := cur + "/" + comp
+				if cur == "/" {
+					want = "/" + comp
+				}
+				if got := join(clean, cur, comp); got != want {
+					t.Errorf("join(%q, %q, %q) = %q, want %q", clean, cur, comp, got, want)
+				}
+			}
+		}
 	}
 }

@@ -63,14 +63,42 @@ func appendLibrary(b []byte, l ldso.Library) []byte {
 // appendString appends s as a JSON string. Plain printable ASCII is copied;
 // anything else goes through encoding/json, so escapes are its own.
 func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
+	if !isPlainJSON(s) {
+		q, _ := json.Marshal(s)
+		return append(b, q...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// isPlainJSON reports whether json.Marshal copies s as it is (see
+// plainJSON), eight bytes at a time: a run's output is megabytes of paths.
+func isPlainJSON(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		c := s[i : i+8]
+		if plainJSON[c[0]]&plainJSON[c[1]]&plainJSON[c[2]]&plainJSON[c[3]]&
+			plainJSON[c[4]]&plainJSON[c[5]]&plainJSON[c[6]]&plainJSON[c[7]] == 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if plainJSON[s[i]] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// plainJSON is 1 for the bytes json.Marshal copies as they are: printable
+// ASCII but for '"', '\' and the HTML-escaped '<', '>' and '&'.
+var plainJSON = func() (t [256]uint8) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = 1
+	}
+	for _, c := range `"\<>&` {
+		t[c] = 0
+	}
+	return t
+}()

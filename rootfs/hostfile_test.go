@@ -1,0 +1,62 @@
+package rootfs
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestHostFile: the host root's files behave as *os.File for what FS
+// users do with them, and only regular files open.
+func TestHostFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("hello, world"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := Dir("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fsys.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := f.Stat()
+	want, _ := os.Stat(p)
+	if err != nil || fi.Size() != want.Size() || fi.Mode() != want.Mode() || fi.Name() != "f" || !fi.ModTime().Equal(want.ModTime()) {
+		t.Errorf("Stat = %v %v, want %v", fi, err, want)
+	}
+	b := make([]byte, 5)
+	if n, err := f.ReadAt(b, 7); n != 5 || err != nil || string(b) != "world" {
+		t.Errorf("ReadAt(7) = %d %v %q", n, err, b)
+	}
+	if n, err := f.ReadAt(b, 10); n != 2 || err != io.EOF {
+		t.Errorf("ReadAt(10) = %d %v, want 2 EOF", n, err)
+	}
+	if all, err := io.ReadAll(f); err != nil || string(all) != "hello, world" {
+		t.Errorf("ReadAll = %q %v", all, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if err := f.Close(); err == nil {
+		t.Error("second Close succeeded")
+	}
+	if _, err := fsys.Open(dir); !errors.Is(err, errIsDir) {
+		t.Errorf("Open(dir) = %v, want %v", err, errIsDir)
+	}
+	if _, err := fsys.Open(fifo); !errors.Is(err, errNotRegular) {
+		t.Errorf("Open(fifo) = %v, want %v", err, errNotRegular)
+	}
+	if _, err := fsys.Open(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open(missing) = %v, want not exist", err)
+	}
+}
