@@ -25,7 +25,7 @@ done
 docker info >/dev/null 2>&1 || { echo "bench/build.sh: no Docker engine answers" >&2; exit 2; }
 
 echo "building fromscratch and crane" >&2
-go build -o "$tmp/fromscratch" ./cmd/fromscratch
+CGO_ENABLED=0 go build -o "$tmp/fromscratch" ./cmd/fromscratch # static, as installed (README)
 GOBIN="$tmp" go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
 fs="$tmp/fromscratch"
 crane="$tmp/crane"

@@ -47,7 +47,7 @@ if [[ $use_docker == 1 ]] && ! docker info >/dev/null 2>&1; then
 fi
 
 echo "building fromscratch" >&2
-go build -o "$tmp/fromscratch" ./cmd/fromscratch
+CGO_ENABLED=0 go build -o "$tmp/fromscratch" ./cmd/fromscratch # static, as installed (README)
 fs="$tmp/fromscratch"
 
 echo "writing $mb MB of random data in $nlayers directories, and $nsmall small files" >&2

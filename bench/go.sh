@@ -45,7 +45,7 @@ for t in go docker docker-registry curl jq; do
 done
 
 echo "building fromscratch" >&2
-go build -o "$tmp/fromscratch" ./cmd/fromscratch
+CGO_ENABLED=0 go build -o "$tmp/fromscratch" ./cmd/fromscratch # static, as installed (README)
 fs=$tmp/fromscratch
 
 ko=${KO:-$(command -v ko || true)}

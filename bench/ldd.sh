@@ -34,7 +34,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/fromscratch-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 echo "building fromscratch" >&2
-go build -o "$tmp/fromscratch" ./cmd/fromscratch
+CGO_ENABLED=0 go build -o "$tmp/fromscratch" ./cmd/fromscratch # static, as installed (README)
 
 # The corpus, NUL-separated and sorted, cached in $tmp/files. ELF files are
 # told by their 4 magic bytes; perl (Debian's perl-base, always installed)

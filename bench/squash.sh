@@ -25,7 +25,7 @@ now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
 
 echo "== building fromscratch and crane (go-containerregistry v0.22.1)"
-go build -o "$work/fromscratch" ./cmd/fromscratch
+CGO_ENABLED=0 go build -o "$work/fromscratch" ./cmd/fromscratch # static, as installed (README)
 GOBIN="$work" go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
 fs="$work/fromscratch"
 crane="$work/crane"

@@ -24,7 +24,10 @@ func fromscratchBin(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "fromscratch")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// Static, as the README installs it.
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			binErr = &buildError{out: string(out), err: err}
 		}
