@@ -65,15 +65,7 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 			os.Remove(f.Name())
 		}
 	}()
-	progress := addFunc(ctx)
-	if p := ProgressFrom(ctx); p != nil {
-		p.Grow(imageSize(img))
-	}
-	bw := bufio.NewWriterSize(ctxWriter{ctx, f, progress}, chunk)
-	if err := tarball.Write(t, img, bw); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
+	if err := writeArchive(ctx, f, t, img); err != nil {
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	if err := f.Chmod(0o644); err != nil {
@@ -89,6 +81,31 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	return nil
+}
+
+// StreamDockerArchive writes img to w as a `docker load` tarball tagged
+// tag, as [WriteDockerArchive] writes a file: for a pipe (`build -o - |
+// docker load`). What was written when it fails is incomplete.
+func StreamDockerArchive(ctx context.Context, w io.Writer, tag string, img v1.Image) error {
+	t, err := NormalizeTag(tag)
+	if err != nil {
+		return err
+	}
+	return writeArchive(ctx, w, t, img)
+}
+
+func writeArchive(ctx context.Context, w io.Writer, t name.Tag, img v1.Image) error {
+	if p := ProgressFrom(ctx); p != nil {
+		p.Grow(imageSize(img))
+	}
+	bw := bufio.NewWriterSize(ctxWriter{ctx, w, addFunc(ctx)}, chunk)
+	if err := tarball.Write(t, img, bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // WriteOCILayout writes img into the OCI image layout at dir, named by tag

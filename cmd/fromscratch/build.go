@@ -35,7 +35,7 @@ type buildOptions struct {
 	labels       []string
 	add          []string
 	allowMissing bool
-	level        int
+	level        levelFlag
 	caCerts      bool
 	tzdata       bool
 	baseline     bool
@@ -104,7 +104,7 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.output, "output", "o", "", "write a `docker load` tarball to FILE")
+	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
 	f.StringVar(&o.push, "push", "", "push the image to REF")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: PROGRAM's name:latest)")
@@ -119,7 +119,8 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 	f.StringArrayVar(&o.labels, "label", nil, "K=V image label (repeatable)")
 	f.StringArrayVar(&o.add, "add", nil, "SRC:DST host file or directory to add at DST, with its ELF dependencies (repeatable)")
 	f.BoolVar(&o.allowMissing, "allow-missing", false, "build even if a library or the loader is not found")
-	f.IntVar(&o.level, "level", -1, levelFlagUsage)
+	o.level = levelAuto
+	f.Var(&o.level, "level", levelFlagUsage)
 	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE")
 	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo")
 	f.BoolVar(&o.baseline, "hwcaps-baseline", false, "leave out glibc-hwcaps variants of libraries (by default all present are added)")
@@ -139,6 +140,9 @@ func usage(format string, a ...any) error {
 func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, args []string) error {
 	if o.output == "" && o.ociLayout == "" && o.push == "" {
 		return usage("build: no output: give -o FILE, --oci-layout DIR or --push REF")
+	}
+	if err := o.sinks().check(stdout); err != nil {
+		return err
 	}
 	if o.goPkg == "" && len(args) == 0 {
 		return usage("build: give PROGRAM, or --go PKG for a Go program")
@@ -182,12 +186,12 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	}
 
 	if res.Index == nil {
-		line, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, res.Tag, res.Images[0])
+		line, err := o.sinks().write(ctx, stdout, res.Tag, res.Images[0])
 		if err != nil {
 			return err
 		}
 		bar.Stop()
-		fmt.Fprintln(stdout, line)
+		fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
 		summarize()
 		return nil
 	}
@@ -240,7 +244,7 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		Created:        sourceDateEpoch(),
 	}
 	var err error
-	if bo.Level, bo.Uncompressed, err = (sinks{o.output, o.ociLayout, o.push, o.insecure}).compression(o.level); err != nil {
+	if bo.Level, bo.Uncompressed, err = o.sinks().compression(o.level); err != nil {
 		return bo, err
 	}
 	if len(args) > 0 {

@@ -280,10 +280,43 @@ func TestBuildCompression(t *testing.T) {
 		want("--oci-layout --level "+c.level, mediaTypes(img), c.gzip)
 	}
 	_, stderr, err := runErr("", bin, "build", "--level", "10", "-o", filepath.Join(dir, "x.tar"), "/usr/bin/jq")
-	if code := exitStatus(err); code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "--level 10") {
+	if code := exitStatus(err); code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `"10" for "--level"`) {
 		t.Errorf("--level 10: exit %d, stderr %q: want exit 2 and one line naming --level 10", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.tar")); !os.IsNotExist(err) {
 		t.Errorf("--level 10 left an output: %v", err)
+	}
+}
+
+// TestBuildToStdout: -o - streams the archive into docker load; the digest
+// line goes to stderr.
+func TestBuildToStdout(t *testing.T) {
+	requireDocker(t)
+	bin := fromscratchBin(t)
+	tag := uniqueTag("jq-stdout")
+	build := exec.Command(bin, "build", "-o", "-", "-t", tag, "/usr/bin/jq")
+	load := exec.Command("docker", "load")
+	pipe, err := build.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	load.Stdin = pipe
+	var buildErr, loadOut bytes.Buffer
+	build.Stderr, load.Stdout, load.Stderr = &buildErr, &loadOut, &loadOut
+	if err := build.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := load.Run(); err != nil {
+		t.Fatalf("docker load = %v: %s", err, loadOut.String())
+	}
+	if err := build.Wait(); err != nil {
+		t.Fatalf("build -o - = %v: %s", err, buildErr.String())
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	if lines := strings.Split(strings.TrimSpace(buildErr.String()), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "sha256:") {
+		t.Errorf("build -o - stderr %q: want the digest, then the summary", buildErr.String())
+	}
+	if got, host := dockerRun(t, "", tag, "--version"), run(t, "", "/usr/bin/jq", "--version"); got != host {
+		t.Errorf("jq --version in the container %q, on the host %q", got, host)
 	}
 }

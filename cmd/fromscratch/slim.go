@@ -25,7 +25,7 @@ type slimOptions struct {
 	ociLayout string
 	push      string
 	tag       string
-	level     int
+	level     levelFlag
 }
 
 func newSlimCmd() *cobra.Command {
@@ -72,13 +72,14 @@ image would not; 2 bad usage or an unreadable or unsafe image.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.keep, "keep", nil, "PATH of the image (a file or a directory) to keep too (repeatable)")
-	f.StringVarP(&o.output, "output", "o", "", "write a `docker load` tarball to FILE")
+	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
 	f.StringVar(&o.push, "push", "", "push the image to REF")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's NAME:TAG-slim, or slim:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
-	f.IntVar(&o.level, "level", -1, levelFlagUsage)
+	o.level = levelAuto
+	f.Var(&o.level, "level", levelFlagUsage)
 	return cmd
 }
 
@@ -89,7 +90,10 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if o.output == "" && o.ociLayout == "" && o.push == "" {
 		return usage("slim: no output: give -o FILE, --oci-layout DIR or --push REF")
 	}
-	level, uncompressed, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).compression(o.level)
+	if err := o.sinks().check(stdout); err != nil {
+		return err
+	}
+	level, uncompressed, err := o.sinks().compression(o.level)
 	if err != nil {
 		return err
 	}
@@ -129,12 +133,12 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 		}
 		return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %s", ref, describe(err))}
 	}
-	line, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, tag, out)
+	line, err := o.sinks().write(ctx, stdout, tag, out)
 	if err != nil {
 		return err
 	}
 	bar.Stop()
-	fmt.Fprintln(stdout, line)
+	fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
 	ratio := 0.0
 	if res.BytesBefore > 0 {
 		ratio = 100 * float64(res.BytesAfter) / float64(res.BytesBefore)

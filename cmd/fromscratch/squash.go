@@ -23,7 +23,7 @@ type squashOptions struct {
 	ociLayout string
 	push      string
 	tag       string
-	level     int
+	level     levelFlag
 }
 
 func newSquashCmd() *cobra.Command {
@@ -61,13 +61,14 @@ Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.from, "from", 0, "keep the first N layers as they are and squash the layers above")
-	f.StringVarP(&o.output, "output", "o", "", "write a `docker load` tarball to FILE")
+	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
 	f.StringVar(&o.push, "push", "", "push the image to REF")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's name, or squashed:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
-	f.IntVar(&o.level, "level", -1, levelFlagUsage)
+	o.level = levelAuto
+	f.Var(&o.level, "level", levelFlagUsage)
 	return cmd
 }
 
@@ -75,10 +76,13 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if o.output == "" && o.ociLayout == "" && o.push == "" {
 		return usage("squash: no output: give -o FILE, --oci-layout DIR or --push REF")
 	}
+	if err := o.sinks().check(stdout); err != nil {
+		return err
+	}
 	if o.from < 0 {
 		return usage("--from %d: want a number of layers >= 0", o.from)
 	}
-	level, uncompressed, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).compression(o.level)
+	level, uncompressed, err := o.sinks().compression(o.level)
 	if err != nil {
 		return err
 	}
@@ -105,12 +109,12 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if c, ok := res.Squashed.(io.Closer); ok {
 		defer c.Close()
 	}
-	line, err := (sinks{o.output, o.ociLayout, o.push, o.insecure}).write(ctx, tag, out)
+	line, err := o.sinks().write(ctx, stdout, tag, out)
 	if err != nil {
 		return err
 	}
 	bar.Stop()
-	fmt.Fprintln(stdout, line)
+	fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
 	size := int64(0)
 	if res.Squashed != nil {
 		size, _ = res.Squashed.Size()
