@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -141,6 +142,18 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		if root == "/" {
 			if abs, err := filepath.Abs(program); err == nil {
 				program = abs
+			}
+		}
+		// A bare name that is no file here is looked up in the root's PATH,
+		// as `docker run IMAGE curl` would find it: build curl means
+		// /usr/bin/curl, while ./app built in the current directory stays.
+		if !strings.Contains(arg, "/") {
+			if _, err := fsys.Lstat(program); err != nil {
+				p, err := closure.LookPath(fsys, arg)
+				if err != nil {
+					return nil, badInputErr(fs.ErrNotExist, "%s: no such file, nor in PATH %s", arg, closure.DefaultPath)
+				}
+				program = p
 			}
 		}
 		if err := checkProgram(fsys, program, arg); err != nil {

@@ -528,13 +528,20 @@ func (b *builder) tree() *rootfs.Tree {
 
 // lookPath finds a program name in the default PATH inside the root.
 func (b *builder) lookPath(name string) (string, error) {
+	return LookPath(b.fsys, name)
+}
+
+// LookPath returns name when it has a "/", or else the first DefaultPath
+// directory's name that is an executable regular file in fsys (following
+// symbolic links inside fsys), as a shell would find it in an image.
+func LookPath(fsys rootfs.FS, name string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
 	for _, d := range strings.Split(DefaultPath, ":") {
 		p := d + "/" + name
-		if real, err := rootfs.Realpath(b.fsys, p); err == nil {
-			if fi, err := b.fsys.Lstat(real); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		if real, err := rootfs.Realpath(fsys, p); err == nil {
+			if fi, err := fsys.Lstat(real); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 				return p, nil
 			}
 		}

@@ -320,3 +320,35 @@ func TestBuildToStdout(t *testing.T) {
 		t.Errorf("jq --version in the container %q, on the host %q", got, host)
 	}
 }
+
+// TestBuildBareName: a PROGRAM without a slash that is no file here is
+// looked up in the root's PATH, as docker run does: `build jq` is the image
+// of /usr/bin/jq, digest for digest; a file of that name here wins.
+func TestBuildBareName(t *testing.T) {
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	digest := func(wd string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"build", "-o", filepath.Join(dir, "img.tar"), "-t", "jq:bare"}, args...)...)
+		cmd.Dir = wd
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("build %v in %s = %v", args, wd, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if bare, full := digest(dir, "jq"), digest(dir, "/usr/bin/jq"); bare != full {
+		t.Errorf("build jq = %s, build /usr/bin/jq = %s: want the same image", bare, full)
+	}
+	local := t.TempDir()
+	data, err := os.ReadFile("/usr/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(local, "jq"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if here, full := digest(local, "jq"), digest(dir, "/usr/bin/jq"); here == full {
+		t.Errorf("build jq with ./jq present built /usr/bin/jq's image")
+	}
+}

@@ -34,6 +34,7 @@ func TestBuildBadInput(t *testing.T) {
 		stderr string // substring of the one line
 	}{
 		{"missing program", []string{"-o", target, filepath.Join(dir, "nope")}, 2, "no such file"},
+		{"bare name in no PATH dir", []string{"-o", target, "fromscratch-no-such-program"}, 2, "no such file, nor in PATH /usr/local/sbin:"},
 		{"not executable", []string{"-o", target, noexec}, 2, "not executable"},
 		{"not ELF nor script", []string{"-o", target, text}, 2, "not an ELF program nor a #! script"},
 		{"directory", []string{"-o", target, dir}, 2, "not a regular file"},
