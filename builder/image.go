@@ -74,12 +74,9 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 	specs := make([]image.LayerSpec, len(work))
 	for i, w := range work {
 		specs[i] = closure.Spec(w.createdBy, w.items)
-		for _, it := range w.items {
-			if it.Kind == closure.File {
-				sum.Files++
-				sum.Bytes += it.Size
-			}
-		}
+		files, bytes := closure.FileBytes(w.items)
+		sum.Files += files
+		sum.Bytes += bytes
 	}
 	if p := image.ProgressFrom(ctx); p != nil {
 		p.Grow(sum.Bytes)

@@ -549,6 +549,17 @@ func LookPath(fsys rootfs.FS, name string) (string, error) {
 	return "", fmt.Errorf("%s not found in PATH %s", name, DefaultPath)
 }
 
+// FileBytes counts the regular files of items and their bytes.
+func FileBytes(items []Item) (files int, bytes int64) {
+	for _, it := range items {
+		if it.Kind == File {
+			files++
+			bytes += it.Size
+		}
+	}
+	return files, bytes
+}
+
 // DefaultPath is the PATH set in images.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

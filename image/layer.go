@@ -89,6 +89,59 @@ func LayerContext(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Opti
 // return, io.Closer to release the file. fill must write entries only: the
 // tar is closed after it.
 func StreamLayer(ctx context.Context, opts Options, fill func(*tar.Writer) error) (v1.Layer, error) {
+	return streamRaw(ctx, opts, func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		if err := fill(tw); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := tw.Close(); err != nil {
+			return fmt.Errorf("writing layer: %w", err)
+		}
+		return nil
+	})
+}
+
+// Recompress returns l gzipped as opts says when it is a plain tar layer
+// (an uncompressed media type) and opts do not ask for plain layers;
+// otherwise l itself. The diffID is checked against l's. For outputs that
+// travel (layouts, pushes) made of layers read from a `docker save` archive.
+func Recompress(ctx context.Context, l v1.Layer, opts Options) (v1.Layer, error) {
+	mt, err := l.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Uncompressed || (mt != types.DockerUncompressedLayer && mt != types.OCIUncompressedLayer) {
+		return l, nil
+	}
+	want, err := l.DiffID()
+	if err != nil {
+		return nil, err
+	}
+	nl, err := streamRaw(ctx, opts, func(w io.Writer) error {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.Copy(w, ctxReader{ctx, rc, nil})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if got, _ := nl.DiffID(); got != want {
+		nl.(io.Closer).Close()
+		return nil, fmt.Errorf("layer %s: its bytes hash to %s", want, got)
+	}
+	return nl, nil
+}
+
+// streamRaw makes a layer of the tar bytes that write writes (see
+// StreamLayer).
+func streamRaw(ctx context.Context, opts Options, write func(io.Writer) error) (v1.Layer, error) {
 	level := 0
 	if !opts.Uncompressed {
 		var err error
@@ -106,7 +159,7 @@ func StreamLayer(ctx context.Context, opts Options, fill func(*tar.Writer) error
 		f.Close()
 		return nil, fmt.Errorf("creating layer file: %w", err)
 	}
-	l, err := writeLayer(ctx, f, opts, level, fill)
+	l, err := writeLayer(ctx, f, opts, level, write)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -188,25 +241,17 @@ func (a *asyncHash) stop() {
 // compressed bytes, so the digests: keep it fixed.
 const gzipBlock = 1 << 20
 
-// writeLayer writes the layer to f: fill's tar -> (diffID hash, gzip) ->
-// bufio -> (digest hash, f).
-func writeLayer(ctx context.Context, f *os.File, opts Options, level int, fill func(*tar.Writer) error) (*fileLayer, error) {
+// writeLayer writes the layer to f: write's tar -> (diffID hash, gzip) ->
+// bufio -> (digest hash, f), or without gzip tar -> bufio -> (f, one hash).
+func writeLayer(ctx context.Context, f *os.File, opts Options, level int, write func(io.Writer) error) (*fileLayer, error) {
 	_, _, mt := opts.mediaTypes()
 	if opts.Uncompressed {
-		// tar -> bufio -> (f, one hash on another core): digest and diffID
-		// are the same.
+		// The hash runs on another core: digest and diffID are the same.
 		ah := newAsyncHash()
 		defer ah.stop()
 		bw := bufio.NewWriterSize(io.MultiWriter(f, ah), chunk)
-		tw := tar.NewWriter(bw)
-		if err := fill(tw); err != nil {
+		if err := write(bw); err != nil {
 			return nil, err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := tw.Close(); err != nil {
-			return nil, fmt.Errorf("writing layer: %w", err)
 		}
 		if err := bw.Flush(); err != nil {
 			return nil, fmt.Errorf("writing layer file: %w", err)
@@ -226,15 +271,8 @@ func writeLayer(ctx context.Context, f *os.File, opts Options, level int, fill f
 		return nil, err
 	}
 	uncompressed := &hashWriter{h: sha256.New()}
-	tw := tar.NewWriter(io.MultiWriter(uncompressed, gz))
-	if err := fill(tw); err != nil {
+	if err := write(io.MultiWriter(uncompressed, gz)); err != nil {
 		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("writing layer: %w", err)
 	}
 	if err := gz.Close(); err != nil {
 		return nil, fmt.Errorf("writing layer: %w", err)

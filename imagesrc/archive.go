@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -53,6 +54,11 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			continue // a layer stored as a link: the tarball package knows those
+		}
+		for k := range hdr.PAXRecords {
+			if strings.HasPrefix(k, "GNU.sparse.") {
+				return nil, false, nil // stored bytes are not the file's: not read in place
+			}
 		}
 		off, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
@@ -126,6 +132,23 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 	}
 	for i, l := range layers {
 		l.diffID = cfg.RootFS.DiffIDs[i]
+		if l.plain {
+			// The digest of a plain layer is its diffID: check the bytes
+			// now, as a writer may store them under that name before it
+			// reads to the end (an OCI layout's blobs/sha256/HEX).
+			rc, err := l.Compressed()
+			if err != nil {
+				return nil, true, err
+			}
+			h, _, err := v1.SHA256(rc)
+			rc.Close()
+			if err != nil {
+				return nil, true, fmt.Errorf("reading layer %s: %w", d.Layers[i], err)
+			}
+			if h != l.diffID {
+				return nil, true, fmt.Errorf("layer %s: its bytes hash to %s, the config says %s", d.Layers[i], h, l.diffID)
+			}
+		}
 		digest, err := l.Digest()
 		if err != nil {
 			return nil, true, err

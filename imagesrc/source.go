@@ -63,7 +63,7 @@ func HasTransport(ref string) bool {
 // (a docker-archive) or OCI layout, or it is not an existing path and parses
 // as a registry reference.
 func LooksLikeImage(s string) bool {
-	if HasTransport(s) || localTransport(s) != "" {
+	if HasTransport(s) || LocalTransport(s) != "" {
 		return true
 	}
 	if _, err := os.Lstat(s); err == nil {
@@ -82,17 +82,20 @@ func Open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	return img, nil
 }
 
-// localTransport returns the transport of a reference without one that
-// names an existing path: DockerArchive for a file (app.tar), OCILayout for
-// a directory holding an oci-layout file; "" otherwise, e.g. for a registry
-// reference.
-func localTransport(ref string) string {
+// LocalTransport returns the transport of a reference without one that
+// names an existing path: DockerArchive for a file that is a tar, or whose
+// name has a "/" or ends in ".tar" (so that a stray file named like an
+// image, "alpine", does not hide the registry's); OCILayout for a directory
+// holding an oci-layout file; "" otherwise, e.g. for a registry reference.
+func LocalTransport(ref string) string {
 	fi, err := os.Stat(ref)
 	switch {
 	case err != nil:
 		return ""
 	case fi.Mode().IsRegular():
-		return DockerArchive
+		if strings.Contains(ref, "/") || strings.HasSuffix(ref, ".tar") || isTar(ref) {
+			return DockerArchive
+		}
 	case fi.IsDir():
 		if _, err := os.Stat(filepath.Join(ref, "oci-layout")); err == nil {
 			return OCILayout
@@ -101,13 +104,25 @@ func localTransport(ref string) string {
 	return ""
 }
 
+// isTar reports whether the file p starts with a ustar header.
+func isTar(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 5)
+	_, err = f.ReadAt(magic, 257)
+	return err == nil && string(magic) == "ustar"
+}
+
 func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	plat, err := platform(opts.Platform)
 	if err != nil {
 		return nil, err
 	}
 	if !HasTransport(ref) {
-		ref = localTransport(ref) + ref
+		ref = LocalTransport(ref) + ref
 	}
 	switch {
 	case strings.HasPrefix(ref, DockerArchive):

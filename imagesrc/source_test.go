@@ -2,10 +2,13 @@ package imagesrc
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -145,5 +148,57 @@ func TestPlainArchive(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), DockerArchive+two, Options{}); !errors.Is(err, ErrAmbiguous) {
 		t.Errorf("Open(two images, no name) = %v, want ErrAmbiguous", err)
+	}
+}
+
+// TestPlainArchiveLies: a plain layer whose bytes do not hash to the
+// config's diff_id is refused when the archive is opened, before any writer
+// could store the bytes under the claimed digest.
+func TestPlainArchiveLies(t *testing.T) {
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	tw.WriteHeader(&tar.Header{Name: "a", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+	tw.Write([]byte("B"))
+	tw.Close()
+	claimed := strings.Repeat("ab", 32)
+	var archive bytes.Buffer
+	aw := tar.NewWriter(&archive)
+	add := func(name, body string) {
+		aw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		io.WriteString(aw, body)
+	}
+	add("cfg.json", `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:`+claimed+`"]}}`)
+	add("l.tar", layer.String())
+	add("manifest.json", `[{"Config":"cfg.json","RepoTags":["a:b"],"Layers":["l.tar"]}]`)
+	aw.Close()
+	p := filepath.Join(t.TempDir(), "lies.tar")
+	if err := os.WriteFile(p, archive.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), p, Options{}); err == nil || !strings.Contains(err.Error(), claimed) {
+		t.Errorf("Open(an archive whose layer is not its diff_id) = %v, want an error naming the claimed digest", err)
+	}
+}
+
+// TestLocalTransport: which bare paths are images.
+func TestLocalTransport(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("alpine", []byte("not a tar"), 0o644) // a stray file named like an image
+	os.WriteFile("app.tar", []byte("broken"), 0o644)   // named as an archive: its error is the archive's
+	os.WriteFile("saved", make([]byte, 1024), 0o644)   // a tar by its header, below
+	f, _ := os.OpenFile("saved", os.O_WRONLY, 0)
+	f.WriteAt([]byte("ustar"), 257)
+	f.Close()
+	os.MkdirAll("layout", 0o755)
+	os.WriteFile("layout/oci-layout", []byte("{}"), 0o644)
+	os.MkdirAll("plaindir", 0o755)
+	for ref, want := range map[string]string{
+		"alpine": "", "app.tar": DockerArchive, "saved": DockerArchive, "./alpine": DockerArchive,
+		"layout": OCILayout, "plaindir": "", "nosuch:1.0": "",
+	} {
+		if got := LocalTransport(ref); got != want {
+			t.Errorf("LocalTransport(%q) = %q, want %q", ref, got, want)
+		}
 	}
 }

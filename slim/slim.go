@@ -166,6 +166,12 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 	iopts := image.Options{Created: opts.Created, Level: opts.Level, Uncompressed: opts.Uncompressed, TempDir: opts.TempDir, OCIMediaTypes: mt == types.OCIManifestSchema1}
 	var out []v1.Layer
 	var specs []image.LayerSpec
+	if p := image.ProgressFrom(ctx); p != nil {
+		for _, items := range plan.Layers {
+			_, n := closure.FileBytes(items)
+			p.Grow(n)
+		}
+	}
 	for l, items := range plan.Layers {
 		if len(items) == 0 {
 			continue

@@ -91,7 +91,16 @@ func Squash(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result,
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := assemble(img, mt, layers[:opts.From], l, opts)
+	// Kept layers read from a `docker save` archive are plain tar: gzip
+	// them too unless the output is plain.
+	kept := slices.Clone(layers[:opts.From])
+	for i, k := range kept {
+		if kept[i], err = image.Recompress(ctx, k, image.Options{Level: level, Uncompressed: opts.Uncompressed, TempDir: opts.TempDir, OCIMediaTypes: layerType == types.OCILayer}); err != nil {
+			l.(io.Closer).Close()
+			return nil, nil, fmt.Errorf("compressing layer %d: %w", i, err)
+		}
+	}
+	out, err := assemble(img, mt, kept, l, opts)
 	if err != nil {
 		l.(io.Closer).Close()
 		return nil, nil, err

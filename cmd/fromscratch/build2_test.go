@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 // TestBuildPush pushes to Debian's docker-registry on 127.0.0.1, then
@@ -350,5 +351,61 @@ func TestBuildBareName(t *testing.T) {
 	}
 	if here, full := digest(local, "jq"), digest(dir, "/usr/bin/jq"); here == full {
 		t.Errorf("build jq with ./jq present built /usr/bin/jq's image")
+	}
+}
+
+// TestSquashKeptPlainLayers: squashing a plain-layer archive (as docker
+// save and build -o write) into a layout gzips the kept layers too; into an
+// archive they stay plain.
+func TestSquashKeptPlainLayers(t *testing.T) {
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "jq.tar")
+	run(t, "", bin, "build", "-o", src, "/usr/bin/jq")
+	want := func(what string, kinds []string, gzip bool) {
+		t.Helper()
+		for _, k := range kinds {
+			if strings.HasSuffix(k, "gzip") != gzip {
+				t.Errorf("%s: layers %v, want gzip %v", what, kinds, gzip)
+				return
+			}
+		}
+	}
+	out := filepath.Join(dir, "flat.tar")
+	run(t, "", bin, "squash", "--from", "1", "-o", out, src)
+	want("squash -o", archiveLayerKinds(t, out), false)
+
+	dst := filepath.Join(dir, "layout")
+	run(t, "", bin, "squash", "--from", "1", "--oci-layout", dst, src)
+	p, err := layout.FromPath(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil || len(im.Manifests) != 1 {
+		t.Fatalf("layout: %v, %v", im, err)
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, l := range m.Layers {
+		kinds = append(kinds, string(l.MediaType))
+	}
+	if len(kinds) != 2 {
+		t.Errorf("squash --from 1: %d layers, want 2", len(kinds))
+	}
+	want("squash --oci-layout", kinds, true)
+	if err := validate.Image(img); err != nil {
+		t.Errorf("squashed layout image: %v", err)
 	}
 }

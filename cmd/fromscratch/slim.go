@@ -151,7 +151,7 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 // slimTag is NAME:TAG-slim for a registry or daemon reference with a tag,
 // NAME:slim for one by digest, or "slim:latest".
 func slimTag(ref string) string {
-	if strings.HasPrefix(ref, imagesrc.DockerArchive) || strings.HasPrefix(ref, imagesrc.OCILayout) {
+	if strings.HasPrefix(ref, imagesrc.DockerArchive) || strings.HasPrefix(ref, imagesrc.OCILayout) || imagesrc.LocalTransport(ref) != "" {
 		return "slim:latest"
 	}
 	r, err := name.ParseReference(strings.TrimPrefix(ref, imagesrc.DockerDaemon))

@@ -131,7 +131,7 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 // defaultTag is the repository:tag of a registry or daemon reference, or
 // "squashed:latest".
 func defaultTag(ref string) string {
-	if strings.HasPrefix(ref, imagesrc.DockerArchive) || strings.HasPrefix(ref, imagesrc.OCILayout) {
+	if strings.HasPrefix(ref, imagesrc.DockerArchive) || strings.HasPrefix(ref, imagesrc.OCILayout) || imagesrc.LocalTransport(ref) != "" {
 		return "squashed:latest"
 	}
 	r, err := name.ParseReference(strings.TrimPrefix(ref, imagesrc.DockerDaemon))
