@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"io"
 	"errors"
 	"fmt"
 	"maps"
@@ -98,6 +99,11 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		})
 	}
 	if err := g.Wait(); err != nil {
+		for _, l := range layers {
+			if c, ok := l.(io.Closer); ok {
+				c.Close() // the layers that were done: their temporary files
+			}
+		}
 		return nil, Summary{}, nil, err
 	}
 	img, err := image.Image(layers, specs, cfg, iopts)
