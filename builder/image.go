@@ -2,9 +2,9 @@ package builder
 
 import (
 	"context"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
