@@ -176,6 +176,9 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		jobs = append(jobs, job{arg: arg, program: program, inputs: append(inputs, common.adds...)})
 	}
 
+	if o.Archive != nil && len(jobs) > 1 {
+		return nil, badInput("build: an archive holds one image, and %d are asked", len(jobs))
+	}
 	iopts := image.Options{Created: o.Created, Level: o.Level, Uncompressed: o.Uncompressed}
 	res.Tag = o.Tag
 	if res.Tag == "" {

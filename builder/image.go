@@ -82,13 +82,39 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 	if p := image.ProgressFrom(ctx); p != nil {
 		p.Grow(sum.Bytes)
 	}
-	// A gzip layer already keeps every core busy (pgzip); plain tar layers
-	// are written side by side.
+	if err := writeLayers(ctx, o.Archive, fsys, specs, iopts, layers); err != nil {
+		return nil, Summary{}, nil, err
+	}
+	img, err := image.Image(layers, specs, cfg, iopts)
+	if err != nil {
+		return nil, Summary{}, nil, err
+	}
+	sum.Layers = len(layers)
+	sum.Platform = cfg.OS + "/" + cfg.Architecture
+	if cfg.Variant != "" {
+		sum.Platform += "/" + cfg.Variant
+	}
+	return img, sum, warnings, nil
+}
+
+// writeLayers writes a layer of each spec into layers: into archive one
+// after the other when there is one, or else into temporary files (plain tar
+// layers side by side; a gzip layer already keeps every core busy).
+func writeLayers(ctx context.Context, archive *image.ArchiveWriter, fsys rootfs.FS, specs []image.LayerSpec, iopts image.Options, layers []v1.Layer) error {
+	if archive != nil {
+		for i := range specs {
+			var err error
+			if layers[i], err = archive.Layer(ctx, fsys, specs[i], iopts); err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
+		}
+		return nil
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	if !iopts.Uncompressed {
 		g.SetLimit(1)
 	}
-	for i := range work {
+	for i := range specs {
 		g.Go(func() error {
 			layer, err := image.LayerContext(gctx, fsys, specs[i], iopts)
 			if err != nil {
@@ -104,18 +130,9 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 				c.Close() // the layers that were done: their temporary files
 			}
 		}
-		return nil, Summary{}, nil, err
+		return err
 	}
-	img, err := image.Image(layers, specs, cfg, iopts)
-	if err != nil {
-		return nil, Summary{}, nil, err
-	}
-	sum.Layers = len(layers)
-	sum.Platform = cfg.OS + "/" + cfg.Architecture
-	if cfg.Variant != "" {
-		sum.Platform += "/" + cfg.Variant
-	}
-	return img, sum, warnings, nil
+	return nil
 }
 
 // setPlatform sets cfg's architecture from the program's ELF header, and

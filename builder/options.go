@@ -1,6 +1,10 @@
 package builder
 
-import "time"
+import (
+	"time"
+
+	"github.com/fromscratch/fromscratch/image"
+)
 
 // GoBinDir is where a Go program built with Options.GoPackage goes.
 const GoBinDir = "/usr/local/bin"
@@ -71,6 +75,9 @@ type Options struct {
 	Level int
 	// Uncompressed writes plain tar layers (see image.Options.Uncompressed).
 	Uncompressed bool
+	// Archive, when not nil, receives the layers as they are made (one
+	// image only): the caller commits it with the image, or aborts it.
+	Archive *image.ArchiveWriter
 }
 
 // AddFile is a host file or directory to put in the image.

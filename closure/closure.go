@@ -317,7 +317,9 @@ func (b *builder) addTree(in Input, dir string) error {
 			b.put(in.Layer, Item{Path: dst, Kind: Symlink, Target: t, Mode: 0o777})
 			continue
 		}
-		if err := b.input(Input{Path: dst, FS: in.FS, SourcePath: src, Layer: in.Layer}, 0); err != nil {
+		// An ELF file no loader loads (an object file, a static archive's
+		// member) is copied and has no dependencies.
+		if err := b.input(Input{Path: dst, FS: in.FS, SourcePath: src, Layer: in.Layer}, 0); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
 			return err
 		}
 	}
@@ -341,6 +343,9 @@ func (b *builder) dirInputs(dir string, l Layer) error {
 		case e.Type().IsRegular():
 			if _, info := sniff(b.fsys, p); info != nil {
 				res, err := b.r.Resolve(p)
+				if errors.Is(err, ldso.ErrNotDynamic) {
+					continue // copied, with no dependencies
+				}
 				if err != nil {
 					return fmt.Errorf("%q: %w", p, err)
 				}

@@ -61,15 +61,25 @@ func Layer(fsys rootfs.FS, spec LayerSpec, opts Options) (v1.Layer, error) {
 // Close releases the file (it is also released when the layer is garbage
 // collected). ctx is checked between entries and between chunks.
 func LayerContext(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Options) (v1.Layer, error) {
-	items, err := plan(spec.Entries)
+	fill, done, err := specFill(ctx, fsys, spec, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
+	return StreamLayer(ctx, opts, fill)
+}
+
+// specFill plans spec and returns the function that writes its entries;
+// done releases its buffer once the layer is written.
+func specFill(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Options) (fill func(*tar.Writer) error, done func(), err error) {
+	items, err := plan(spec.Entries)
+	if err != nil {
+		return nil, nil, err
+	}
 	bufp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bufp)
 	mtime := opts.created()
 	progress := addFunc(ctx) // the caller, who knows the total, Grows it
-	return StreamLayer(ctx, opts, func(tw *tar.Writer) error {
+	return func(tw *tar.Writer) error {
 		for _, it := range items {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -79,7 +89,7 @@ func LayerContext(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Opti
 			}
 		}
 		return nil
-	})
+	}, func() { bufPool.Put(bufp) }, nil
 }
 
 // StreamLayer makes a layer of the tar that fill writes: its bytes are
@@ -89,7 +99,12 @@ func LayerContext(ctx context.Context, fsys rootfs.FS, spec LayerSpec, opts Opti
 // return, io.Closer to release the file. fill must write entries only: the
 // tar is closed after it.
 func StreamLayer(ctx context.Context, opts Options, fill func(*tar.Writer) error) (v1.Layer, error) {
-	return streamRaw(ctx, opts, func(w io.Writer) error {
+	return streamRaw(ctx, opts, tarOf(ctx, fill))
+}
+
+// tarOf returns a writer of the tar whose entries fill writes.
+func tarOf(ctx context.Context, fill func(*tar.Writer) error) func(io.Writer) error {
+	return func(w io.Writer) error {
 		tw := tar.NewWriter(w)
 		if err := fill(tw); err != nil {
 			return err
@@ -101,7 +116,7 @@ func StreamLayer(ctx context.Context, opts Options, fill func(*tar.Writer) error
 			return fmt.Errorf("writing layer: %w", err)
 		}
 		return nil
-	})
+	}
 }
 
 // Recompress returns l gzipped as opts says when it is a plain tar layer
@@ -164,6 +179,7 @@ func streamRaw(ctx context.Context, opts Options, write func(io.Writer) error) (
 		f.Close()
 		return nil, err
 	}
+	l.f = f
 	return l, nil
 }
 
@@ -243,7 +259,9 @@ const gzipBlock = 1 << 20
 
 // writeLayer writes the layer to f: write's tar -> (diffID hash, gzip) ->
 // bufio -> (digest hash, f), or without gzip tar -> bufio -> (f, one hash).
-func writeLayer(ctx context.Context, f *os.File, opts Options, level int, write func(io.Writer) error) (*fileLayer, error) {
+//
+// The layer returned has no file yet: the caller sets where its bytes are.
+func writeLayer(ctx context.Context, f io.Writer, opts Options, level int, write func(io.Writer) error) (*fileLayer, error) {
 	_, _, mt := opts.mediaTypes()
 	if opts.Uncompressed {
 		// The hash runs on another core: digest and diffID are the same.
@@ -257,7 +275,7 @@ func writeLayer(ctx context.Context, f *os.File, opts Options, level int, write 
 			return nil, fmt.Errorf("writing layer file: %w", err)
 		}
 		sum, n := ah.sum()
-		return &fileLayer{f: f, mt: mt, digest: sum, diffID: sum, size: n, usize: n, plain: true}, nil
+		return &fileLayer{mt: mt, digest: sum, diffID: sum, size: n, usize: n, plain: true}, nil
 	}
 	compressed := &hashWriter{h: sha256.New()}
 	bw := bufio.NewWriterSize(io.MultiWriter(f, compressed), chunk)
@@ -281,7 +299,6 @@ func writeLayer(ctx context.Context, f *os.File, opts Options, level int, write 
 		return nil, fmt.Errorf("writing layer file: %w", err)
 	}
 	return &fileLayer{
-		f:      f,
 		mt:     mt,
 		digest: compressed.sum(),
 		diffID: uncompressed.sum(),
@@ -394,7 +411,9 @@ type fileLayer struct {
 	mt             types.MediaType
 	digest, diffID v1.Hash
 	size, usize    int64
-	plain          bool // not compressed: Compressed and Uncompressed are the same bytes
+	plain          bool  // not compressed: Compressed and Uncompressed are the same bytes
+	off            int64 // where the bytes start in f
+	shared         bool  // f is not the layer's own (an ArchiveWriter's): Close leaves it open
 	closeOnce      sync.Once
 	closeErr       error
 }
@@ -422,15 +441,15 @@ func (l *fileLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
 
 // Compressed implements v1.Layer.
 func (l *fileLayer) Compressed() (io.ReadCloser, error) {
-	return io.NopCloser(io.NewSectionReader(l.f, 0, l.size)), nil
+	return io.NopCloser(io.NewSectionReader(l.f, l.off, l.size)), nil
 }
 
 // Uncompressed implements v1.Layer.
 func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
 	if l.plain {
-		return io.NopCloser(io.NewSectionReader(l.f, 0, l.size)), nil
+		return io.NopCloser(io.NewSectionReader(l.f, l.off, l.size)), nil
 	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(l.f, 0, l.size), chunk))
+	zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(l.f, l.off, l.size), chunk))
 	if err != nil {
 		return nil, fmt.Errorf("reading layer %s: %w", l.digest, err)
 	}
@@ -439,6 +458,9 @@ func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
 
 // Close releases the layer's temporary file; the layer cannot be read after.
 func (l *fileLayer) Close() error {
+	if l.shared {
+		return nil
+	}
 	l.closeOnce.Do(func() { l.closeErr = l.f.Close() })
 	return l.closeErr
 }

@@ -162,6 +162,15 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	if err != nil {
 		return err
 	}
+	// A file archive as the only output gets the layers as they are made.
+	var archive *image.ArchiveWriter
+	if o.output != "" && o.output != "-" && o.ociLayout == "" && o.push == "" {
+		if archive, err = image.CreateArchive(o.output); err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.output, err)}
+		}
+		defer archive.Close() // removes it unless committed
+		bo.Archive = archive
+	}
 	// Progress on a terminal only; it is gone before the last lines.
 	bar := progress.Start(stderr, "building")
 	defer bar.Stop()
@@ -186,8 +195,17 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	}
 
 	if res.Index == nil {
-		line, err := o.sinks().write(ctx, stdout, res.Tag, res.Images[0])
-		if err != nil {
+		var line string
+		if archive != nil {
+			if err := archive.Commit(ctx, res.Tag, res.Images[0]); err != nil {
+				return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.output, err)}
+			}
+			d, err := res.Images[0].Digest()
+			if err != nil {
+				return err
+			}
+			line = d.String()
+		} else if line, err = o.sinks().write(ctx, stdout, res.Tag, res.Images[0]); err != nil {
 			return err
 		}
 		bar.Stop()

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBuildBadInput: each bad input gives its exit code, one stderr line
@@ -85,4 +88,53 @@ func exitStatus(err error) int {
 		return c.ExitCode()
 	}
 	return -1
+}
+
+// TestBuildInterrupted: a build interrupted while it writes its archive
+// leaves nothing in the output directory, neither the target nor the
+// temporary file, and says why in one line.
+func TestBuildInterrupted(t *testing.T) {
+	bin := fromscratchBin(t)
+	out := t.TempDir()
+	target := filepath.Join(out, "img.tar")
+	// Enough bytes that the archive is still being written when the signal
+	// comes: a 2 GB file (sparse here, written out in the archive).
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 2<<30); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "build", "-o", target, "--add", big+":/big", "/bin/true")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ents, _ := os.ReadDir(out)
+		if len(ents) > 0 {
+			break // the temporary archive exists: writing has begun
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no temporary archive after a minute")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if err == nil {
+		t.Skipf("the build finished before the interrupt (%s)", strings.TrimSpace(stderr.String()))
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if code := exitStatus(err); code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "canceled") {
+		t.Errorf("interrupted build: exit %d, stderr %q: want exit 2 and one line saying it was canceled", code, stderr.String())
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("left behind after an interrupt: %v", ents)
+	}
 }
