@@ -102,6 +102,15 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Libraries are looked for as the image will hold them: the --add files
+	// at their destinations ($ORIGIN of an added program is its DST's).
+	if len(common.adds) > 0 {
+		var mounts []rootfs.Mount
+		for _, a := range common.adds {
+			mounts = append(mounts, rootfs.Mount{Dst: a.Path, FS: a.FS, Src: a.SourcePath})
+		}
+		fsys = rootfs.Overlay(fsys, mounts)
+	}
 
 	res = &Result{}
 	defer func() {

@@ -55,6 +55,25 @@ void greet(void) { puts("hello from a private library"); }
 		t.Errorf("docker run greeter = %q", got)
 	}
 
+	// The same tree added at another path (--add app:/opt/app) with its
+	// program as the entrypoint: $ORIGIN is the image's /opt/app/bin, and
+	// the library is found there at build time as at run time.
+	t.Run("add elsewhere", func(t *testing.T) {
+		tag := buildAndLoad(t, "greeter-opt", "--add", app+":/opt/app", "--entrypoint", "/opt/app/bin/greeter", "/bin/true")
+		if got := dockerRun(t, "", tag); got != "hello from a private library\n" {
+			t.Errorf("docker run greeter from /opt/app = %q", got)
+		}
+		// Without the library the build says so: exit 1 naming it.
+		bare := filepath.Join(dir, "bare")
+		os.MkdirAll(filepath.Join(bare, "bin"), 0o755)
+		data, _ := os.ReadFile(filepath.Join(app, "bin", "greeter"))
+		os.WriteFile(filepath.Join(bare, "bin", "greeter"), data, 0o755)
+		_, stderr, err := runErr("", fromscratchBin(t), "build", "-o", filepath.Join(dir, "bare.tar"), "--add", bare+":/opt/app", "/bin/true")
+		if exitStatus(err) != 1 || !strings.Contains(stderr, "libgreet.so") {
+			t.Errorf("build --add without the library: exit %d, stderr %q: want exit 1 naming libgreet.so", exitStatus(err), stderr)
+		}
+	})
+
 	t.Run("musl", func(t *testing.T) {
 		requireTool(t, "musl-gcc")
 		// musl-gcc -o hello-musl hello.c
