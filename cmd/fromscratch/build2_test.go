@@ -197,6 +197,54 @@ func archiveLayerKinds(t *testing.T, archive string) []string {
 	return kinds
 }
 
+// layoutImage returns the one image of the OCI layout at dir.
+func layoutImage(t *testing.T, dir string) v1.Image {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil || len(im.Manifests) != 1 {
+		t.Fatalf("layout %s: %v, %v: want one image", dir, im, err)
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// layerMediaTypes lists img's layer media types, from its manifest.
+func layerMediaTypes(t *testing.T, img v1.Image) []string {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mts []string
+	for _, l := range m.Layers {
+		mts = append(mts, string(l.MediaType))
+	}
+	return mts
+}
+
+// wantGzip checks that every layer kind (a media type, or what
+// archiveLayerKinds says) is gzip, or that none is.
+func wantGzip(t *testing.T, what string, kinds []string, gzip bool) {
+	t.Helper()
+	for _, k := range kinds {
+		if strings.HasSuffix(k, "gzip") != gzip {
+			t.Errorf("%s: layers %v, want gzip %v", what, kinds, gzip)
+			return
+		}
+	}
+}
+
 // TestBuildCompression: -o alone writes plain tar layers (as docker save
 // does), --level N gzips them, layouts are gzipped unless --level 0; the
 // image config, so the ID docker load gives, is the same either way.
@@ -204,31 +252,6 @@ func TestBuildCompression(t *testing.T) {
 	requireDocker(t)
 	bin := fromscratchBin(t)
 	dir := t.TempDir()
-	mediaTypes := func(img v1.Image) []string {
-		t.Helper()
-		layers, err := img.Layers()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var mts []string
-		for _, l := range layers {
-			mt, err := l.MediaType()
-			if err != nil {
-				t.Fatal(err)
-			}
-			mts = append(mts, string(mt))
-		}
-		return mts
-	}
-	want := func(what string, mts []string, gzip bool) {
-		t.Helper()
-		for _, mt := range mts {
-			if strings.HasSuffix(mt, "gzip") != gzip {
-				t.Errorf("%s: layer media types %v, want gzip %v", what, mts, gzip)
-				return
-			}
-		}
-	}
 	ids := map[string]string{}
 	for _, c := range []struct {
 		name string
@@ -241,7 +264,7 @@ func TestBuildCompression(t *testing.T) {
 		out := filepath.Join(dir, c.name+".tar")
 		tag := uniqueTag("jq-" + c.name)
 		run(t, "", bin, append(append([]string{"build", "-o", out, "-t", tag}, c.args...), "/usr/bin/jq")...)
-		want(c.name, archiveLayerKinds(t, out), c.gzip)
+		wantGzip(t, c.name, archiveLayerKinds(t, out), c.gzip)
 		run(t, "", "docker", "load", "-i", out)
 		t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 		if got, host := dockerRun(t, "", tag, "--version"), run(t, "", "/usr/bin/jq", "--version"); got != host {
@@ -262,23 +285,7 @@ func TestBuildCompression(t *testing.T) {
 			args = append(args, "--level", c.level)
 		}
 		run(t, "", bin, append(args, "/usr/bin/jq")...)
-		p, err := layout.FromPath(dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx, err := p.ImageIndex()
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := idx.IndexManifest()
-		if err != nil || len(im.Manifests) != 1 {
-			t.Fatalf("layout %s: %v, %v: want one image", dst, im, err)
-		}
-		img, err := idx.Image(im.Manifests[0].Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want("--oci-layout --level "+c.level, mediaTypes(img), c.gzip)
+		wantGzip(t, "--oci-layout --level "+c.level, layerMediaTypes(t, layoutImage(t, dst)), c.gzip)
 	}
 	_, stderr, err := runErr("", bin, "build", "--level", "10", "-o", filepath.Join(dir, "x.tar"), "/usr/bin/jq")
 	if code := exitStatus(err); code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `"10" for "--level"`) {
@@ -362,49 +369,18 @@ func TestSquashKeptPlainLayers(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "jq.tar")
 	run(t, "", bin, "build", "-o", src, "/usr/bin/jq")
-	want := func(what string, kinds []string, gzip bool) {
-		t.Helper()
-		for _, k := range kinds {
-			if strings.HasSuffix(k, "gzip") != gzip {
-				t.Errorf("%s: layers %v, want gzip %v", what, kinds, gzip)
-				return
-			}
-		}
-	}
 	out := filepath.Join(dir, "flat.tar")
 	run(t, "", bin, "squash", "--from", "1", "-o", out, src)
-	want("squash -o", archiveLayerKinds(t, out), false)
+	wantGzip(t, "squash -o", archiveLayerKinds(t, out), false)
 
 	dst := filepath.Join(dir, "layout")
 	run(t, "", bin, "squash", "--from", "1", "--oci-layout", dst, src)
-	p, err := layout.FromPath(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil || len(im.Manifests) != 1 {
-		t.Fatalf("layout: %v, %v", im, err)
-	}
-	img, err := idx.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kinds []string
-	for _, l := range m.Layers {
-		kinds = append(kinds, string(l.MediaType))
-	}
+	img := layoutImage(t, dst)
+	kinds := layerMediaTypes(t, img)
 	if len(kinds) != 2 {
 		t.Errorf("squash --from 1: %d layers, want 2", len(kinds))
 	}
-	want("squash --oci-layout", kinds, true)
+	wantGzip(t, "squash --oci-layout", kinds, true)
 	if err := validate.Image(img); err != nil {
 		t.Errorf("squashed layout image: %v", err)
 	}
