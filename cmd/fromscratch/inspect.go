@@ -276,8 +276,13 @@ func entrypointOf(view rootfs.FS, command, env []string) entrypointJSON {
 }
 
 func printInspect(w io.Writer, r *inspectJSON) {
-	fmt.Fprintf(w, "Image:       %s (%s), %d layers, %s compressed, %s uncompressed\n",
-		r.Image, r.Platform, len(r.Layers), human(r.Size), human(r.Uncompressed))
+	if r.Size == r.Uncompressed { // plain tar layers, as docker save writes them
+		fmt.Fprintf(w, "Image:       %s (%s), %d layers, %s (plain tar layers)\n",
+			r.Image, r.Platform, len(r.Layers), human(r.Uncompressed))
+	} else {
+		fmt.Fprintf(w, "Image:       %s (%s), %d layers, %s compressed, %s uncompressed\n",
+			r.Image, r.Platform, len(r.Layers), human(r.Size), human(r.Uncompressed))
+	}
 	ep := r.Entrypoint
 	fmt.Fprintf(w, "Entrypoint:  %s", strings.Join(ep.Command, " "))
 	switch {
