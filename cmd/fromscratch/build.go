@@ -84,6 +84,12 @@ Exit status: 0 built; 1 a library or the loader was not found (see
   fromscratch build -o curl.tar -t curl:latest /usr/bin/curl
   docker load -i curl.tar && docker run --rm curl:latest --version
 
+  # straight into Docker; a bare name is looked up in PATH
+  fromscratch build -o - jq | docker load
+
+  # a program with its own tree ($ORIGIN/../lib) added at /opt/app
+  fromscratch build -o app.tar --add ./app:/opt/app --entrypoint /opt/app/bin/server /bin/true
+
   # from another root filesystem, to an OCI layout
   fromscratch build --root /srv/arm64-root --oci-layout ./out -t jq /usr/bin/jq
 
