@@ -88,7 +88,7 @@ Exit status: 0 built; 1 a library or the loader was not found (see
   fromscratch build -o - jq | docker load
 
   # a program with its own tree ($ORIGIN/../lib) added at /opt/app
-  fromscratch build -o app.tar --add ./app:/opt/app --entrypoint /opt/app/bin/server /bin/true
+  fromscratch build -o app.tar --add ./app:/opt/app /opt/app/bin/server
 
   # from another root filesystem, to an OCI layout
   fromscratch build --root /srv/arm64-root --oci-layout ./out -t jq /usr/bin/jq

@@ -63,6 +63,11 @@ void greet(void) { puts("hello from a private library"); }
 		if got := dockerRun(t, "", tag); got != "hello from a private library\n" {
 			t.Errorf("docker run greeter from /opt/app = %q", got)
 		}
+		// PROGRAM may be the added program itself, by its path in the image.
+		tag = buildAndLoad(t, "greeter-opt2", "--add", app+":/opt/app", "/opt/app/bin/greeter")
+		if got := dockerRun(t, "", tag); got != "hello from a private library\n" {
+			t.Errorf("docker run of PROGRAM /opt/app/bin/greeter = %q", got)
+		}
 		// Without the library the build says so: exit 1 naming it.
 		bare := filepath.Join(dir, "bare")
 		os.MkdirAll(filepath.Join(bare, "bin"), 0o755)
