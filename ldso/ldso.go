@@ -293,16 +293,16 @@ func (r *Resolver) exists(dir, name string) bool {
 
 // parse reads the ELF file at the physical path real, once.
 func (r *Resolver) parse(real string) (*elfinfo.Info, error) {
-	return r.parseFile(real, nil)
-}
-
-// parseFile is parse with real already open as f (closed here), if f is
-// not nil.
-func (r *Resolver) parseFile(real string, f rootfs.File) (*elfinfo.Info, error) {
 	e, ok := r.files.Load(real)
 	if !ok {
 		e, _ = r.files.LoadOrStore(real, &fileEntry{})
 	}
+	return r.parseEntry(e, real, nil)
+}
+
+// parseEntry reads real into e, once, if not done; real is already open as
+// f (closed here) if f is not nil.
+func (r *Resolver) parseEntry(e *fileEntry, real string, f rootfs.File) (*elfinfo.Info, error) {
 	e.once.Do(func() {
 		g := f
 		f = nil // used here
@@ -355,7 +355,8 @@ func (r *Resolver) resolveDirect(file, abs string) (res *Result, ok bool, err er
 		real = path.Join(dreal, base)
 	}
 	var f rootfs.File
-	if _, parsed := r.files.Load(real); !parsed {
+	e, parsed := r.files.Load(real)
+	if !parsed {
 		// Otherwise real is known: a physical path that is not a symbolic
 		// link (the root does not change), as a dependency or as another
 		// name of a file named before.
@@ -363,10 +364,10 @@ func (r *Resolver) resolveDirect(file, abs string) (res *Result, ok bool, err er
 		if f, opened = rootfs.OpenNoFollow(r.fsys, real); !opened {
 			return nil, false, nil
 		}
+		e, _ = r.files.LoadOrStore(real, &fileEntry{})
 	}
 	links = links[:len(links):len(links)]
-	r.reals.Store(abs, &realEntry{real, links, nil})
-	info, err := r.parseFile(real, f)
+	info, err := r.parseEntry(e, real, f)
 	if err != nil {
 		return nil, true, err
 	}

@@ -165,12 +165,8 @@ func (i *hostInfo) Mode() fs.FileMode {
 // another root, or name is missing, a symbolic link, not a regular file or
 // not openable; then the caller takes the general way, which decides what
 // the answer is and reports the errors.
-//
-// If fsys is [Cached], what the fstat found is kept as what Lstat of name
-// would give: name is not a symbolic link.
 func OpenNoFollow(fsys FS, name string) (f File, ok bool) {
-	c, isCached := fsys.(*cachedFS)
-	if isCached {
+	if c, isCached := fsys.(*cachedFS); isCached {
 		fsys = c.FS
 	}
 	d, isDir := fsys.(*dirFS)
@@ -192,10 +188,6 @@ func OpenNoFollow(fsys FS, name string) (f File, ok bool) {
 	if err := syscall.Fstat(fd, &h.st); err != nil || h.st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
 		return nil, false
-	}
-	if isCached {
-		st := h.st
-		c.lstat.LoadOrStore(name, lstatResult{fi: &hostInfo{name: path.Base(name), st: &st}})
 	}
 	return h, true
 }
