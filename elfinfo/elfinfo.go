@@ -406,10 +406,14 @@ func readDynamic(m *image, info *Info, dyn *progHeader) error {
 // data (headers, dynamic section, strings, version records) is a few
 // scattered pages, read with many small reads.
 type pagedReader struct {
-	r      io.ReaderAt
-	size   int64
-	pages  []page  // a few: searched in order
-	inline [4]page // pages' first backing array: most files need one to three
+	r    io.ReaderAt
+	size int64
+	// The pages read, searched in order: the first in inline (most files
+	// need one to three), the rest in more. Not a slice of inline, which
+	// would make the reader point to itself and escape to the heap.
+	inline [4]page
+	n      int // pages in inline
+	more   []page
 }
 
 type page struct {
@@ -424,10 +428,13 @@ var pagePool = sync.Pool{New: func() any { return new([readPage]byte) }}
 
 // release returns the pages to the pool; p must not be used after.
 func (p *pagedReader) release() {
-	for _, pg := range p.pages {
+	for _, pg := range p.inline[:p.n] {
 		pagePool.Put(pg.buf)
 	}
-	p.pages = nil
+	for _, pg := range p.more {
+		pagePool.Put(pg.buf)
+	}
+	p.inline, p.n, p.more = [4]page{}, 0, nil
 }
 
 // ReadAt implements io.ReaderAt.
@@ -483,7 +490,12 @@ func (p *pagedReader) view(off, n int64) ([]byte, error) {
 }
 
 func (p *pagedReader) page(i int64) ([]byte, error) {
-	for _, pg := range p.pages {
+	for _, pg := range p.inline[:p.n] {
+		if pg.idx == i {
+			return pg.b, nil
+		}
+	}
+	for _, pg := range p.more {
 		if pg.idx == i {
 			return pg.b, nil
 		}
@@ -498,10 +510,12 @@ func (p *pagedReader) page(i int64) ([]byte, error) {
 		}
 		return nil, err
 	}
-	if p.pages == nil {
-		p.pages = p.inline[:0]
+	if p.n < len(p.inline) {
+		p.inline[p.n] = page{idx: i, b: b, buf: buf}
+		p.n++
+	} else {
+		p.more = append(p.more, page{idx: i, b: b, buf: buf})
 	}
-	p.pages = append(p.pages, page{idx: i, b: b, buf: buf})
 	return b, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -296,21 +297,81 @@ func (r *Resolver) parse(real string) (*elfinfo.Info, error) {
 	if !ok {
 		e, _ = r.files.LoadOrStore(real, &fileEntry{})
 	}
+	return r.parseEntry(e, real, nil)
+}
+
+// parseEntry reads real into e, once, if not done; real is already open as
+// f (closed here) if f is not nil.
+func (r *Resolver) parseEntry(e *fileEntry, real string, f rootfs.File) (*elfinfo.Info, error) {
 	e.once.Do(func() {
-		f, err := r.fsys.Open(real)
+		g := f
+		f = nil // used here
+		if g == nil {
+			var err error
+			if g, err = r.fsys.Open(real); err != nil {
+				e.err = err
+				return
+			}
+		}
+		defer g.Close()
+		fi, err := g.Stat()
 		if err != nil {
 			e.err = err
 			return
 		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			e.err = err
-			return
-		}
-		e.info, e.err = elfinfo.Read(f, fi.Size())
+		e.info, e.err = elfinfo.Read(g, fi.Size())
 	})
+	if f != nil { // not used: another goroutine read real
+		f.Close()
+	}
 	return e.info, e.err
+}
+
+// resolveDirect is Resolve's short way for a file of the host root that is
+// not a symbolic link, as most files named on a command line are: its
+// directory is resolved (cached), and the file opened without following a
+// symbolic link, which saves the lstat that resolving it would make. ok is
+// false when Resolve must take the general way: abs is already resolved, its
+// directory does not resolve, or the file cannot be opened so.
+func (r *Resolver) resolveDirect(file, abs string) (res *Result, ok bool, err error) {
+	abs = rootfs.Clean(abs)
+	i := strings.LastIndexByte(abs, '/')
+	if i == len(abs)-1 {
+		return nil, false, nil
+	}
+	if _, done := r.reals.Load(abs); done {
+		return nil, false, nil
+	}
+	dir, base := abs[:i], abs[i+1:]
+	if dir == "" {
+		dir = "/"
+	}
+	dreal, links, err := r.realpath(dir)
+	if err != nil {
+		return nil, false, nil
+	}
+	real := abs
+	if dreal != dir {
+		real = path.Join(dreal, base)
+	}
+	var f rootfs.File
+	e, parsed := r.files.Load(real)
+	if !parsed {
+		// Otherwise real is known: a physical path that is not a symbolic
+		// link (the root does not change), as a dependency or as another
+		// name of a file named before.
+		var opened bool
+		if f, opened = rootfs.OpenNoFollow(r.fsys, real); !opened {
+			return nil, false, nil
+		}
+		e, _ = r.files.LoadOrStore(real, &fileEntry{})
+	}
+	links = links[:len(links):len(links)]
+	info, err := r.parseEntry(e, real, f)
+	if err != nil {
+		return nil, true, err
+	}
+	return &Result{File: file, Realpath: real, Links: links, Info: info}, true, nil
 }
 
 // Resolve answers for one file, a path inside the root.
@@ -318,6 +379,12 @@ func (r *Resolver) Resolve(file string) (*Result, error) {
 	abs := file
 	if !path.IsAbs(abs) {
 		abs = path.Join(r.opts.WorkDir, abs)
+	}
+	if res, ok, err := r.resolveDirect(file, abs); ok {
+		if err != nil {
+			return nil, err
+		}
+		return r.resolve(res)
 	}
 	real, links, err := r.realpath(abs)
 	if err != nil {

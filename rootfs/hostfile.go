@@ -157,3 +157,37 @@ func (i *hostInfo) Mode() fs.FileMode {
 	}
 	return m
 }
+
+// OpenNoFollow opens name, a physical path of fsys (its directories are not
+// symbolic links), if fsys is the host root and name is a regular file there
+// and not a symbolic link: one open and one fstat where [Resolve] then Open
+// make an lstat, an open and an fstat. ok is false when it cannot: fsys is
+// another root, or name is missing, a symbolic link, not a regular file or
+// not openable; then the caller takes the general way, which decides what
+// the answer is and reports the errors.
+func OpenNoFollow(fsys FS, name string) (f File, ok bool) {
+	if c, isCached := fsys.(*cachedFS); isCached {
+		fsys = c.FS
+	}
+	d, isDir := fsys.(*dirFS)
+	if !isDir || d.root != nil || !isClean(name) || name == "/" {
+		return nil, false
+	}
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, false
+	}
+	h := &hostFile{fd: fd, name: name}
+	if err := syscall.Fstat(fd, &h.st); err != nil || h.st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, false
+	}
+	return h, true
+}

@@ -60,3 +60,52 @@ func TestHostFile(t *testing.T) {
 		t.Errorf("Open(missing) = %v, want not exist", err)
 	}
 }
+
+// TestOpenNoFollow: only a regular file of the host root that is not a
+// symbolic link opens, also through Cached.
+func TestOpenNoFollow(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("hello"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink("f", link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host, err := Dir("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := Cached(host)
+	f, ok := OpenNoFollow(fsys, p)
+	if !ok {
+		t.Fatalf("OpenNoFollow(%s) failed", p)
+	}
+	b := make([]byte, 5)
+	if n, err := f.ReadAt(b, 0); n != 5 || err != nil || string(b) != "hello" {
+		t.Errorf("ReadAt = %d %v %q", n, err, b)
+	}
+	f.Close()
+	for _, name := range []string{link, fifo, dir, filepath.Join(dir, "missing"), filepath.Join(p, "x"), dir + "/./f", "f"} {
+		if f, ok := OpenNoFollow(fsys, name); ok {
+			f.Close()
+			t.Errorf("OpenNoFollow(%s) succeeded", name)
+		}
+	}
+	sub, err := Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := OpenNoFollow(sub, "/f"); ok {
+		f.Close()
+		t.Error("OpenNoFollow succeeded in a root other than /")
+	}
+}
