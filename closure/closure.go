@@ -62,6 +62,10 @@ type Input struct {
 	FS         rootfs.FS
 	SourcePath string
 	Layer      Layer
+	// Shallow takes a directory of the root as an empty directory (with
+	// the symbolic links on the way), not with its contents: a directory a
+	// traced run listed, whose entries it did not use.
+	Shallow bool
 }
 
 // Options tune the closure.
@@ -238,6 +242,20 @@ func (b *builder) input(in Input, depth int) error {
 				return fmt.Errorf("%q: %w", in.SourcePath, err)
 			}
 		}
+	} else if in.Shallow {
+		real, links, err := rootfs.Resolve(b.fsys, in.Path)
+		if err != nil {
+			return fmt.Errorf("resolving %q: %w", in.Path, err)
+		}
+		if st, err := b.fsys.Lstat(real); err == nil && st.IsDir() {
+			for _, ln := range links {
+				b.put(in.Layer, Item{Path: ln.Path, Kind: Symlink, Target: ln.Target, Mode: 0o777})
+			}
+			b.put(in.Layer, Item{Path: real, Kind: Dir, Mode: st.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)})
+			return nil
+		}
+		in.Shallow = false
+		return b.input(in, depth)
 	} else {
 		if err := b.addPath(in.Path, in.Layer); err != nil {
 			return err
