@@ -69,6 +69,7 @@ every case where the program ran, even when it failed or timed out.`,
 		},
 	}
 	f := cmd.Flags()
+	f.SetInterspersed(false) // the flags after PROGRAM are its own
 	f.StringVar(&o.root, "root", "", "run PROGRAM chrooted into this directory (root only); paths are listed as inside it")
 	f.StringVarP(&o.output, "output", "o", "", "write the list to FILE (default: stderr, after the program exits)")
 	f.BoolVar(&o.json, "json", false, `write JSON: {"argv", "exit_code", "timed_out", "accesses": [{"path", "op", "found", "pid"}]}`)
