@@ -2,11 +2,7 @@
 
 package tracer
 
-import (
-	"errors"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // auditArch is the seccomp_data.arch of this architecture's system calls.
 const auditArch = unix.AUDIT_ARCH_AARCH64
@@ -37,8 +33,16 @@ var syscalls = []sysc{
 	{nr: unix.SYS_SYMLINKAT, kind: kCreate, dirfd: 1, path: 2, flags: -1, emptyPath: -1},
 }
 
-var errNoRegs = errors.New("PTRACE_GET_SYSCALL_INFO is missing (Linux 5.3 or later is needed on arm64)")
+// regsArgs reads the system call arguments from the registers (kernels
+// without PTRACE_GET_SYSCALL_INFO, before 5.3).
+func regsArgs(pid int) (args [6]uint64, err error) {
+	r, err := getRegs(pid)
+	copy(args[:], r.Regs[:6])
+	return args, err
+}
 
-func regsArgs(pid int) (args [6]uint64, err error) { return args, errNoRegs }
-
-func regsReturn(pid int) (int64, error) { return 0, errNoRegs }
+// regsReturn reads a system call's return value from the registers.
+func regsReturn(pid int) (int64, error) {
+	r, err := getRegs(pid)
+	return regsRet(&r), err
+}

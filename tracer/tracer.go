@@ -3,12 +3,14 @@
 // with access, listed. It stops the tracee only on the system calls that
 // name paths (a seccomp-bpf filter returning SECCOMP_RET_TRACE).
 //
-// How: Run re-executes the fromscratch binary itself (/proc/self/exe) as a
-// small helper started under ptrace (IsHelper, HelperMain: main calls them
-// first). The helper enters Root (chroot) and Dir, finds the program in
-// PATH as execvp does, sets no_new_privs, installs a seccomp-bpf filter
-// that returns SECCOMP_RET_TRACE for the path system calls and allows the
-// others, and executes the program. The tracer, on one locked OS thread,
+// How: Run finds the program in PATH as execvp does and starts it under
+// ptrace (PTRACE_TRACEME; chrooted into Root, in Dir). Stopped at the start
+// of the program, before its first instruction, the tracee is made to set
+// no_new_privs and install a seccomp-bpf filter that returns
+// SECCOMP_RET_TRACE for the path system calls and allows the others (two
+// prctl calls injected at its program counter; see installFilter). No
+// helper process runs between the tracer and the program. The tracer, on
+// one locked OS thread,
 // follows forks, vforks, clones and execs; at each seccomp stop it reads
 // the path (process_vm_readv, else PTRACE_PEEKDATA), resolves it against
 // the tracee's cwd or dirfd (/proc/PID/cwd, /proc/PID/fd/N) and, for a
@@ -37,7 +39,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"time"
 )
 
@@ -119,17 +120,4 @@ var ErrStart = errors.New("cannot start the program")
 // with ctx's error.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	return run(ctx, opts)
-}
-
-// The helper is fromscratch itself, run by the tracer as
-// /proc/self/exe helperName helperVersion ROOT DIR PROGRAM ARGS...
-const (
-	helperName    = "fromscratch-tracer-helper"
-	helperVersion = "1"
-)
-
-// IsHelper says whether this process is the tracer's helper: main must
-// then call HelperMain before anything else.
-func IsHelper() bool {
-	return len(os.Args) > 4 && os.Args[0] == helperName && os.Args[1] == helperVersion
 }

@@ -144,6 +144,26 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 		env = os.Environ()
 	}
 
+	if dir != "" {
+		host := dir
+		if t.root != "" {
+			var err error
+			if host, err = securejoin.SecureJoin(t.root, dir); err != nil {
+				return nil, fmt.Errorf("%w: working directory %s: %v", ErrStart, dir, err)
+			}
+		}
+		if st, err := os.Stat(host); err != nil || !st.IsDir() {
+			if err == nil {
+				err = unix.ENOTDIR
+			}
+			return nil, fmt.Errorf("%w: working directory %s: %v", ErrStart, dir, reasonOf(err))
+		}
+	}
+	path, err := lookPath(t.root, dir, opts.Argv[0], env)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStart, err)
+	}
+
 	// The standard files: *os.File as they are, other readers and writers
 	// through pipes copied by goroutines (as os/exec does).
 	var closeAfter []*os.File
@@ -205,15 +225,6 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			}()
 		}
 	}
-	// The helper writes why it could not start the program here; the pipe
-	// closes on its exec.
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer errR.Close()
-
-	argv := append([]string{helperName, helperVersion, t.root, dir}, opts.Argv...)
 	type outcome struct {
 		res *Result
 		err error
@@ -223,20 +234,35 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 		// Every ptrace request must come from the thread that started the
 		// tracee. The goroutine exits locked: its thread ends with it.
 		runtime.LockOSThread()
-		pid, err := syscall.ForkExec("/proc/self/exe", argv, &syscall.ProcAttr{
+		attr := &syscall.ProcAttr{
+			Dir:   dir,
 			Env:   env,
-			Files: []uintptr{stdio[0].Fd(), stdio[1].Fd(), stdio[2].Fd(), errW.Fd()},
-			Sys:   &syscall.SysProcAttr{Ptrace: true},
-		})
-		errW.Close()
+			Files: []uintptr{stdio[0].Fd(), stdio[1].Fd(), stdio[2].Fd()},
+			Sys:   &syscall.SysProcAttr{Ptrace: true, Chroot: t.root},
+		}
+		argv := opts.Argv
+		pid, err := syscall.ForkExec(path, argv, attr)
+		if err == syscall.ENOEXEC {
+			// execvp runs a file of no executable format as a shell script.
+			argv = append([]string{"sh", path}, argv[1:]...)
+			path = "/bin/sh"
+			pid, err = syscall.ForkExec(path, argv, attr)
+		}
 		if err != nil {
-			if errors.Is(err, syscall.EPERM) {
+			switch err {
+			case syscall.EPERM:
 				err = refused(err)
+			case syscall.ENOENT:
+				err = fmt.Errorf("%w: %s: no such file or directory (or its interpreter is missing)", ErrStart, path)
+			case syscall.EACCES:
+				err = fmt.Errorf("%w: %s: permission denied", ErrStart, path)
+			default:
+				err = fmt.Errorf("%w: %s: %v", ErrStart, path, err)
 			}
 			done <- outcome{nil, err}
 			return
 		}
-		res, err := t.trace(ctx, pid, opts.Timeout)
+		res, err := t.trace(ctx, pid, path, opts.Timeout)
 		done <- outcome{res, err}
 	}()
 	out := <-done
@@ -248,19 +274,19 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	if out.err != nil {
 		return nil, out.err
 	}
-	// A message from the helper: the program never ran.
-	msg, _ := io.ReadAll(errR)
-	if len(msg) > 0 {
-		s := string(msg)
-		if rest, ok := strings.CutPrefix(s, "unsupported: "); ok {
-			return nil, fmt.Errorf("%w: %s", ErrUnsupported, rest)
-		}
-		return nil, fmt.Errorf("%w: %s", ErrStart, s)
-	}
 	if ctx.Err() != nil {
 		return out.res, ctx.Err()
 	}
 	return out.res, nil
+}
+
+// reasonOf is an error without the operation and path of a *PathError.
+func reasonOf(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // refused is the error for a ptrace request the kernel refused, naming the
@@ -275,27 +301,38 @@ func refused(err error) error {
 	return fmt.Errorf("%w: ptrace: %v (%s; in a container, see the tracer's notes on --security-opt)", ErrUnsupported, err, why)
 }
 
-// trace follows the tree started as pid (stopped at its first exec) until
-// every traced process has exited.
-func (t *tracer) trace(ctx context.Context, pid int, timeout time.Duration) (*Result, error) {
+// trace follows the tree started as pid (stopped at its first exec, of
+// path) until every traced process has exited.
+func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.Duration) (*Result, error) {
 	t.mainPid = pid
 	t.procs[pid] = &proc{started: true}
 	t.live[pid] = true
 	res := &Result{ExitCode: -1}
 
-	// The first stop: the SIGTRAP of the helper's exec.
+	// The first stop: the SIGTRAP of the program's exec.
 	var ws unix.WaitStatus
 	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil {
 		return nil, err
 	}
 	if !ws.Stopped() {
-		return nil, fmt.Errorf("%w: the helper did not start: %v", ErrUnsupported, ws)
+		return nil, fmt.Errorf("%w: the program did not start under ptrace: %v", ErrUnsupported, ws)
+	}
+	fail := func(err error) (*Result, error) {
+		unix.Kill(pid, unix.SIGKILL)
+		unix.Wait4(pid, &ws, unix.WALL, nil)
+		return nil, err
 	}
 	opt := unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
 		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACESYSGOOD
 	if err := unix.PtraceSetOptions(pid, opt); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		return nil, refused(err)
+		return fail(refused(err))
+	}
+	if err := installFilter(pid); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrUnsupported, err))
+	}
+	// The program's own exec, which no filter saw.
+	if abs, ok := t.resolve(pid, unix.AT_FDCWD, path); ok {
+		t.execed(pid, abs)
 	}
 	// Timeout and cancel: kill every traced process; the loop goes on to
 	// collect them.
@@ -574,11 +611,21 @@ func (t *tracer) exec(pid int, p *proc) {
 		delete(t.live, former)
 		t.mu.Unlock()
 	}
+	path := ""
 	if pd != nil && pd.sc.kind == kExec {
-		t.record(pd.path, OpExec, true, pid)
+		path = pd.path
+	}
+	t.execed(pid, path)
+}
+
+// execed records that pid now runs the program at path ("" if not known),
+// the interpreter its #! line names, and the file it runs.
+func (t *tracer) execed(pid int, path string) {
+	if path != "" {
+		t.record(path, OpExec, true, pid)
 		// A script's interpreter, as its #! line names it (the kernel opens
 		// it without a system call).
-		if interp := t.shebang(pd.path); interp != "" {
+		if interp := t.shebang(path); interp != "" {
 			t.record(interp, OpExec, t.exists(interp), pid)
 		}
 	}

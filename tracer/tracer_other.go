@@ -5,15 +5,9 @@ package tracer
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 )
 
 func run(ctx context.Context, opts Options) (*Result, error) {
 	return nil, fmt.Errorf("%w: the tracer runs on Linux (amd64, arm64), not %s/%s", ErrUnsupported, runtime.GOOS, runtime.GOARCH)
-}
-
-// HelperMain is the helper's life; there is no helper here.
-func HelperMain() {
-	os.Exit(127)
 }

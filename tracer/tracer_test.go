@@ -16,14 +16,6 @@ import (
 	"time"
 )
 
-// The test binary is the tracer's helper too, as fromscratch is.
-func TestMain(m *testing.M) {
-	if IsHelper() {
-		HelperMain()
-	}
-	os.Exit(m.Run())
-}
-
 // requireTool skips (or, in CI, fails) when a program the test needs is
 // missing; scripts/test installs them all.
 func requireTool(t *testing.T, name string) string {

@@ -10,14 +10,9 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-
-	"github.com/fromscratch/fromscratch/tracer"
 )
 
 func main() {
-	if tracer.IsHelper() { // fromscratch trace's helper, re-executed (tracer package)
-		tracer.HelperMain()
-	}
 	// A short-lived command that allocates small objects: trade memory for
 	// fewer collections.
 	debug.SetGCPercent(400)
