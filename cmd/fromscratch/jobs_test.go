@@ -71,7 +71,7 @@ func realJobs() []realJob {
 		{name: "date-tz", argv: []string{"/usr/bin/date", "-d", "@0", "+%H:%M%z %Z"}, env: []string{"TZ=Europe/Paris"}},
 		// programs that run helper programs
 		{name: "gcc-compile", argv: []string{"/usr/bin/gcc", "-x", "c", "-S", "-O2", "-o", "-", "-"}, stdin: "#include <stdio.h>\nint f(int x) { return x * 2 + (int)sizeof(FILE); }\n"},
-		{name: "tar-gzip", argv: []string{"/usr/bin/tar", "-cz", "-f", "-", "-C", "/usr/share/common-licenses", "GPL-3"}},
+		{name: "tar-gzip", argv: []string{"/usr/bin/tar", "-cz", "-f", "-", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "--mode=0644", "-C", "/usr/share/common-licenses", "GPL-3"}},
 		{name: "git-templates", argv: []string{"/bin/sh", "-c", "git init -q /tmp/fromscratch-job-r && ls /tmp/fromscratch-job-r/.git/hooks | wc -l"},
 			clean: []string{"/tmp/fromscratch-job-r"}, stderr: true},
 		{name: "git-clone", argv: []string{"/bin/sh", "-c", "git init -q /tmp/fromscratch-job-a && git -C /tmp/fromscratch-job-a -c user.email=a@b -c user.name=a commit -q --allow-empty -m hello && git clone -q /tmp/fromscratch-job-a /tmp/fromscratch-job-b && git -C /tmp/fromscratch-job-b log --format=%s"},
