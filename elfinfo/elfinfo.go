@@ -21,6 +21,7 @@ const (
 	maxStrtab  = 64 << 20 // bytes of DT_STRTAB
 	maxVerRecs = 1 << 16  // version records followed
 	maxString  = 1 << 16  // bytes of one string
+	maxStrings = 4 << 20  // bytes of the distinct strings of one file
 )
 
 // FormatError reports a malformed ELF file.
@@ -526,6 +527,44 @@ type strtab struct {
 	pr   *pagedReader
 	off  int64 // file offset of the table
 	size int64 // bytes of the table available in the file
+	// The strings read, by offset: a file naming one string many times
+	// (thousands of DT_NEEDED entries of one long name) shares it, and the
+	// distinct strings of one file are bounded in total (maxStrings).
+	// The first strings are searched in inline (a file has a few dozen),
+	// the rest in more.
+	inline [16]seenString
+	n      int
+	more   map[uint64]string
+	total  int64
+}
+
+type seenString struct {
+	o uint64
+	s string
+}
+
+// lookup returns the string at offset o if it was read before.
+func (t *strtab) lookup(o uint64) (string, bool) {
+	for _, e := range t.inline[:t.n] {
+		if e.o == o {
+			return e.s, true
+		}
+	}
+	s, ok := t.more[o]
+	return s, ok
+}
+
+// remember records the string at offset o.
+func (t *strtab) remember(o uint64, s string) {
+	if t.n < len(t.inline) {
+		t.inline[t.n] = seenString{o, s}
+		t.n++
+		return
+	}
+	if t.more == nil {
+		t.more = map[uint64]string{}
+	}
+	t.more[o] = s
 }
 
 // readPage is the unit of reading. The kernel copies every byte read, and
@@ -540,6 +579,9 @@ func (t *strtab) str(o uint64, what string) (string, error) {
 	if o >= uint64(t.size) {
 		return "", &FormatError{Off: t.off, Msg: fmt.Sprintf("%s string offset %#x beyond the string table", what, o)}
 	}
+	if s, ok := t.lookup(o); ok {
+		return s, nil
+	}
 	s, ok, err := t.get(int64(o))
 	if err != nil {
 		return "", err
@@ -547,6 +589,10 @@ func (t *strtab) str(o uint64, what string) (string, error) {
 	if !ok {
 		return "", &FormatError{Off: t.off + int64(o), Msg: what + " string not terminated"}
 	}
+	if t.total += int64(len(s)); t.total > maxStrings {
+		return "", &FormatError{Off: t.off + int64(o), Msg: fmt.Sprintf("strings of the dynamic section over %d bytes", maxStrings)}
+	}
+	t.remember(o, s)
 	return s, nil
 }
 
