@@ -48,6 +48,9 @@ type Info struct {
 
 	Interp     string // PT_INTERP, "" if none
 	HasDynamic bool   // has PT_DYNAMIC
+	// execErr is why the kernel refuses to execute the file (a PT_INTERP
+	// it rejects), nil if it does not.
+	execErr *FormatError
 
 	Needed     []string // DT_NEEDED in order
 	SOName     string
@@ -72,6 +75,18 @@ type VersionNeed struct {
 type Version struct {
 	Name string
 	Weak bool
+}
+
+// ExecError returns why the kernel refuses to execute the file with
+// ENOEXEC ("exec format error"), nil if it does not: its first PT_INTERP is
+// empty (under 2 bytes), longer than PATH_MAX, or not NUL-terminated
+// (load_elf_binary). It is a *FormatError. The loader ignores PT_INTERP in
+// the libraries it loads: it only matters for a program.
+func (i *Info) ExecError() error {
+	if i.execErr == nil {
+		return nil
+	}
+	return i.execErr
 }
 
 // IsStatic reports whether the loader plays no part: no PT_DYNAMIC, or a
@@ -121,8 +136,9 @@ func Read(r io.ReaderAt, size int64) (info *Info, err error) {
 	}
 	bo := byteOrder(info.Data)
 	var (
-		dyn      progHeader
-		haveDyn  bool
+		dyn        progHeader
+		haveDyn    bool
+		haveInterp bool
 		loadsBuf [8]progHeader // most files have 2 to 5 PT_LOAD
 		loads    = loadsBuf[:0]
 	)
@@ -130,12 +146,22 @@ func Read(r io.ReaderAt, size int64) (info *Info, err error) {
 		p := decodeProg(phdrs[i:], info.Class, bo)
 		switch p.typ {
 		case elf.PT_INTERP:
+			if haveInterp {
+				continue // the kernel reads the first
+			}
+			haveInterp = true
 			if p.filesz > maxInterp || int64(p.off) < 0 || int64(p.off+p.filesz) > size {
 				return nil, &FormatError{Off: int64(p.off), Msg: "PT_INTERP out of range"}
 			}
 			b, err := pr.view(int64(p.off), int64(p.filesz))
 			if err != nil {
 				return nil, &FormatError{Off: int64(p.off), Msg: "PT_INTERP unreadable"}
+			}
+			switch {
+			case len(b) < 2:
+				info.execErr = &FormatError{Off: int64(p.off), Msg: fmt.Sprintf("PT_INTERP of %d bytes is empty", len(b))}
+			case b[len(b)-1] != 0:
+				info.execErr = &FormatError{Off: int64(p.off), Msg: "PT_INTERP is not NUL-terminated"}
 			}
 			if i := bytes.IndexByte(b, 0); i >= 0 {
 				b = b[:i]

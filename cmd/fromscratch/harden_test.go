@@ -64,3 +64,29 @@ func TestLddManyNeeded(t *testing.T) {
 		t.Errorf("ldd took %v of CPU and %d MB, want under 1 s and 200 MB", cpu, rss>>20)
 	}
 }
+
+// TestLddBadInterp: a program whose PT_INTERP the kernel refuses (empty,
+// or without its final NUL) loads nothing: exit 2 naming the defect, on one
+// line. Before: listed as a program without a loader, exit 0 or 1.
+func TestLddBadInterp(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name   string
+		interp []byte
+		want   string
+	}{
+		{"empty", []byte{}, "malformed ELF: PT_INTERP of 0 bytes is empty at byte 0xe8"},
+		{"no-nul", []byte("/lib64/ld-linux-x86-64.so.2"), "malformed ELF: PT_INTERP is not NUL-terminated at byte 0xe8"},
+	} {
+		s := elfcraft.Needed("", "libc.so.6")
+		s.Type, s.Interp = elf.ET_EXEC, tt.interp
+		p := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(p, s.Bytes(), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runFromscratch(t, fromscratchBin(t), "ldd", p)
+		if want := "fromscratch: " + p + ": " + tt.want + "\n"; code != 2 || stderr != want {
+			t.Errorf("ldd %s: exit %d, stderr %q; want exit 2, %q", tt.name, code, stderr, want)
+		}
+	}
+}
