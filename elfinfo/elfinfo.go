@@ -139,8 +139,8 @@ func Read(r io.ReaderAt, size int64) (info *Info, err error) {
 		dyn        progHeader
 		haveDyn    bool
 		haveInterp bool
-		loadsBuf [8]progHeader // most files have 2 to 5 PT_LOAD
-		loads    = loadsBuf[:0]
+		loadsBuf   [8]progHeader // most files have 2 to 5 PT_LOAD
+		loads      = loadsBuf[:0]
 	)
 	for i := 0; i < len(phdrs); i += phentsize {
 		p := decodeProg(phdrs[i:], info.Class, bo)
