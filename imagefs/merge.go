@@ -239,6 +239,11 @@ func (t *FS) parseLayer(ctx context.Context, i int, l v1.Layer) ([]event, int64,
 			err = fmt.Errorf("%w: %w", ErrCorrupt, unexpected(cerr))
 		}
 	}
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: the stream's error (a cut connection) is no
+		// corruption.
+		err = &LayerError{Layer: i, Digest: digest, Err: context.Cause(ctx)}
+	}
 	if err != nil {
 		var le *LayerError
 		if !errors.As(err, &le) {

@@ -4,13 +4,24 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/fromscratch/fromscratch/internal/elfcraft"
 )
@@ -89,4 +100,92 @@ func TestLddBadInterp(t *testing.T) {
 			t.Errorf("ldd %s: exit %d, stderr %q; want exit 2, %q", tt.name, code, stderr, want)
 		}
 	}
+}
+
+// TestLddRootImageInterrupted: `ldd --root IMAGE` stops at SIGTERM (and
+// SIGINT) while it reads the image, here from a registry that stalls in the
+// middle of the layer, and leaves no temporary file. Before: the command
+// ignored both signals and waited for the registry.
+func TestLddRootImageInterrupted(t *testing.T) {
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ref, requested := stallingRegistry(t)
+			tmp := t.TempDir()
+			cmd := exec.Command(fromscratchBin(t), "ldd", "--root", ref, "/bin/true")
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-requested:
+			case <-time.After(time.Minute):
+				cmd.Process.Kill()
+				t.Fatalf("the layer was never requested; stderr %q", stderr.String())
+			}
+			time.Sleep(100 * time.Millisecond) // the first half of the layer is read
+			start := time.Now()
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("ldd --root still running 10 s after %v", sig)
+			}
+			took := time.Since(start)
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			t.Logf("exit after %v: %v, %q", took, err, stderr.String())
+			if code := exitStatus(err); code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "signal received") || strings.Contains(lines[0], "corrupt") {
+				t.Errorf("ldd --root after %v: exit %d, stderr %q; want exit 2 and one line", sig, code, stderr.String())
+			}
+			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+				t.Errorf("left in TMPDIR: %v", ents)
+			}
+		})
+	}
+}
+
+// stallingRegistry serves, from an in-process registry, an image whose one
+// layer (2 MiB) stops after its first half and never ends. requested is
+// closed when the layer is first asked for.
+func stallingRegistry(t *testing.T) (string, <-chan struct{}) {
+	t.Helper()
+	img, err := random.Image(2<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	size, _ := layers[0].Size()
+	requested := make(chan struct{})
+	var once sync.Once
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+ld.String()) {
+			once.Do(func() { close(requested) })
+			rc, _ := layers[0].Compressed()
+			defer rc.Close()
+			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+			io.CopyN(w, rc, size/2)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // stalls until the client goes away
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/stall/app:latest"
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatalf("remote.Write() = %v", err)
+	}
+	return ref, requested
 }

@@ -30,13 +30,13 @@ func describeImageErr(err error) string {
 // openRoot opens the root filesystem of `--root VALUE`: a directory, or an
 // image when VALUE has a transport prefix or is not an existing path and
 // parses as a reference (a directory stays the default reading). The
-// closer releases the image view's temporary files.
-func openRoot(value string, opts imagesrc.Options) (rootfs.FS, io.Closer, error) {
+// closer releases the image view's temporary files. Reading the image stops
+// when ctx is done (an interrupt).
+func openRoot(ctx context.Context, value string, opts imagesrc.Options) (rootfs.FS, io.Closer, error) {
 	if !imagesrc.LooksLikeImage(value) {
 		fsys, err := rootfs.Dir(value)
 		return fsys, io.NopCloser(nil), err
 	}
-	ctx := context.Background()
 	img, err := imagesrc.Open(ctx, value, opts)
 	if err != nil {
 		return nil, nil, err
