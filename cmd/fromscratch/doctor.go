@@ -71,6 +71,7 @@ func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref stri
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
+	readingImage()
 	fsys, err := imagefs.Open(ctx, img, imagefs.Options{})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}

@@ -107,6 +107,7 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
+	readingImage()
 	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: ref, Sizes: true})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
