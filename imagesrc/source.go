@@ -58,13 +58,24 @@ func HasTransport(ref string) bool {
 	return false
 }
 
+// IsPath reports whether ref is written as a path: it starts with "/",
+// "./" or "../" (or is "." or ".."). A path is never a registry reference.
+func IsPath(ref string) bool {
+	return ref == "." || ref == ".." || strings.HasPrefix(ref, "/") ||
+		strings.HasPrefix(ref, "./") || strings.HasPrefix(ref, "../")
+}
+
 // LooksLikeImage reports whether s should be taken as an image reference
 // rather than a directory: it has a transport prefix, it is an existing file
-// (a docker-archive) or OCI layout, or it is not an existing path and parses
-// as a registry reference.
+// (a docker-archive) or OCI layout (with a ":TAG" or "@DIGEST" after a path),
+// or it is not a path (see [IsPath]), not an existing file and parses as a
+// registry reference.
 func LooksLikeImage(s string) bool {
 	if HasTransport(s) || LocalTransport(s) != "" {
 		return true
+	}
+	if IsPath(s) {
+		return pathTransport(s) != ""
 	}
 	if _, err := os.Lstat(s); err == nil {
 		return false
@@ -73,9 +84,14 @@ func LooksLikeImage(s string) bool {
 	return err == nil && strings.ContainsAny(s, ":/@")
 }
 
-// Open returns the image ref names. Errors name ref.
+// Open returns the image ref names. Errors name ref; a path (see [IsPath])
+// that names no image is a *fs.PathError for ref.
 func Open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	img, err := open(ctx, ref, opts)
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == ref {
+		return nil, err // names ref already: "REF: reason"
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening image %q: %w", ref, err)
 	}
@@ -104,6 +120,47 @@ func LocalTransport(ref string) string {
 	return ""
 }
 
+// pathTransport is the transport of a path that picks an image of an
+// archive or layout: DockerArchive for FILE:NAME:TAG, OCILayout for
+// DIR:TAG, DIR:NAME:TAG and DIR@DIGEST, where FILE or DIR is the first
+// prefix before a ":" (or the part before the "@") that exists; "" if none.
+func pathTransport(ref string) string {
+	if i := strings.LastIndex(ref, "@"); i > 0 && LocalTransport(ref[:i]) == OCILayout {
+		return OCILayout
+	}
+	for i := 0; i < len(ref); i++ {
+		if ref[i] != ':' {
+			continue
+		}
+		if _, err := os.Stat(ref[:i]); err == nil {
+			return LocalTransport(ref[:i])
+		}
+	}
+	return ""
+}
+
+// notAnImage is the error for a path that names no image: it does not
+// exist, or is neither a docker archive nor an OCI layout.
+func notAnImage(ref string) error {
+	fi, err := os.Stat(ref)
+	switch {
+	case err != nil:
+		return &fs.PathError{Op: "open", Path: ref, Err: reasonOf(err)}
+	case fi.IsDir():
+		return &fs.PathError{Op: "open", Path: ref, Err: errors.New("a directory without an oci-layout file: not an OCI image layout")}
+	}
+	return &fs.PathError{Op: "open", Path: ref, Err: errors.New("not a docker archive or an OCI image layout")}
+}
+
+// reasonOf is the error inside a *fs.PathError, or err.
+func reasonOf(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // isTar reports whether the file p starts with a ustar header.
 func isTar(p string) bool {
 	f, err := os.Open(p)
@@ -122,7 +179,13 @@ func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 		return nil, err
 	}
 	if !HasTransport(ref) {
-		ref = LocalTransport(ref) + ref
+		t := LocalTransport(ref)
+		if t == "" && IsPath(ref) {
+			if t = pathTransport(ref); t == "" {
+				return nil, notAnImage(ref)
+			}
+		}
+		ref = t + ref
 	}
 	switch {
 	case strings.HasPrefix(ref, DockerArchive):

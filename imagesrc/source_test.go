@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,6 +200,39 @@ func TestLocalTransport(t *testing.T) {
 	} {
 		if got := LocalTransport(ref); got != want {
 			t.Errorf("LocalTransport(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
+
+// TestPathIsNoReference: a string written as a path names a file or
+// directory, never a registry image.
+func TestPathIsNoReference(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.MkdirAll("layout", 0o755)
+	os.WriteFile("layout/oci-layout", []byte("{}"), 0o644)
+	os.WriteFile("app.tar", []byte("broken"), 0o644)
+	for ref, want := range map[string]string{
+		"./layout:1": OCILayout, "./layout:app:1": OCILayout, "./layout@sha256:00": OCILayout,
+		"./app.tar:app:1": DockerArchive, "./missing.tar": "", "/no/such:1": "",
+	} {
+		if got := pathTransport(ref); got != want {
+			t.Errorf("pathTransport(%q) = %q, want %q", ref, got, want)
+		}
+	}
+	for _, ref := range []string{"./missing.tar", "../missing.tar", "/no/such", "/no/such:1", "."} {
+		if !IsPath(ref) {
+			t.Errorf("IsPath(%q) = false", ref)
+		}
+		_, err := Open(context.Background(), ref, Options{})
+		var pe *fs.PathError
+		if !errors.As(err, &pe) || pe.Path != ref {
+			t.Errorf("Open(%q) = %v, want a *fs.PathError for %q", ref, err, ref)
+		}
+	}
+	for _, ref := range []string{"alpine", "app:1", "registry.example/app", ".hidden/x"} {
+		if IsPath(ref) {
+			t.Errorf("IsPath(%q) = true", ref)
 		}
 	}
 }

@@ -63,9 +63,9 @@ func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref stri
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	img, err := imagesrc.Open(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
+	img, err := openImage(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
 	if err != nil {
-		return &exitError{code: 2, msg: describe(err)}
+		return err
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {

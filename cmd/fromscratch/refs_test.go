@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestMissingPathIsNoReference: a string that starts with "/", "./" or
+// "../" is a path, never a registry reference: a missing one is one line
+// naming it, exit 2, and no lookup (an HTTPS proxy that refuses every
+// connection would change the message if a registry were asked).
+func TestMissingPathIsNoReference(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"HTTPS_PROXY=http://127.0.0.1:1", "HTTP_PROXY=http://127.0.0.1:1"}
+	for _, args := range [][]string{
+		{"inspect", "./missing.tar"},
+		{"inspect", "../missing/app.tar"},
+		{"inspect", "/no/such"},
+		{"ldd", "--root", "/no/such", "/bin/sh"},
+		{"ldd", "--root", "./missing.tar", "/bin/sh"},
+		{"doctor", "./missing.tar"},
+		{"squash", "-o", "out.tar", "./missing.tar:app:1"},
+		{"slim", "-o", "out.tar", "/no/such:1"},
+	} {
+		ref := args[len(args)-1]
+		if args[0] == "ldd" {
+			ref = args[2]
+		}
+		_, stderr, code := runIn(t, dir, env, args...)
+		if want := "fromscratch: " + ref + ": no such file or directory\n"; code != 2 || stderr != want {
+			t.Errorf("fromscratch %v: exit %d, stderr %q; want exit 2, %q", args, code, stderr, want)
+		}
+	}
+	// A directory that is no layout says so.
+	os.Mkdir(filepath.Join(dir, "plain"), 0o755)
+	_, stderr, code := runIn(t, dir, env, "inspect", "./plain")
+	if want := "fromscratch: ./plain: a directory without an oci-layout file: not an OCI image layout\n"; code != 2 || stderr != want {
+		t.Errorf("inspect ./plain: exit %d, stderr %q; want exit 2, %q", code, stderr, want)
+	}
+	// A path with a tag picks an image of a layout, for ldd --root too.
+	mustRunIn(t, dir, nil, "build", "--oci-layout", "layout", "-t", "env:1", "/usr/bin/env")
+	for _, ref := range []string{"./layout:1", "./layout:env:1", "./layout"} {
+		var got []lddJSON
+		out := mustRunIn(t, dir, env, "ldd", "--root", ref, "--json", "/usr/bin/env")
+		if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0].Interpreter == "" || len(got[0].Libraries) == 0 {
+			t.Errorf("ldd --root %s = %s (%v), want /usr/bin/env resolved in the image", ref, out, err)
+		}
+	}
+	if _, stderr, code := runIn(t, dir, env, "inspect", "./layout:nosuchtag"); code != 2 || stderr == "" {
+		t.Errorf("inspect ./layout:nosuchtag: exit %d, stderr %q", code, stderr)
+	}
+}
