@@ -42,6 +42,13 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 		return nil, false, err
 	}
 	defer f.Close()
+	return readPlainArchive(f, path, nil, tag)
+}
+
+// readPlainArchive is openPlainArchive of the archive open as f. The
+// layers read path again, or keep reading f when keep is set (a file
+// already removed: f stays open while the image is in use).
+func readPlainArchive(f *os.File, path string, keep io.ReaderAt, tag *name.Tag) (img v1.Image, ok bool, err error) {
 	entries := map[string]archiveEntry{}
 	tr := tar.NewReader(f)
 	for {
@@ -100,7 +107,7 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 		}
 		head := make([]byte, 4)
 		n, _ := f.ReadAt(head, e.off)
-		layers[i] = &archiveLayer{path: path, entry: e}
+		layers[i] = &archiveLayer{path: path, file: keep, entry: e}
 		switch head = head[:n]; {
 		case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 			layers[i].mt = types.DockerLayer
@@ -207,10 +214,11 @@ func (a *plainArchive) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error)
 }
 
 // archiveLayer is a layer file of the archive, read in place (the archive
-// is opened again for each reader). It is a partial.CompressedLayer with a
-// DiffID, the config's.
+// is opened again for each reader, or file read). It is a
+// partial.CompressedLayer with a DiffID, the config's.
 type archiveLayer struct {
 	path   string
+	file   io.ReaderAt
 	entry  archiveEntry
 	mt     types.MediaType
 	plain  bool
@@ -245,6 +253,9 @@ func (l *archiveLayer) Digest() (v1.Hash, error) {
 
 // Compressed returns the layer's bytes as stored.
 func (l *archiveLayer) Compressed() (io.ReadCloser, error) {
+	if l.file != nil {
+		return io.NopCloser(io.NewSectionReader(l.file, l.entry.off, l.entry.size)), nil
+	}
 	f, err := os.Open(l.path)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -193,13 +192,7 @@ func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	case strings.HasPrefix(ref, OCILayout):
 		return fromLayout(strings.TrimPrefix(ref, OCILayout), plat, opts.Platform != "")
 	case strings.HasPrefix(ref, DockerDaemon):
-		r, err := name.ParseReference(strings.TrimPrefix(ref, DockerDaemon))
-		if err != nil {
-			return nil, err
-		}
-		// The engine streams `docker save` into a temporary file: memory
-		// stays bounded and the layers can be read more than once.
-		return daemon.Image(r, daemon.WithContext(ctx), daemon.WithFileBufferedOpener())
+		return fromDaemon(ctx, strings.TrimPrefix(ref, DockerDaemon))
 	}
 	var nopts []name.Option
 	if opts.Insecure {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +51,48 @@ func TestMissingPathIsNoReference(t *testing.T) {
 	}
 	if _, stderr, code := runIn(t, dir, env, "inspect", "./layout:nosuchtag"); code != 2 || stderr == "" {
 		t.Errorf("inspect ./layout:nosuchtag: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// refsLayered is an image of four layers, each made by a command of its
+// own, with an empty layer (ENV) between them.
+const refsLayered = `FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox mkdir /a && /bin/busybox echo one > /a/1"]
+ENV X=1
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox echo two > /a/2"]
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox rm /a/1"]
+ENTRYPOINT ["/bin/busybox"]
+`
+
+// TestInspectDaemonAsSaved: inspect of an image in the engine shows what
+// inspect of its `docker save` archive shows, layer by layer: the same
+// digest (the diff_id of a plain layer) and the same command, bottom first.
+func TestInspectDaemonAsSaved(t *testing.T) {
+	bin := fromscratchBin(t)
+	tag := squashDockerBuild(t, "refs-daemon-history", refsLayered)
+	archive := doctorSave(t, tag)
+	var d, a inspectJSON
+	if err := json.Unmarshal([]byte(run(t, "", bin, "inspect", "--json", "docker-daemon:"+tag)), &d); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(run(t, "", bin, "inspect", "--json", archive)), &a); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Layers) != 4 || len(a.Layers) != 4 {
+		t.Fatalf("layers: engine %d, archive %d, want 4", len(d.Layers), len(a.Layers))
+	}
+	want := []string{"COPY", "mkdir /a", "echo two", "rm /a/1"}
+	for i := range a.Layers {
+		dl, al := d.Layers[i], a.Layers[i]
+		if dl.Digest != al.Digest || dl.DiffID != al.DiffID || dl.Size != al.Size || dl.MediaType != al.MediaType {
+			t.Errorf("layer %d: engine %s %s %d %s, archive %s %s %d %s", i, dl.Digest, dl.DiffID, dl.Size, dl.MediaType, al.Digest, al.DiffID, al.Size, al.MediaType)
+		}
+		if dl.CreatedBy != al.CreatedBy || !strings.Contains(al.CreatedBy, want[i]) {
+			t.Errorf("layer %d: created by %q in the engine, %q in the archive, want ...%s...", i, dl.CreatedBy, al.CreatedBy, want[i])
+		}
+	}
+	if d.WastedBytes != a.WastedBytes || d.Entrypoint.Kind != "static" {
+		t.Errorf("engine: wasted %d, entrypoint %+v; archive: wasted %d", d.WastedBytes, d.Entrypoint, a.WastedBytes)
 	}
 }
