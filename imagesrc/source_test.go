@@ -236,3 +236,62 @@ func TestPathIsNoReference(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamedArchive: an archive read as the engine's stream (copied and
+// hashed in one pass) is the image that opening the archive gives: plain
+// layers found by their diff_ids, or, with a gzip layer, the archive
+// readers' image.
+func TestStreamedArchive(t *testing.T) {
+	dir := t.TempDir()
+	for _, plain := range []bool{true, false} {
+		layers := []v1.Layer{testLayer(t, "a", "plain layer", true), testLayer(t, "b", "second layer", plain)}
+		orig, err := image.Image(layers, nil, image.Config{Architecture: "amd64", Entrypoint: []string{"/a"}}, image.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "app.tar")
+		if err := image.WriteDockerArchive(context.Background(), p, "app:one", orig); err != nil {
+			t.Fatal(err)
+		}
+		want, err := Open(context.Background(), p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.CreateTemp(dir, "stream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, n, err := copyHashed(f, src)
+		src.Close()
+		if fi, _ := os.Stat(p); err != nil || n != fi.Size() {
+			t.Fatalf("copyHashed = %d bytes, %v; want %d", n, err, fi.Size())
+		}
+		id, _ := orig.ConfigName()
+		got, err := imageOfStream(f, n, files, id)
+		if err != nil {
+			t.Fatalf("imageOfStream (plain %v) = %v", plain, err)
+		}
+		gd, _ := got.Digest()
+		wd, _ := want.Digest()
+		if gd != wd {
+			t.Errorf("plain %v: streamed image %s, opened %s", plain, gd, wd)
+		}
+		gl, _ := got.Layers()
+		for i, l := range gl {
+			rc, err := l.Uncompressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _, err := v1.SHA256(rc)
+			rc.Close()
+			if d, _ := layers[i].DiffID(); err != nil || h != d {
+				t.Errorf("plain %v: layer %d reads as %s (%v), want %s", plain, i, h, err, d)
+			}
+		}
+		f.Close()
+	}
+}

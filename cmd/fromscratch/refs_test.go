@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -94,5 +95,45 @@ func TestInspectDaemonAsSaved(t *testing.T) {
 	}
 	if d.WastedBytes != a.WastedBytes || d.Entrypoint.Kind != "static" {
 		t.Errorf("engine: wasted %d, entrypoint %+v; archive: wasted %d", d.WastedBytes, d.Entrypoint, a.WastedBytes)
+	}
+}
+
+// TestInspectDaemonOnePass: the image's bytes cross inspect of an engine
+// image twice: once from the engine's stream (hashed on the way into one
+// temporary copy), once into the layer parser; the stream is not re-read
+// to check or compress layers. Counted by the kernel (rchar, wchar of
+// /proc/PID/io, which add up a process's waited-for children).
+func TestInspectDaemonOnePass(t *testing.T) {
+	bin := fromscratchBin(t)
+	tag := squashDockerBuild(t, "refs-daemon-onepass", `FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox head -c 12m /dev/urandom > /a"]
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox head -c 12m /dev/urandom > /b"]
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox head -c 12m /dev/urandom > /c"]
+`)
+	fi, err := os.Stat(doctorSave(t, tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := fi.Size()
+	out := run(t, "", "sh", "-c", `"$0" inspect docker-daemon:"$1" >/dev/null && cat /proc/$$/io`, bin, tag)
+	counts := map[string]int64{}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if n, err := strconv.ParseInt(v, 10, 64); ok && err == nil {
+			counts[k] = n
+		}
+	}
+	rchar, okr := counts["rchar"]
+	wchar, okw := counts["wchar"]
+	if !okr || !okw {
+		t.Fatalf("no rchar and wchar in /proc/PID/io (a kernel without task I/O accounting?):\n%s", out)
+	}
+	t.Logf("image %d bytes: inspect read %d (%.2fx), wrote %d (%.2fx)", size, rchar, float64(rchar)/float64(size), wchar, float64(wchar)/float64(size))
+	if rchar > size*9/4 {
+		t.Errorf("inspect docker-daemon: read %d bytes for an image of %d (%.2fx), want at most 2.25x", rchar, size, float64(rchar)/float64(size))
+	}
+	if wchar > size*5/4 {
+		t.Errorf("inspect docker-daemon: wrote %d bytes for an image of %d (%.2fx), want at most 1.25x", wchar, size, float64(wchar)/float64(size))
 	}
 }
