@@ -7,12 +7,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -37,10 +40,22 @@ func dialEngine(ctx context.Context) (*client.Client, error) {
 	defer cancel()
 	if _, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		cli.Close()
-		return nil, err
+		return nil, &noEngineError{host: cli.DaemonHost(), err: err}
 	}
 	return cli, nil
 }
+
+// noEngineError is the error when no engine answers a ping.
+type noEngineError struct {
+	host string
+	err  error
+}
+
+func (e *noEngineError) Error() string {
+	return fmt.Sprintf("no Docker engine answered at %s: %v", e.host, e.err)
+}
+
+func (e *noEngineError) Unwrap() error { return e.err }
 
 // fromDaemon opens NAME (a name, a name:tag, an image ID) in the engine.
 func fromDaemon(ctx context.Context, ref string) (v1.Image, error) {
@@ -194,4 +209,76 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// IsBare reports whether ref is a bare name: a reference that names no
+// registry ("app", "app:1.0", "me/app@sha256:..."), which Docker would
+// complete with Docker Hub's; not a path, not a transport.
+// "127.0.0.1:5000/app", "localhost/app" and "docker.io/library/app" name
+// theirs.
+func IsBare(ref string) bool {
+	if HasTransport(ref) || IsPath(ref) {
+		return false
+	}
+	if _, err := name.ParseReference(ref); err != nil {
+		return false
+	}
+	first, _, found := strings.Cut(ref, "/")
+	return !found || !strings.ContainsAny(first, ".:") && first != "localhost"
+}
+
+// NotFoundError is the error for a bare name that neither the Docker
+// engine nor the registry gave.
+type NotFoundError struct {
+	Ref string
+	// Engine says why the engine did not: "not in the Docker engine
+	// (HOST)", "no Docker engine answered (HOST)"...
+	Engine string
+	// Registry names the registry tried; Err is its error.
+	Registry string
+	Err      error
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s: %s; not in the registry %s: %v", e.Ref, e.Engine, e.Registry, e.Err)
+}
+
+func (e *NotFoundError) Unwrap() []error { return []error{ErrNotFound, e.Err} }
+
+// openBare opens a bare name: the Docker engine's image when an engine
+// answers and has it (for the platform, when one is asked for), or else
+// the registry's.
+func openBare(ctx context.Context, ref string, plat *v1.Platform, opts Options) (v1.Image, error) {
+	var engine string
+	cli, err := dialEngine(ctx)
+	var ne *noEngineError
+	switch {
+	case errors.As(err, &ne):
+		engine = "no Docker engine answered (" + ne.host + ")"
+	case err != nil:
+		engine = err.Error()
+	default:
+		defer cli.Close()
+		ins, err := cli.ImageInspect(ctx, ref)
+		switch {
+		case cerrdefs.IsNotFound(err):
+			engine = "not in the Docker engine (" + cli.DaemonHost() + ")"
+		case err != nil:
+			return nil, err
+		case opts.Platform != "" && !(&v1.Platform{OS: ins.Os, Architecture: ins.Architecture, Variant: ins.Variant}).Satisfies(*plat):
+			engine = fmt.Sprintf("the Docker engine's (%s) is for %s/%s", cli.DaemonHost(), ins.Os, ins.Architecture)
+		default:
+			return fromEngine(ctx, cli, ins.ID)
+		}
+	}
+	opts.registryOnly = true
+	img, err := open(ctx, ref, opts)
+	if err != nil {
+		registry := "index.docker.io"
+		if r, perr := name.ParseReference(ref); perr == nil {
+			registry = r.Context().RegistryStr()
+		}
+		return nil, &NotFoundError{Ref: ref, Engine: engine, Registry: registry, Err: err}
+	}
+	return img, nil
 }

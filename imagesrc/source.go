@@ -44,6 +44,9 @@ type Options struct {
 	Platform string
 	// Insecure allows plain HTTP for a registry reference.
 	Insecure bool
+
+	// registryOnly is set for the registry's turn at a bare name.
+	registryOnly bool
 }
 
 // HasTransport reports whether ref starts with a transport prefix this
@@ -88,7 +91,8 @@ func LooksLikeImage(s string) bool {
 func Open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	img, err := open(ctx, ref, opts)
 	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Path == ref {
+	var nf *NotFoundError
+	if errors.As(err, &pe) && pe.Path == ref || errors.As(err, &nf) {
 		return nil, err // names ref already: "REF: reason"
 	}
 	if err != nil {
@@ -183,6 +187,9 @@ func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 			if t = pathTransport(ref); t == "" {
 				return nil, notAnImage(ref)
 			}
+		}
+		if t == "" && !opts.registryOnly && IsBare(ref) {
+			return openBare(ctx, ref, plat, opts)
 		}
 		ref = t + ref
 	}

@@ -295,3 +295,18 @@ func TestStreamedArchive(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestIsBare: a bare name names no registry.
+func TestIsBare(t *testing.T) {
+	for ref, want := range map[string]bool{
+		"app": true, "app:1.0": true, "me/app": true, "me/app:1": true,
+		"app@sha256:0000000000000000000000000000000000000000000000000000000000000000": true,
+		"127.0.0.1:5000/app": false, "localhost/app": false, "docker.io/library/app": false,
+		"registry.example/app:1.0": false, "./app": false, "/app": false,
+		"docker-daemon:app": false, "oci-layout:dir": false, "Bad^": false,
+	} {
+		if got := IsBare(ref); got != want {
+			t.Errorf("IsBare(%q) = %v, want %v", ref, got, want)
+		}
+	}
+}

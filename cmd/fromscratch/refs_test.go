@@ -137,3 +137,59 @@ RUN ["/bin/busybox", "sh", "-c", "/bin/busybox head -c 12m /dev/urandom > /c"]
 		t.Errorf("inspect docker-daemon: wrote %d bytes for an image of %d (%.2fx), want at most 1.25x", wchar, size, float64(wchar)/float64(size))
 	}
 }
+
+// TestBareName: a bare name is looked for in the Docker engine first, then
+// in a registry; one that is in neither says both places in one line. A
+// reference that names its registry (127.0.0.1:PORT/name) goes to that
+// registry alone. An HTTPS proxy that refuses every connection stands for
+// Docker Hub, which this machine cannot reach.
+func TestBareName(t *testing.T) {
+	requireDocker(t)
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	hub := []string{"HTTPS_PROXY=http://127.0.0.1:1", "HTTP_PROXY=http://127.0.0.1:1", "NO_PROXY="}
+
+	// Only in the engine: the name as docker build tagged it.
+	tag := squashDockerBuild(t, "refs-daemon-bare", refsLayered)
+	var bare, daemon inspectJSON
+	out := mustRunIn(t, dir, hub, "inspect", "--json", tag)
+	if err := json.Unmarshal([]byte(out), &bare); err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal([]byte(run(t, "", bin, "inspect", "--json", "docker-daemon:"+tag)), &daemon)
+	if len(bare.Layers) != 4 || len(daemon.Layers) != 4 || bare.Layers[3].Digest != daemon.Layers[3].Digest {
+		t.Errorf("inspect %s: %+v; docker-daemon: %+v", tag, bare.Layers, daemon.Layers)
+	}
+	mustRunIn(t, dir, hub, "ldd", "--root", tag, "/bin/busybox")
+
+	// Only in a registry, named with its address.
+	reg := startRegistry(t)
+	ref := reg + "/fromscratch-test/refs-daemon-env:1"
+	mustRunIn(t, dir, nil, "build", "--insecure", "--push", ref, "/usr/bin/env")
+	if _, _, err := runErr("", "docker", "image", "inspect", ref); err == nil {
+		t.Fatalf("%s is in the engine too", ref)
+	}
+	var r inspectJSON
+	if err := json.Unmarshal([]byte(mustRunIn(t, dir, []string{"DOCKER_HOST=unix:///nonexistent"}, "inspect", "--json", "--insecure", ref)), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Entrypoint.Path != "/usr/bin/env" {
+		t.Errorf("inspect %s: entrypoint %+v", ref, r.Entrypoint)
+	}
+
+	// Nowhere: both places tried, one line, exit 2.
+	nowhere := uniqueTag("refs-daemon-nowhere")
+	_, stderr, code := runIn(t, dir, hub, "inspect", nowhere)
+	want := "fromscratch: " + nowhere + ": not in the Docker engine (unix:///var/run/docker.sock); not in the registry index.docker.io: "
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		want = strings.Replace(want, "unix:///var/run/docker.sock", h, 1)
+	}
+	if code != 2 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("inspect %s: exit %d, stderr %q; want exit 2, one line %q...", nowhere, code, stderr, want)
+	}
+	_, stderr, code = runIn(t, dir, append(hub, "DOCKER_HOST=unix:///nonexistent"), "inspect", nowhere)
+	want = "fromscratch: " + nowhere + ": no Docker engine answered (unix:///nonexistent); not in the registry index.docker.io: "
+	if code != 2 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("inspect %s with no engine: exit %d, stderr %q; want exit 2, one line %q...", nowhere, code, stderr, want)
+	}
+}
