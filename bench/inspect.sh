@@ -56,11 +56,11 @@ cp /bin/busybox "$tmp/ctx/busybox"
 	echo "FROM scratch"
 	echo "COPY busybox /bin/busybox"
 	for ((l = 1; l <= nlayers; l++)); do
-		echo "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox mkdir -p /data/$l/small && /bin/busybox head -c ${mb}m /dev/urandom > /data/$l/random && cd /data/$l/small && /bin/busybox head -c $((nsmall * 1024)) /dev/urandom | /bin/busybox split -a 4 -b 1024\"]"
+		echo "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox mkdir -p /data/$l/small && /bin/busybox head -c ${mb}m /dev/urandom > /data/$l/random && i=0 && while [ \$i -lt $nsmall ]; do /bin/busybox head -c 1024 /dev/urandom > /data/$l/small/\$i; i=\$((i + 1)); done\"]"
 	done
 	echo 'ENTRYPOINT ["/bin/busybox"]'
 } >"$tmp/ctx/Dockerfile"
-docker build -q -t "$tag" "$tmp/ctx" >/dev/null
+docker build -q -t "$tag" "$tmp/ctx" >/dev/null 2>"$tmp/build.err" || { cat "$tmp/build.err" >&2; exit 1; }
 layers=$(docker image inspect -f '{{len .RootFS.Layers}}' "$tag")
 size=$(docker image inspect -f '{{.Size}}' "$tag")
 docker save "$tag" >/dev/null # untimed: every row below finds the engine's files in the page cache

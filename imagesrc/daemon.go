@@ -81,6 +81,9 @@ func fromDaemon(ctx context.Context, ref string) (v1.Image, error) {
 // an archive is.
 func fromEngine(ctx context.Context, cli *client.Client, ref string) (v1.Image, error) {
 	ins, err := cli.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		return nil, fmt.Errorf("%w in the Docker engine (%s)", ErrNotFound, cli.DaemonHost())
+	}
 	if err != nil {
 		return nil, err
 	}

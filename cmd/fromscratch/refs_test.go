@@ -96,6 +96,18 @@ func TestInspectDaemonAsSaved(t *testing.T) {
 	if d.WastedBytes != a.WastedBytes || d.Entrypoint.Kind != "static" {
 		t.Errorf("engine: wasted %d, entrypoint %+v; archive: wasted %d", d.WastedBytes, d.Entrypoint, a.WastedBytes)
 	}
+	// By image ID too; an image the engine lacks says so.
+	id := strings.TrimSpace(run(t, "", "docker", "image", "inspect", "-f", "{{.Id}}", tag))
+	var byID inspectJSON
+	json.Unmarshal([]byte(run(t, "", bin, "inspect", "--json", "docker-daemon:"+id)), &byID)
+	if len(byID.Layers) != 4 || byID.Layers[3].Digest != a.Layers[3].Digest {
+		t.Errorf("inspect docker-daemon:%s: layers %+v", id, byID.Layers)
+	}
+	nowhere := uniqueTag("refs-daemon-nowhere")
+	_, stderr, code := runFromscratch(t, bin, "inspect", "docker-daemon:"+nowhere)
+	if code != 2 || !strings.Contains(stderr, "no such image in the Docker engine") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("inspect docker-daemon:%s: exit %d, stderr %q", nowhere, code, stderr)
+	}
 }
 
 // TestInspectDaemonOnePass: the image's bytes cross inspect of an engine
