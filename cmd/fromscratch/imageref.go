@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"runtime/debug"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -23,8 +25,13 @@ func openImage(ctx context.Context, ref string, opts imagesrc.Options) (v1.Image
 	return img, nil
 }
 
-// describeImageErr is the one-line reason for an image error.
+// describeImageErr is the one-line reason for an image error: "REF:
+// reason" for a path that names no image.
 func describeImageErr(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Path + ": " + describe(pe.Err)
+	}
 	return err.Error()
 }
 

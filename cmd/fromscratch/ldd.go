@@ -59,7 +59,7 @@ Exit status: 0 all found, 1 something not found, 2 a FILE could not be read.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.root, "root", "/", "root filesystem to resolve FILEs and libraries in: a directory, or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference)")
+	f.StringVar(&o.root, "root", "/", "root filesystem to resolve FILEs and libraries in: a directory, or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference; a bare name is looked for in the Docker engine first)")
 	f.StringVar(&o.libraryPath, "library-path", "", "LD_LIBRARY_PATH to emulate (colon-separated)")
 	f.StringVar(&o.hwcaps, "hwcaps", "", `glibc-hwcaps subdirectories to search, best first (e.g. "x86-64-v3,x86-64-v2"), "none", or "" for what this CPU supports`)
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
