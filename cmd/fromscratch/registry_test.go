@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
 )
 
 // startRegistry starts Debian's docker-registry on 127.0.0.1 (plain HTTP,
@@ -174,6 +180,127 @@ func TestRegistryPlainHTTPNeedsInsecure(t *testing.T) {
 				t.Errorf("with --insecure no request carried the credentials: the proxy cannot tell")
 			}
 			mustRunIn(t, "/", env, "inspect", "--insecure", ref)
+		})
+	}
+}
+
+// runWithin runs fromscratch with env added, killing it after limit, and
+// returns its stdout, stderr, exit code (-1 when killed) and run time.
+func runWithin(t *testing.T, limit time.Duration, env []string, args ...string) (string, string, int, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, fromscratchBin(t), args...)
+	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	code := sqExitCode(err)
+	if ctx.Err() != nil {
+		code = -1
+	}
+	return stdout.String(), stderr.String(), code, took
+}
+
+// stallingRegistry is an in-process registry (go-containerregistry's) that
+// stalls: with uploads, it never reads the body of a PATCH (a blob upload)
+// nor answers it; else it sends the headers and half the body of a blob over
+// 64 KiB (a layer) and no more. It then waits until the client gives up.
+func stallingRegistry(t *testing.T, uploads bool) string {
+	t.Helper()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	quit := make(chan struct{})
+	wait := func(r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-quit:
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case uploads && r.Method == http.MethodPatch:
+			wait(r)
+			return
+		case uploads || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/"):
+			reg.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		reg.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		if len(body) <= 64<<10 {
+			w.Write(body)
+			return
+		}
+		w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		wait(r)
+	}))
+	t.Cleanup(func() { close(quit); srv.Close() })
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// TestRegistryTimeouts: a registry that accepts the connection and never
+// answers, that stalls in the middle of a blob, or that stops taking an
+// upload, fails the command with one line within the registry timeout
+// (FROMSCRATCH_REGISTRY_TIMEOUT, 1 s here), instead of hanging.
+func TestRegistryTimeouts(t *testing.T) {
+	bin := fromscratchBin(t)
+	archive := filepath.Join(t.TempDir(), "jq.tar")
+	run(t, "", bin, "build", "-o", archive, "-t", "jq:stall", "/usr/bin/jq")
+	env := []string{"FROMSCRATCH_REGISTRY_TIMEOUT=1s"}
+
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		var held []net.Conn // accepted, never read from or written to
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+
+	blobs := stallingRegistry(t, false)
+	run(t, "", bin, "squash", "--insecure", "--push", blobs+"/stall/jq:1", archive)
+	uploads := stallingRegistry(t, true)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"silent", []string{"inspect", "--insecure", silent.Addr().String() + "/stall/jq:1"}},
+		{"silent-push", []string{"squash", "--insecure", "--push", silent.Addr().String() + "/stall/jq:1", archive}},
+		{"blob", []string{"inspect", "--insecure", blobs + "/stall/jq:1"}},
+		{"upload", []string{"squash", "--insecure", "--push", uploads + "/stall/jq:1", archive}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, errOut, code, took := runWithin(t, 30*time.Second, env, tc.args...)
+			if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "FROMSCRATCH_REGISTRY_TIMEOUT") {
+				t.Errorf("%v: exit %d after %s, stdout %q, stderr %q; want exit 2 and one line naming FROMSCRATCH_REGISTRY_TIMEOUT", tc.args, code, took.Round(time.Millisecond), out, errOut)
+			}
+			// One timeout, or a few when stalls are met one after the
+			// other (the layers' downloads start together).
+			if took > 8*time.Second {
+				t.Errorf("%v took %s with a 1 s timeout", tc.args, took)
+			}
+			t.Logf("%v: %s: %s", tc.args, took.Round(time.Millisecond), strings.TrimSpace(errOut))
 		})
 	}
 }
