@@ -66,6 +66,7 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 		}
 		entries[hdr.Name] = archiveEntry{off: off, size: hdr.Size}
 	}
+	const maxJSON = 16 << 20
 	read := func(name string, limit int64) ([]byte, error) {
 		e, found := entries[name]
 		if !found {
@@ -78,7 +79,6 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 		_, err := f.ReadAt(b, e.off)
 		return b, err
 	}
-	const maxJSON = 16 << 20
 	raw, err := read("manifest.json", maxJSON)
 	if err != nil {
 		return nil, false, nil

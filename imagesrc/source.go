@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -187,7 +186,7 @@ func fromLayout(spec string, plat *v1.Platform, explicit bool) (v1.Image, error)
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
 		return nil, fmt.Errorf("%s: not an OCI image layout: %w", dir, err)
 	}
-	ii, err := layout.ImageIndexFromPath(dir)
+	ii, err := openLayoutIndex(dir)
 	if err != nil {
 		return nil, err
 	}
