@@ -66,20 +66,23 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 		}
 		entries[hdr.Name] = archiveEntry{off: off, size: hdr.Size}
 	}
-	const maxJSON = 16 << 20
 	read := func(name string, limit int64) ([]byte, error) {
 		e, found := entries[name]
 		if !found {
 			return nil, fmt.Errorf("%s: no such file in the archive", name)
 		}
 		if e.size > limit {
-			return nil, fmt.Errorf("%s: %d bytes, more than %d", name, e.size, limit)
+			return nil, tooBig(name, e.size)
 		}
 		b := make([]byte, e.size)
 		_, err := f.ReadAt(b, e.off)
 		return b, err
 	}
 	raw, err := read("manifest.json", maxJSON)
+	var big *sizeError
+	if errors.As(err, &big) {
+		return nil, true, err // not for the tarball package, which reads it whole
+	}
 	if err != nil {
 		return nil, false, nil
 	}
@@ -90,6 +93,9 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 	d, err := findDescriptor(m, tag)
 	if err != nil || len(d.LayerSources) > 0 {
 		return nil, false, nil // the tarball package says what is wrong, or knows foreign layers
+	}
+	if e, found := entries[d.Config]; found && e.size > maxJSON {
+		return nil, true, tooBig(d.Config, e.size)
 	}
 	plain := false
 	layers := make([]*archiveLayer, len(d.Layers))
@@ -161,6 +167,18 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 	}
 	img, err = partial.CompressedToImage(a)
 	return img, true, err
+}
+
+// sizeError is a JSON file of an archive over maxJSON bytes.
+type sizeError struct {
+	name string
+	size int64
+}
+
+func tooBig(name string, size int64) error { return &sizeError{name, size} }
+
+func (e *sizeError) Error() string {
+	return fmt.Sprintf("%s: %d bytes, more than the %d a manifest or config may have", e.name, e.size, maxJSON)
 }
 
 // findDescriptor picks the image tagged tag, or the only one.

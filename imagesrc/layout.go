@@ -17,9 +17,13 @@ import (
 // An OCI image layout is read here rather than by go-containerregistry's
 // layout package, which trusts its blobs: every blob is checked against the
 // digest and size that name it before any of its bytes is used. Manifests,
-// indexes and configs when they are read; a layer, hashed whole, when it is
-// first opened.
+// indexes and configs when they are read (and they are at most maxJSON
+// bytes, as index.json is); a layer, hashed whole, when it is first opened.
 // index.json, which nothing names, is the root of trust.
+
+// maxJSON bounds the JSON files of an image read from an archive or a
+// layout (manifests, indexes, configs): real ones are a few kilobytes.
+const maxJSON = 16 << 20
 
 // BlobError is a blob of a layout that is not what its descriptor says.
 type BlobError struct {
@@ -41,11 +45,11 @@ func (l layoutDir) blobPath(h v1.Hash) (string, error) {
 	return filepath.Join(string(l), "blobs", h.Algorithm, h.Hex), nil
 }
 
-// readJSON reads the blob d names, and checks its size
+// readJSON reads the blob d names, at most maxJSON bytes, and checks its size
 // and digest.
 func (l layoutDir) readJSON(d v1.Descriptor) ([]byte, error) {
-	if d.Size < 0 {
-		return nil, &BlobError{Digest: d.Digest, Reason: fmt.Sprintf("its descriptor says %d bytes", d.Size)}
+	if d.Size < 0 || d.Size > maxJSON {
+		return nil, &BlobError{Digest: d.Digest, Reason: fmt.Sprintf("its descriptor says %d bytes, more than the %d a manifest or config may have", d.Size, maxJSON)}
 	}
 	p, err := l.blobPath(d.Digest)
 	if err != nil {
@@ -77,9 +81,16 @@ func openLayoutIndex(dir string) (v1.ImageIndex, error) {
 		return nil, err
 	}
 	defer f.Close()
-	raw, err := io.ReadAll(f)
+	tooBig := fmt.Errorf("%s: more than %d bytes, more than an index may have", p, maxJSON)
+	if fi, err := f.Stat(); err == nil && fi.Size() > maxJSON {
+		return nil, tooBig
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, maxJSON+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(raw) > maxJSON {
+		return nil, tooBig
 	}
 	return newLayoutIndex(layoutDir(dir), raw, types.OCIImageIndex)
 }
