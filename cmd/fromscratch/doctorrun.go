@@ -109,7 +109,7 @@ func missingPaths(acc []tracer.Access, root rootfs.FS) []runMissing {
 		}
 	}
 	idx := map[string]int{}
-	var out []runMissing
+	out := []runMissing{}
 	for _, a := range acc {
 		if a.Found || found[a.Path] || ours(a.Path) {
 			continue

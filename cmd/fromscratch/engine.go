@@ -343,6 +343,11 @@ type httpResult struct {
 	Body   []byte
 }
 
+// notAnswering is a server that exited or did not answer in time.
+type notAnswering struct{ msg string }
+
+func (e *notAnswering) Error() string { return e.msg }
+
 // getWhenUp GETs path on the container's published port until it answers
 // (any HTTP status), the container exits or timeout passes.
 func (c *container) getWhenUp(ctx context.Context, path string, timeout time.Duration) (*httpResult, error) {
@@ -369,10 +374,10 @@ func (c *container) getWhenUp(ctx context.Context, path string, timeout time.Dur
 		}
 		if !c.running() {
 			_, stderr := c.logs()
-			return nil, fmt.Errorf("the container exited before port %d answered: %s", c.spec.publish, lastLine(stderr))
+			return nil, &notAnswering{fmt.Sprintf("the container exited before port %d answered: %s", c.spec.publish, lastLine(stderr))}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("port %d did not answer within %v: %v", c.spec.publish, timeout, last)
+			return nil, &notAnswering{fmt.Sprintf("port %d did not answer within %v: %v", c.spec.publish, timeout, last)}
 		}
 		select {
 		case <-ctx.Done():

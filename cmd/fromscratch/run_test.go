@@ -70,7 +70,8 @@ func TestDoctorRun(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "iconv.tar")
 	run(t, "", bin, "build", "-o", bad, "-t", "fromscratch-run-probe/iconv:bad", "/usr/bin/iconv")
-	job := []string{"iconv", "-f", "UTF-8", "-t", "ISO-8859-1"}
+	// ARGS replace the Cmd, after the entrypoint /usr/bin/iconv.
+	job := []string{"-f", "UTF-8", "-t", "ISO-8859-1"}
 
 	args := append([]string{"doctor", "docker-archive:" + bad, "--run", "--"}, job...)
 	out, errOut, code := runFromscratchIn(t, "h\u00e9\n", args...)
@@ -96,7 +97,7 @@ func TestDoctorRun(t *testing.T) {
 			named = true
 		}
 	}
-	if !named || rep.ExitCode != 1 || strings.Join(rep.Command, " ") != strings.Join(job, " ") {
+	if !named || rep.ExitCode != 1 || strings.Join(rep.Command, " ") != "/usr/bin/iconv "+strings.Join(job, " ") {
 		t.Errorf("doctor --run --json: %+v, want the command %v, its exit 1 and a missing %s path", rep, job, gconvDir)
 	}
 

@@ -205,7 +205,7 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 		if err != nil {
 			return &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}
 		}
-		fmt.Fprintf(stderr, "fromscratch: running %d probes in %s under the tracer\n", len(probes), ref)
+		fmt.Fprintf(stderr, "fromscratch: running %d probe(s) in %s under the tracer\n", len(probes), ref)
 		want, sopts.Traced, err = tracedProbes(ctx, eng, name, ep, cmd, probes, o.timeout)
 		done()
 		if err != nil {
@@ -234,7 +234,7 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	}
 	if len(probes) > 0 {
 		bar.Stop()
-		fmt.Fprintf(stderr, "fromscratch: checking the %d probes on the slim image (%d traced paths kept)\n", len(probes), len(sopts.Traced))
+		fmt.Fprintf(stderr, "fromscratch: checking the %d probe(s) on the slim image (%d traced paths kept)\n", len(probes), len(sopts.Traced))
 		if err := checkSlim(ctx, eng, out, probes, want, o.timeout); err != nil {
 			var d *probeDiff
 			if errors.As(err, &d) {

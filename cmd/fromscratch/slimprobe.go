@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -121,6 +122,10 @@ func checkProbes(ctx context.Context, eng *engine, name string, probes []probe, 
 			spec.args = p.args
 		}
 		got, _, err := runProbe(ctx, eng, spec, p, timeout)
+		var na *notAnswering
+		if errors.As(err, &na) {
+			return &probeDiff{fmt.Sprintf("%s: the slim image does not answer: %v", p, err)}
+		}
 		if err != nil {
 			return fmt.Errorf("%s in the slim image: %v", p, err)
 		}
@@ -211,13 +216,24 @@ func differ(want, got *probeResult) string {
 	}
 	switch {
 	case got.exitCode != want.exitCode:
-		return fmt.Sprintf("exits %d, the image %d; its stderr: %s", got.exitCode, want.exitCode, lastLine(string(got.stderr)))
+		return fmt.Sprintf("exits %d, the image %d; its stderr: %s", got.exitCode, want.exitCode, why(string(got.stderr)))
 	case !bytes.Equal(got.stdout, want.stdout):
 		return fmt.Sprintf("prints another output: %s", firstDiff(want.stdout, got.stdout))
 	case !bytes.Equal(got.stderr, want.stderr):
 		return fmt.Sprintf("prints another error output: %s", firstDiff(want.stderr, got.stderr))
 	}
 	return ""
+}
+
+// why is the line of stderr that says why a run failed: docker's own
+// ("docker: Error response from daemon: ... no such file"), or the last.
+func why(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "docker: ") {
+			return l
+		}
+	}
+	return lastLine(stderr)
 }
 
 // firstDiff shows the first line that differs.
