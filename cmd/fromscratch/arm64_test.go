@@ -81,7 +81,9 @@ func arm64DebianRoot(t *testing.T) string {
 	}
 	requireTool(t, "debootstrap")
 	requireQemuAarch64(t)
-	arm64Once.Do(func() { arm64Root, arm64Err = ensureDebootstrapRoot(t, arm64RootName, arm64DebootstrapArgs, arm64BuildTime) })
+	arm64Once.Do(func() {
+		arm64Root, arm64Err = ensureDebootstrapRoot(t, arm64RootName, arm64DebootstrapArgs, arm64BuildTime)
+	})
 	if arm64Err != nil {
 		t.Fatalf("arm64 root: %v", arm64Err)
 	}
