@@ -64,8 +64,9 @@ read or run.`,
 
   fromscratch doctor --json oci-layout:./out:app
 
-  # run it: what does iconv look for that the image lacks?
-  echo hé | fromscratch doctor docker-archive:iconv.tar --run -- iconv -f UTF-8 -t ISO-8859-1`,
+  # run it (ARGS after the entrypoint /usr/bin/iconv): what does iconv
+  # look for that the image lacks and the host has?
+  echo hé | fromscratch doctor docker-archive:iconv.tar --run -- -f UTF-8 -t ISO-8859-1`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			n := cmd.ArgsLenAtDash()
 			if n < 0 {

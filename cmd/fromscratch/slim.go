@@ -89,7 +89,7 @@ unreadable or unsafe image, or probes that cannot run.`,
   fromscratch slim --keep /etc/ssl --keep /usr/share/zoneinfo --push registry.example/app:slim registry.example/app:1.0
 
   # keep what two jobs use, found by running them
-  fromscratch slim -o py-slim.tar --probe='-c "import json, sqlite3"' --probe -- -m http.server --help docker-daemon:python:3.11
+  fromscratch slim -o py-slim.tar --probe='-c "import json, sqlite3"' docker-daemon:python:3.11 --probe -- -m json.tool --help
 
   # a server: what answering GET / uses
   fromscratch slim -o nginx-slim.tar --probe-http 80/index.html docker-daemon:nginx:fat`,
