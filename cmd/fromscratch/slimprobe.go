@@ -248,12 +248,12 @@ func firstDiff(want, got []byte) string {
 			g = gl[i]
 		}
 		if w != g || i >= len(wl) || i >= len(gl) {
-			return fmt.Sprintf("line %d is %q, the image's %q", i+1, clip(g), clip(w))
+			return fmt.Sprintf("line %d is %q, the image's %q", i+1, clipLine(g), clipLine(w))
 		}
 	}
 }
 
-func clip(s string) string {
+func clipLine(s string) string {
 	if len(s) > 120 {
 		return s[:120] + "..."
 	}
