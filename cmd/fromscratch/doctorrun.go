@@ -22,7 +22,14 @@ type runMissing struct {
 	// "symlink", "other", or "" (nothing: the program probes for it, as
 	// the loader probes its search path).
 	InRoot string `json:"in_root,omitempty"`
+	// Optional: a path the program does without, whatever the root has
+	// (the loader's cache: doctor found every library without it).
+	Optional bool `json:"optional,omitempty"`
 }
+
+// optionalPaths are looked for by every dynamic program and needed by
+// none that doctor's static check passed.
+var optionalPaths = map[string]bool{"/etc/ld.so.cache": true}
 
 // runReport is doctor --run's verdict.
 type runReport struct {
@@ -80,7 +87,7 @@ func runDoctorRun(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer
 	}
 	rr := &runReport{Image: ref, Command: argv, ExitCode: tf.ExitCode, TimedOut: tf.TimedOut, Root: o.root, Missing: missingPaths(tf.Accesses, ref0), Healthy: true}
 	for _, m := range rr.Missing {
-		if m.InRoot != "" {
+		if m.InRoot != "" && !m.Optional {
 			rr.Healthy = false
 		}
 	}
@@ -119,11 +126,14 @@ func missingPaths(acc []tracer.Access, root rootfs.FS) []runMissing {
 			continue
 		}
 		idx[a.Path] = len(out)
-		out = append(out, runMissing{Path: a.Path, Ops: []tracer.Op{a.Op}, InRoot: kindIn(root, a.Path)})
+		out = append(out, runMissing{Path: a.Path, Ops: []tracer.Op{a.Op}, InRoot: kindIn(root, a.Path), Optional: optionalPaths[a.Path]})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].InRoot != "" && out[j].InRoot == "" })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].needed() && !out[j].needed() })
 	return out
 }
+
+// needed reports whether m makes the image unhealthy.
+func (m runMissing) needed() bool { return m.InRoot != "" && !m.Optional }
 
 // ours reports whether p is where the engine mounts fromscratch.
 func ours(p string) bool { return p == engineDir || strings.HasPrefix(p, engineDir+"/") }
@@ -168,7 +178,7 @@ func printRunReport(w io.Writer, rr *runReport) {
 	fmt.Fprintf(w, "ran:     %s\n", status)
 	var inRoot, probed []runMissing
 	for _, m := range rr.Missing {
-		if m.InRoot != "" {
+		if m.needed() {
 			inRoot = append(inRoot, m)
 		} else {
 			probed = append(probed, m)
@@ -192,13 +202,17 @@ func printRunReport(w io.Writer, rr *runReport) {
 		fmt.Fprintf(w, "  or add them: fromscratch build ... %s\n", addFlags(inRoot, rr.Root))
 	}
 	if len(probed) > 0 {
-		fmt.Fprintf(w, "also looked for, in neither the image nor %s (probes, as the loader's search path):\n", rr.Root)
+		fmt.Fprintf(w, "also looked for, not needed (probes, as the loader's search path):\n")
 		for _, m := range probed {
-			fmt.Fprintf(w, "  %s (%s)\n", m.Path, opsString(m.Ops))
+			note := ""
+			if m.InRoot != "" {
+				note = fmt.Sprintf("; %s has it (%s), the program does without", rr.Root, m.InRoot)
+			}
+			fmt.Fprintf(w, "  %s (%s%s)\n", m.Path, opsString(m.Ops), note)
 		}
 	}
 	if len(inRoot) == 0 {
-		fmt.Fprintf(w, "healthy: the program found every path it looked for that %s has\n", rr.Root)
+		fmt.Fprintf(w, "healthy: no path the program looked for in vain is in %s (but optional ones)\n", rr.Root)
 	}
 }
 
