@@ -226,7 +226,11 @@ func compute(view rootfs.FS, program, workdir string, keep, traced []string) (*c
 		inputs = append(inputs, closure.Input{Path: rootfs.Clean(k), Layer: closure.LayerApp})
 	}
 	for _, p := range traced {
-		// A path gone since (removed by the run) is not kept.
+		// The root is there anyway; a path gone since (removed by the
+		// run) is not kept.
+		if p = rootfs.Clean(p); p == "/" {
+			continue
+		}
 		if _, err := rootfs.Realpath(view, p); err == nil {
 			inputs = append(inputs, closure.Input{Path: rootfs.Clean(p), Layer: closure.LayerApp, Shallow: true})
 		}
