@@ -397,3 +397,7 @@ func (l ctxLayer) Uncompressed() (io.ReadCloser, error) {
 	}
 	return ctxReader{l.ctx, rc, nil}, nil
 }
+
+// WriteFileAtomic replaces the file path with data: a temporary file in the
+// same directory, synced, then renamed over path.
+func WriteFileAtomic(path string, data []byte) error { return writeFileAtomic(path, data) }

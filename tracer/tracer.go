@@ -3,8 +3,36 @@
 // with access, listed. It stops the tracee only on the system calls that
 // name paths (a seccomp-bpf filter returning SECCOMP_RET_TRACE).
 //
-// This file is the API the rest of fromscratch builds on; the tracer
-// itself is being written on the tracer branch.
+// How: Run finds the program in PATH as execvp does and starts it under
+// ptrace (PTRACE_TRACEME; chrooted into Root, in Dir). Stopped at the start
+// of the program, before its first instruction, the tracee is made to set
+// no_new_privs and install a seccomp-bpf filter that returns
+// SECCOMP_RET_TRACE for the path system calls and allows the others (two
+// prctl calls injected at its program counter; see installFilter). No
+// helper process runs between the tracer and the program. The tracer, on
+// one locked OS thread,
+// follows forks, vforks, clones and execs; at each seccomp stop it reads
+// the path (process_vm_readv, else PTRACE_PEEKDATA), resolves it against
+// the tracee's cwd or dirfd (/proc/PID/cwd, /proc/PID/fd/N) and, for a
+// path not yet known as found, resumes to the system call's exit to learn
+// whether it existed (ENOENT and ENOTDIR are "not found"; EACCES and the
+// like are found). fstatat(fd, "", AT_EMPTY_PATH), glibc's fstat, is let
+// through untraced by the filter.
+//
+// No capability is needed: a process may trace its own children. In a
+// container (the static fromscratch binary bind-mounted into it), Docker
+// 20.10's default seccomp profile allows ptrace, process_vm_readv and
+// seccomp on Linux 4.8 and later, so a plain `docker run` works, as the
+// image's user; where a profile refuses ptrace, Run fails with
+// ErrUnsupported and `--security-opt seccomp=unconfined` (or
+// `--cap-add SYS_PTRACE` for older profiles) is the fix. Yama's
+// ptrace_scope 1 and 2 allow tracing one's children; 3 forbids all ptrace.
+//
+// Limits: set-user-ID programs run as the caller (no_new_privs); system
+// calls of a foreign ABI (i386 or x32 on x86-64, arm32 on arm64) are not
+// traced; the kernel's own opens (the ELF interpreter) are not system
+// calls, but the program a process runs (/proc/PID/exe) and a script's
+// #! interpreter are recorded as exec.
 package tracer
 
 import (
@@ -59,6 +87,9 @@ type Options struct {
 	// Timeout, if not zero, ends the process tree after this long (SIGKILL);
 	// the trace so far is kept and Result.TimedOut is set.
 	Timeout time.Duration
+	// All keeps the paths under /proc, /sys and /dev and the paths the run
+	// created, which are left out by default.
+	All bool
 }
 
 // Result is what a traced run did.
@@ -76,10 +107,17 @@ type Result struct {
 // refused by Yama or a seccomp policy...), wrapped with the reason.
 var ErrUnsupported = errors.New("cannot trace")
 
+// ErrStart is returned, wrapped with the reason, when the program cannot be
+// started: not found in PATH, not executable, a --root or Dir that cannot
+// be entered.
+var ErrStart = errors.New("cannot start the program")
+
 // Run runs opts.Argv under the tracer until the whole process tree has
 // exited (or ctx is done, or the timeout passed). err is for failures of
 // the tracer itself or a program that could not be started; a program
 // that ran and failed gives a Result with its ExitCode and a nil err.
+// When ctx is done the tree is killed and Run returns the trace so far
+// with ctx's error.
 func Run(ctx context.Context, opts Options) (*Result, error) {
-	return nil, errors.Join(ErrUnsupported, errors.New("tracer not built yet"))
+	return run(ctx, opts)
 }

@@ -20,10 +20,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
-// TestBuildPush pushes to Debian's docker-registry on 127.0.0.1, then
-// Docker pulls the image and runs it.
-func TestBuildPush(t *testing.T) {
-	requireDocker(t)
+// startRegistry starts Debian's docker-registry on a free port of
+// 127.0.0.1 for the test and returns its address, 127.0.0.1:PORT.
+func startRegistry(t *testing.T) string {
+	t.Helper()
 	registry := requireTool(t, "docker-registry")
 	dir := t.TempDir()
 	port := freePort(t)
@@ -53,7 +53,15 @@ http:
 	if !up {
 		t.Fatalf("docker-registry did not start on 127.0.0.1:%d", port)
 	}
-	ref := fmt.Sprintf("127.0.0.1:%d/fromscratch-test/jq:%d", port, os.Getpid())
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// TestBuildPush pushes to Debian's docker-registry on 127.0.0.1, then
+// Docker pulls the image and runs it.
+func TestBuildPush(t *testing.T) {
+	requireDocker(t)
+	reg := startRegistry(t)
+	ref := fmt.Sprintf("%s/fromscratch-test/jq:%d", reg, os.Getpid())
 	out := run(t, "", fromscratchBin(t), "build", "--push", ref, "--insecure", "/usr/bin/jq")
 	if !strings.Contains(out, "@sha256:") {
 		t.Errorf("build --push printed %q, want a digest reference", out)

@@ -42,7 +42,8 @@ versions it needs, and the user it runs as. It names the first broken link
 and a fix.
 
 IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST], docker-daemon:NAME
-or a registry reference.
+or a registry reference. A bare name (app:1.0) is the Docker engine's image,
+or else Docker Hub's; a path (/..., ./..., ../...) is never a reference.
 
 With --run, doctor then runs the entrypoint in the Docker engine (ARGS after
 -- replace the image's Cmd; doctor's standard input is the program's, its
@@ -108,14 +109,15 @@ func diagnoseImage(ctx context.Context, o *doctorOptions, ref string) (v1.Image,
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	img, err := imagesrc.Open(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
+	img, err := openImage(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
 	if err != nil {
-		return nil, doctor.Config{}, nil, &exitError{code: 2, msg: describe(err)}
+		return nil, doctor.Config{}, nil, err
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, doctor.Config{}, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
+	readingImage()
 	fsys, err := imagefs.Open(ctx, img, imagefs.Options{})
 	if err != nil {
 		return nil, doctor.Config{}, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}

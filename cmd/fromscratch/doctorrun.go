@@ -197,7 +197,7 @@ func printRunReport(w io.Writer, rr *runReport) {
 			program = rr.Command[0]
 		}
 		fmt.Fprintf(w, "  fix: trace the same job on the reference root and build with the paths it uses:\n")
-		fmt.Fprintf(w, "    fromscratch trace%s -o trace.txt -- %s\n", rootFlag, shJoin(rr.Command))
+		fmt.Fprintf(w, "    fromscratch trace%s -o trace.txt -- %s\n", rootFlag, shellJoin(rr.Command))
 		fmt.Fprintf(w, "    fromscratch build%s --files-from trace.txt -o image.tar %s\n", rootFlag, program)
 		fmt.Fprintf(w, "  or add them: fromscratch build ... %s\n", addFlags(inRoot, rr.Root))
 	}
@@ -236,23 +236,15 @@ func addFlags(ms []runMissing, root string) string {
 		if root != "/" {
 			src = strings.TrimSuffix(root, "/") + m.Path
 		}
-		fmt.Fprintf(&b, "--add %s:%s", shQuote(src), shQuote(m.Path))
+		fmt.Fprintf(&b, "--add %s:%s", shellQuote(src), shellQuote(m.Path))
 	}
 	return b.String()
 }
 
-func shJoin(a []string) string {
+func shellJoin(a []string) string {
 	q := make([]string, len(a))
 	for i, s := range a {
-		q[i] = shQuote(s)
+		q[i] = shellQuote(s)
 	}
 	return strings.Join(q, " ")
-}
-
-// shQuote quotes s for a POSIX shell when it needs it.
-func shQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

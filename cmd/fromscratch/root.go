@@ -15,6 +15,6 @@ filesystem and architecture, and build the smallest image that runs it.`,
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(newLddCmd(), newBuildCmd(), newDoctorCmd(), newInspectCmd(), newSquashCmd(), newSlimCmd())
+	root.AddCommand(newLddCmd(), newBuildCmd(), newDoctorCmd(), newInspectCmd(), newSquashCmd(), newSlimCmd(), newTraceCmd())
 	return root
 }

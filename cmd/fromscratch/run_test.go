@@ -15,17 +15,6 @@ import (
 	"time"
 )
 
-// requireTracer skips while fromscratch has no trace command (the tracer
-// is written on another branch).
-// TODO(run-probe): remove once the tracer is on main: nothing may skip in CI.
-func requireTracer(t *testing.T) {
-	t.Helper()
-	_, errOut, _ := runErr("", fromscratchBin(t), "trace", "--", "/bin/true")
-	if strings.Contains(errOut, `unknown command "trace"`) {
-		t.Skip("the tracer is not built yet")
-	}
-}
-
 // gconvDir is where Debian's glibc keeps the iconv modules on amd64.
 const gconvDir = "/usr/lib/x86_64-linux-gnu/gconv"
 
@@ -62,7 +51,6 @@ func runFromscratchIn(t *testing.T, stdin string, args ...string) (string, strin
 // exits 1. With the modules added, the job runs and doctor exits 0.
 func TestDoctorRun(t *testing.T) {
 	requireDocker(t)
-	requireTracer(t)
 	requireFile(t, filepath.Join(gconvDir, "ISO8859-1.so"))
 	bin := fromscratchBin(t)
 	dir := t.TempDir()
@@ -213,7 +201,6 @@ func httpGet(t *testing.T, tag, path string) (int, string) {
 // nginx (imported once for the subtests).
 func TestSlimProbe(t *testing.T) {
 	requireDocker(t)
-	requireTracer(t)
 	fat := fatNginxImage(t)
 	t.Run("http-nginx", func(t *testing.T) { testSlimProbeHTTPNginx(t, fat) })
 	t.Run("entrypoint-iconv", func(t *testing.T) { testSlimProbeEntrypoint(t, fat) })

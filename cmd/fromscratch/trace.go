@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/tracer"
+)
+
+type traceOptions struct {
+	root    string
+	output  string
+	json    bool
+	timeout time.Duration
+	all     bool
+}
+
+func newTraceCmd() *cobra.Command {
+	o := &traceOptions{}
+	cmd := &cobra.Command{
+		Use:   "trace [flags] -- PROGRAM [ARGS...]",
+		Short: "Run a program and list the files it uses at run time",
+		Long: `trace runs PROGRAM with ARGS (found in PATH as a shell would) under a ptrace
+tracer and lists every path its process tree opened, executed, stat'ed, read
+as a link, checked with access or listed: the files a program loads at run
+time, which no ELF header names (Python's standard library, glibc's gconv
+modules, plugins, configuration and data files, helper programs). Its stdin,
+stdout and stderr are the program's. The program is stopped only on the
+system calls that name paths (seccomp-bpf), and no privilege is needed.
+
+The list: a first line "# fromscratch trace: ARGV (exit N)", then each path
+that was found, absolute, sorted, once; then the paths looked for and not
+found, as "# not found: PATH" lines. Lines starting with # are comments:
+the list can be edited and given to build --files-from. Paths under /proc,
+/sys and /dev, and files the run itself created, are left out (--all keeps
+them). Without -o the list goes to stderr once the program has exited.
+
+--root DIR runs the program chrooted into DIR (root only); paths are then as
+the program sees them, inside DIR.
+
+Exit status: the program's (128+N if signal N ended it); 2 if the program
+cannot be started or traced (one line on stderr). The list is written in
+every case where the program ran, even when it failed or timed out.`,
+		Example: `  # what python3 reads to import json, in a file to edit and build from
+  fromscratch trace -o python.files -- python3 -c 'import json'
+
+  # a gconv module is dlopen'ed: the list names it
+  echo hé | fromscratch trace -- iconv -f UTF-8 -t ISO-8859-1 >/dev/null
+
+  # inside a root filesystem, as JSON (op, found, pid of each path)
+  sudo fromscratch trace --root ./rootfs --json -o trace.json -- /usr/bin/env
+
+  # a server: stop it after 10 s, the trace is kept
+  fromscratch trace --timeout 10s -o nginx.files -- nginx -g 'daemon off;'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTrace(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false) // the flags after PROGRAM are its own
+	f.StringVar(&o.root, "root", "", "run PROGRAM chrooted into this directory (root only); paths are listed as inside it")
+	f.StringVarP(&o.output, "output", "o", "", "write the list to FILE (default: stderr, after the program exits)")
+	f.BoolVar(&o.json, "json", false, `write JSON: {"argv", "exit_code", "timed_out", "accesses": [{"path", "op", "found", "pid"}]}`)
+	f.DurationVar(&o.timeout, "timeout", 0, "kill the program and its children after this long (e.g. 30s; default: none); the trace is kept")
+	f.BoolVar(&o.all, "all", false, "keep paths under /proc, /sys and /dev, and the files the run created")
+	return cmd
+}
+
+// traceJSON is the stable JSON shape of trace --json (see DESIGN.md).
+type traceJSON struct {
+	Argv     []string        `json:"argv"`
+	ExitCode int             `json:"exit_code"`
+	TimedOut bool            `json:"timed_out"`
+	Accesses []tracer.Access `json:"accesses"`
+}
+
+func runTrace(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *traceOptions, argv []string) error {
+	if o.root != "" {
+		if os.Geteuid() != 0 {
+			return usage("trace: --root %s: needs root (it runs the program chrooted)", o.root)
+		}
+		if st, err := os.Stat(o.root); err != nil || !st.IsDir() {
+			return usage("%s: not a directory", o.root)
+		}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res, err := tracer.Run(ctx, tracer.Options{
+		Argv:    argv,
+		Root:    o.root,
+		Stdin:   stdin,
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Timeout: o.timeout,
+		All:     o.all,
+	})
+	if res == nil {
+		if err == nil {
+			err = errors.New("no result")
+		}
+		return usage("trace: %s", traceReason(err))
+	}
+	var buf bytes.Buffer
+	if o.json {
+		acc := res.Accesses
+		if acc == nil {
+			acc = []tracer.Access{}
+		}
+		raw, jerr := json.MarshalIndent(traceJSON{Argv: argv, ExitCode: res.ExitCode, TimedOut: res.TimedOut, Accesses: acc}, "", "  ")
+		if jerr != nil {
+			return jerr
+		}
+		buf.Write(raw)
+		buf.WriteByte('\n')
+	} else {
+		writeTraceText(&buf, argv, res)
+	}
+	if o.output == "" {
+		if _, werr := stderr.Write(buf.Bytes()); werr != nil {
+			return werr
+		}
+	} else if werr := image.WriteFileAtomic(o.output, buf.Bytes()); werr != nil {
+		return usage("%s: %v", o.output, unwrapPathError(werr))
+	}
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return usage("trace: %s", traceReason(err))
+	}
+	if res.ExitCode != 0 {
+		return &exitError{code: res.ExitCode}
+	}
+	return nil
+}
+
+// traceReason is the error without the sentinel's words repeated.
+func traceReason(err error) string {
+	return err.Error()
+}
+
+// writeTraceText writes the list build --files-from reads: a comment line
+// with the command and its exit status, the paths found (sorted, once),
+// then the paths not found as comments.
+func writeTraceText(w *bytes.Buffer, argv []string, res *tracer.Result) {
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = shellQuote(a)
+	}
+	status := fmt.Sprintf("exit %d", res.ExitCode)
+	if res.TimedOut {
+		status += ", timed out"
+	}
+	fmt.Fprintf(w, "# fromscratch trace: %s (%s)\n", strings.Join(quoted, " "), status)
+	found := map[string]bool{}
+	for _, a := range res.Accesses {
+		if a.Found {
+			found[a.Path] = true
+		}
+	}
+	var missing []string
+	seen := map[string]bool{}
+	for _, a := range res.Accesses {
+		if !a.Found && !found[a.Path] && !seen[a.Path] {
+			seen[a.Path] = true
+			missing = append(missing, a.Path)
+		}
+	}
+	paths := make([]string, 0, len(found))
+	for p := range found {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	sort.Strings(missing)
+	for _, p := range paths {
+		w.WriteString(p)
+		w.WriteByte('\n')
+	}
+	for _, p := range missing {
+		fmt.Fprintf(w, "# not found: %s\n", p)
+	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,875 @@
+//go:build linux && (amd64 || arm64)
+
+package tracer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+// kind is what a traced system call does with its path.
+type kind uint8
+
+const (
+	kOpen     kind = iota // open, openat, creat: O_CREAT may create the path
+	kOpenat2              // openat2: the flags are in struct open_how
+	kExec                 // execve, execveat
+	kStat                 // stat, lstat, newfstatat, statx
+	kReadlink             // readlink, readlinkat
+	kAccess               // access, faccessat, faccessat2
+	kChdir                // chdir
+	kList                 // getdents, getdents64: an fd, not a path
+	kCreate               // mkdir, mknod, rename, link, symlink: the path the call creates
+)
+
+// sysc is one traced system call of this architecture and where its
+// arguments are.
+type sysc struct {
+	nr   uint32
+	kind kind
+	// Argument indexes: dirfd (-1: relative to the cwd), path (for kList
+	// the fd is dirfd), flags (-1: none; for kOpenat2 the struct open_how).
+	dirfd, path, flags int8
+	// emptyPath is the index of a flags argument: with AT_EMPTY_PATH set
+	// the call is let through untraced (fstatat(fd, "", AT_EMPTY_PATH) is
+	// how glibc implements fstat, and names no path). -1: none.
+	emptyPath int8
+	creat     bool // creat(2): always O_CREAT
+}
+
+// ptrace_syscall_info (linux/ptrace.h) as PTRACE_GET_SYSCALL_INFO fills it.
+// At a seccomp stop nr and args are set; at a syscall-exit stop nr holds
+// rval and the low byte of args[0] is_error.
+type syscallInfo struct {
+	op      uint8
+	_       [3]uint8
+	arch    uint32
+	ip, sp  uint64
+	nr      uint64
+	args    [6]uint64
+	retData uint32
+	_       uint32
+}
+
+const (
+	infoSeccomp = 3
+	infoExit    = 2
+)
+
+// pending is a system call stopped at its entry whose result is awaited at
+// its exit.
+type pending struct {
+	sc      *sysc
+	path    string
+	creat   bool // an open with O_CREAT (or O_TMPFILE)
+	existed bool // kCreate, creat: the path existed before the call
+}
+
+type proc struct {
+	started bool // its first stop (SIGSTOP of a new process or thread) was seen
+	pend    *pending
+}
+
+type key struct {
+	path string
+	op   Op
+}
+
+type tracer struct {
+	root     string // absolute, symbolic links resolved; "" for /
+	all      bool   // Options.All
+	mainPid  int
+	procs    map[int]*proc
+	accesses []Access
+	index    map[key]int
+	created  map[string]bool
+	noInfo   bool // PTRACE_GET_SYSCALL_INFO is missing: read the registers
+	noVM     bool // process_vm_readv is refused: PTRACE_PEEKDATA
+	buf      []byte
+	dots     map[string]string // resolved directories of paths with ".."
+
+	mu     sync.Mutex
+	live   map[int]bool // pids to kill at a timeout or cancel
+	killed bool
+}
+
+func run(ctx context.Context, opts Options) (*Result, error) {
+	if len(opts.Argv) == 0 || opts.Argv[0] == "" {
+		return nil, fmt.Errorf("%w: no program named", ErrStart)
+	}
+	t := &tracer{
+		procs:   map[int]*proc{},
+		index:   map[key]int{},
+		created: map[string]bool{},
+		dots:    map[string]string{},
+		live:    map[int]bool{},
+		buf:     make([]byte, 4096),
+		all:     opts.All,
+	}
+	dir := opts.Dir
+	if opts.Root != "" {
+		if os.Geteuid() != 0 {
+			return nil, fmt.Errorf("%w: --root needs root (chroot)", ErrStart)
+		}
+		root, err := filepath.Abs(opts.Root)
+		if err == nil {
+			root, err = filepath.EvalSymlinks(root)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: root: %v", ErrStart, err)
+		}
+		if root != "/" {
+			t.root = root
+		}
+		if dir == "" {
+			dir = "/"
+		}
+	}
+	env := opts.Env
+	if env == nil {
+		env = os.Environ()
+	}
+
+	if dir != "" {
+		host := dir
+		if t.root != "" {
+			var err error
+			if host, err = securejoin.SecureJoin(t.root, dir); err != nil {
+				return nil, fmt.Errorf("%w: working directory %s: %v", ErrStart, dir, err)
+			}
+		}
+		if st, err := os.Stat(host); err != nil || !st.IsDir() {
+			if err == nil {
+				err = unix.ENOTDIR
+			}
+			return nil, fmt.Errorf("%w: working directory %s: %v", ErrStart, dir, reasonOf(err))
+		}
+	}
+	path, err := lookPath(t.root, dir, opts.Argv[0], env)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStart, err)
+	}
+
+	// The standard files: *os.File as they are, other readers and writers
+	// through pipes copied by goroutines (as os/exec does).
+	var closeAfter []*os.File
+	var copies sync.WaitGroup
+	defer func() {
+		for _, f := range closeAfter {
+			f.Close()
+		}
+	}()
+	stdio := make([]*os.File, 3)
+	for i := range stdio {
+		var r io.Reader
+		var w io.Writer
+		switch i {
+		case 0:
+			r = opts.Stdin
+		case 1:
+			w = opts.Stdout
+		case 2:
+			w = opts.Stderr
+		}
+		if f, ok := r.(*os.File); ok && f != nil {
+			stdio[i] = f
+			continue
+		}
+		if f, ok := w.(*os.File); ok && f != nil {
+			stdio[i] = f
+			continue
+		}
+		if r == nil && w == nil {
+			f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return nil, err
+			}
+			closeAfter = append(closeAfter, f)
+			stdio[i] = f
+			continue
+		}
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		copies.Add(1)
+		if r != nil {
+			stdio[i] = pr
+			closeAfter = append(closeAfter, pr)
+			go func() {
+				defer copies.Done()
+				io.Copy(pw, r)
+				pw.Close()
+			}()
+		} else {
+			stdio[i] = pw
+			closeAfter = append(closeAfter, pw)
+			go func() {
+				defer copies.Done()
+				io.Copy(w, pr)
+				pr.Close()
+			}()
+		}
+	}
+	type outcome struct {
+		res *Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		// Every ptrace request must come from the thread that started the
+		// tracee. The goroutine exits locked: its thread ends with it.
+		runtime.LockOSThread()
+		attr := &syscall.ProcAttr{
+			Dir:   dir,
+			Env:   env,
+			Files: []uintptr{stdio[0].Fd(), stdio[1].Fd(), stdio[2].Fd()},
+			Sys:   &syscall.SysProcAttr{Ptrace: true, Chroot: t.root},
+		}
+		argv := opts.Argv
+		pid, err := syscall.ForkExec(path, argv, attr)
+		if err == syscall.ENOEXEC {
+			// execvp runs a file of no executable format as a shell script.
+			argv = append([]string{"sh", path}, argv[1:]...)
+			path = "/bin/sh"
+			pid, err = syscall.ForkExec(path, argv, attr)
+		}
+		if err != nil {
+			switch err {
+			case syscall.EPERM:
+				err = refused(err)
+			case syscall.ENOENT:
+				err = fmt.Errorf("%w: %s: no such file or directory (or its interpreter is missing)", ErrStart, path)
+			case syscall.EACCES:
+				err = fmt.Errorf("%w: %s: permission denied", ErrStart, path)
+			default:
+				err = fmt.Errorf("%w: %s: %v", ErrStart, path, err)
+			}
+			done <- outcome{nil, err}
+			return
+		}
+		res, err := t.trace(ctx, pid, path, opts.Timeout)
+		done <- outcome{res, err}
+	}()
+	out := <-done
+	for _, f := range closeAfter {
+		f.Close()
+	}
+	closeAfter = nil
+	copies.Wait()
+	if out.err != nil {
+		return nil, out.err
+	}
+	if ctx.Err() != nil {
+		return out.res, ctx.Err()
+	}
+	return out.res, nil
+}
+
+// reasonOf is an error without the operation and path of a *PathError.
+func reasonOf(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// refused is the error for a ptrace request the kernel refused, naming the
+// likely policy.
+func refused(err error) error {
+	why := "a seccomp policy or a security module refuses ptrace"
+	if b, rerr := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope"); rerr == nil {
+		if s := strings.TrimSpace(string(b)); s == "3" {
+			why = "kernel.yama.ptrace_scope is 3 (ptrace disabled)"
+		}
+	}
+	return fmt.Errorf("%w: ptrace: %v (%s; in a container, see the tracer's notes on --security-opt)", ErrUnsupported, err, why)
+}
+
+// trace follows the tree started as pid (stopped at its first exec, of
+// path) until every traced process has exited.
+func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.Duration) (*Result, error) {
+	t.mainPid = pid
+	t.procs[pid] = &proc{started: true}
+	t.live[pid] = true
+	res := &Result{ExitCode: -1}
+
+	// The first stop: the SIGTRAP of the program's exec.
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil {
+		return nil, err
+	}
+	if !ws.Stopped() {
+		return nil, fmt.Errorf("%w: the program did not start under ptrace: %v", ErrUnsupported, ws)
+	}
+	fail := func(err error) (*Result, error) {
+		unix.Kill(pid, unix.SIGKILL)
+		unix.Wait4(pid, &ws, unix.WALL, nil)
+		return nil, err
+	}
+	opt := unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACESYSGOOD
+	if err := unix.PtraceSetOptions(pid, opt); err != nil {
+		return fail(refused(err))
+	}
+	if err := installFilter(pid); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrUnsupported, err))
+	}
+	// The program's own exec, which no filter saw.
+	if abs, ok := t.resolve(pid, unix.AT_FDCWD, path); ok {
+		t.execed(pid, abs)
+	}
+	// Timeout and cancel: kill every traced process; the loop goes on to
+	// collect them.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		var timer <-chan time.Time
+		if timeout > 0 {
+			tm := time.NewTimer(timeout)
+			defer tm.Stop()
+			timer = tm.C
+		}
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+		case <-timer:
+			res.TimedOut = true
+		}
+		t.mu.Lock()
+		t.killed = true
+		for p := range t.live {
+			unix.Kill(p, unix.SIGKILL)
+		}
+		t.mu.Unlock()
+	}()
+	unix.PtraceCont(pid, 0)
+
+	for {
+		wpid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOTHREAD, nil)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			if err == unix.ECHILD {
+				break
+			}
+			return nil, err
+		}
+		switch {
+		case ws.Exited() || ws.Signaled():
+			if wpid == t.mainPid {
+				if ws.Exited() {
+					res.ExitCode = ws.ExitStatus()
+				} else {
+					res.ExitCode = 128 + int(ws.Signal())
+				}
+			}
+			delete(t.procs, wpid)
+			t.mu.Lock()
+			delete(t.live, wpid)
+			t.mu.Unlock()
+		case ws.Stopped():
+			t.stopped(wpid, ws)
+		}
+	}
+	t.mu.Lock()
+	timedOut := res.TimedOut
+	t.mu.Unlock()
+	res.TimedOut = timedOut
+	res.Accesses = t.result()
+	return res, nil
+}
+
+func (t *tracer) addProc(pid int) *proc {
+	p := &proc{}
+	t.procs[pid] = p
+	t.mu.Lock()
+	t.live[pid] = true
+	if t.killed {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	t.mu.Unlock()
+	return p
+}
+
+// stopped handles one ptrace stop and resumes the tracee.
+func (t *tracer) stopped(pid int, ws unix.WaitStatus) {
+	p := t.procs[pid]
+	if p == nil {
+		p = t.addProc(pid)
+	}
+	sig := ws.StopSignal()
+	if !p.started {
+		p.started = true
+		if sig == unix.SIGSTOP {
+			unix.PtraceCont(pid, 0)
+			return
+		}
+	}
+	switch {
+	case sig == unix.SIGTRAP|0x80: // syscall-exit-stop
+		t.exit(pid, p)
+		unix.PtraceCont(pid, 0)
+	case sig == unix.SIGTRAP && ws.TrapCause() > 0:
+		switch ws.TrapCause() {
+		case unix.PTRACE_EVENT_SECCOMP:
+			if t.entry(pid, p) {
+				unix.PtraceSyscall(pid, 0)
+				return
+			}
+		case unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK, unix.PTRACE_EVENT_CLONE:
+			if msg, err := unix.PtraceGetEventMsg(pid); err == nil {
+				if t.procs[int(msg)] == nil {
+					t.addProc(int(msg))
+				}
+			}
+		case unix.PTRACE_EVENT_EXEC:
+			t.exec(pid, p)
+		}
+		unix.PtraceCont(pid, 0)
+	default:
+		// A signal for the tracee, or (PTRACE_GETSIGINFO fails) a group-stop,
+		// which is not to be delivered again.
+		var si [128]byte
+		if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(pid), 0, uintptr(unsafe.Pointer(&si)), 0, 0); e != 0 {
+			unix.PtraceCont(pid, 0)
+			return
+		}
+		unix.PtraceCont(pid, int(sig))
+	}
+}
+
+// info reads the system call at a seccomp or syscall-exit stop.
+func (t *tracer) info(pid int, want uint8) (syscallInfo, bool) {
+	var si syscallInfo
+	if !t.noInfo {
+		_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GET_SYSCALL_INFO, uintptr(pid), unsafe.Sizeof(si), uintptr(unsafe.Pointer(&si)), 0, 0)
+		if e == 0 && si.op == want {
+			return si, true
+		}
+		if e != unix.EIO && e != unix.EINVAL {
+			return si, false
+		}
+		t.noInfo = true
+	}
+	if want == infoSeccomp {
+		args, err := regsArgs(pid)
+		si.args = args
+		return si, err == nil
+	}
+	rv, err := regsReturn(pid)
+	si.nr = uint64(rv)
+	if rv < 0 && rv > -4096 {
+		si.args[0] = 1
+	}
+	return si, err == nil
+}
+
+// entry handles a seccomp stop: it records the path, or sets it pending
+// until the call's exit (the result says whether it was found) and
+// returns true to resume to that exit.
+func (t *tracer) entry(pid int, p *proc) bool {
+	msg, err := unix.PtraceGetEventMsg(pid)
+	if err != nil || int(msg) >= len(syscalls) {
+		return false
+	}
+	sc := &syscalls[msg]
+	si, ok := t.info(pid, infoSeccomp)
+	if !ok {
+		return false
+	}
+	if sc.kind == kList {
+		path, ok := t.fdPath(pid, int(int32(si.args[sc.dirfd])))
+		if ok && !t.excluded(path) {
+			t.record(path, OpList, true, pid)
+		}
+		return false
+	}
+	raw, ok := t.readString(pid, si.args[sc.path])
+	dirfd := unix.AT_FDCWD
+	if sc.dirfd >= 0 {
+		dirfd = int(int32(si.args[sc.dirfd]))
+	}
+	if !ok {
+		return false
+	}
+	if raw == "" {
+		// fexecve: execveat(fd, "", ..., AT_EMPTY_PATH).
+		if sc.kind == kExec && sc.flags >= 0 && si.args[sc.flags]&unix.AT_EMPTY_PATH != 0 {
+			if path, ok := t.fdPath(pid, dirfd); ok {
+				p.pend = &pending{sc: sc, path: path}
+				return true
+			}
+		}
+		return false
+	}
+	path, ok := t.resolve(pid, dirfd, raw)
+	if !ok || t.excluded(path) {
+		return false
+	}
+	switch sc.kind {
+	case kCreate:
+		if t.created[path] {
+			return false
+		}
+		p.pend = &pending{sc: sc, path: path, existed: t.exists(path)}
+		return true
+	case kOpen, kOpenat2:
+		var flags uint64
+		switch {
+		case sc.creat:
+			flags = unix.O_CREAT
+		case sc.kind == kOpenat2:
+			var how [8]byte
+			if t.readMem(pid, si.args[sc.flags], how[:]) {
+				flags = *(*uint64)(unsafe.Pointer(&how))
+			}
+		case sc.flags >= 0:
+			flags = si.args[sc.flags]
+		}
+		if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+			if t.created[path] || t.isFound(path, OpOpen) {
+				return false
+			}
+			p.pend = &pending{sc: sc, path: path, creat: true, existed: t.exists(path)}
+			return true
+		}
+	}
+	if t.isFound(path, sc.kind.op()) {
+		return false
+	}
+	p.pend = &pending{sc: sc, path: path}
+	return true
+}
+
+// exit handles a syscall-exit stop: the result of the pending call.
+func (t *tracer) exit(pid int, p *proc) {
+	pd := p.pend
+	p.pend = nil
+	if pd == nil {
+		return
+	}
+	si, ok := t.info(pid, infoExit)
+	if !ok {
+		return
+	}
+	failed := si.args[0]&0xff != 0
+	errno := unix.Errno(-int64(si.nr))
+	found := !failed || (errno != unix.ENOENT && errno != unix.ENOTDIR)
+	switch pd.sc.kind {
+	case kCreate:
+		if !failed && !pd.existed {
+			t.created[pd.path] = true
+		}
+		return
+	case kOpen, kOpenat2:
+		if pd.creat && !pd.existed {
+			if !failed {
+				t.created[pd.path] = true
+				return
+			}
+			found = false
+		}
+	}
+	t.record(pd.path, pd.sc.kind.op(), found, pid)
+}
+
+// exec handles PTRACE_EVENT_EXEC: pid now runs a new program. The execve
+// may have been made by another thread of the process (its former thread
+// id is the event message): that thread is gone.
+func (t *tracer) exec(pid int, p *proc) {
+	former := pid
+	if msg, err := unix.PtraceGetEventMsg(pid); err == nil {
+		former = int(msg)
+	}
+	var pd *pending
+	if fp := t.procs[former]; fp != nil {
+		pd = fp.pend
+		fp.pend = nil
+	}
+	p.pend = nil
+	if former != pid {
+		delete(t.procs, former)
+		t.mu.Lock()
+		delete(t.live, former)
+		t.mu.Unlock()
+	}
+	path := ""
+	if pd != nil && pd.sc.kind == kExec {
+		path = pd.path
+	}
+	t.execed(pid, path)
+}
+
+// execed records that pid now runs the program at path ("" if not known),
+// the interpreter its #! line names, and the file it runs.
+func (t *tracer) execed(pid int, path string) {
+	if path != "" {
+		t.record(path, OpExec, true, pid)
+		// A script's interpreter, as its #! line names it (the kernel opens
+		// it without a system call).
+		if interp := t.shebang(path); interp != "" {
+			t.record(interp, OpExec, t.exists(interp), pid)
+		}
+	}
+	// The file the process runs, symbolic links resolved.
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+		if exe, ok := t.strip(exe); ok && !t.excluded(exe) {
+			t.record(exe, OpExec, true, pid)
+		}
+	}
+}
+
+// shebang returns the interpreter path of a script that starts with #!.
+func (t *tracer) shebang(path string) string {
+	f, err := os.Open(t.root + path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var b [256]byte
+	n, _ := io.ReadFull(f, b[:])
+	line := b[:n]
+	if !bytes.HasPrefix(line, []byte("#!")) {
+		return ""
+	}
+	line = line[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	fields := strings.Fields(string(line))
+	if len(fields) == 0 || !strings.HasPrefix(fields[0], "/") {
+		return ""
+	}
+	return filepath.Clean(fields[0])
+}
+
+func (k kind) op() Op {
+	switch k {
+	case kOpen, kOpenat2:
+		return OpOpen
+	case kExec:
+		return OpExec
+	case kStat:
+		return OpStat
+	case kReadlink:
+		return OpReadlink
+	case kAccess:
+		return OpAccess
+	case kChdir:
+		return OpChdir
+	case kList:
+		return OpList
+	}
+	return ""
+}
+
+func (t *tracer) record(path string, op Op, found bool, pid int) {
+	k := key{path, op}
+	if i, ok := t.index[k]; ok {
+		if found {
+			t.accesses[i].Found = true
+		}
+		return
+	}
+	t.index[k] = len(t.accesses)
+	t.accesses = append(t.accesses, Access{Path: path, Op: op, Found: found, Pid: pid})
+}
+
+func (t *tracer) isFound(path string, op Op) bool {
+	i, ok := t.index[key{path, op}]
+	return ok && t.accesses[i].Found
+}
+
+// exists says whether path (inside the root) exists now, as a tracee would
+// see it without following a final symbolic link.
+func (t *tracer) exists(path string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(t.root+path, &st) == nil
+}
+
+// result is the accesses without the paths the run created (and what is
+// under them).
+func (t *tracer) result() []Access {
+	out := make([]Access, 0, len(t.accesses))
+	for _, a := range t.accesses {
+		if !t.underCreated(a.Path) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (t *tracer) underCreated(path string) bool {
+	if len(t.created) == 0 || t.all {
+		return false
+	}
+	for p := path; ; p = filepath.Dir(p) {
+		if t.created[p] {
+			return true
+		}
+		if p == "/" || p == "." {
+			return false
+		}
+	}
+}
+
+// excluded: /proc, /sys and /dev are the kernel's, not the image's.
+func (t *tracer) excluded(path string) bool {
+	if t.all {
+		return false
+	}
+	for _, d := range [...]string{"/proc", "/sys", "/dev"} {
+		if strings.HasPrefix(path, d) && (len(path) == len(d) || path[len(d)] == '/') {
+			return true
+		}
+	}
+	return false
+}
+
+// strip turns a path as the tracer sees it into the path the tracee sees
+// (inside the root).
+func (t *tracer) strip(p string) (string, bool) {
+	if !strings.HasPrefix(p, "/") {
+		return "", false // "pipe:[...]", "anon_inode:..."
+	}
+	p = strings.TrimSuffix(p, " (deleted)")
+	if t.root == "" {
+		return p, true
+	}
+	if p == t.root {
+		return "/", true
+	}
+	if strings.HasPrefix(p, t.root) && p[len(t.root)] == '/' {
+		return p[len(t.root):], true
+	}
+	return "", false
+}
+
+// fdPath is the path of a tracee's open file (a directory for getdents).
+func (t *tracer) fdPath(pid, fd int) (string, bool) {
+	var name string
+	if fd == unix.AT_FDCWD {
+		name = fmt.Sprintf("/proc/%d/cwd", pid)
+	} else {
+		name = fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
+	}
+	n, err := unix.Readlink(name, t.buf)
+	if err != nil {
+		return "", false
+	}
+	return t.strip(string(t.buf[:n]))
+}
+
+// resolve makes raw absolute against the tracee's cwd or dirfd, as the
+// kernel would; ".." after a symbolic link is resolved from where the link
+// points.
+func (t *tracer) resolve(pid, dirfd int, raw string) (string, bool) {
+	p := raw
+	if !strings.HasPrefix(raw, "/") {
+		base, ok := t.fdPath(pid, dirfd)
+		if !ok {
+			return "", false
+		}
+		p = base + "/" + raw
+	}
+	if strings.Contains(p, "..") {
+		p = t.dotdot(p)
+	}
+	return filepath.Clean(p), true
+}
+
+// dotdot resolves the part of p up to its last ".." as the kernel walks it:
+// symbolic links in the root followed, so that "link/.." is where the link
+// points to's parent.
+func (t *tracer) dotdot(p string) string {
+	parts := strings.Split(p, "/")
+	last := -1
+	for i, s := range parts {
+		if s == ".." {
+			last = i
+		}
+	}
+	if last < 0 {
+		return p
+	}
+	head := strings.Join(parts[:last+1], "/")
+	tail := strings.Join(parts[last+1:], "/")
+	dir, ok := t.dots[head]
+	if !ok {
+		root := t.root
+		if root == "" {
+			root = "/"
+		}
+		full, err := securejoin.SecureJoin(root, head)
+		if err == nil {
+			if dir, ok = t.strip(full); !ok && root == "/" {
+				dir, ok = full, true
+			}
+		}
+		if !ok {
+			dir = filepath.Clean(head)
+		}
+		t.dots[head] = dir
+	}
+	return dir + "/" + tail
+}
+
+// readString reads a NUL-terminated string of at most PATH_MAX bytes from
+// the tracee's memory.
+func (t *tracer) readString(pid int, addr uint64) (string, bool) {
+	const pathMax = 4096
+	var out []byte
+	for len(out) < pathMax {
+		n := pathMax - int(addr%pathMax) // to the end of the page
+		chunk := t.buf[:n]
+		if !t.readMem(pid, addr, chunk) {
+			return "", false
+		}
+		if i := bytes.IndexByte(chunk, 0); i >= 0 {
+			if out == nil {
+				return string(chunk[:i]), true
+			}
+			return string(append(out, chunk[:i]...)), true
+		}
+		out = append(out, chunk...)
+		addr += uint64(n)
+	}
+	return "", false
+}
+
+// readMem fills b from the tracee's memory at addr.
+func (t *tracer) readMem(pid int, addr uint64, b []byte) bool {
+	if !t.noVM {
+		local := []unix.Iovec{{Base: &b[0]}}
+		local[0].SetLen(len(b))
+		remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}
+		n, err := unix.ProcessVMReadv(pid, local, remote, 0)
+		if err == nil && n == len(b) {
+			return true
+		}
+		if err != unix.EPERM && err != unix.ENOSYS {
+			return false
+		}
+		t.noVM = true
+	}
+	n, err := unix.PtracePeekData(pid, uintptr(addr), b)
+	return err == nil && n == len(b)
+}

@@ -1,0 +1,500 @@
+//go:build linux && (amd64 || arm64)
+
+package tracer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// requireTool skips (or, in CI, fails) when a program the test needs is
+// missing; scripts/test installs them all.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not installed (scripts/test installs it)", name)
+		}
+		t.Skipf("%s not installed (scripts/test installs it)", name)
+	}
+	return p
+}
+
+// traceRun runs argv in dir under the tracer with stdin, and fails the
+// test on an error of the tracer.
+func traceRun(t *testing.T, dir, stdin string, argv ...string) (*Result, string) {
+	t.Helper()
+	var stdout bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Options{Argv: argv, Dir: dir, Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: os.Stderr})
+	if err != nil {
+		t.Fatalf("Run(%q) = %v", argv, err)
+	}
+	return res, stdout.String()
+}
+
+// found returns the set of paths found, by op, and every path.
+func found(res *Result) (map[string]bool, map[Op]map[string]bool) {
+	all := map[string]bool{}
+	byOp := map[Op]map[string]bool{}
+	for _, a := range res.Accesses {
+		if !a.Found {
+			continue
+		}
+		all[a.Path] = true
+		if byOp[a.Op] == nil {
+			byOp[a.Op] = map[string]bool{}
+		}
+		byOp[a.Op][a.Path] = true
+	}
+	return all, byOp
+}
+
+// straceLine is one line of strace -ff: NAME(ARGS) = RESULT.
+var straceLine = regexp.MustCompile(`^(\w+)\((.*)\)\s+= (-?\d+|\?)`)
+
+// straceArg is the path argument: the first string, after AT_FDCWD or
+// nothing (a path relative to another fd is not checked).
+var straceArg = regexp.MustCompile(`^(?:AT_FDCWD, )?"((?:[^"\\]|\\.)*)"`)
+
+// straceOracle runs argv under strace -ff -e trace=file (in dir, with
+// stdin) and returns the absolute paths it shows successfully opened,
+// executed, stat'ed, checked with access or read as links, outside /proc,
+// /sys and /dev and not created by the run (opened with O_CREAT, mkdir'd,
+// renamed or linked to).
+func straceOracle(t *testing.T, dir, stdin string, argv ...string) map[string]bool {
+	t.Helper()
+	strace := requireTool(t, "strace")
+	out := filepath.Join(t.TempDir(), "st")
+	cmd := exec.Command(strace, append([]string{"-ff", "-qq", "-s", "4096", "-e", "trace=file", "-e", "signal=none", "-o", out}, argv...)...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("strace %q: %v\n%s", argv, err, b)
+		}
+	}
+	files, _ := filepath.Glob(out + ".*")
+	if len(files) == 0 {
+		t.Fatalf("strace %q wrote no trace", argv)
+	}
+	used := map[string]bool{}
+	created := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			m := straceLine.FindStringSubmatch(sc.Text())
+			if m == nil || strings.HasPrefix(m[3], "-") {
+				continue
+			}
+			name, args := m[1], m[2]
+			switch name {
+			case "mkdir", "mkdirat", "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat":
+				// The path created is the last string.
+				all := regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`).FindAllStringSubmatch(args, -1)
+				if len(all) > 0 {
+					created[filepath.Clean(all[len(all)-1][1])] = true
+				}
+				continue
+			case "open", "openat", "openat2", "creat", "execve", "execveat", "stat", "lstat", "newfstatat", "statx",
+				"access", "faccessat", "faccessat2", "readlink", "readlinkat":
+			default:
+				continue
+			}
+			a := straceArg.FindStringSubmatch(args)
+			if a == nil || strings.Contains(a[1], `\`) || !strings.HasPrefix(a[1], "/") {
+				continue
+			}
+			p := filepath.Clean(a[1])
+			if name == "creat" || strings.Contains(args, "O_CREAT") {
+				created[p] = true
+				continue
+			}
+			used[p] = true
+		}
+	}
+	for p := range used {
+		if created[p] || p == "/proc" || p == "/sys" || p == "/dev" ||
+			strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") || strings.HasPrefix(p, "/dev/") {
+			delete(used, p)
+		}
+	}
+	return used
+}
+
+// compareOracle checks that every path strace saw used is found in res: as
+// it is, or (a path with "..") as the same real path.
+func compareOracle(t *testing.T, oracle map[string]bool, res *Result) {
+	t.Helper()
+	got, _ := found(res)
+	var real map[string]bool
+	missing := 0
+	for p := range oracle {
+		if got[p] {
+			continue
+		}
+		if real == nil {
+			real = map[string]bool{}
+			for g := range got {
+				if r, err := filepath.EvalSymlinks(g); err == nil {
+					real[r] = true
+				}
+			}
+		}
+		if r, err := filepath.EvalSymlinks(p); err == nil && real[r] {
+			continue
+		}
+		missing++
+		if missing <= 20 {
+			t.Errorf("strace shows %s used; the tracer does not list it found", p)
+		}
+	}
+	if missing > 20 {
+		t.Errorf("... %d paths missing in all", missing)
+	}
+	if len(oracle) < 5 {
+		t.Errorf("strace shows only %d paths: %v", len(oracle), oracle)
+	}
+}
+
+func TestPythonImport(t *testing.T) {
+	py := requireTool(t, "/usr/bin/python3")
+	argv := []string{py, "-c", "import json, email.parser, decimal; print(json.dumps([1]))"}
+	oracle := straceOracle(t, "/", "", argv...)
+	res, out := traceRun(t, "/", "", argv...)
+	if res.ExitCode != 0 || out != "[1]\n" {
+		t.Fatalf("exit %d, stdout %q; want 0, [1]", res.ExitCode, out)
+	}
+	compareOracle(t, oracle, res)
+	got, byOp := found(res)
+	if !byOp[OpExec][py] {
+		t.Errorf("%s not recorded as exec", py)
+	}
+	var jsonInit, dynload bool
+	for p := range got {
+		jsonInit = jsonInit || strings.HasSuffix(p, "/json/__init__.py") || strings.Contains(p, "/json/__pycache__/__init__.")
+		dynload = dynload || strings.Contains(p, "/lib-dynload/_decimal.")
+	}
+	if !jsonInit || !dynload {
+		t.Errorf("json package found %v, lib-dynload/_decimal found %v: want both", jsonInit, dynload)
+	}
+	// Each (path, op) once; Pid set.
+	seen := map[string]bool{}
+	for _, a := range res.Accesses {
+		k := a.Path + "\x00" + string(a.Op)
+		if seen[k] {
+			t.Errorf("%s %s recorded twice", a.Op, a.Path)
+		}
+		seen[k] = true
+		if a.Pid <= 0 || !filepath.IsAbs(a.Path) || filepath.Clean(a.Path) != a.Path {
+			t.Errorf("access %+v: want an absolute clean path and a pid", a)
+		}
+		if strings.HasPrefix(a.Path, "/proc/") || strings.HasPrefix(a.Path, "/dev/") || strings.HasPrefix(a.Path, "/sys/") {
+			t.Errorf("access %+v: /proc, /sys and /dev are left out", a)
+		}
+	}
+}
+
+func TestIconvGconv(t *testing.T) {
+	iconv := requireTool(t, "iconv")
+	argv := []string{iconv, "-f", "UTF-8", "-t", "ISO-8859-1"}
+	oracle := straceOracle(t, "/", "hé\n", argv...)
+	res, out := traceRun(t, "/", "hé\n", argv...)
+	if res.ExitCode != 0 || out != "h\xe9\n" {
+		t.Fatalf("exit %d, stdout %q; want 0, h\\xe9", res.ExitCode, out)
+	}
+	compareOracle(t, oracle, res)
+	got, _ := found(res)
+	var module bool
+	for p := range got {
+		module = module || strings.HasSuffix(p, "/gconv/ISO8859-1.so")
+	}
+	if !module {
+		t.Errorf("gconv/ISO8859-1.so not found in %v", got)
+	}
+}
+
+// A shell: forks, relative paths after chdir, a subshell in the
+// background, files and directories it makes, a listing, an exit status.
+func TestShellForksRelativePaths(t *testing.T) {
+	sh := requireTool(t, "sh")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte("input\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "listed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `mkdir made && cd made && echo x > new.txt && cat new.txt ../in.txt && ls ../listed >/dev/null
+(cd /usr/share && cat ./common-licenses/GPL-3 >/dev/null) &
+wait; test -e ../no-such-file; exit 7`
+	argv := []string{sh, "-c", script}
+	oracle := straceOracle(t, dir, "", argv...)
+	os.RemoveAll(filepath.Join(dir, "made"))
+	res, out := traceRun(t, dir, "", argv...)
+	if res.ExitCode != 7 || out != "x\ninput\n" {
+		t.Fatalf("exit %d, stdout %q; want 7, x input", res.ExitCode, out)
+	}
+	compareOracle(t, oracle, res)
+	got, byOp := found(res)
+	for _, want := range []string{filepath.Join(dir, "in.txt"), "/usr/share/common-licenses/GPL-3"} {
+		if !byOp[OpOpen][want] {
+			t.Errorf("%s (opened by a relative path) not found", want)
+		}
+	}
+	if !byOp[OpList][filepath.Join(dir, "listed")] {
+		t.Errorf("%s listed by ls: no list access", filepath.Join(dir, "listed"))
+	}
+	for p := range got {
+		if strings.HasPrefix(p, filepath.Join(dir, "made")) {
+			t.Errorf("%s was created by the run: it is listed", p)
+		}
+	}
+	var notFound bool
+	for _, a := range res.Accesses {
+		if a.Path == filepath.Join(dir, "no-such-file") {
+			notFound = !a.Found
+		}
+	}
+	if !notFound {
+		t.Errorf("%s: not recorded as not found", filepath.Join(dir, "no-such-file"))
+	}
+}
+
+// Threads open files; a thread that is not the leader executes a program.
+func TestThreads(t *testing.T) {
+	py := requireTool(t, "/usr/bin/python3")
+	dir := t.TempDir()
+	var names []string
+	for i := range 8 {
+		n := filepath.Join(dir, "f"+string(rune('a'+i)))
+		names = append(names, n)
+		if err := os.WriteFile(n, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := `
+import os, sys, threading
+def work(names):
+    for n in names:
+        open(n).read()
+ts = [threading.Thread(target=work, args=([n],)) for n in sys.argv[1:]]
+for t in ts: t.start()
+for t in ts: t.join()
+e = threading.Thread(target=lambda: os.execv("/bin/sh", ["sh", "-c", "cat /etc/hostname >/dev/null; exit 5"]))
+e.start()
+e.join()
+`
+	res, _ := traceRun(t, "/", "", append([]string{py, "-c", script}, names...)...)
+	if res.ExitCode != 5 {
+		t.Errorf("exit %d, want 5 (the program a thread executed)", res.ExitCode)
+	}
+	_, byOp := found(res)
+	for _, n := range append(names, "/etc/hostname") {
+		if !byOp[OpOpen][n] {
+			t.Errorf("%s not found", n)
+		}
+	}
+	if !byOp[OpExec]["/bin/sh"] {
+		t.Errorf("/bin/sh (executed by a thread) not recorded")
+	}
+}
+
+func TestGccCompile(t *testing.T) {
+	gcc := requireTool(t, "gcc")
+	dir := t.TempDir()
+	src := "#include <stdio.h>\n#include <math.h>\nint main(void) { printf(\"%f\\n\", sqrt(2.0)); return 0; }\n"
+	if err := os.WriteFile(filepath.Join(dir, "hello.c"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	argv := []string{gcc, "-O1", "-o", "hello", "hello.c", "-lm"}
+	oracle := straceOracle(t, dir, "", argv...)
+	os.Remove(filepath.Join(dir, "hello"))
+	res, _ := traceRun(t, dir, "", argv...)
+	if res.ExitCode != 0 {
+		t.Fatalf("gcc exit %d", res.ExitCode)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hello")); err != nil {
+		t.Fatalf("gcc made no program: %v", err)
+	}
+	compareOracle(t, oracle, res)
+	got, byOp := found(res)
+	var cc1, ld bool
+	for p := range byOp[OpExec] {
+		cc1 = cc1 || strings.HasSuffix(p, "/cc1")
+		ld = ld || strings.HasSuffix(p, "/ld") || strings.Contains(p, "/ld.")
+	}
+	if !cc1 || !ld {
+		t.Errorf("cc1 executed %v, ld executed %v: want both (%v)", cc1, ld, byOp[OpExec])
+	}
+	if got[filepath.Join(dir, "hello")] {
+		t.Errorf("the output %s, created by the run, is listed", filepath.Join(dir, "hello"))
+	}
+	if !byOp[OpOpen][filepath.Join(dir, "hello.c")] || !got["/usr/include/stdio.h"] {
+		t.Errorf("hello.c or /usr/include/stdio.h not found")
+	}
+}
+
+func TestTimeoutKillsTree(t *testing.T) {
+	sh := requireTool(t, "sh")
+	start := time.Now()
+	res, err := Run(context.Background(), Options{
+		Argv:    []string{sh, "-c", "cat /etc/hostname >/dev/null; sleep 60 & sleep 60; wait"},
+		Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Run took %v with a 1 s timeout", d)
+	}
+	if !res.TimedOut || res.ExitCode != 128+9 {
+		t.Errorf("TimedOut %v, exit %d; want true, 137", res.TimedOut, res.ExitCode)
+	}
+	if _, byOp := found(res); !byOp[OpOpen]["/etc/hostname"] {
+		t.Errorf("the trace before the timeout is lost: %v", res.Accesses)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	sh := requireTool(t, "sh")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	res, err := Run(ctx, Options{Argv: []string{sh, "-c", "cat /etc/hostname >/dev/null; sleep 60"}})
+	if !errors.Is(err, context.DeadlineExceeded) || res == nil {
+		t.Fatalf("Run = %v, %v; want the trace and the context's error", res, err)
+	}
+	if _, byOp := found(res); !byOp[OpOpen]["/etc/hostname"] {
+		t.Errorf("the trace before the cancel is lost: %v", res.Accesses)
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	sh := requireTool(t, "sh")
+	for script, want := range map[string]int{"exit 0": 0, "exit 3": 3, "kill -TERM $$": 128 + 15} {
+		res, _ := traceRun(t, "/", "", sh, "-c", script)
+		if res.ExitCode != want {
+			t.Errorf("sh -c %q: exit %d, want %d", script, res.ExitCode, want)
+		}
+	}
+}
+
+func TestCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "data")
+	if err := os.WriteFile(notExec, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"no-such-program-fromscratch"}, "not found in PATH"},
+		{[]string{"/no/such/program"}, "no such file"},
+		{[]string{notExec}, "permission denied"},
+		{nil, "no program"},
+	} {
+		res, err := Run(context.Background(), Options{Argv: tc.argv})
+		if !errors.Is(err, ErrStart) || !strings.Contains(err.Error(), tc.want) || res != nil {
+			t.Errorf("Run(%q) = %v, %v; want ErrStart saying %q", tc.argv, res, err, tc.want)
+		}
+	}
+	if os.Geteuid() != 0 {
+		if _, err := Run(context.Background(), Options{Argv: []string{"/bin/true"}, Root: dir}); !errors.Is(err, ErrStart) {
+			t.Errorf("Root as a user: %v; want ErrStart", err)
+		}
+	}
+}
+
+// Root: a busybox-static tree; paths are as the program sees them.
+func TestRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chroot needs root")
+	}
+	busybox := "/bin/busybox"
+	if _, err := os.Stat(busybox); err != nil {
+		busybox = requireTool(t, "busybox")
+	}
+	root := t.TempDir()
+	for _, d := range []string{"bin", "etc", "data"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range []string{"sh", "cat", "touch"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/motd"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	res, err := Run(context.Background(), Options{
+		Argv:   []string{"sh", "-c", "cat /etc/motd; cat ../etc/motd; cat /etc/missing; touch new; exit 4"},
+		Env:    []string{"PATH=/bin"},
+		Root:   root,
+		Dir:    "/data",
+		Stdout: &stdout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 4 || stdout.String() != "hello\nhello\n" {
+		t.Errorf("exit %d, stdout %q; want 4, hello twice", res.ExitCode, stdout.String())
+	}
+	got, byOp := found(res)
+	if !byOp[OpOpen]["/etc/motd"] || !byOp[OpExec]["/bin/sh"] || !byOp[OpExec]["/bin/busybox"] {
+		t.Errorf("want /etc/motd opened, /bin/sh and /bin/busybox executed, as inside the root: %v", res.Accesses)
+	}
+	for p := range got {
+		if strings.HasPrefix(p, root) || p == "/data/new" {
+			t.Errorf("%s listed: paths are inside the root, created files left out", p)
+		}
+	}
+	var missing bool
+	for _, a := range res.Accesses {
+		missing = missing || (a.Path == "/etc/missing" && !a.Found)
+	}
+	if !missing {
+		t.Errorf("/etc/missing not recorded as not found")
+	}
+}
+
+// All keeps /dev and the files the run created.
+func TestAll(t *testing.T) {
+	sh := requireTool(t, "sh")
+	dir := t.TempDir()
+	res, err := Run(context.Background(), Options{Argv: []string{sh, "-c", "echo x >made; cat made </dev/null"}, Dir: dir, All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, byOp := found(res)
+	if !byOp[OpOpen][filepath.Join(dir, "made")] || !byOp[OpOpen]["/dev/null"] {
+		t.Errorf("All: want %s and /dev/null: %v", filepath.Join(dir, "made"), res.Accesses)
+	}
+}
