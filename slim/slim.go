@@ -35,6 +35,14 @@ type Options struct {
 	TempDir string
 	// Name describes the image in messages.
 	Name string
+	// Entrypoint, when not nil, replaces the image's entrypoint (and
+	// clears its Cmd, as docker run --entrypoint does); Cmd, when not nil,
+	// replaces its Cmd. The slim image keeps what they need and runs them.
+	Entrypoint, Cmd []string
+	// Traced are paths of the image a run of the program used (see
+	// package tracer): each is kept, with its ELF closure and the symbolic
+	// links on the way; a directory without its contents.
+	Traced []string
 }
 
 // Result describes a slimmed image.
@@ -99,6 +107,15 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading config: %w", err)
 	}
+	if opts.Entrypoint != nil || opts.Cmd != nil {
+		cf = cf.DeepCopy()
+		if opts.Entrypoint != nil {
+			cf.Config.Entrypoint, cf.Config.Cmd = opts.Entrypoint, nil
+		}
+		if opts.Cmd != nil {
+			cf.Config.Cmd = opts.Cmd
+		}
+	}
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading layers: %w", err)
@@ -128,7 +145,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 	}
 	res.Program, res.Chain = orig.Program, orig.Chain
 
-	plan, err := compute(view, orig.Program, cf.Config.WorkingDir, opts.Keep)
+	plan, err := compute(view, orig.Program, cf.Config.WorkingDir, opts.Keep, opts.Traced)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -197,7 +214,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 }
 
 // compute plans the slim image over the view.
-func compute(view rootfs.FS, program, workdir string, keep []string) (*closure.Plan, error) {
+func compute(view rootfs.FS, program, workdir string, keep, traced []string) (*closure.Plan, error) {
 	inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
 	for _, k := range keep {
 		if !strings.HasPrefix(k, "/") {
@@ -207,6 +224,16 @@ func compute(view rootfs.FS, program, workdir string, keep []string) (*closure.P
 			return nil, fmt.Errorf("--keep %s: %w", k, ErrBadKeep)
 		}
 		inputs = append(inputs, closure.Input{Path: rootfs.Clean(k), Layer: closure.LayerApp})
+	}
+	for _, p := range traced {
+		// The root is there anyway; a path gone since (removed by the
+		// run) is not kept.
+		if p = rootfs.Clean(p); p == "/" {
+			continue
+		}
+		if _, err := rootfs.Realpath(view, p); err == nil {
+			inputs = append(inputs, closure.Input{Path: rootfs.Clean(p), Layer: closure.LayerApp, Shallow: true})
+		}
 	}
 	for _, p := range []string{"/etc/passwd", "/etc/group", "/etc/nsswitch.conf"} {
 		if real, err := rootfs.Realpath(view, p); err == nil {

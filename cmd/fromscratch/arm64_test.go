@@ -81,24 +81,30 @@ func arm64DebianRoot(t *testing.T) string {
 	}
 	requireTool(t, "debootstrap")
 	requireQemuAarch64(t)
-	arm64Once.Do(func() { arm64Root, arm64Err = ensureArm64Root(t) })
+	arm64Once.Do(func() {
+		arm64Root, arm64Err = ensureDebootstrapRoot(t, arm64RootName, arm64DebootstrapArgs, arm64BuildTime)
+	})
 	if arm64Err != nil {
 		t.Fatalf("arm64 root: %v", arm64Err)
 	}
 	return arm64Root
 }
 
-func arm64Cmdline() string {
-	return "debootstrap " + strings.Join(arm64DebootstrapArgs, " ") + "\n"
+// debootstrapCmdline is the marker of a root made by debootstrap args.
+func debootstrapCmdline(dargs []string) string {
+	return "debootstrap " + strings.Join(dargs, " ") + "\n"
 }
 
-func ensureArm64Root(t *testing.T) (string, error) {
-	final := filepath.Join(arm64CacheDir, arm64RootName)
+// ensureDebootstrapRoot returns arm64CacheDir/NAME, made by debootstrap
+// with dargs (ROOT standing for the target) unless a root made by the same
+// command line is there.
+func ensureDebootstrapRoot(t *testing.T, rootName string, dargs []string, buildTime time.Duration) (string, error) {
+	final := filepath.Join(arm64CacheDir, rootName)
 	if err := os.MkdirAll(arm64CacheDir, 0o755); err != nil {
 		return "", err
 	}
 	// One builder at a time, across processes too.
-	lock, err := os.OpenFile(filepath.Join(arm64CacheDir, arm64RootName+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(filepath.Join(arm64CacheDir, rootName+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return "", err
 	}
@@ -109,8 +115,8 @@ func ensureArm64Root(t *testing.T) (string, error) {
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
 	// Leftovers of interrupted builds (we hold the lock: nobody uses them).
-	old, _ := filepath.Glob(filepath.Join(arm64CacheDir, arm64RootName+".tmp-*"))
-	if m, err := os.ReadFile(filepath.Join(final, arm64Marker)); err == nil && string(m) == arm64Cmdline() {
+	old, _ := filepath.Glob(filepath.Join(arm64CacheDir, rootName+".tmp-*"))
+	if m, err := os.ReadFile(filepath.Join(final, arm64Marker)); err == nil && string(m) == debootstrapCmdline(dargs) {
 		for _, d := range old {
 			if err := removeUnmounted(d); err != nil {
 				t.Logf("leaving %s: %v", d, err)
@@ -120,7 +126,7 @@ func ensureArm64Root(t *testing.T) (string, error) {
 	}
 	if _, err := os.Lstat(final); err == nil {
 		t.Logf("%s was made by another command line: rebuilding it", final)
-		stale := filepath.Join(arm64CacheDir, fmt.Sprintf("%s.tmp-stale%d", arm64RootName, os.Getpid()))
+		stale := filepath.Join(arm64CacheDir, fmt.Sprintf("%s.tmp-stale%d", rootName, os.Getpid()))
 		if err := os.Rename(final, stale); err != nil {
 			return "", err
 		}
@@ -132,23 +138,23 @@ func ensureArm64Root(t *testing.T) (string, error) {
 		}
 	}
 
-	tmp, err := os.MkdirTemp(arm64CacheDir, arm64RootName+".tmp-")
+	tmp, err := os.MkdirTemp(arm64CacheDir, rootName+".tmp-")
 	if err != nil {
 		return "", err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	args := make([]string, len(arm64DebootstrapArgs))
-	for i, a := range arm64DebootstrapArgs {
+	args := make([]string, len(dargs))
+	for i, a := range dargs {
 		if a == "ROOT" {
 			a = tmp
 		}
 		args[i] = a
 	}
-	t.Logf("making the arm64 root: debootstrap %s", strings.Join(args, " "))
+	t.Logf("making the root %s: debootstrap %s", rootName, strings.Join(args, " "))
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), arm64BuildTime)
+	ctx, cancel := context.WithTimeout(context.Background(), buildTime)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "debootstrap", args...)
 	// On a timeout, or when the test process dies, stop debootstrap and
@@ -169,13 +175,13 @@ func ensureArm64Root(t *testing.T) (string, error) {
 		}
 		return "", fmt.Errorf("debootstrap: %v\n%s", err, log)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, arm64Marker), []byte(arm64Cmdline()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, arm64Marker), []byte(debootstrapCmdline(dargs)), 0o644); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return "", err
 	}
-	t.Logf("arm64 root made in %v", time.Since(start).Round(time.Second))
+	t.Logf("root %s made in %v", rootName, time.Since(start).Round(time.Second))
 	return final, nil
 }
 

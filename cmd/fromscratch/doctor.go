@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/fromscratch/fromscratch/doctor"
@@ -20,6 +22,12 @@ type doctorOptions struct {
 	entrypoint string
 	cmd        string
 	json       bool
+	run        bool
+	root       string
+	timeout    time.Duration
+	// args replace the Cmd when hasArgs (doctor IMAGE --run -- ARGS).
+	args    []string
+	hasArgs bool
 }
 
 func newDoctorCmd() *cobra.Command {
@@ -37,17 +45,50 @@ IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST], docker-da
 or a registry reference. A bare name (app:1.0) is the Docker engine's image,
 or else Docker Hub's; a path (/..., ./..., ../...) is never a reference.
 
-Exit status: 0 healthy, 1 the entrypoint cannot start, 2 the image cannot be
-read.`,
+With --run, doctor then runs the entrypoint in the Docker engine (ARGS after
+-- replace the image's Cmd; doctor's standard input is the program's, its
+output goes to doctor's standard error) under fromscratch's tracer, which it
+bind-mounts into the container: it reports each path the program looked for
+and did not find, and where the reference root (--root, default the host)
+has it, with the fix. Only running the program shows what it loads at run
+time: plugins and modules it dlopens, data and configuration files, programs
+it runs.
+
+Exit status: 0 healthy, 1 the entrypoint cannot start (with --run: or the
+program looked for a path the reference root has), 2 the image cannot be
+read or run.`,
 		Example: `  # the classic: a glibc program copied into FROM scratch
   fromscratch doctor docker-daemon:myapp:latest
 
   # another command line than the image's
   fromscratch doctor --cmd '["/bin/sh","-c","true"]' docker-archive:app.tar
 
-  fromscratch doctor --json oci-layout:./out:app`,
-		Args: cobra.ExactArgs(1),
+  fromscratch doctor --json oci-layout:./out:app
+
+  # run it (ARGS after the entrypoint /usr/bin/iconv): what does iconv
+  # look for that the image lacks and the host has?
+  echo hé | fromscratch doctor docker-archive:iconv.tar --run -- -f UTF-8 -t ISO-8859-1`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			n := cmd.ArgsLenAtDash()
+			if n < 0 {
+				n = len(args)
+			}
+			if n != 1 {
+				return fmt.Errorf("want one IMAGE (then, with --run, -- ARGS), got %d arguments before --", n)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !o.run && len(args) > 1 {
+				return usage("doctor: ARGS after -- need --run")
+			}
+			if o.run {
+				var argv []string
+				if cmd.ArgsLenAtDash() >= 0 {
+					argv = args[1:]
+				}
+				return runDoctorRun(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args[0], argv, cmd.ArgsLenAtDash() >= 0)
+			}
 			return runDoctor(cmd.Context(), cmd.OutOrStdout(), o, args[0])
 		},
 	}
@@ -57,25 +98,29 @@ read.`,
 	f.StringVar(&o.entrypoint, "entrypoint", "", "check this entrypoint instead of the image's (JSON array or words; clears Cmd, as docker run does)")
 	f.StringVar(&o.cmd, "cmd", "", "check these arguments instead of the image's Cmd (JSON array or words)")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
+	f.BoolVar(&o.run, "run", false, "run the entrypoint in the Docker engine under the tracer and report the paths it looked for in vain")
+	f.StringVar(&o.root, "root", "/", "with --run, the reference root: where the paths the image lacks are looked for")
+	f.DurationVar(&o.timeout, "timeout", 0, "with --run, end the program after this long (default: none)")
 	return cmd
 }
 
-func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref string) error {
+// diagnoseImage opens ref and checks that its entrypoint (or o's) can start.
+func diagnoseImage(ctx context.Context, o *doctorOptions, ref string) (v1.Image, doctor.Config, *doctor.Report, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	img, err := openImage(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
 	if err != nil {
-		return err
+		return nil, doctor.Config{}, nil, err
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
+		return nil, doctor.Config{}, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
 	readingImage()
 	fsys, err := imagefs.Open(ctx, img, imagefs.Options{})
 	if err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}
+		return nil, doctor.Config{}, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}
 	}
 	defer fsys.Close()
 
@@ -90,14 +135,17 @@ func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref stri
 	}
 	if o.entrypoint != "" {
 		if cfg.Entrypoint, err = words(o.entrypoint); err != nil {
-			return usage("--entrypoint: %v", err)
+			return nil, doctor.Config{}, nil, usage("--entrypoint: %v", err)
 		}
 		cfg.Cmd = nil
 	}
 	if o.cmd != "" {
 		if cfg.Cmd, err = words(o.cmd); err != nil {
-			return usage("--cmd: %v", err)
+			return nil, doctor.Config{}, nil, usage("--cmd: %v", err)
 		}
+	}
+	if o.hasArgs {
+		cfg.Cmd = o.args
 	}
 	rep := doctor.Diagnose(fsys, cfg)
 	if o.platform != "" {
@@ -111,6 +159,14 @@ func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref stri
 				Fix:     "pick the image of that platform (an index, --platform at build time)",
 			}}, rep.Problems...)
 		}
+	}
+	return img, cfg, rep, nil
+}
+
+func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref string) error {
+	_, _, rep, err := diagnoseImage(ctx, o, ref)
+	if err != nil {
+		return err
 	}
 	if o.json {
 		enc := json.NewEncoder(stdout)
@@ -156,7 +212,7 @@ func printReport(w io.Writer, ref string, rep *doctor.Report) {
 		fmt.Fprintf(w, "%s: %s\n  fix: %s\n", tag, p.Message, p.Fix)
 	}
 	if healthy {
-		fmt.Fprintln(w, "healthy: the entrypoint can start")
+		fmt.Fprintln(w, "healthy: the entrypoint can start (what the program loads at run time is checked by --run)")
 	}
 }
 

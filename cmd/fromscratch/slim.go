@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
@@ -26,12 +27,18 @@ type slimOptions struct {
 	push      string
 	tag       string
 	level     levelFlag
+
+	entrypoint string
+	cmd        string
+	probes     []string
+	probeHTTP  []string
+	timeout    time.Duration
 }
 
 func newSlimCmd() *cobra.Command {
 	o := &slimOptions{}
 	cmd := &cobra.Command{
-		Use:   "slim [flags] IMAGE",
+		Use:   "slim [flags] IMAGE [--probe -- ARGS...]",
 		Short: "Cut an image down to what its entrypoint needs",
 		Long: `slim writes IMAGE with only what its entrypoint needs: the program it runs
 (looked up in the image's PATH, as doctor does), its #! interpreters, the
@@ -51,7 +58,21 @@ the default is the Unix epoch).
 Before writing, the slim image is checked as doctor would: slim refuses to
 write an image that would not start. It cannot know what the program opens
 at run time besides its libraries (plugins loaded with dlopen, data files,
-programs it runs): keep those with --keep, and test the result.
+programs it runs): keep those with --keep, or let slim find them with probes.
+
+Probes: --probe -- ARGS runs the image's entrypoint with ARGS as its command
+(as docker run IMAGE ARGS); several probes are given as --probe='ARGS' (words,
+or a JSON array), repeated, and may be mixed with the one after --.
+--probe-http PORT[/PATH] starts the entrypoint with its Cmd, waits until the
+container's PORT (published on 127.0.0.1 only) answers, GETs /PATH and stops
+it. Each probe runs in the Docker engine, in a container of IMAGE with
+fromscratch bind-mounted as the tracer (fromscratch trace): the slim image
+keeps every path a probe used that IMAGE has (a directory without its
+contents, a program or library with its ELF closure). Then the same probes
+run on the slim image, without the tracer: they must give the same exit
+status, output and error output (for HTTP, the same status and body), or
+slim writes nothing and exits 1 naming the difference. --timeout bounds each
+probe (a command's run, or the wait for the port; default 1m).
 
 No Docker daemon is needed; IMAGE is read twice, layer by layer, never held
 in memory. IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
@@ -61,15 +82,38 @@ reference.
 
 Exit status: 0 written; 1 the entrypoint cannot start (a library not in the
 image, or the image is already broken: see fromscratch doctor) or the slim
-image would not; 2 bad usage or an unreadable or unsafe image.`,
+image would not, or a probe gives another result on it; 2 bad usage, an
+unreadable or unsafe image, or probes that cannot run.`,
 		Example: `  fromscratch slim -o app-slim.tar docker-daemon:app:latest
   docker load -i app-slim.tar
 
   # keep the CA certificates and the time zones
-  fromscratch slim --keep /etc/ssl --keep /usr/share/zoneinfo --push registry.example/app:slim registry.example/app:1.0`,
-		Args: cobra.ExactArgs(1),
+  fromscratch slim --keep /etc/ssl --keep /usr/share/zoneinfo --push registry.example/app:slim registry.example/app:1.0
+
+  # keep what two jobs use, found by running them
+  fromscratch slim -o py-slim.tar --probe='-c "import json, sqlite3"' docker-daemon:python:3.11 --probe -- -m json.tool --help
+
+  # a server: what answering GET / uses
+  fromscratch slim -o nginx-slim.tar --probe-http 80/index.html docker-daemon:nginx:fat`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			n := cmd.ArgsLenAtDash()
+			if n < 0 {
+				n = len(args)
+			}
+			if n != 1 {
+				return fmt.Errorf("want one IMAGE, got %d arguments before -- (several probes: --probe='ARGS')", n)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSlim(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args[0])
+			var dash []string
+			if cmd.ArgsLenAtDash() >= 0 {
+				dash = args[1:]
+				if dash == nil {
+					dash = []string{}
+				}
+			}
+			return runSlim(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args[0], dash)
 		},
 	}
 	f := cmd.Flags()
@@ -82,10 +126,16 @@ image would not; 2 bad usage or an unreadable or unsafe image.`,
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
 	o.level = levelAuto
 	f.Var(&o.level, "level", levelFlagUsage)
+	f.StringVar(&o.entrypoint, "entrypoint", "", "keep what this entrypoint needs and make it the slim image's (JSON array or words; clears Cmd, as docker run does)")
+	f.StringVar(&o.cmd, "cmd", "", "the slim image's Cmd instead of the image's (JSON array or words)")
+	f.StringArrayVar(&o.probes, "probe", nil, "run the entrypoint with the ARGS after -- (or --probe='ARGS', repeatable) under the tracer and keep what it uses; the slim image must do the same")
+	f.Lookup("probe").NoOptDefVal = probeDash
+	f.StringArrayVar(&o.probeHTTP, "probe-http", nil, "start the entrypoint, GET PORT[/PATH] once it answers, keep what that used; the slim image must answer the same (repeatable)")
+	f.DurationVar(&o.timeout, "timeout", defaultProbeTimeout, "bound on each probe: a command's run, or the wait for its port")
 	return cmd
 }
 
-func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref string) error {
+func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref string, dash []string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -111,16 +161,65 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if _, err := image.NormalizeTag(tag); err != nil {
 		return usage("-t: %v", err)
 	}
+	probes, err := parseProbes(o.probes, o.probeHTTP, dash)
+	if err != nil {
+		return usage("slim: %v", err)
+	}
+	if o.timeout <= 0 {
+		return usage("--timeout %v: want a positive duration", o.timeout)
+	}
+	sopts := slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref}
+	if o.entrypoint != "" {
+		if sopts.Entrypoint, err = words(o.entrypoint); err != nil {
+			return usage("--entrypoint: %v", err)
+		}
+	}
+	if o.cmd != "" {
+		if sopts.Cmd, err = words(o.cmd); err != nil {
+			return usage("--cmd: %v", err)
+		}
+		if sopts.Cmd == nil {
+			sopts.Cmd = []string{}
+		}
+	}
 	img, err := openImage(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
 	if err != nil {
 		return err
+	}
+	var eng *engine
+	var want []probeResult
+	if len(probes) > 0 {
+		if eng, err = newEngine(); err != nil {
+			return err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
+		}
+		ep, cmd := cf.Config.Entrypoint, cf.Config.Cmd
+		if sopts.Entrypoint != nil {
+			ep, cmd = sopts.Entrypoint, nil
+		}
+		if sopts.Cmd != nil {
+			cmd = sopts.Cmd
+		}
+		name, done, err := eng.load(ctx, ref, img)
+		if err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}
+		}
+		fmt.Fprintf(stderr, "fromscratch: running %d probe(s) in %s under the tracer\n", len(probes), ref)
+		want, sopts.Traced, err = tracedProbes(ctx, eng, name, ep, cmd, probes, o.timeout)
+		done()
+		if err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %v", ref, err)}
+		}
 	}
 	bar := progress.Start(stderr, "slimming")
 	defer bar.Stop()
 	if bar != nil {
 		ctx = image.WithProgress(ctx, bar)
 	}
-	out, res, err := slim.Slim(ctx, img, slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref})
+	out, res, err := slim.Slim(ctx, img, sopts)
 	if err != nil {
 		var se *slim.StartError
 		switch {
@@ -134,6 +233,17 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 			return err
 		}
 		return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %s", ref, describe(err))}
+	}
+	if len(probes) > 0 {
+		bar.Stop()
+		fmt.Fprintf(stderr, "fromscratch: checking the %d probe(s) on the slim image (%d traced paths kept)\n", len(probes), len(sopts.Traced))
+		if err := checkSlim(ctx, eng, out, probes, want, o.timeout); err != nil {
+			var d *probeDiff
+			if errors.As(err, &d) {
+				return &exitError{code: 1, msg: fmt.Sprintf("slim %s: %v: nothing written (keep what is missing with --keep, or add a probe that uses it)", ref, err)}
+			}
+			return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %v", ref, describe(err))}
+		}
 	}
 	line, err := o.sinks().write(ctx, stdout, tag, out)
 	if err != nil {
