@@ -84,7 +84,7 @@ func realJobs() []realJob {
 // does: same standard output (and error where asked), same exit status;
 // that the image is no bigger than 1.1 times its files; and that the image
 // built without the trace does not do the job (the job needs what only a
-// run shows).
+// run shows), and that doctor --run says so, naming a path the host has.
 func TestRealJobs(t *testing.T) {
 	requireDocker(t)
 	bin := fromscratchBin(t)
@@ -119,10 +119,30 @@ func TestRealJobs(t *testing.T) {
 			for _, e := range j.env {
 				plainArgs = append(plainArgs, "--env", e)
 			}
-			plainTag, _ := buildJobImage(t, bin, j, append(plainArgs, j.argv[0]))
+			plainTag, plainTar := buildJobImage(t, bin, j, append(plainArgs, j.argv[0]))
 			plain := containerRun(t, plainTag, j)
 			if plain.code == want.code && plain.stdout == want.stdout && (!j.stderr || plain.stderr == want.stderr) {
 				t.Errorf("the image built without --trace does the job too: the job tests nothing\nstdout: %q", plain.stdout)
+			}
+
+			// doctor --run on that image names a path it lacks and the host has.
+			cmd := exec.Command(bin, append([]string{"doctor", "--json", "docker-archive:" + plainTar, "--run", "--"}, j.argv[1:]...)...)
+			r := runCmd(t, cmd, j.stdin)
+			var rep doctorRunJSON
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || rep.Healthy {
+				t.Fatalf("doctor --run on the image built without --trace: exit %d (%v), want 1\nstdout: %s\nstderr: %s", r.code, err, clip(r.stdout), clip(r.stderr))
+			}
+			named := ""
+			for _, m := range rep.Missing {
+				if m.InRoot != "" {
+					named = m.Path
+					break
+				}
+			}
+			if named == "" {
+				t.Errorf("doctor --run names no missing path the host has: %+v", rep.Missing)
+			} else {
+				t.Logf("doctor --run names %s (%d missing paths the host has)", named, len(rep.Missing))
 			}
 		})
 	}
