@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -92,6 +93,7 @@ type key struct {
 type tracer struct {
 	root     string // absolute, symbolic links resolved; "" for /
 	all      bool   // Options.All
+	raw      bool   // wait outside the scheduler (see wait)
 	mainPid  int
 	procs    map[int]*proc
 	accesses []Access
@@ -168,6 +170,7 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	// through pipes copied by goroutines (as os/exec does).
 	var closeAfter []*os.File
 	var copies sync.WaitGroup
+	copiers := 0
 	defer func() {
 		for _, f := range closeAfter {
 			f.Close()
@@ -207,6 +210,7 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		copies.Add(1)
+		copiers++
 		if r != nil {
 			stdio[i] = pr
 			closeAfter = append(closeAfter, pr)
@@ -225,6 +229,8 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			}()
 		}
 	}
+	noStopSignals()
+	t.raw = copiers == 0
 	type outcome struct {
 		res *Result
 		err error
@@ -234,6 +240,11 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 		// Every ptrace request must come from the thread that started the
 		// tracee. The goroutine exits locked: its thread ends with it.
 		runtime.LockOSThread()
+		if t.raw {
+			// No garbage collection may start while the tracer waits
+			// outside the scheduler; this waits for one under way to end.
+			defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		}
 		attr := &syscall.ProcAttr{
 			Dir:   dir,
 			Env:   env,
@@ -362,7 +373,7 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 	unix.PtraceCont(pid, 0)
 
 	for {
-		wpid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOTHREAD, nil)
+		wpid, err := t.wait(&ws)
 		if err != nil {
 			if err == unix.EINTR {
 				continue
@@ -486,15 +497,21 @@ func (t *tracer) info(pid int, want uint8) (syscallInfo, bool) {
 // until the call's exit (the result says whether it was found) and
 // returns true to resume to that exit.
 func (t *tracer) entry(pid int, p *proc) bool {
-	msg, err := unix.PtraceGetEventMsg(pid)
-	if err != nil || int(msg) >= len(syscalls) {
-		return false
-	}
-	sc := &syscalls[msg]
 	si, ok := t.info(pid, infoSeccomp)
 	if !ok {
 		return false
 	}
+	if t.noInfo { // the registers have no SECCOMP_RET_DATA
+		msg, err := unix.PtraceGetEventMsg(pid)
+		if err != nil {
+			return false
+		}
+		si.retData = uint32(msg)
+	}
+	if int(si.retData) >= len(syscalls) {
+		return false
+	}
+	sc := &syscalls[si.retData]
 	if sc.kind == kList {
 		path, ok := t.fdPath(pid, int(int32(si.args[sc.dirfd])))
 		if ok && !t.excluded(path) {
@@ -873,3 +890,45 @@ func (t *tracer) readMem(pid int, addr uint64, b []byte) bool {
 	n, err := unix.PtracePeekData(pid, uintptr(addr), b)
 	return err == nil && n == len(b)
 }
+
+// wait waits for the next event of any tracee. With t.raw the wait is a
+// raw system call, outside the Go scheduler: a tracee stops twice as
+// fast (entering and leaving the scheduler around each of thousands of
+// waits costs more than the wait itself, with a locked thread). Such a
+// wait holds up a stop of the world until the next event, so it is only
+// used when no goroutine of the run feeds or drains the tracee (its
+// standard files are files) and garbage collection is off (see run).
+func (t *tracer) wait(ws *unix.WaitStatus) (int, error) {
+	const flags = unix.WALL | unix.WNOTHREAD
+	if !t.raw {
+		return unix.Wait4(-1, ws, flags, nil)
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(ws)), flags, 0, 0, 0)
+	if e != 0 {
+		return int(r), e
+	}
+	return int(r), nil
+}
+
+// noStopSignals adds SA_NOCLDSTOP to this process's SIGCHLD action (Go's
+// own handler stays): each ptrace stop of a tracee would otherwise send
+// the tracer's process a SIGCHLD, waking one of its threads to run the
+// handler for nothing, as many times as the tracees stop. wait4 is woken
+// all the same; exits still send SIGCHLD. Set once, never undone: Go uses
+// no child stop notifications.
+var noStopSignals = sync.OnceFunc(func() {
+	// struct sigaction as the kernel reads it on amd64 and arm64.
+	var act struct {
+		handler, flags, restorer uintptr
+		mask                     uint64
+	}
+	const saNoCldStop = 1
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD), 0, uintptr(unsafe.Pointer(&act)), 8, 0, 0); e != 0 {
+		return
+	}
+	if act.handler == 0 || act.handler == 1 { // SIG_DFL, SIG_IGN: no handler to wake
+		return
+	}
+	act.flags |= saNoCldStop
+	unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
+})
