@@ -309,7 +309,7 @@ func refused(err error) error {
 			why = "kernel.yama.ptrace_scope is 3 (ptrace disabled)"
 		}
 	}
-	return fmt.Errorf("%w: ptrace: %v (%s; in a container, see the tracer's notes on --security-opt)", ErrUnsupported, err, why)
+	return fmt.Errorf("%w: ptrace: %v (%s; in Docker before Linux 4.8: --cap-add SYS_PTRACE, or --security-opt seccomp=unconfined)", ErrUnsupported, err, why)
 }
 
 // trace follows the tree started as pid (stopped at its first exec, of
