@@ -204,6 +204,17 @@ func TestTraceInContainer(t *testing.T) {
 	if !strings.Contains(out, "iconv") {
 		t.Errorf("iconv --version under the tracer in the container: %q", out)
 	}
+	// A seccomp profile that refuses ptrace: one line naming why, exit 2.
+	profile := filepath.Join(t.TempDir(), "noptrace.json")
+	if err := os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["ptrace"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = runErr("", "docker", "run", "--rm", "--security-opt", "seccomp="+profile, "-v", bin+":/.fs/fromscratch:ro",
+		"--entrypoint", "/.fs/fromscratch", tag, "trace", "--", iconv, "--version")
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || out != "" || strings.Count(errOut, "\n") != 1 ||
+		!strings.HasPrefix(errOut, "fromscratch: trace: cannot trace: ptrace: operation not permitted") {
+		t.Errorf("ptrace refused by seccomp: %v, stdout %q, stderr %q; want exit 2 and one line", err, out, errOut)
+	}
 	user := run(t, "", "docker", "image", "inspect", "-f", "{{.Config.User}}", tag)
 	if !strings.HasPrefix(user, "65532") {
 		t.Errorf("image user %q: the test means to run as 65532", user)
