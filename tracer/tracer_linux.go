@@ -107,6 +107,8 @@ type tracer struct {
 	mu     sync.Mutex
 	live   map[int]bool // pids to kill at a timeout or cancel
 	killed bool
+	// timedOut: the kill was the timeout's.
+	timedOut bool
 }
 
 func run(ctx context.Context, opts Options) (*Result, error) {
@@ -356,14 +358,16 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 			defer tm.Stop()
 			timer = tm.C
 		}
+		timedOut := false
 		select {
 		case <-stop:
 			return
 		case <-ctx.Done():
 		case <-timer:
-			res.TimedOut = true
+			timedOut = true
 		}
 		t.mu.Lock()
+		t.timedOut = timedOut
 		t.killed = true
 		for p := range t.live {
 			unix.Kill(p, unix.SIGKILL)
@@ -401,9 +405,8 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 		}
 	}
 	t.mu.Lock()
-	timedOut := res.TimedOut
+	res.TimedOut = t.timedOut
 	t.mu.Unlock()
-	res.TimedOut = timedOut
 	res.Accesses = t.result()
 	return res, nil
 }
