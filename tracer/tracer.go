@@ -119,7 +119,8 @@ var ErrStart = errors.New("cannot start the program")
 // When ctx is done the tree is killed and Run returns the trace so far
 // with ctx's error.
 //
-// When Stdin, Stdout and Stderr are files (or nil), the tracer waits for
+// When Stdin, Stdout and Stderr are files (or nil) and GOMAXPROCS is 2 or
+// more, the tracer waits for
 // the tracees outside the Go scheduler, which halves the cost of each
 // stop, and garbage collection is off until Run returns (a collection
 // would wait for the tracer). Other readers and writers are served by

@@ -232,7 +232,9 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	noStopSignals()
-	t.raw = copiers == 0
+	// The raw wait holds a P: the goroutines of the timeout and of ctx
+	// need another one.
+	t.raw = copiers == 0 && runtime.GOMAXPROCS(0) >= 2
 	type outcome struct {
 		res *Result
 		err error
@@ -900,7 +902,8 @@ func (t *tracer) readMem(pid int, addr uint64, b []byte) bool {
 // waits costs more than the wait itself, with a locked thread). Such a
 // wait holds up a stop of the world until the next event, so it is only
 // used when no goroutine of the run feeds or drains the tracee (its
-// standard files are files) and garbage collection is off (see run).
+// standard files are files), garbage collection is off (see run), and
+// another P runs the goroutine that kills the tree at the timeout.
 func (t *tracer) wait(ws *unix.WaitStatus) (int, error) {
 	const flags = unix.WALL | unix.WNOTHREAD
 	if !t.raw {

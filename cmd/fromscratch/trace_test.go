@@ -146,6 +146,15 @@ func TestTraceTimeout(t *testing.T) {
 	if !strings.Contains(stderr, "(exit 137, timed out)\n") || !strings.Contains(stderr, "\n/etc/hostname\n") {
 		t.Errorf("stderr %q: want the trace, marked timed out", stderr)
 	}
+	// With one P (a container limited to one CPU) the timeout fires too.
+	start = time.Now()
+	cmd := exec.Command(fromscratchBin(t), "trace", "--timeout", "1s", "-o", filepath.Join(dir, "t"), "--", sh, "-c", "sleep 60")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 137 || time.Since(start) > 30*time.Second {
+		t.Errorf("GOMAXPROCS=1: %v after %v; want exit 137 soon after 1 s", err, time.Since(start))
+	}
 }
 
 // A program that cannot be started, --root as a user, no program: one
