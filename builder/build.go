@@ -34,6 +34,8 @@ type Result struct {
 	// Warnings are for the user: the libraries left out by AllowMissing
 	// ("libfoo.so.1 not found (--allow-missing)").
 	Warnings []string
+	// Traces are the runs of Options.Traces, in order.
+	Traces []Trace
 
 	tempDir string // the Go binaries, read when the images are written
 }
@@ -84,6 +86,9 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			args = append([]string{o.Program}, args...)
 		}
 		return nil, badInput("build --go %s: no PROGRAM or FILE arguments (%s); add files with --add SRC:DST", o.GoPackage, strings.Join(args, " "))
+	}
+	if o.GoPackage != "" && len(o.Traces) > 0 {
+		return nil, badInput("build --go %s: --trace runs a PROGRAM of the root; trace the Go program with fromscratch trace and give the list with --files-from", o.GoPackage)
 	}
 	platforms := SplitPlatforms(o.Platforms)
 	if o.GoPackage == "" && len(platforms) > 1 {
@@ -182,9 +187,41 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp})
 		}
 		tagName = path.Base(program)
+		paths := o.Paths
+		if len(o.Traces) > 0 {
+			entrypoint := o.Entrypoint
+			if len(entrypoint) == 0 {
+				entrypoint = []string{program}
+			}
+			traced, traces, err := traceRuns(ctx, &o, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir)
+			if err != nil {
+				return nil, err
+			}
+			res.Traces = traces
+			paths = append(slices.Clone(paths), traced...)
+		}
+		used, missing := pathInputs(fsys, paths)
+		if len(missing) > 0 {
+			if !o.AllowMissing {
+				return nil, fmt.Errorf("build: %s (listed paths the root lacks; --allow-missing builds anyway): %w", strings.Join(missing, ", "), closure.ErrMissing)
+			}
+			for _, m := range missing {
+				res.Warnings = append(res.Warnings, m+" (listed) not found (--allow-missing)")
+			}
+		}
+		inputs = append(inputs, used...)
 		jobs = append(jobs, job{arg: arg, program: program, inputs: append(inputs, common.adds...)})
 	}
 
+	if o.GoPackage != "" && len(o.Paths) > 0 {
+		used, missing := pathInputs(fsys, o.Paths)
+		if len(missing) > 0 && !o.AllowMissing {
+			return nil, fmt.Errorf("build: %s (listed paths the root lacks; --allow-missing builds anyway): %w", strings.Join(missing, ", "), closure.ErrMissing)
+		}
+		for i := range jobs {
+			jobs[i].inputs = append(jobs[i].inputs, used...)
+		}
+	}
 	if o.Archive != nil && len(jobs) > 1 {
 		return nil, badInput("build: an archive holds one image, and %d are asked", len(jobs))
 	}

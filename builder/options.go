@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"io"
 	"time"
 
 	"github.com/fromscratch/fromscratch/image"
@@ -30,6 +31,24 @@ type Options struct {
 	// the program's); for GoPackage, the platforms to build (default: the
 	// host's), one image each.
 	Platforms []string
+
+	// Paths are paths of the root that a run of the program used
+	// (--files-from, a trace's list): each is added as it is, a directory
+	// without its contents, a file with its ELF closure, with the
+	// symbolic links on the way. The files the image generates
+	// (/etc/passwd, /etc/group, /etc/nsswitch.conf) and paths under /tmp
+	// are left out. A path the root lacks is ErrMissing unless AllowMissing.
+	Paths []string
+	// Traces are argument lists: the entrypoint is run with each under
+	// the tracer (in Root, in WorkingDir, with the image's environment)
+	// before the image is planned, and the paths each run used are added
+	// as Paths are. TraceTimeout ends a run that takes longer (0: none);
+	// TraceStdin is the runs' standard input (nil: none), TraceOutput
+	// their standard output and error (nil: discarded).
+	Traces       [][]string
+	TraceTimeout time.Duration
+	TraceStdin   io.Reader
+	TraceOutput  io.Writer
 
 	// Add are host files or directories added at their Dst with their ELF
 	// dependencies.

@@ -1,6 +1,9 @@
 package builder
 
-import "github.com/fromscratch/fromscratch/rootfs"
+import (
+	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/rootfs"
+)
 
 // checkProgram refuses a PROGRAM that cannot be an entrypoint; arg is
 // PROGRAM as given, for messages.
@@ -28,6 +31,15 @@ func checkProgram(fsys rootfs.FS, program, arg string) error {
 	n, _ := f.ReadAt(head, 0)
 	switch {
 	case n >= 4 && string(head) == "\x7fELF":
+		// A malformed program, or one the kernel refuses to run, is named
+		// as ldd names it.
+		info, err := elfinfo.Read(f, fi.Size())
+		if err == nil {
+			err = info.ExecError()
+		}
+		if err != nil {
+			return badInputErr(err, "%s: %s", arg, describe(err))
+		}
 	case n >= 2 && string(head[:2]) == "#!":
 	default:
 		return badInput("%s: not an ELF program nor a #! script", arg)

@@ -156,9 +156,20 @@ func Compute(fsys rootfs.FS, inputs []Input, extra []Item, opts Options) (*Plan,
 }
 
 func (b *builder) put(l Layer, it Item) {
-	if _, ok := b.layers[l][it.Path]; !ok {
-		b.layers[l][it.Path] = &it
+	if _, ok := b.layers[l][it.Path]; ok {
+		return
 	}
+	// A file goes in once, in the first layer that takes it: a library a
+	// traced run opened, already in the libraries' layer, is not copied
+	// again into the program's.
+	if it.Kind == File {
+		for o := range b.layers {
+			if _, ok := b.layers[o][it.Path]; ok {
+				return
+			}
+		}
+	}
+	b.layers[l][it.Path] = &it
 }
 
 // addPath puts p in layer l, with every symbolic link met on the way and
@@ -255,7 +266,11 @@ func (b *builder) input(in Input, depth int) error {
 			return nil
 		}
 		in.Shallow = false
-		return b.input(in, depth)
+		// An ELF file no loader loads (an object file) is copied as it is.
+		if err := b.input(in, depth); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
+			return err
+		}
+		return nil
 	} else {
 		if err := b.addPath(in.Path, in.Layer); err != nil {
 			return err

@@ -323,6 +323,11 @@ func (d *doc) elf(prog string, info *elfinfo.Info) {
 			}
 		}
 	}
+	if err := info.ExecError(); err != nil {
+		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (%v)", prog, err),
+			"rebuild the program: the kernel refuses its PT_INTERP (the loader's path, NUL-terminated)")
+		return
+	}
 	if info.IsStatic() {
 		d.rep.Static = true
 		return

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"debug/elf"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fromscratch/fromscratch/internal/elfcraft"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -204,6 +206,34 @@ func TestDiagnose(t *testing.T) {
 			},
 			cfg:   Config{Entrypoint: []string{"/verprog"}},
 			check: "version", message: "libver.so.1: no version information available (required by /verprog, which needs its version `VER_2')",
+		},
+		{
+			// The kernel refuses both with ENOEXEC (see elfinfo's TestExecError).
+			name: "empty PT_INTERP",
+			image: func(im *image) {
+				s := elfcraft.Needed("", "libc.so.6")
+				s.Type, s.Interp = elf.ET_EXEC, []byte{}
+				im.glibc().data("/app", string(s.Bytes()), 0o755)
+			},
+			cfg:   Config{Entrypoint: []string{"/app"}},
+			check: "program", message: "exec /app: exec format error (malformed ELF: PT_INTERP of 0 bytes is empty",
+		},
+		{
+			name: "PT_INTERP without its final NUL",
+			image: func(im *image) {
+				s := elfcraft.Needed("", "libc.so.6")
+				s.Type, s.Interp = elf.ET_EXEC, []byte("/lib64/ld-linux-x86-64.so.2")
+				im.glibc().data("/app", string(s.Bytes()), 0o755)
+			},
+			cfg:   Config{Entrypoint: []string{"/app"}},
+			check: "program", message: "exec /app: exec format error (malformed ELF: PT_INTERP is not NUL-terminated",
+		},
+		{
+			name: "crafted program, well-formed PT_INTERP",
+			image: func(im *image) {
+				im.glibc().data("/app", string(elfcraft.Needed("/lib64/ld-linux-x86-64.so.2", "libc.so.6").Bytes()), 0o755)
+			},
+			cfg: Config{Entrypoint: []string{"/app"}},
 		},
 		{
 			name:  "another architecture",

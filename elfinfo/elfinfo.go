@@ -21,6 +21,7 @@ const (
 	maxStrtab  = 64 << 20 // bytes of DT_STRTAB
 	maxVerRecs = 1 << 16  // version records followed
 	maxString  = 1 << 16  // bytes of one string
+	maxStrings = 4 << 20  // bytes of the distinct strings of one file
 )
 
 // FormatError reports a malformed ELF file.
@@ -47,6 +48,9 @@ type Info struct {
 
 	Interp     string // PT_INTERP, "" if none
 	HasDynamic bool   // has PT_DYNAMIC
+	// execErr is why the kernel refuses to execute the file (a PT_INTERP
+	// it rejects), nil if it does not.
+	execErr *FormatError
 
 	Needed     []string // DT_NEEDED in order
 	SOName     string
@@ -71,6 +75,18 @@ type VersionNeed struct {
 type Version struct {
 	Name string
 	Weak bool
+}
+
+// ExecError returns why the kernel refuses to execute the file with
+// ENOEXEC ("exec format error"), nil if it does not: its first PT_INTERP is
+// empty (under 2 bytes), longer than PATH_MAX, or not NUL-terminated
+// (load_elf_binary). It is a *FormatError. The loader ignores PT_INTERP in
+// the libraries it loads: it only matters for a program.
+func (i *Info) ExecError() error {
+	if i.execErr == nil {
+		return nil
+	}
+	return i.execErr
 }
 
 // IsStatic reports whether the loader plays no part: no PT_DYNAMIC, or a
@@ -120,21 +136,32 @@ func Read(r io.ReaderAt, size int64) (info *Info, err error) {
 	}
 	bo := byteOrder(info.Data)
 	var (
-		dyn      progHeader
-		haveDyn  bool
-		loadsBuf [8]progHeader // most files have 2 to 5 PT_LOAD
-		loads    = loadsBuf[:0]
+		dyn        progHeader
+		haveDyn    bool
+		haveInterp bool
+		loadsBuf   [8]progHeader // most files have 2 to 5 PT_LOAD
+		loads      = loadsBuf[:0]
 	)
 	for i := 0; i < len(phdrs); i += phentsize {
 		p := decodeProg(phdrs[i:], info.Class, bo)
 		switch p.typ {
 		case elf.PT_INTERP:
+			if haveInterp {
+				continue // the kernel reads the first
+			}
+			haveInterp = true
 			if p.filesz > maxInterp || int64(p.off) < 0 || int64(p.off+p.filesz) > size {
 				return nil, &FormatError{Off: int64(p.off), Msg: "PT_INTERP out of range"}
 			}
 			b, err := pr.view(int64(p.off), int64(p.filesz))
 			if err != nil {
 				return nil, &FormatError{Off: int64(p.off), Msg: "PT_INTERP unreadable"}
+			}
+			switch {
+			case len(b) < 2:
+				info.execErr = &FormatError{Off: int64(p.off), Msg: fmt.Sprintf("PT_INTERP of %d bytes is empty", len(b))}
+			case b[len(b)-1] != 0:
+				info.execErr = &FormatError{Off: int64(p.off), Msg: "PT_INTERP is not NUL-terminated"}
 			}
 			if i := bytes.IndexByte(b, 0); i >= 0 {
 				b = b[:i]
@@ -526,6 +553,44 @@ type strtab struct {
 	pr   *pagedReader
 	off  int64 // file offset of the table
 	size int64 // bytes of the table available in the file
+	// The strings read, by offset: a file naming one string many times
+	// (thousands of DT_NEEDED entries of one long name) shares it, and the
+	// distinct strings of one file are bounded in total (maxStrings).
+	// The first strings are searched in inline (a file has a few dozen),
+	// the rest in more.
+	inline [16]seenString
+	n      int
+	more   map[uint64]string
+	total  int64
+}
+
+type seenString struct {
+	o uint64
+	s string
+}
+
+// lookup returns the string at offset o if it was read before.
+func (t *strtab) lookup(o uint64) (string, bool) {
+	for _, e := range t.inline[:t.n] {
+		if e.o == o {
+			return e.s, true
+		}
+	}
+	s, ok := t.more[o]
+	return s, ok
+}
+
+// remember records the string at offset o.
+func (t *strtab) remember(o uint64, s string) {
+	if t.n < len(t.inline) {
+		t.inline[t.n] = seenString{o, s}
+		t.n++
+		return
+	}
+	if t.more == nil {
+		t.more = map[uint64]string{}
+	}
+	t.more[o] = s
 }
 
 // readPage is the unit of reading. The kernel copies every byte read, and
@@ -540,6 +605,9 @@ func (t *strtab) str(o uint64, what string) (string, error) {
 	if o >= uint64(t.size) {
 		return "", &FormatError{Off: t.off, Msg: fmt.Sprintf("%s string offset %#x beyond the string table", what, o)}
 	}
+	if s, ok := t.lookup(o); ok {
+		return s, nil
+	}
 	s, ok, err := t.get(int64(o))
 	if err != nil {
 		return "", err
@@ -547,6 +615,10 @@ func (t *strtab) str(o uint64, what string) (string, error) {
 	if !ok {
 		return "", &FormatError{Off: t.off + int64(o), Msg: what + " string not terminated"}
 	}
+	if t.total += int64(len(s)); t.total > maxStrings {
+		return "", &FormatError{Off: t.off + int64(o), Msg: fmt.Sprintf("strings of the dynamic section over %d bytes", maxStrings)}
+	}
+	t.remember(o, s)
 	return s, nil
 }
 

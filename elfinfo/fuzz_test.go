@@ -25,6 +25,7 @@ func FuzzRead(f *testing.F) {
 		if err != nil {
 			return
 		}
+		_ = info.ExecError()
 		_ = info.IsStatic()
 		_ = info.IsStaticPIE()
 		_ = info.NoDefLib()

@@ -120,17 +120,63 @@ func (t *FS) Files() []File {
 }
 
 // Largest returns the k largest regular files of the final filesystem,
-// largest first (ties by path).
+// largest first (ties in walk order, as [FS.Files] lists them). It holds k
+// nodes at a time, not the list of every file.
 func (t *FS) Largest(k int) []File {
-	var out []File
-	for _, f := range t.Files() {
-		if f.Mode.IsRegular() {
-			out = append(out, f)
+	if k <= 0 {
+		return nil
+	}
+	type item struct {
+		n   *node
+		seq int // walk order
+	}
+	// A min-heap of the k largest so far: the root is the smallest, the
+	// latest walked among equals.
+	h := make([]item, 0, min(k, 1024))
+	smaller := func(a, b item) bool {
+		if a.n.data.size != b.n.data.size {
+			return a.n.data.size < b.n.data.size
+		}
+		return a.seq > b.seq
+	}
+	fix := func(i int) {
+		for {
+			m := i
+			for _, c := range []int{2*i + 1, 2*i + 2} {
+				if c < len(h) && smaller(h[c], h[m]) {
+					m = c
+				}
+			}
+			if m == i {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Size > out[j].Size })
-	if len(out) > k {
-		out = out[:k]
+	seq := 0
+	walk(t.root, func(n *node) {
+		if n.typ != tar.TypeReg {
+			return
+		}
+		seq++
+		it := item{n, seq}
+		switch {
+		case len(h) < k:
+			h = append(h, it)
+			for i := len(h) - 1; i > 0 && smaller(h[i], h[(i-1)/2]); i = (i - 1) / 2 {
+				h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
+			}
+		case smaller(h[0], it):
+			h[0] = it
+			fix(0)
+		}
+	})
+	sort.Slice(h, func(i, j int) bool { return smaller(h[j], h[i]) })
+	out := make([]File, len(h))
+	for i, it := range h {
+		n := it.n
+		out[i] = File{Path: n.path(), Mode: n.fileMode(), Size: n.size(), Layer: n.layer}
 	}
 	return out
 }

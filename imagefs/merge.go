@@ -84,6 +84,9 @@ type FS struct {
 	max   int
 	lower map[string]byte
 	none  bool
+	// empty is the content of every empty regular file (it carries no
+	// bytes, and its refs count nothing that matters).
+	empty *content
 	// Layers holds each layer's statistics, bottom first.
 	Layers []LayerStats
 }
@@ -108,11 +111,12 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 		return nil, err
 	}
 	t := &FS{
-		name: opts.Name,
-		root: &node{typ: tar.TypeDir, mode: 0o755, layer: -1, children: map[string]*node{}},
-		tmp:  tmp,
-		max:  opts.MaxEntries,
-		none: opts.NoContent,
+		name:  opts.Name,
+		root:  &node{typ: tar.TypeDir, mode: 0o755, layer: -1, children: map[string]*node{}},
+		tmp:   tmp,
+		max:   opts.MaxEntries,
+		none:  opts.NoContent,
+		empty: &content{},
 	}
 	if t.max <= 0 {
 		t.max = DefaultMaxEntries
@@ -146,15 +150,18 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 		jobs = runtime.GOMAXPROCS(0)
 	}
 	// Layer i is parsed once a slot is free; a slot is freed when a layer
-	// has been applied, so at most jobs layers of events are held.
+	// has been applied, so at most jobs layers are in flight. A parser
+	// hands its events over in chunks through a bounded channel, so a
+	// layer of a million entries is never held as a million events: the
+	// memory of an image is its tree, one node a live path.
 	ctx, cancel := context.WithCancel(ctx)
-	type result struct {
-		evs []event
-		err error
+	type layerRun struct {
+		chunks chan []event
+		err    error // set before chunks is closed
 	}
-	results := make([]chan result, len(layers))
-	for i := range results {
-		results[i] = make(chan result, 1)
+	runs := make([]*layerRun, len(layers))
+	for i := range runs {
+		runs[i] = &layerRun{chunks: make(chan []event, chunksAhead)}
 	}
 	slots := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
@@ -170,13 +177,15 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
 				for ; i < len(layers); i++ {
-					results[i] <- result{err: ctx.Err()}
+					runs[i].err = ctx.Err()
+					close(runs[i].chunks)
 				}
 				return
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				run := runs[i]
 				s := &t.Layers[i]
 				if opts.Sizes {
 					if d, err := l.Digest(); err == nil {
@@ -184,20 +193,30 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 					}
 					s.Size, _ = l.Size()
 				}
-				evs, usize, err := t.parseLayer(ctx, i, l)
+				usize, err := t.parseLayer(ctx, i, l, run.chunks)
 				s.UncompressedSize = usize
-				results[i] <- result{evs, err}
+				run.err = err
+				close(run.chunks)
 			}()
 		}
 	}()
 	for i := range layers {
-		r := <-results[i]
-		if r.err == nil {
-			r.err = t.applyLayer(i, r.evs)
+		run := runs[i]
+		var err error
+		for evs := range run.chunks {
+			if err == nil {
+				err = t.applyLayer(i, evs)
+				if err != nil {
+					cancel() // the parsers stop; the channel is drained
+				}
+			}
+		}
+		if err == nil {
+			err = run.err
 		}
 		<-slots
-		if r.err != nil {
-			return nil, r.err
+		if err != nil {
+			return nil, err
 		}
 		if opts.SnapshotAfter > 0 && i == opts.SnapshotAfter-1 {
 			t.lower = map[string]byte{}
@@ -207,20 +226,39 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 	return t, nil
 }
 
-// parseLayer streams layer i and returns its events and its uncompressed
-// size.
-func (t *FS) parseLayer(ctx context.Context, i int, l v1.Layer) ([]event, int64, error) {
+// Events are handed from a layer's parser to the applier in chunks of
+// chunkLen, at most chunksAhead chunks ahead.
+const (
+	chunkLen    = 1024
+	chunksAhead = 16
+)
+
+// parseLayer streams layer i, sends its events to out in chunks, and
+// returns its uncompressed size.
+func (t *FS) parseLayer(ctx context.Context, i int, l v1.Layer, out chan<- []event) (int64, error) {
 	digest := t.Layers[i].Digest
 	if digest == "" {
 		digest = t.Layers[i].DiffID
 	}
 	rc, err := l.Uncompressed()
 	if err != nil {
-		return nil, 0, &LayerError{Layer: i, Digest: digest, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
+		return 0, &LayerError{Layer: i, Digest: digest, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
 	}
 	defer rc.Close()
 	cr := &countingReader{r: rc}
-	var evs []event
+	evs := make([]event, 0, chunkLen)
+	send := func() error {
+		if len(evs) == 0 {
+			return nil
+		}
+		select {
+		case out <- evs:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		evs = make([]event, 0, chunkLen)
+		return nil
+	}
 	err = WalkTar(bufio.NewReaderSize(cr, 128<<10), func(pos int, hdr *tar.Header, tr *tar.Reader) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -230,8 +268,14 @@ func (t *FS) parseLayer(ctx context.Context, i int, l v1.Layer) ([]event, int64,
 			return &LayerError{Layer: i, Digest: digest, Entry: hdr.Name, Err: err}
 		}
 		evs = append(evs, ev)
+		if len(evs) == chunkLen {
+			return send()
+		}
 		return nil
 	})
+	if err == nil {
+		err = send()
+	}
 	if err == nil {
 		// Read the tar's end and anything after it, so the digest is
 		// verified where the source verifies it.
@@ -239,14 +283,19 @@ func (t *FS) parseLayer(ctx context.Context, i int, l v1.Layer) ([]event, int64,
 			err = fmt.Errorf("%w: %w", ErrCorrupt, unexpected(cerr))
 		}
 	}
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: the stream's error (a cut connection) is no
+		// corruption.
+		err = &LayerError{Layer: i, Digest: digest, Err: context.Cause(ctx)}
+	}
 	if err != nil {
 		var le *LayerError
 		if !errors.As(err, &le) {
 			err = &LayerError{Layer: i, Digest: digest, Err: err}
 		}
-		return nil, 0, err
+		return 0, err
 	}
-	return evs, cr.n, nil
+	return cr.n, nil
 }
 
 // applyLayer applies the events of layer i in order.

@@ -181,6 +181,10 @@ func (t *FS) parseEntry(layer, pos int, hdr *tar.Header, tr io.Reader) (event, e
 		if hdr.Size < 0 {
 			return ev, fmt.Errorf("%w: negative size", ErrBadEntry)
 		}
+		if hdr.Size == 0 {
+			n.data = t.empty // one for every empty file: nothing to keep
+			break
+		}
 		c, err := t.capture(tr, name, hdr.Size)
 		if err != nil {
 			return ev, err

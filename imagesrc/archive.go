@@ -42,6 +42,13 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 		return nil, false, err
 	}
 	defer f.Close()
+	return readPlainArchive(f, path, nil, tag)
+}
+
+// readPlainArchive is openPlainArchive of the archive open as f. The
+// layers read path again, or keep reading f when keep is set (a file
+// already removed: f stays open while the image is in use).
+func readPlainArchive(f *os.File, path string, keep io.ReaderAt, tag *name.Tag) (img v1.Image, ok bool, err error) {
 	entries := map[string]archiveEntry{}
 	tr := tar.NewReader(f)
 	for {
@@ -55,10 +62,8 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 		if hdr.Typeflag != tar.TypeReg {
 			continue // a layer stored as a link: the tarball package knows those
 		}
-		for k := range hdr.PAXRecords {
-			if strings.HasPrefix(k, "GNU.sparse.") {
-				return nil, false, nil // stored bytes are not the file's: not read in place
-			}
+		if sparse(hdr) {
+			return nil, false, nil // stored bytes are not the file's: not read in place
 		}
 		off, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
@@ -72,14 +77,17 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 			return nil, fmt.Errorf("%s: no such file in the archive", name)
 		}
 		if e.size > limit {
-			return nil, fmt.Errorf("%s: %d bytes, more than %d", name, e.size, limit)
+			return nil, tooBig(name, e.size)
 		}
 		b := make([]byte, e.size)
 		_, err := f.ReadAt(b, e.off)
 		return b, err
 	}
-	const maxJSON = 16 << 20
 	raw, err := read("manifest.json", maxJSON)
+	var big *sizeError
+	if errors.As(err, &big) {
+		return nil, true, err // not for the tarball package, which reads it whole
+	}
 	if err != nil {
 		return nil, false, nil
 	}
@@ -91,6 +99,9 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 	if err != nil || len(d.LayerSources) > 0 {
 		return nil, false, nil // the tarball package says what is wrong, or knows foreign layers
 	}
+	if e, found := entries[d.Config]; found && e.size > maxJSON {
+		return nil, true, tooBig(d.Config, e.size)
+	}
 	plain := false
 	layers := make([]*archiveLayer, len(d.Layers))
 	for i, l := range d.Layers {
@@ -100,7 +111,7 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 		}
 		head := make([]byte, 4)
 		n, _ := f.ReadAt(head, e.off)
-		layers[i] = &archiveLayer{path: path, entry: e}
+		layers[i] = &archiveLayer{path: path, file: keep, entry: e}
 		switch head = head[:n]; {
 		case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 			layers[i].mt = types.DockerLayer
@@ -124,12 +135,6 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 	if len(cfg.RootFS.DiffIDs) != len(layers) {
 		return nil, true, fmt.Errorf("the config has %d diff_ids for %d layers", len(cfg.RootFS.DiffIDs), len(layers))
 	}
-	a := &plainArchive{config: cfgRaw, layers: map[v1.Hash]*archiveLayer{}}
-	man := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.DockerManifestSchema2,
-		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(cfgRaw)), Digest: sha256Hash(cfgRaw)},
-	}
 	for i, l := range layers {
 		l.diffID = cfg.RootFS.DiffIDs[i]
 		if l.plain {
@@ -149,18 +154,56 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 				return nil, true, fmt.Errorf("layer %s: its bytes hash to %s, the config says %s", d.Layers[i], h, l.diffID)
 			}
 		}
+	}
+	img, err = plainImage(cfgRaw, layers)
+	return img, true, err
+}
+
+// plainImage is the image of the config cfgRaw and its layers, bottom
+// first, their diffIDs set (and checked, for plain ones).
+func plainImage(cfgRaw []byte, layers []*archiveLayer) (v1.Image, error) {
+	a := &plainArchive{config: cfgRaw, layers: map[v1.Hash]*archiveLayer{}}
+	man := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.DockerManifestSchema2,
+		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(cfgRaw)), Digest: sha256Hash(cfgRaw)},
+	}
+	for _, l := range layers {
 		digest, err := l.Digest()
 		if err != nil {
-			return nil, true, err
+			return nil, err
 		}
 		man.Layers = append(man.Layers, v1.Descriptor{MediaType: l.mt, Size: l.entry.size, Digest: digest})
 		a.layers[digest] = l
 	}
+	var err error
 	if a.manifest, err = json.Marshal(man); err != nil {
-		return nil, true, err
+		return nil, err
 	}
-	img, err = partial.CompressedToImage(a)
-	return img, true, err
+	return partial.CompressedToImage(a)
+}
+
+// sparse reports whether hdr is of a PAX sparse file, whose stored bytes
+// are not the file's.
+func sparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// sizeError is a JSON file of an archive over maxJSON bytes.
+type sizeError struct {
+	name string
+	size int64
+}
+
+func tooBig(name string, size int64) error { return &sizeError{name, size} }
+
+func (e *sizeError) Error() string {
+	return fmt.Sprintf("%s: %d bytes, more than the %d a manifest or config may have", e.name, e.size, maxJSON)
 }
 
 // findDescriptor picks the image tagged tag, or the only one.
@@ -207,10 +250,11 @@ func (a *plainArchive) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error)
 }
 
 // archiveLayer is a layer file of the archive, read in place (the archive
-// is opened again for each reader). It is a partial.CompressedLayer with a
-// DiffID, the config's.
+// is opened again for each reader, or file read). It is a
+// partial.CompressedLayer with a DiffID, the config's.
 type archiveLayer struct {
 	path   string
+	file   io.ReaderAt
 	entry  archiveEntry
 	mt     types.MediaType
 	plain  bool
@@ -245,6 +289,9 @@ func (l *archiveLayer) Digest() (v1.Hash, error) {
 
 // Compressed returns the layer's bytes as stored.
 func (l *archiveLayer) Compressed() (io.ReadCloser, error) {
+	if l.file != nil {
+		return io.NopCloser(io.NewSectionReader(l.file, l.entry.off, l.entry.size)), nil
+	}
 	f, err := os.Open(l.path)
 	if err != nil {
 		return nil, err

@@ -10,13 +10,12 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/daemon"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fromscratch/fromscratch/internal/registry"
 )
 
 // The transport prefixes of a reference.
@@ -43,8 +42,12 @@ type Options struct {
 	// multi-platform index. "" means the host's platform (linux/GOARCH),
 	// and for a layout or index with one image, that image.
 	Platform string
-	// Insecure allows plain HTTP for a registry reference.
+	// Insecure allows plain HTTP for a registry reference; without it
+	// only HTTPS is spoken, to any registry (see package registry).
 	Insecure bool
+
+	// registryOnly is set for the registry's turn at a bare name.
+	registryOnly bool
 }
 
 // HasTransport reports whether ref starts with a transport prefix this
@@ -58,13 +61,24 @@ func HasTransport(ref string) bool {
 	return false
 }
 
+// IsPath reports whether ref is written as a path: it starts with "/",
+// "./" or "../" (or is "." or ".."). A path is never a registry reference.
+func IsPath(ref string) bool {
+	return ref == "." || ref == ".." || strings.HasPrefix(ref, "/") ||
+		strings.HasPrefix(ref, "./") || strings.HasPrefix(ref, "../")
+}
+
 // LooksLikeImage reports whether s should be taken as an image reference
 // rather than a directory: it has a transport prefix, it is an existing file
-// (a docker-archive) or OCI layout, or it is not an existing path and parses
-// as a registry reference.
+// (a docker-archive) or OCI layout (with a ":TAG" or "@DIGEST" after a path),
+// or it is not a path (see [IsPath]), not an existing file and parses as a
+// registry reference.
 func LooksLikeImage(s string) bool {
 	if HasTransport(s) || LocalTransport(s) != "" {
 		return true
+	}
+	if IsPath(s) {
+		return pathTransport(s) != ""
 	}
 	if _, err := os.Lstat(s); err == nil {
 		return false
@@ -73,9 +87,15 @@ func LooksLikeImage(s string) bool {
 	return err == nil && strings.ContainsAny(s, ":/@")
 }
 
-// Open returns the image ref names. Errors name ref.
+// Open returns the image ref names. Errors name ref; a path (see [IsPath])
+// that names no image is a *fs.PathError for ref.
 func Open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	img, err := open(ctx, ref, opts)
+	var pe *fs.PathError
+	var nf *NotFoundError
+	if errors.As(err, &pe) && pe.Path == ref || errors.As(err, &nf) {
+		return nil, err // names ref already: "REF: reason"
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening image %q: %w", ref, err)
 	}
@@ -104,6 +124,47 @@ func LocalTransport(ref string) string {
 	return ""
 }
 
+// pathTransport is the transport of a path that picks an image of an
+// archive or layout: DockerArchive for FILE:NAME:TAG, OCILayout for
+// DIR:TAG, DIR:NAME:TAG and DIR@DIGEST, where FILE or DIR is the first
+// prefix before a ":" (or the part before the "@") that exists; "" if none.
+func pathTransport(ref string) string {
+	if i := strings.LastIndex(ref, "@"); i > 0 && LocalTransport(ref[:i]) == OCILayout {
+		return OCILayout
+	}
+	for i := 0; i < len(ref); i++ {
+		if ref[i] != ':' {
+			continue
+		}
+		if _, err := os.Stat(ref[:i]); err == nil {
+			return LocalTransport(ref[:i])
+		}
+	}
+	return ""
+}
+
+// notAnImage is the error for a path that names no image: it does not
+// exist, or is neither a docker archive nor an OCI layout.
+func notAnImage(ref string) error {
+	fi, err := os.Stat(ref)
+	switch {
+	case err != nil:
+		return &fs.PathError{Op: "open", Path: ref, Err: reasonOf(err)}
+	case fi.IsDir():
+		return &fs.PathError{Op: "open", Path: ref, Err: errors.New("a directory without an oci-layout file: not an OCI image layout")}
+	}
+	return &fs.PathError{Op: "open", Path: ref, Err: errors.New("not a docker archive or an OCI image layout")}
+}
+
+// reasonOf is the error inside a *fs.PathError, or err.
+func reasonOf(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // isTar reports whether the file p starts with a ustar header.
 func isTar(p string) bool {
 	f, err := os.Open(p)
@@ -122,7 +183,16 @@ func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 		return nil, err
 	}
 	if !HasTransport(ref) {
-		ref = LocalTransport(ref) + ref
+		t := LocalTransport(ref)
+		if t == "" && IsPath(ref) {
+			if t = pathTransport(ref); t == "" {
+				return nil, notAnImage(ref)
+			}
+		}
+		if t == "" && !opts.registryOnly && IsBare(ref) {
+			return openBare(ctx, ref, plat, opts)
+		}
+		ref = t + ref
 	}
 	switch {
 	case strings.HasPrefix(ref, DockerArchive):
@@ -130,24 +200,18 @@ func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	case strings.HasPrefix(ref, OCILayout):
 		return fromLayout(strings.TrimPrefix(ref, OCILayout), plat, opts.Platform != "")
 	case strings.HasPrefix(ref, DockerDaemon):
-		r, err := name.ParseReference(strings.TrimPrefix(ref, DockerDaemon))
-		if err != nil {
-			return nil, err
-		}
-		// The engine streams `docker save` into a temporary file: memory
-		// stays bounded and the layers can be read more than once.
-		return daemon.Image(r, daemon.WithContext(ctx), daemon.WithFileBufferedOpener())
+		return fromDaemon(ctx, strings.TrimPrefix(ref, DockerDaemon))
 	}
-	var nopts []name.Option
-	if opts.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	r, err := name.ParseReference(ref, nopts...)
+	r, err := registry.Reference(ref, opts.Insecure)
 	if err != nil {
 		return nil, err
 	}
-	return remote.Image(r, remote.WithContext(ctx), remote.WithPlatform(*plat),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	ropts, err := registry.Options(ctx, opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(r, append(ropts, remote.WithPlatform(*plat))...)
+	return img, registry.Explain(err)
 }
 
 // platform parses s, or returns the host's platform.
@@ -185,7 +249,7 @@ func fromLayout(spec string, plat *v1.Platform, explicit bool) (v1.Image, error)
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
 		return nil, fmt.Errorf("%s: not an OCI image layout: %w", dir, err)
 	}
-	ii, err := layout.ImageIndexFromPath(dir)
+	ii, err := openLayoutIndex(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,6 +200,113 @@ func TestLocalTransport(t *testing.T) {
 	} {
 		if got := LocalTransport(ref); got != want {
 			t.Errorf("LocalTransport(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
+
+// TestPathIsNoReference: a string written as a path names a file or
+// directory, never a registry image.
+func TestPathIsNoReference(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.MkdirAll("layout", 0o755)
+	os.WriteFile("layout/oci-layout", []byte("{}"), 0o644)
+	os.WriteFile("app.tar", []byte("broken"), 0o644)
+	for ref, want := range map[string]string{
+		"./layout:1": OCILayout, "./layout:app:1": OCILayout, "./layout@sha256:00": OCILayout,
+		"./app.tar:app:1": DockerArchive, "./missing.tar": "", "/no/such:1": "",
+	} {
+		if got := pathTransport(ref); got != want {
+			t.Errorf("pathTransport(%q) = %q, want %q", ref, got, want)
+		}
+	}
+	for _, ref := range []string{"./missing.tar", "../missing.tar", "/no/such", "/no/such:1", "."} {
+		if !IsPath(ref) {
+			t.Errorf("IsPath(%q) = false", ref)
+		}
+		_, err := Open(context.Background(), ref, Options{})
+		var pe *fs.PathError
+		if !errors.As(err, &pe) || pe.Path != ref {
+			t.Errorf("Open(%q) = %v, want a *fs.PathError for %q", ref, err, ref)
+		}
+	}
+	for _, ref := range []string{"alpine", "app:1", "registry.example/app", ".hidden/x"} {
+		if IsPath(ref) {
+			t.Errorf("IsPath(%q) = true", ref)
+		}
+	}
+}
+
+// TestStreamedArchive: an archive read as the engine's stream (copied and
+// hashed in one pass) is the image that opening the archive gives: plain
+// layers found by their diff_ids, or, with a gzip layer, the archive
+// readers' image.
+func TestStreamedArchive(t *testing.T) {
+	dir := t.TempDir()
+	for _, plain := range []bool{true, false} {
+		layers := []v1.Layer{testLayer(t, "a", "plain layer", true), testLayer(t, "b", "second layer", plain)}
+		orig, err := image.Image(layers, nil, image.Config{Architecture: "amd64", Entrypoint: []string{"/a"}}, image.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "app.tar")
+		if err := image.WriteDockerArchive(context.Background(), p, "app:one", orig); err != nil {
+			t.Fatal(err)
+		}
+		want, err := Open(context.Background(), p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.CreateTemp(dir, "stream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, n, err := copyHashed(f, src)
+		src.Close()
+		if fi, _ := os.Stat(p); err != nil || n != fi.Size() {
+			t.Fatalf("copyHashed = %d bytes, %v; want %d", n, err, fi.Size())
+		}
+		id, _ := orig.ConfigName()
+		got, err := imageOfStream(f, n, files, id)
+		if err != nil {
+			t.Fatalf("imageOfStream (plain %v) = %v", plain, err)
+		}
+		gd, _ := got.Digest()
+		wd, _ := want.Digest()
+		if gd != wd {
+			t.Errorf("plain %v: streamed image %s, opened %s", plain, gd, wd)
+		}
+		gl, _ := got.Layers()
+		for i, l := range gl {
+			rc, err := l.Uncompressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _, err := v1.SHA256(rc)
+			rc.Close()
+			if d, _ := layers[i].DiffID(); err != nil || h != d {
+				t.Errorf("plain %v: layer %d reads as %s (%v), want %s", plain, i, h, err, d)
+			}
+		}
+		f.Close()
+	}
+}
+
+// TestIsBare: a bare name names no registry.
+func TestIsBare(t *testing.T) {
+	for ref, want := range map[string]bool{
+		"app": true, "app:1.0": true, "me/app": true, "me/app:1": true,
+		"app@sha256:0000000000000000000000000000000000000000000000000000000000000000": true,
+		"127.0.0.1:5000/app": false, "localhost/app": false, "docker.io/library/app": false,
+		"registry.example/app:1.0": false, "./app": false, "/app": false,
+		"docker-daemon:app": false, "oci-layout:dir": false, "Bad^": false,
+	} {
+		if got := IsBare(ref); got != want {
+			t.Errorf("IsBare(%q) = %v, want %v", ref, got, want)
 		}
 	}
 }

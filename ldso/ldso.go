@@ -411,6 +411,9 @@ func (r *Resolver) resolve(res *Result) (*Result, error) {
 	if info.Type != elf.ET_EXEC && info.Type != elf.ET_DYN {
 		return nil, fmt.Errorf("%w (%s)", ErrNotDynamic, info.Type)
 	}
+	if err := info.ExecError(); err != nil {
+		return nil, err // the kernel refuses to run it: nothing is loaded
+	}
 	if info.IsStatic() {
 		res.Static = true
 		return res, nil

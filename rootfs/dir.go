@@ -4,9 +4,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
-	"golang.org/x/sys/unix"
 )
 
 // Dir returns the root filesystem at the host directory root. Dir("/") is the
@@ -29,7 +26,7 @@ func Dir(root string) (FS, error) {
 	if abs == "/" {
 		return &dirFS{path: abs}, nil
 	}
-	h, err := os.OpenFile(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	h, err := openRootHandle(abs)
 	if err != nil {
 		return nil, err
 	}
@@ -71,27 +68,6 @@ func (d *dirFS) ReadDirNames(name string) ([]string, error) {
 
 // ReadDir implements FS.
 func (d *dirFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(d.host(name)) }
-
-// Open implements FS. For a root other than "/" the whole path is resolved
-// inside the root (openat2 RESOLVE_IN_ROOT where the kernel has it).
-func (d *dirFS) Open(name string) (File, error) {
-	if d.root == nil {
-		return openHost(Clean(name))
-	}
-	h, err := pathrs.OpenatInRoot(d.root, Clean(name))
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	if _, err := regular(h, name); err != nil {
-		return nil, err
-	}
-	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
-	return f, nil
-}
 
 // regular returns f if it is a regular file, and closes it otherwise.
 func regular(f *os.File, name string) (*os.File, error) {

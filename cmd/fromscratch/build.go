@@ -17,6 +17,8 @@ import (
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/internal/progress"
+	"github.com/fromscratch/fromscratch/internal/reason"
+	"github.com/fromscratch/fromscratch/tracer"
 )
 
 type buildOptions struct {
@@ -45,6 +47,9 @@ type buildOptions struct {
 	debug        bool
 	busybox      []string
 	debugTools   []string
+	filesFrom    []string
+	traces       []string
+	traceTimeout time.Duration
 }
 
 func newBuildCmd() *cobra.Command {
@@ -135,6 +140,9 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 	f.BoolVar(&o.debug, "debug", false, "add a top layer with a static busybox in /busybox (PATH extended); the layers below are unchanged")
 	f.StringArrayVar(&o.busybox, "busybox", nil, "with --debug, the static busybox to use (default: the root's /bin/busybox); repeatable, one per architecture")
 	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
+	f.StringArrayVar(&o.filesFrom, "files-from", nil, "add the paths listed in `FILE` (- for stdin; as fromscratch trace writes it: a path a line, # comments), directories without their contents, files with their libraries (repeatable)")
+	f.StringArrayVar(&o.traces, "trace", nil, "run the entrypoint with `ARGS` (a JSON array or words) under the tracer first and add every path the run used (repeatable; the runs' output goes to stderr)")
+	f.DurationVar(&o.traceTimeout, "trace-timeout", time.Minute, "end a --trace run after this long, keeping what it used (0: no limit)")
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
 	return cmd
 }
@@ -188,6 +196,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 		return buildExit(err)
 	}
 	defer res.Close()
+	for _, t := range res.Traces {
+		bar.Printf(stderr, "fromscratch: traced %s\n", t)
+	}
 	for _, w := range res.Warnings {
 		bar.Printf(stderr, "fromscratch: warning: %s\n", w)
 	}
@@ -291,6 +302,27 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 			return bo, usage("--cmd: %v", err)
 		}
 	}
+	stdinTaken := false
+	for _, name := range o.filesFrom {
+		paths, err := readPathList(name)
+		if err != nil {
+			return bo, err
+		}
+		stdinTaken = stdinTaken || name == "-"
+		bo.Paths = append(bo.Paths, paths...)
+	}
+	for _, t := range o.traces {
+		args, err := words(t)
+		if err != nil {
+			return bo, usage("--trace %q: %v", t, err)
+		}
+		bo.Traces = append(bo.Traces, args)
+	}
+	bo.TraceTimeout = o.traceTimeout
+	if !stdinTaken {
+		bo.TraceStdin = os.Stdin
+	}
+	bo.TraceOutput = os.Stderr
 	for _, l := range o.labels {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok {
@@ -299,6 +331,24 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		bo.Labels[k] = v
 	}
 	return bo, nil
+}
+
+// readPathList reads a --files-from list (- is stdin).
+func readPathList(name string) ([]string, error) {
+	var r io.Reader = os.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, usage("--files-from %s: %s", name, reason.Of(err))
+		}
+		defer f.Close()
+		r = f
+	}
+	paths, err := tracer.ReadList(r)
+	if err != nil {
+		return nil, usage("--files-from %s: %v", name, err)
+	}
+	return paths, nil
 }
 
 // buildExit gives builder's errors their exit code: 2 for unusable input,

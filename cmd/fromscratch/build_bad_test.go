@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fromscratch/fromscratch/internal/elfcraft"
 )
 
 // TestBuildBadInput: each bad input gives its exit code, one stderr line
@@ -27,6 +32,19 @@ func TestBuildBadInput(t *testing.T) {
 	gcc(t, "gcc", dir, "gone.c", "int gone(void){return 1;}\n", "-shared", "-fPIC", "-o", "libgone.so")
 	gcc(t, "gcc", dir, "prog.c", "int gone(void); int main(void){return gone();}\n", "-o", "needsgone", "-L.", "-lgone")
 	os.Remove(filepath.Join(dir, "libgone.so"))
+	// Crafted programs: an ELF header cut short, program headers out of
+	// range, and a PT_INTERP the kernel refuses (it is empty).
+	prog := elfcraft.Needed("/lib64/ld-linux-x86-64.so.2", "libc.so.6").Bytes()
+	cut := filepath.Join(dir, "cut")
+	os.WriteFile(cut, prog[:40], 0o755)
+	badPh := filepath.Join(dir, "badph")
+	bad := slices.Clone(prog)
+	binary.LittleEndian.PutUint64(bad[0x20:], 1<<40) // e_phoff
+	os.WriteFile(badPh, bad, 0o755)
+	emptyInterp := filepath.Join(dir, "emptyinterp")
+	s := elfcraft.Needed("", "libc.so.6")
+	s.Type, s.Interp = elf.ET_EXEC, []byte{}
+	os.WriteFile(emptyInterp, s.Bytes(), 0o755)
 	out := t.TempDir()
 	target := filepath.Join(out, "img.tar")
 
@@ -41,6 +59,10 @@ func TestBuildBadInput(t *testing.T) {
 		{"not executable", []string{"-o", target, noexec}, 2, "not executable"},
 		{"not ELF nor script", []string{"-o", target, text}, 2, "not an ELF program nor a #! script"},
 		{"directory", []string{"-o", target, dir}, 2, "not a regular file"},
+		{"ELF header cut short", []string{"-o", target, cut}, 2, cut + ": malformed ELF: file too short for the ELF header"},
+		{"ELF header cut short, --platform", []string{"-o", target, "--platform", "linux/amd64", cut}, 2, "malformed ELF: file too short"},
+		{"program headers out of range", []string{"-o", target, badPh}, 2, badPh + ": malformed ELF: program headers (3 of 56 bytes) out of range"},
+		{"empty PT_INTERP", []string{"-o", target, emptyInterp}, 2, emptyInterp + ": malformed ELF: PT_INTERP of 0 bytes is empty"},
 		{"no output", []string{"/bin/true"}, 2, "no output"},
 		{"wrong platform", []string{"-o", target, "--platform", "linux/arm64", "/bin/true"}, 2, "not linux/arm64"},
 		{"missing library", []string{"-o", target, filepath.Join(dir, "needsgone")}, 1, "libgone.so"},

@@ -34,7 +34,8 @@ versions it needs, and the user it runs as. It names the first broken link
 and a fix.
 
 IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST], docker-daemon:NAME
-or a registry reference.
+or a registry reference. A bare name (app:1.0) is the Docker engine's image,
+or else Docker Hub's; a path (/..., ./..., ../...) is never a reference.
 
 Exit status: 0 healthy, 1 the entrypoint cannot start, 2 the image cannot be
 read.`,
@@ -63,14 +64,15 @@ func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref stri
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	img, err := imagesrc.Open(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
+	img, err := openImage(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
 	if err != nil {
-		return &exitError{code: 2, msg: describe(err)}
+		return err
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
+	readingImage()
 	fsys, err := imagefs.Open(ctx, img, imagefs.Options{})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}

@@ -369,28 +369,11 @@ func TestBuildGoAdd(t *testing.T) {
 // platforms, and Docker pulls the host's and runs it.
 func TestBuildGoPush(t *testing.T) {
 	requireDocker(t)
-	registry := requireTool(t, "docker-registry")
-	rdir := t.TempDir()
-	port := freePort(t)
-	conf := filepath.Join(rdir, "config.yml")
-	os.WriteFile(conf, []byte(fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%d\n",
-		filepath.Join(rdir, "data"), port)), 0o644)
-	cmd := exec.Command(registry, "serve", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v2/", port)); err == nil {
-			resp.Body.Close()
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	host := startRegistry(t)
 
 	dir := goModule(t, "hello", goServer)
-	ref := fmt.Sprintf("127.0.0.1:%d/fromscratch-test/gohello:%d", port, os.Getpid())
-	out := mustRunIn(t, dir, nil, "build", "--go", "./cmd/hello", "--platform", "linux/amd64", "--platform", "linux/arm64", "--push", ref)
+	ref := fmt.Sprintf("%s/fromscratch-test/gohello:%d", host, os.Getpid())
+	out := mustRunIn(t, dir, nil, "build", "--go", "./cmd/hello", "--platform", "linux/amd64", "--platform", "linux/arm64", "--insecure", "--push", ref)
 	if !strings.Contains(out, "@sha256:") {
 		t.Errorf("build --push printed %q, want a digest reference", out)
 	}

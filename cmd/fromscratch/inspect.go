@@ -48,11 +48,14 @@ the content bytes of regular files over all layers (1 for an image without
 files). File counts are of non-directories.
 
 IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
-docker-daemon:NAME or a registry reference.
+docker-daemon:NAME or a registry reference. A bare name (app:1.0) is the Docker
+engine's image, or else Docker Hub's; a path (/..., ./..., ../...) is never a
+reference.
 
 Exit status: 0 fine; 1 a --max-waste or --min-efficiency gate was crossed;
 2 bad usage or an unreadable image.`,
 		Example: `  fromscratch inspect docker-archive:app.tar
+  fromscratch inspect app:latest     # the Docker engine's, or else Docker Hub's
   fromscratch inspect --json oci-layout:./out:app | jq .efficiency
   # a CI gate
   fromscratch inspect --max-waste 5% --min-efficiency 0.95 registry.example/app:1.0`,
@@ -107,6 +110,7 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
+	readingImage()
 	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: ref, Sizes: true})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -54,11 +55,11 @@ Exit status: 0 all found, 1 something not found, 2 a FILE could not be read.`,
   fromscratch ldd --json /usr/bin/curl /usr/sbin/nginx | jq .`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLdd(cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
+			return runLdd(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.root, "root", "/", "root filesystem to resolve FILEs and libraries in: a directory, or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference)")
+	f.StringVar(&o.root, "root", "/", "root filesystem to resolve FILEs and libraries in: a directory, or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference; a bare name is looked for in the Docker engine first)")
 	f.StringVar(&o.libraryPath, "library-path", "", "LD_LIBRARY_PATH to emulate (colon-separated)")
 	f.StringVar(&o.hwcaps, "hwcaps", "", `glibc-hwcaps subdirectories to search, best first (e.g. "x86-64-v3,x86-64-v2"), "none", or "" for what this CPU supports`)
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
@@ -80,8 +81,11 @@ type lddJSON struct {
 	Error            string         `json:"error,omitempty"`
 }
 
-func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
-	fsys, closeRoot, err := openRoot(o.root, imagesrc.Options{Platform: o.platform, Insecure: o.insecure}) // a directory or an image
+func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files []string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	fsys, closeRoot, err := openRoot(ctx, o.root, imagesrc.Options{Platform: o.platform, Insecure: o.insecure}) // a directory or an image
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.root, unwrapPathError(err))}
 	}
@@ -111,6 +115,9 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	defer collectLess(len(paths))()
 	r := ldso.New(fsys, opts)
 	results, errs := r.ResolveAll(paths)
+	if err := ctx.Err(); err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("ldd: %v", err)} // interrupted: no partial answer
+	}
 	if _, err := r.CacheStatus(); err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !imagesrc.LooksLikeImage(o.root) {
 		how := "only the default directories are searched, as the loader does (--ldconfig: as if ldconfig had run)"
 		if o.useConf {

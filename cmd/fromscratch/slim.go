@@ -55,7 +55,9 @@ programs it runs): keep those with --keep, and test the result.
 
 No Docker daemon is needed; IMAGE is read twice, layer by layer, never held
 in memory. IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
-docker-daemon:NAME or a registry reference.
+docker-daemon:NAME or a registry reference. A bare name (app:1.0) is the Docker
+engine's image, or else Docker Hub's; a path (/..., ./..., ../...) is never a
+reference.
 
 Exit status: 0 written; 1 the entrypoint cannot start (a library not in the
 image, or the image is already broken: see fromscratch doctor) or the slim

@@ -44,7 +44,9 @@ No Docker daemon is needed; the image is read twice, layer by layer, never
 held in memory. Outputs are written atomically.
 
 IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
-docker-daemon:NAME or a registry reference.
+docker-daemon:NAME or a registry reference. A bare name (app:1.0) is the Docker
+engine's image, or else Docker Hub's; a path (/..., ./..., ../...) is never a
+reference.
 
 Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 		Example: `  fromscratch squash -o flat.tar -t app:flat docker-archive:app.tar

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fromscratch/fromscratch/closure"
+)
+
+// realJob is a real job of a Debian program that needs files no ELF
+// header names: modules it dlopens, data and configuration files it
+// reads, helper programs it runs.
+type realJob struct {
+	name string
+	// argv[0] is the program, an absolute path of the host.
+	argv  []string
+	stdin string
+	// env is set in the image (--env) and for the host's run.
+	env []string
+	// stderr: the job's standard error is compared too.
+	stderr bool
+	// clean are host paths the job creates, removed before each host run.
+	clean []string
+	// needs is the tool whose absence skips the job outside CI.
+	needs string
+}
+
+// ed25519Key is a fixed key: an Ed25519 signature is deterministic, so a
+// certificate request made with it is the same on every run.
+const ed25519Key = `-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIL7a3sM4cvqAYLBxTaCaZuhIX574FT+RnY8ZZ3FZUQEL
+-----END PRIVATE KEY-----
+`
+
+// gzipEmpty is the gzip of nothing, for file(1) to name.
+const gzipEmpty = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+
+func realJobs() []realJob {
+	isrg, _ := os.ReadFile("/etc/ssl/certs/ISRG_Root_X1.pem")
+	return []realJob{
+		// character set conversion: glibc's gconv modules are dlopen'd
+		{name: "iconv-latin1", argv: []string{"/usr/bin/iconv", "-f", "UTF-8", "-t", "ISO-8859-1"}, stdin: "héllo wörld\n"},
+		{name: "iconv-utf16", argv: []string{"/usr/bin/iconv", "-f", "UTF-8", "-t", "UTF-16LE"}, stdin: "ça va\n"},
+		// interpreters: the standard library, extension modules
+		{name: "python-json", argv: []string{"/usr/bin/python3", "-c", `import json, decimal; print(json.dumps({"a": str(decimal.Decimal("1.1") * 3)}))`}},
+		{name: "python-ext", argv: []string{"/usr/bin/python3", "-c", `import sqlite3, zlib, hashlib; c = sqlite3.connect(":memory:"); print(c.execute("select 6*7").fetchone()[0], zlib.crc32(b"a"), hashlib.sha256(b"a").hexdigest()[:8])`}},
+		{name: "perl-xs", argv: []string{"/usr/bin/perl", "-MDigest::MD5=md5_hex", "-MPOSIX=floor", "-e", `print md5_hex("a"), " ", floor(2.5), "\n"`}},
+		{name: "tclsh", argv: []string{"/usr/bin/tclsh"}, stdin: "puts [string toupper hello]\nputs [clock format 0 -gmt 1]\n", needs: "tclsh"},
+		// plugin and coder modules
+		{name: "imagemagick", argv: []string{"/usr/bin/convert", "-size", "2x1", "xc:red", "-depth", "8", "txt:-"}, needs: "/usr/bin/convert"},
+		// data files read at start
+		{name: "file-magic", argv: []string{"/usr/bin/file", "-b", "-"}, stdin: gzipEmpty},
+		{name: "units", argv: []string{"/usr/bin/units", "-t", "1 mile", "km"}, needs: "units"},
+		// configuration files
+		{name: "openssl-req", argv: []string{"/usr/bin/openssl", "req", "-new", "-key", "/dev/stdin", "-subj", "/CN=fromscratch"}, stdin: ed25519Key},
+		// TLS: the CA store, through hashed links
+		{name: "openssl-verify", argv: []string{"/usr/bin/openssl", "verify"}, stdin: string(isrg)},
+		// time zones
+		{name: "date-tz", argv: []string{"/usr/bin/date", "-d", "@0", "+%H:%M%z %Z"}, env: []string{"TZ=Europe/Paris"}},
+		// programs that run helper programs
+		{name: "gcc-compile", argv: []string{"/usr/bin/gcc", "-x", "c", "-S", "-O2", "-o", "-", "-"}, stdin: "#include <stdio.h>\nint f(int x) { return x * 2 + (int)sizeof(FILE); }\n"},
+		{name: "tar-gzip", argv: []string{"/usr/bin/tar", "-cz", "-f", "-", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "--mode=0644", "-C", "/usr/share/common-licenses", "GPL-3"}},
+		{name: "git-templates", argv: []string{"/bin/sh", "-c", "git init -q /tmp/fromscratch-job-r && ls /tmp/fromscratch-job-r/.git/hooks | wc -l"},
+			clean: []string{"/tmp/fromscratch-job-r"}, stderr: true},
+		{name: "git-clone", argv: []string{"/bin/sh", "-c", "git init -q /tmp/fromscratch-job-a && git -C /tmp/fromscratch-job-a -c user.email=a@b -c user.name=a commit -q --allow-empty -m hello && git clone -q /tmp/fromscratch-job-a /tmp/fromscratch-job-b && git -C /tmp/fromscratch-job-b log --format=%s"},
+			clean: []string{"/tmp/fromscratch-job-a", "/tmp/fromscratch-job-b"}, stderr: true},
+	}
+}
+
+// TestRealJobs builds each job's image with the trace route (build
+// --trace) and checks that it does the job in Docker exactly as the host
+// does: same standard output (and error where asked), same exit status;
+// that the image is no bigger than 1.1 times its files; and that the image
+// built without the trace does not do the job (the job needs what only a
+// run shows).
+func TestRealJobs(t *testing.T) {
+	requireDocker(t)
+	bin := fromscratchBin(t)
+	for _, j := range realJobs() {
+		t.Run(j.name, func(t *testing.T) {
+			requireTool(t, j.argv[0])
+			if j.needs != "" {
+				requireTool(t, j.needs)
+			}
+			want := hostRun(t, j)
+			if want.code != 0 {
+				t.Fatalf("on the host: exit %d\n%s", want.code, want.stderr)
+			}
+
+			traceArgs, err := json.Marshal(j.argv[1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"--trace", string(traceArgs)}
+			for _, e := range j.env {
+				args = append(args, "--env", e)
+			}
+			for _, p := range j.clean {
+				os.RemoveAll(p)
+			}
+			tag, tarPath := buildJobImage(t, bin, j, append(args, j.argv[0]))
+			got := containerRun(t, tag, j)
+			compareRuns(t, "traced image", j, want, got)
+			checkImageOverhead(t, tarPath, 1.1)
+
+			plainArgs := []string{}
+			for _, e := range j.env {
+				plainArgs = append(plainArgs, "--env", e)
+			}
+			plainTag, _ := buildJobImage(t, bin, j, append(plainArgs, j.argv[0]))
+			plain := containerRun(t, plainTag, j)
+			if plain.code == want.code && plain.stdout == want.stdout && (!j.stderr || plain.stderr == want.stderr) {
+				t.Errorf("the image built without --trace does the job too: the job tests nothing\nstdout: %q", plain.stdout)
+			}
+		})
+	}
+}
+
+type runResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// jobEnv is the environment of a job on the host: the image's.
+func jobEnv(j realJob) []string {
+	return append([]string{"PATH=" + closure.DefaultPath, "HOME=/home/nonroot"}, j.env...)
+}
+
+func hostRun(t *testing.T, j realJob) runResult {
+	t.Helper()
+	for _, p := range j.clean {
+		os.RemoveAll(p)
+	}
+	t.Cleanup(func() {
+		for _, p := range j.clean {
+			os.RemoveAll(p)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, j.argv[0], j.argv[1:]...)
+	cmd.Env = jobEnv(j)
+	cmd.Dir = "/"
+	return runCmd(t, cmd, j.stdin)
+}
+
+func runCmd(t *testing.T, cmd *exec.Cmd, stdin string) runResult {
+	t.Helper()
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() < 0 {
+			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
+		}
+		code = ee.ExitCode()
+	}
+	return runResult{stdout.String(), stderr.String(), code}
+}
+
+// buildJobImage builds with args (the job's stdin is the traced run's),
+// loads the image and returns its tag and archive.
+func buildJobImage(t *testing.T, bin string, j realJob, args []string) (string, string) {
+	t.Helper()
+	tag := uniqueTag("job-" + j.name)
+	tarPath := filepath.Join(t.TempDir(), j.name+".tar")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"build", "-o", tarPath, "-t", tag}, args...)...)
+	cmd.Dir = "/"
+	r := runCmd(t, cmd, j.stdin)
+	if r.code != 0 {
+		t.Fatalf("fromscratch build %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	run(t, "", "docker", "load", "-i", tarPath)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	return tag, tarPath
+}
+
+func containerRun(t *testing.T, tag string, j realJob) runResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"run", "--rm", "-i", "--network", "none", tag}, j.argv[1:]...)...)
+	return runCmd(t, cmd, j.stdin)
+}
+
+func compareRuns(t *testing.T, what string, j realJob, want, got runResult) {
+	t.Helper()
+	if got.code != want.code {
+		t.Errorf("%s: exit %d, the host's %d\nstderr: %s", what, got.code, want.code, got.stderr)
+	}
+	if got.stdout != want.stdout {
+		t.Errorf("%s: stdout differs from the host's\ngot:  %q\nwant: %q\nstderr: %s", what, clip(got.stdout), clip(want.stdout), got.stderr)
+	}
+	if j.stderr && got.stderr != want.stderr {
+		t.Errorf("%s: stderr differs from the host's\ngot:  %q\nwant: %q", what, clip(got.stderr), clip(want.stderr))
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 600 {
+		return s[:600] + "..."
+	}
+	return s
+}
+
+// checkImageOverhead checks that the image's layers (uncompressed) are at
+// most max times the bytes of the files they hold.
+func checkImageOverhead(t *testing.T, tarPath string, max float64) {
+	t.Helper()
+	img, err := tarball.ImageFromPath(tarPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files, total int64
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr := &countReader{r: rc}
+		tr := tar.NewReader(cr)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Typeflag == tar.TypeReg {
+				files += h.Size
+			}
+		}
+		io.Copy(io.Discard, cr)
+		rc.Close()
+		total += cr.n
+	}
+	if files == 0 || float64(total) > max*float64(files) {
+		t.Errorf("image layers hold %d bytes for %d bytes of files: more than %.2fx", total, files, max)
+	}
+	t.Logf("image: %d bytes of layers, %d bytes of files (%.3fx)", total, files, float64(total)/float64(files))
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
