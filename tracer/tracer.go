@@ -118,6 +118,13 @@ var ErrStart = errors.New("cannot start the program")
 // that ran and failed gives a Result with its ExitCode and a nil err.
 // When ctx is done the tree is killed and Run returns the trace so far
 // with ctx's error.
+//
+// When Stdin, Stdout and Stderr are files (or nil) and GOMAXPROCS is 2 or
+// more, the tracer waits for
+// the tracees outside the Go scheduler, which halves the cost of each
+// stop, and garbage collection is off until Run returns (a collection
+// would wait for the tracer). Other readers and writers are served by
+// goroutines, and the tracer then waits as an ordinary system call.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	return run(ctx, opts)
 }

@@ -242,7 +242,18 @@ func TestShellForksRelativePaths(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "listed"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	script := `mkdir made && cd made && echo x > new.txt && cat new.txt ../in.txt && ls ../listed >/dev/null
+	// link/.. is real, not dir: ".." after a symbolic link goes up from
+	// where the link points, as the kernel walks it.
+	if err := os.MkdirAll(filepath.Join(dir, "real/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real/f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real/sub", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	script := `cat link/../f && mkdir made && cd made && echo x > new.txt && cat new.txt ../in.txt && ls ../listed >/dev/null
 (cd /usr/share && cat ./common-licenses/GPL-3 >/dev/null) &
 wait; test -e ../no-such-file; exit 7`
 	argv := []string{sh, "-c", script}
@@ -254,7 +265,7 @@ wait; test -e ../no-such-file; exit 7`
 	}
 	compareOracle(t, oracle, res)
 	got, byOp := found(res)
-	for _, want := range []string{filepath.Join(dir, "in.txt"), "/usr/share/common-licenses/GPL-3"} {
+	for _, want := range []string{filepath.Join(dir, "in.txt"), "/usr/share/common-licenses/GPL-3", filepath.Join(dir, "real/f")} {
 		if !byOp[OpOpen][want] {
 			t.Errorf("%s (opened by a relative path) not found", want)
 		}
