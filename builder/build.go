@@ -193,7 +193,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			if len(entrypoint) == 0 {
 				entrypoint = []string{program}
 			}
-			traced, traces, err := traceRuns(ctx, &o, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir)
+			traced, traces, err := traceRuns(ctx, &o, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir, common.cfg.User)
 			if err != nil {
 				return nil, err
 			}

@@ -249,11 +249,22 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			// outside the scheduler; this waits for one under way to end.
 			defer debug.SetGCPercent(debug.SetGCPercent(-1))
 		}
+		if len(opts.Binds) > 0 {
+			// The mount namespace is this locked thread's alone (the
+			// thread ends with the goroutine); the tracee inherits it.
+			if err := bindMounts(t.root, opts.Binds); err != nil {
+				done <- outcome{nil, fmt.Errorf("%w: %v", ErrStart, err)}
+				return
+			}
+		}
 		attr := &syscall.ProcAttr{
 			Dir:   dir,
 			Env:   env,
 			Files: []uintptr{stdio[0].Fd(), stdio[1].Fd(), stdio[2].Fd()},
 			Sys:   &syscall.SysProcAttr{Ptrace: true, Chroot: t.root},
+		}
+		if opts.User {
+			attr.Sys.Credential = &syscall.Credential{Uid: opts.UID, Gid: opts.GID, Groups: []uint32{}}
 		}
 		argv := opts.Argv
 		pid, err := syscall.ForkExec(path, argv, attr)
@@ -293,6 +304,34 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 		return out.res, ctx.Err()
 	}
 	return out.res, nil
+}
+
+// bindMounts moves the calling thread, which must be locked to its
+// goroutine and end with it, into a mount namespace of its own, private
+// from the host's, and mounts each bind there (targets inside root).
+func bindMounts(root string, binds []Bind) error {
+	if os.Geteuid() != 0 {
+		return errors.New("mounting over paths of the run needs root")
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("a mount namespace for the run: %v", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("a mount namespace for the run: %v", err)
+	}
+	for _, b := range binds {
+		target := b.Target
+		if root != "" {
+			var err error
+			if target, err = securejoin.SecureJoin(root, b.Target); err != nil {
+				return fmt.Errorf("%s: %v", b.Target, err)
+			}
+		}
+		if err := unix.Mount(b.Source, target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mounting %s over %s: %v", b.Source, b.Target, err)
+		}
+	}
+	return nil
 }
 
 // reasonOf is an error without the operation and path of a *PathError.
