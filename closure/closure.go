@@ -532,21 +532,38 @@ func (b *builder) tree() *rootfs.Tree {
 	t := rootfs.NewTree()
 	for l := range b.layers {
 		for _, it := range b.layers[l] {
-			switch it.Kind {
-			case Dir:
-				t.AddDir(it.Path, it.Mode)
-			case Symlink:
-				t.AddSymlink(it.Path, it.Target)
-			case File:
-				if it.SourceFS != nil {
-					t.AddFile(it.Path, it.Mode, it.SourceFS, it.SourcePath, it.Size)
-				} else {
-					t.AddData(it.Path, it.Mode, it.Data)
-				}
-			}
+			addItem(t, it)
 		}
 	}
 	return t
+}
+
+// Tree is the filesystem of items, layer after layer (a later item
+// replaces an earlier one at its path): the image a plan makes, as a root
+// view to check before writing it.
+func Tree(layers ...[]Item) *rootfs.Tree {
+	t := rootfs.NewTree()
+	for _, items := range layers {
+		for i := range items {
+			addItem(t, &items[i])
+		}
+	}
+	return t
+}
+
+func addItem(t *rootfs.Tree, it *Item) {
+	switch it.Kind {
+	case Dir:
+		t.AddDir(it.Path, it.Mode)
+	case Symlink:
+		t.AddSymlink(it.Path, it.Target)
+	case File:
+		if it.SourceFS != nil {
+			t.AddFile(it.Path, it.Mode, it.SourceFS, it.SourcePath, it.Size)
+		} else {
+			t.AddData(it.Path, it.Mode, it.Data)
+		}
+	}
 }
 
 // lookPath finds a program name in the default PATH inside the root.

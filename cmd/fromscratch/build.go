@@ -78,8 +78,14 @@ which is never run), PATH ending in :/busybox, and the --debug-tools with the
 libraries they need that the image lacks. The layers under it are those of
 the image without --debug, byte for byte.
 
+Before anything is written, the image is checked as doctor would check it,
+with its final configuration: an --entrypoint the image does not hold, a
+--user or group its /etc/passwd or /etc/group lacks, a --workdir that is a
+file stop the build (exit 1, the problem named).
+
 Exit status: 0 built; 1 a library or the loader was not found (see
---allow-missing); 2 bad usage or unusable input (a Go build that fails).`,
+--allow-missing), or the image would not start; 2 bad usage or unusable
+input (a Go build that fails).`,
 		Example: `  # a docker load tarball
   fromscratch build -o curl.tar -t curl:latest /usr/bin/curl
   docker load -i curl.tar && docker run --rm curl:latest --version
@@ -307,7 +313,7 @@ func buildExit(err error) error {
 	switch {
 	case errors.Is(err, builder.ErrBadInput):
 		return &exitError{code: 2, msg: err.Error()}
-	case errors.Is(err, closure.ErrMissing):
+	case errors.Is(err, closure.ErrMissing), errors.Is(err, builder.ErrWouldNotStart):
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	return err

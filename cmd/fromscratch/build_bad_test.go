@@ -46,6 +46,11 @@ func TestBuildBadInput(t *testing.T) {
 		{"missing library", []string{"-o", target, filepath.Join(dir, "needsgone")}, 1, "libgone.so"},
 		{"unwritable output", []string{"-o", filepath.Join(dir, "no/such/dir/img.tar"), "/bin/true"}, 2, "img.tar"},
 		{"bad --add", []string{"-o", target, "--add", "nocolon", "/bin/true"}, 2, "--add"},
+		// The image is checked as doctor would before it is written.
+		{"entrypoint not in the image", []string{"-o", target, "--entrypoint", "/nope", "/bin/true"}, 1, "exec /nope: no such file"},
+		{"unknown user", []string{"-o", target, "--user", "nobody", "/bin/true"}, 1, "unable to find user nobody"},
+		{"unknown group", []string{"-o", target, "--user", "nonroot:staff", "/bin/true"}, 1, "unable to find group staff"},
+		{"workdir a file", []string{"-o", target, "--workdir", "/etc/passwd", "/bin/true"}, 1, "is not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
