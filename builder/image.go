@@ -38,7 +38,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		}
 		return nil, Summary{}, nil, badInputErr(err, "build: %v", describe(err))
 	}
-	var warnings []string
+	warnings := slices.Clone(plan.Warnings)
 	for _, m := range plan.Missing {
 		warnings = append(warnings, m+" not found (--allow-missing)")
 	}

@@ -116,6 +116,8 @@ type builder struct {
 	opts   Options
 	layers [numLayers]map[string]*Item
 	plan   *Plan
+	// followed are the real paths of the links followed (see follow).
+	followed map[string]bool
 }
 
 // Compute plans the image for inputs inside the root fsys. extra items
@@ -124,7 +126,7 @@ func Compute(fsys rootfs.FS, inputs []Input, extra []Item, opts Options) (*Plan,
 	if opts.Ldso.HWCaps == nil {
 		opts.Ldso.HWCaps = []string{} // resolve the baseline; variants are added below
 	}
-	b := &builder{fsys: fsys, opts: opts, plan: &Plan{}}
+	b := &builder{fsys: fsys, opts: opts, plan: &Plan{}, followed: map[string]bool{}}
 	b.r = ldso.New(fsys, opts.Ldso)
 	for i := range b.layers {
 		b.layers[i] = map[string]*Item{}
@@ -198,6 +200,9 @@ func (b *builder) addReal(real string, l Layer) error {
 					return fmt.Errorf("reading %q: %w", child, err)
 				}
 				b.put(l, Item{Path: child, Kind: Symlink, Target: t, Mode: 0o777})
+				if err := b.follow(child, t, l); err != nil {
+					return err
+				}
 				continue
 			}
 			if err := b.addReal(child, l); err != nil {
@@ -206,6 +211,28 @@ func (b *builder) addReal(real string, l Layer) error {
 		}
 	default:
 		return fmt.Errorf("%q: not a regular file, directory or symbolic link (%v)", real, fi.Mode().Type())
+	}
+	return nil
+}
+
+// follow adds what the symbolic link p (-> target), met inside a directory
+// being added, names in the root, with its dependencies, as an input of
+// layer l: /usr/lib/ssl/openssl.cnf -> /etc/ssl/openssl.cnf brings
+// /etc/ssl/openssl.cnf. Resolution stays inside the root. A link whose
+// target is not in the root, or is a directory holding the link (/, ..),
+// is kept as it is, with a warning for the first.
+func (b *builder) follow(p, target string, l Layer) error {
+	real, _, err := rootfs.Resolve(b.fsys, p)
+	if err != nil {
+		b.plan.Warnings = append(b.plan.Warnings, fmt.Sprintf("%s -> %s: the target is not in the root (the link is kept, dangling)", p, target))
+		return nil
+	}
+	if real == "/" || strings.HasPrefix(p, real+"/") || b.followed[real] {
+		return nil
+	}
+	b.followed[real] = true
+	if err := b.input(Input{Path: p, Layer: l}, 0); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
+		return fmt.Errorf("%s -> %s: %w", p, target, err)
 	}
 	return nil
 }
