@@ -102,6 +102,9 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkBase(fsys, root, common.base); err != nil {
+		return nil, err
+	}
 	// Libraries are looked for as the image will hold them: the --add files
 	// at their destinations ($ORIGIN of an added program is its DST's).
 	if len(common.adds) > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -35,6 +36,10 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 	if err != nil {
 		if errors.Is(err, closure.ErrMissing) {
 			return nil, Summary{}, nil, fmt.Errorf("build: %w (--allow-missing builds anyway)", err)
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, Summary{}, nil, badInputErr(err, "build: %s: %s", pe.Path, describe(err))
 		}
 		return nil, Summary{}, nil, badInputErr(err, "build: %v", describe(err))
 	}

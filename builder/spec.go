@@ -84,6 +84,25 @@ func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
 	return c, nil
 }
 
+// checkBase refuses a --ca-certs or --tzdata path the root lacks, naming
+// it and the flag.
+func checkBase(fsys rootfs.FS, root string, base []closure.Input) error {
+	for _, in := range base {
+		if _, err := rootfs.Realpath(fsys, in.Path); err != nil {
+			flag, pkg := "--ca-certs", "ca-certificates"
+			if in.Path == zoneinfo {
+				flag, pkg = "--tzdata", "tzdata"
+			}
+			where := ""
+			if root != "/" {
+				where = " in the root " + root
+			}
+			return badInputErr(err, "%s: %s%s: %s (install %s there, or leave out %s)", flag, in.Path, where, describe(err), pkg, flag)
+		}
+	}
+	return nil
+}
+
 func setEnv(env []string, kv string) []string {
 	k, _, _ := strings.Cut(kv, "=")
 	for i, e := range env {

@@ -29,6 +29,11 @@ func TestBuildBadInput(t *testing.T) {
 	os.Remove(filepath.Join(dir, "libgone.so"))
 	out := t.TempDir()
 	target := filepath.Join(out, "img.tar")
+	// A root with /bin/true and its libraries, no CA bundle, no zoneinfo.
+	root := filepath.Join(dir, "root")
+	for _, p := range append(hostClosure(t, "/bin/true"), "/bin/true") {
+		copyHostPath(t, root, p)
+	}
 
 	tests := []struct {
 		name   string
@@ -44,7 +49,10 @@ func TestBuildBadInput(t *testing.T) {
 		{"no output", []string{"/bin/true"}, 2, "no output"},
 		{"wrong platform", []string{"-o", target, "--platform", "linux/arm64", "/bin/true"}, 2, "not linux/arm64"},
 		{"missing library", []string{"-o", target, filepath.Join(dir, "needsgone")}, 1, "libgone.so"},
-		{"unwritable output", []string{"-o", filepath.Join(dir, "no/such/dir/img.tar"), "/bin/true"}, 2, "img.tar"},
+		{"unwritable output", []string{"-o", filepath.Join(dir, "no/such/dir/img.tar"), "/bin/true"}, 2, "no/such/dir/img.tar: directory " + filepath.Join(dir, "no/such/dir") + ": no such file"},
+		{"unwritable output, layout", []string{"-o", filepath.Join(dir, "no/such/dir/img.tar"), "--oci-layout", filepath.Join(out, "lay"), "/bin/true"}, 2, "no/such/dir/img.tar: directory " + filepath.Join(dir, "no/such/dir") + ": no such file"},
+		{"--ca-certs, root without", []string{"-o", target, "--root", root, "--ca-certs", "/bin/true"}, 2, "--ca-certs: /etc/ssl/certs/ca-certificates.crt in the root " + root + ": no such file"},
+		{"--tzdata, root without", []string{"-o", target, "--root", root, "--tzdata", "/bin/true"}, 2, "--tzdata: /usr/share/zoneinfo in the root " + root + ": no such file"},
 		{"bad --add", []string{"-o", target, "--add", "nocolon", "/bin/true"}, 2, "--add"},
 		// The image is checked as doctor would before it is written.
 		{"entrypoint not in the image", []string{"-o", target, "--entrypoint", "/nope", "/bin/true"}, 1, "exec /nope: no such file"},
