@@ -34,6 +34,9 @@ type Result struct {
 	// Warnings are for the user: the libraries left out by AllowMissing
 	// ("libfoo.so.1 not found (--allow-missing)").
 	Warnings []string
+	// Notes tell the user where things went: a relative PROGRAM or FILE
+	// under AppDir.
+	Notes []string
 
 	tempDir string // the Go binaries, read when the images are written
 }
@@ -107,11 +110,20 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	// Libraries are looked for as the image will hold them: the --add files
 	// at their destinations ($ORIGIN of an added program is its DST's).
-	if len(common.adds) > 0 {
-		var mounts []rootfs.Mount
-		for _, a := range common.adds {
-			mounts = append(mounts, rootfs.Mount{Dst: a.Path, FS: a.FS, Src: a.SourcePath})
+	var mounts []rootfs.Mount
+	for _, a := range common.adds {
+		mounts = append(mounts, rootfs.Mount{Dst: a.Path, FS: a.FS, Src: a.SourcePath})
+	}
+	// A relative PROGRAM or FILE of the host goes under AppDir, at its path
+	// from the current directory: the image does not depend on where the
+	// checkout is, and $ORIGIN layouts under it still hold.
+	var place *placement
+	if o.GoPackage == "" && root == "/" {
+		if place = relativePlacement(o.Program, o.Files); place != nil {
+			mounts = append(mounts, rootfs.Mount{Dst: AppDir, FS: host, Src: place.base})
 		}
+	}
+	if len(mounts) > 0 {
 		fsys = rootfs.Overlay(fsys, mounts)
 	}
 
@@ -151,7 +163,10 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	} else {
 		arg := o.Program
 		program := arg
-		if root == "/" {
+		if p, ok := place.image(arg); ok {
+			program = p
+			res.Notes = append(res.Notes, fmt.Sprintf("%s is %s in the image (a relative path goes under %s)", arg, p, AppDir))
+		} else if root == "/" {
 			if abs, err := filepath.Abs(program); err == nil {
 				program = abs
 			}
@@ -174,7 +189,10 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
 		for _, a := range o.Files {
 			p := a
-			if root == "/" {
+			if q, ok := place.image(a); ok {
+				p = q
+				res.Notes = append(res.Notes, fmt.Sprintf("%s is %s in the image", a, q))
+			} else if root == "/" {
 				if abs, err := filepath.Abs(a); err == nil {
 					p = abs
 				}

@@ -55,7 +55,10 @@ func newBuildCmd() *cobra.Command {
 		Long: `build makes an image holding exactly PROGRAM, the extra FILEs, the libraries
 the dynamic loader would load for them, the loader, and every symbolic link on
 the way, at the same paths as in the root filesystem. No Docker daemon is
-needed. The image runs as the user nonroot (65532) unless --user says
+needed. A PROGRAM or FILE given by a relative path goes under /app at its
+path from the current directory (./build/bin/app is /app/build/bin/app, its
+$ORIGIN/../lib /app/build/lib): the image does not depend on where the
+checkout is. The image runs as the user nonroot (65532) unless --user says
 otherwise; it has /etc/passwd and /etc/group (root and nonroot), /tmp and
 /etc/nsswitch.conf.
 
@@ -196,6 +199,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	defer res.Close()
 	for _, w := range res.Warnings {
 		bar.Printf(stderr, "fromscratch: warning: %s\n", w)
+	}
+	for _, n := range res.Notes {
+		bar.Printf(stderr, "fromscratch: %s\n", n)
 	}
 	// The summaries go out once the outputs are written: a failed write
 	// leaves one line, its error.

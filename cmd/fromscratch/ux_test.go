@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,5 +67,60 @@ func TestBuildLinkOutOfRoot(t *testing.T) {
 	}
 	if len(paths) > 30 {
 		t.Errorf("data/up -> .. added the root: %d paths", len(paths))
+	}
+}
+
+// TestBuildRelativeProgram: a program given by a relative path goes under
+// /app at its path from the current directory, its $ORIGIN libraries with
+// it; the image is the same from any checkout directory, and runs.
+func TestBuildRelativeProgram(t *testing.T) {
+	requireDocker(t)
+	bin := fromscratchBin(t)
+	var checkouts []string
+	for _, d := range []string{"a", "deeper/b"} {
+		src := filepath.Join(t.TempDir(), d)
+		// gcc -shared -o build/lib/libgreet.so; gcc -o build/bin/app -Wl,-rpath,'$ORIGIN/../lib'
+		mkdir(t, filepath.Join(src, "build/lib"))
+		mkdir(t, filepath.Join(src, "build/bin"))
+		gcc(t, "gcc", filepath.Join(src, "build/lib"), "greet.c", "#include <stdio.h>\nvoid greet(void) { puts(\"hello from /app\"); }\n",
+			"-shared", "-fPIC", "-o", "libgreet.so")
+		gcc(t, "gcc", filepath.Join(src, "build/bin"), "main.c", "void greet(void); int main(void) { greet(); return 0; }\n",
+			"-o", "app", "-L../lib", "-lgreet", "-Wl,-rpath,$ORIGIN/../lib", "-Wl,--enable-new-dtags", "-ffile-prefix-map="+src+"=.")
+		checkouts = append(checkouts, src)
+	}
+	tag := uniqueTag("ux-relative")
+	var digests []string
+	for i, src := range checkouts {
+		tar := filepath.Join(t.TempDir(), "app.tar")
+		cmd := exec.Command(bin, "build", "-o", tar, "-t", tag, "./build/bin/app")
+		cmd.Dir = src
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("build ./build/bin/app in %s = %v\n%s", src, err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "./build/bin/app is /app/build/bin/app in the image") {
+			t.Errorf("build does not say where the program went: %q", stderr.String())
+		}
+		digests = append(digests, strings.TrimSpace(stdout.String()))
+		files := imageFiles(t, archiveImage(t, tar))
+		for p := range files {
+			if strings.Contains(p, src) || strings.Contains(p, "tmp") {
+				t.Errorf("the image holds the build directory: %s", p)
+			}
+		}
+		if _, ok := files["/app/build/lib/libgreet.so"]; !ok {
+			t.Errorf("no /app/build/lib/libgreet.so: %v", files)
+		}
+		if i == 0 {
+			run(t, "", "docker", "load", "-i", tar)
+			t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+			if got := dockerRun(t, "", tag); got != "hello from /app\n" {
+				t.Errorf("docker run = %q", got)
+			}
+		}
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("digests from two checkouts differ: %v", digests)
 	}
 }
