@@ -30,6 +30,13 @@ type Config struct {
 	WorkingDir      string
 	Architecture    string // OCI architecture, e.g. amd64
 	Variant         string
+	// Image names the image in the fixes' commands (docker-daemon:NAME,
+	// a registry reference).
+	Image string
+	// HostDir, when set, is the directory (the user's current one) where,
+	// besides the program's own path on the host, a copy of the program
+	// is looked for: found, the fixes rebuild from it.
+	HostDir string
 }
 
 // Problem is one reason the entrypoint cannot start (or a warning).
@@ -339,9 +346,9 @@ func (d *doc) elf(prog string, info *elfinfo.Info) {
 		if have := d.loaders(); len(have) > 0 {
 			msg += " (the image has " + strings.Join(have, ", ") + ")"
 		}
-		fix := "rebuild with `fromscratch build " + prog + "` (it brings the loader and libraries), or link the program with -static"
+		fix := "rebuild the image with the loader and libraries: `" + d.buildFix(prog) + "`, or link the program with -static"
 		if res.Flavor == "musl" {
-			fix = "this is a musl program: rebuild with `fromscratch build " + prog + "`, or on a musl image (Alpine), or link with -static"
+			fix = "this is a musl program: rebuild the image with its loader and libraries: `" + d.buildFix(prog) + "`, or use a musl image (Alpine), or link with -static"
 		}
 		d.fail("loader", res.Interpreter, msg, fix)
 		return
@@ -355,7 +362,7 @@ func (d *doc) elf(prog string, info *elfinfo.Info) {
 			if other := d.otherClass(l.Name, info); other != "" {
 				msg += "; " + other
 			}
-			d.fail("library", l.Name, msg, "add the library: `fromscratch build` brings the whole closure, or --add SRC:DST into a directory the loader searches")
+			d.fail("library", l.Name, msg, "rebuild the image with the program's libraries: `"+d.buildFix(prog)+"`")
 		}
 	}
 	if !d.rep.Healthy() || res.Flavor == "musl" { // musl's loader ignores symbol versions

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -85,6 +86,10 @@ func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref stri
 		WorkingDir:   cf.Config.WorkingDir,
 		Architecture: cf.Architecture,
 		Variant:      cf.Variant,
+		Image:        ref,
+	}
+	if wd, err := os.Getwd(); err == nil {
+		cfg.HostDir = wd
 	}
 	if o.entrypoint != "" {
 		if cfg.Entrypoint, err = words(o.entrypoint); err != nil {

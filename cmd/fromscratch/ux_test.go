@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -122,5 +124,59 @@ func TestBuildRelativeProgram(t *testing.T) {
 	}
 	if digests[0] != digests[1] {
 		t.Errorf("digests from two checkouts differ: %v", digests)
+	}
+}
+
+// TestDoctorFixRuns: the fix doctor suggests for a glibc program copied
+// into FROM scratch is a command that, run as it is, makes an image doctor
+// accepts and Docker runs: from the program's copy here when there is one,
+// else from a copy taken out of the engine's image.
+func TestDoctorFixRuns(t *testing.T) {
+	requireDocker(t)
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	gcc(t, "gcc", dir, "hello.c", "#include <stdio.h>\nint main(int c, char **v) { printf(\"hello %s\\n\", c > 1 ? v[1] : \"\"); return 0; }\n", "-o", "hello")
+	tag := doctorDockerBuild(t, "ux-fix", "scratch", []doctorFile{{dst: "/app", src: filepath.Join(dir, "hello")}},
+		`ENTRYPOINT ["/app"]`, `CMD ["doctor"]`)
+	archive := doctorSave(t, tag)
+	for _, tt := range []struct {
+		name, wd, ref, want string
+	}{
+		{"host copy", dir, "docker-archive:" + archive, "--add " + filepath.Join(dir, "hello") + ":/app"},
+		{"from the engine", t.TempDir(), "docker-daemon:" + tag, "docker cp"},
+		{"from an archive", t.TempDir(), "docker-archive:" + archive, "docker load -qi"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "doctor", "--json", tt.ref)
+			cmd.Dir = tt.wd
+			out, _ := cmd.Output()
+			var rep doctorJSON
+			if err := json.Unmarshal(out, &rep); err != nil || len(rep.Problems) == 0 {
+				t.Fatalf("doctor %s = %s (%v)", tt.ref, out, err)
+			}
+			fix := rep.Problems[0].Fix
+			_, command, ok := strings.Cut(fix, "`")
+			command, _, ok2 := strings.Cut(command, "`")
+			if !ok || !ok2 || !strings.Contains(command, "fromscratch build -o fixed.tar") || !strings.Contains(command, tt.want) {
+				t.Fatalf("fix %q: want a command in backquotes with %q", fix, tt.want)
+			}
+			sh := exec.Command("sh", "-c", command)
+			sh.Dir = tt.wd
+			sh.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+			if out, err := sh.CombinedOutput(); err != nil {
+				t.Fatalf("%s = %v\n%s", command, err, out)
+			}
+			fixed := filepath.Join(tt.wd, "fixed.tar")
+			if _, stderr, code := runFromscratch(t, bin, "doctor", "docker-archive:"+fixed); code != 0 {
+				t.Fatalf("doctor of the fixed image = %d\n%s", code, stderr)
+			}
+			// The image keeps its entrypoint and cmd.
+			if cfg := archiveImage(t, fixed); cfg != nil {
+				cf, err := cfg.ConfigFile()
+				if err != nil || strings.Join(cf.Config.Entrypoint, " ") != "/app" || strings.Join(cf.Config.Cmd, " ") != "doctor" {
+					t.Errorf("fixed image config = %+v, %v", cf.Config, err)
+				}
+			}
+		})
 	}
 }
