@@ -58,11 +58,14 @@ type Summary struct {
 	Files    int
 	Bytes    int64  // of the files, uncompressed
 	Platform string // os/arch[/variant]
+	// Excluded are the paths --exclude left out.
+	Excluded []string
 }
 
-// String is "3 layers, 12 files, 4.2 MB (linux/amd64)".
+// String is "3 layers, 12 files, 4.2 MB (linux/amd64)", then ";
+// excluded 2 paths: /a, /b" when paths were excluded.
 func (s Summary) String() string {
-	return fmt.Sprintf("%d layers, %d files, %.1f MB (%s)", s.Layers, s.Files, float64(s.Bytes)/1e6, s.Platform)
+	return fmt.Sprintf("%d layers, %d files, %.1f MB (%s)", s.Layers, s.Files, float64(s.Bytes)/1e6, s.Platform) + closure.ExcludedString(s.Excluded)
 }
 
 // job is one image to build: a program's inputs and the platform.

@@ -31,6 +31,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		Ldso:         ldso.Options{UseConf: o.LDConfig},
 		AllowMissing: o.AllowMissing,
 		BaselineOnly: o.HWCapsBaseline,
+		Exclude:      o.Exclude,
 	}
 	plan, err := closure.Compute(fsys, append(slices.Clone(j.inputs), c.base...), c.extra, copts)
 	if err != nil {
@@ -85,7 +86,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		return nil, Summary{}, nil, err
 	}
 	warnings = append(warnings, more...)
-	sum := Summary{}
+	sum := Summary{Excluded: plan.Excluded}
 	layers := make([]v1.Layer, len(work))
 	specs := make([]image.LayerSpec, len(work))
 	for i, w := range work {

@@ -56,6 +56,8 @@ type Options struct {
 	AllowMissing   bool
 	HWCapsBaseline bool
 	LDConfig       bool
+	// Exclude are globs of paths to leave out (see closure.Options.Exclude).
+	Exclude []string
 
 	// Debug adds a top layer with a static busybox at /busybox: one of
 	// Busybox (host paths, one per architecture), or the root's

@@ -35,6 +35,9 @@ type Options struct {
 	TempDir string
 	// Name describes the image in messages.
 	Name string
+	// Exclude are globs of paths to leave out (see
+	// closure.Options.Exclude).
+	Exclude []string
 }
 
 // Result describes a slimmed image.
@@ -48,6 +51,8 @@ type Result struct {
 	// Files is how many regular files the slim image holds; Layers its
 	// layers.
 	Files, Layers int
+	// Excluded are the paths Options.Exclude left out.
+	Excluded []string
 }
 
 // Errors callers branch on.
@@ -128,10 +133,11 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 	}
 	res.Program, res.Chain = orig.Program, orig.Chain
 
-	plan, err := compute(view, orig.Program, cf.Config.WorkingDir, opts.Keep)
+	plan, err := compute(view, orig.Program, cf.Config.WorkingDir, opts.Keep, opts.Exclude)
 	if err != nil {
 		return nil, nil, err
 	}
+	res.Excluded = plan.Excluded
 	tree := rootfs.NewTree()
 	var contents []string
 	for l := range plan.Layers {
@@ -197,7 +203,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 }
 
 // compute plans the slim image over the view.
-func compute(view rootfs.FS, program, workdir string, keep []string) (*closure.Plan, error) {
+func compute(view rootfs.FS, program, workdir string, keep, exclude []string) (*closure.Plan, error) {
 	inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
 	for _, k := range keep {
 		if !strings.HasPrefix(k, "/") {
@@ -232,7 +238,7 @@ func compute(view rootfs.FS, program, workdir string, keep []string) (*closure.P
 			}
 		}
 	}
-	plan, err := closure.Compute(view, inputs, extra, closure.Options{})
+	plan, err := closure.Compute(view, inputs, extra, closure.Options{Exclude: exclude})
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,7 @@ type buildOptions struct {
 	debug        bool
 	busybox      []string
 	debugTools   []string
+	exclude      []string
 }
 
 func newBuildCmd() *cobra.Command {
@@ -144,6 +145,7 @@ input (a Go build that fails).`,
 	f.BoolVar(&o.debug, "debug", false, "add a top layer with a static busybox in /busybox (PATH extended); the layers below are unchanged")
 	f.StringArrayVar(&o.busybox, "busybox", nil, "with --debug, the static busybox to use (default: the root's /bin/busybox); repeatable, one per architecture")
 	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (llvmjit*.so, __pycache__) or a whole path (/usr/share/doc)")
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
 	return cmd
 }
@@ -276,6 +278,7 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		Debug:          o.debug || len(o.debugTools) > 0,
 		Busybox:        o.busybox,
 		DebugTools:     o.debugTools,
+		Exclude:        o.exclude,
 		Tag:            o.tag,
 		Created:        sourceDateEpoch(),
 	}

@@ -26,6 +26,7 @@ type slimOptions struct {
 	push      string
 	tag       string
 	level     levelFlag
+	exclude   []string
 }
 
 func newSlimCmd() *cobra.Command {
@@ -72,6 +73,7 @@ image would not; 2 bad usage or an unreadable or unsafe image.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.keep, "keep", nil, "PATH of the image (a file or a directory) to keep too (repeatable)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (*.a, __pycache__) or a whole path (/usr/share/doc)")
 	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
 	f.StringVar(&o.push, "push", "", "push the image to REF")
@@ -118,7 +120,7 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if bar != nil {
 		ctx = image.WithProgress(ctx, bar)
 	}
-	out, res, err := slim.Slim(ctx, img, slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref})
+	out, res, err := slim.Slim(ctx, img, slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref, Exclude: o.exclude})
 	if err != nil {
 		var se *slim.StartError
 		switch {
@@ -143,8 +145,8 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if res.BytesBefore > 0 {
 		ratio = 100 * float64(res.BytesAfter) / float64(res.BytesBefore)
 	}
-	fmt.Fprintf(stderr, "fromscratch: slimmed %s: %s -> %s uncompressed (%.1f%%), %d layers, %d files, program %s\n",
-		ref, human(res.BytesBefore), human(res.BytesAfter), ratio, res.Layers, res.Files, res.Program)
+	fmt.Fprintf(stderr, "fromscratch: slimmed %s: %s -> %s uncompressed (%.1f%%), %d layers, %d files, program %s%s\n",
+		ref, human(res.BytesBefore), human(res.BytesAfter), ratio, res.Layers, res.Files, res.Program, closure.ExcludedString(res.Excluded))
 	return nil
 }
 

@@ -180,3 +180,55 @@ func TestDoctorFixRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestExclude: --exclude leaves paths out of build and slim, and what they
+// would have pulled in: python3's _ssl and _hashlib modules excluded, the
+// image has no libssl nor libcrypto; the summary says what was excluded;
+// python still runs.
+func TestExclude(t *testing.T) {
+	requireDocker(t)
+	requireTool(t, "python3")
+	lib := "/usr/lib/python3.11"
+	requireFile(t, lib+"/lib-dynload")
+	bin := fromscratchBin(t)
+	excl := []string{"--exclude", "_ssl.*", "--exclude", "_hashlib.*", "--exclude", "__pycache__", "--exclude", lib + "/test"}
+	check := func(t *testing.T, what, archive, stderr string) {
+		t.Helper()
+		if !strings.Contains(stderr, "excluded ") || !strings.Contains(stderr, "__pycache__") {
+			t.Errorf("%s: the summary does not say what was excluded: %q", what, stderr)
+		}
+		for p := range imageFiles(t, archiveImage(t, archive)) {
+			base := filepath.Base(p)
+			if strings.HasPrefix(base, "libssl.so") || strings.HasPrefix(base, "libcrypto.so") || strings.HasPrefix(base, "_ssl.") ||
+				strings.Contains(p, "/__pycache__/") || strings.HasPrefix(p, lib+"/test/") {
+				t.Errorf("%s: %s is in the image", what, p)
+			}
+		}
+	}
+	dir := t.TempDir()
+	tag := uniqueTag("ux-exclude")
+	tar := filepath.Join(dir, "py.tar")
+	_, stderr, err := runErr("", bin, append(append([]string{"build", "-o", tar, "-t", tag}, excl...), "python3", lib)...)
+	if err != nil {
+		t.Fatalf("build = %v\n%s", err, stderr)
+	}
+	check(t, "build", tar, stderr)
+	run(t, "", "docker", "load", "-i", tar)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	if got := dockerRun(t, "", tag, "-c", "import json, zlib; print(json.dumps([1]))"); got != "[1]\n" {
+		t.Errorf("python in the image = %q", got)
+	}
+	if out, _, err := runErr("", "docker", "run", "--rm", tag, "-c", "import ssl"); err == nil {
+		t.Errorf("import ssl works in an image without _ssl: %q", out)
+	}
+
+	// slim: the whole library kept but for the excluded paths.
+	fat := filepath.Join(dir, "fat.tar")
+	run(t, "", bin, "build", "-o", fat, "-t", "fat:latest", "python3", lib)
+	slimmed := filepath.Join(dir, "slim.tar")
+	_, stderr, err = runErr("", bin, append(append([]string{"slim", "-o", slimmed, "--keep", lib}, excl...), "docker-archive:"+fat)...)
+	if err != nil {
+		t.Fatalf("slim = %v\n%s", err, stderr)
+	}
+	check(t, "slim", slimmed, stderr)
+}
