@@ -101,6 +101,40 @@ type File struct {
 	Size   int64       `json:"size"`
 	Layer  int         `json:"layer"` // the layer that last wrote it
 	Target string      `json:"target,omitempty"`
+	// Links are the other names of a regular file's content (hard links),
+	// in [FS.Largest].
+	Links []string `json:"links,omitempty"`
+}
+
+// Waste is a path whose contents some layer wrote and the final filesystem
+// does not hold: overwritten by a later (or the same) layer, or deleted.
+type Waste struct {
+	Path  string `json:"path"`
+	Count int    `json:"count"` // copies wasted
+	Bytes int64  `json:"bytes"` // their bytes
+}
+
+// Wasted returns the k paths with the most wasted bytes (ties: more
+// copies, then by path), every one for k < 0.
+func (t *FS) Wasted(k int) []Waste {
+	out := make([]Waste, 0, len(t.wasted))
+	for _, w := range t.wasted {
+		out = append(out, *w)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Bytes != b.Bytes {
+			return a.Bytes > b.Bytes
+		}
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Path < b.Path
+	})
+	if k >= 0 && len(out) > k {
+		out = out[:k]
+	}
+	return out
 }
 
 // Files returns every path of the final filesystem but "/", sorted.
@@ -121,13 +155,23 @@ func (t *FS) Files() []File {
 
 // Largest returns the k largest regular files of the final filesystem,
 // largest first (ties by path).
+//
+// Names hard linked to one content are one file, its first name in path
+// order, the others in Links.
 func (t *FS) Largest(k int) []File {
 	var out []File
-	for _, f := range t.Files() {
-		if f.Mode.IsRegular() {
-			out = append(out, f)
+	seen := map[*content]int{}
+	walk(t.root, func(n *node) {
+		if n.typ != tar.TypeReg || n.data == nil {
+			return
 		}
-	}
+		if i, ok := seen[n.data]; ok {
+			out[i].Links = append(out[i].Links, n.path())
+			return
+		}
+		seen[n.data] = len(out)
+		out = append(out, File{Path: n.path(), Mode: n.fileMode(), Size: n.size(), Layer: n.layer})
+	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Size > out[j].Size })
 	if len(out) > k {
 		out = out[:k]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,4 +232,66 @@ func TestExclude(t *testing.T) {
 		t.Fatalf("slim = %v\n%s", err, stderr)
 	}
 	check(t, "slim", slimmed, stderr)
+}
+
+// TestInspectWasteAndConfig: inspect lists the wasted files (a file
+// deleted by a later layer, a directory deleted whole, a file overwritten),
+// lists hard-linked names as one largest file, gives --max-waste in the
+// unit it was given, and shows the image's config.
+func TestInspectWasteAndConfig(t *testing.T) {
+	requireDocker(t)
+	busybox := requireTool(t, "busybox")
+	bin := fromscratchBin(t)
+	bb := `RUN ["/busybox", "sh", "-c", "`
+	tag := doctorDockerBuild(t, "ux-inspect", "scratch", []doctorFile{{dst: "/busybox", src: busybox}, {dst: "/data", dir: true}},
+		bb+`/busybox dd if=/dev/zero of=/data/gone bs=1000 count=1000 && /busybox dd if=/dev/zero of=/data/twice bs=1000 count=300 && /busybox mkdir /data/dir && /busybox dd if=/dev/zero of=/data/dir/a bs=1000 count=200 && /busybox dd if=/dev/zero of=/data/dir/b bs=1000 count=100 && /busybox dd if=/dev/zero of=/data/h1 bs=1000 count=3000 && /busybox ln /data/h1 /data/h2"]`,
+		bb+`/busybox rm -rf /data/gone /data/dir && /busybox dd if=/dev/zero of=/data/twice bs=1000 count=300"]`,
+		"ENV FOO=bar", "EXPOSE 8080/tcp", "USER 1000:1000", "WORKDIR /data", `ENTRYPOINT ["/busybox"]`, `CMD ["true"]`)
+	ref := "docker-daemon:" + tag
+	out, stderr, code := runFromscratch(t, bin, "inspect", "--json", "--max-waste", "1MB", ref)
+	if code != 1 || !strings.Contains(stderr, "wasted 1.6MB, more than --max-waste 1MB") {
+		t.Errorf("inspect --max-waste 1MB = %d, stderr %q: want exit 1 and both sides in MB", code, stderr)
+	}
+	var r inspectJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("inspect --json: %v\n%s", err, out)
+	}
+	wasted := map[string]string{}
+	for _, w := range r.WastedFiles {
+		wasted[w.Path] = fmt.Sprintf("%d %d", w.Count, w.Bytes)
+	}
+	for p, want := range map[string]string{"/data/gone": "1 1000000", "/data/twice": "1 300000", "/data/dir/a": "1 200000", "/data/dir/b": "1 100000"} {
+		if wasted[p] != want {
+			t.Errorf("wasted %s = %q, want %q (all: %v)", p, wasted[p], want, r.WastedFiles)
+		}
+	}
+	if r.WastedBytes != 1600000 {
+		t.Errorf("wasted bytes = %d, want 1600000", r.WastedBytes)
+	}
+	var h1 int
+	for _, f := range r.Largest {
+		switch f.Path {
+		case "/data/h1":
+			h1++
+			if strings.Join(f.Links, " ") != "/data/h2" {
+				t.Errorf("largest /data/h1: links %v, want [/data/h2]", f.Links)
+			}
+		case "/data/h2":
+			t.Errorf("the hard link /data/h2 is listed as a largest file of its own: %v", r.Largest)
+		}
+	}
+	if h1 != 1 {
+		t.Errorf("largest = %v, want /data/h1 once", r.Largest)
+	}
+	c := r.Config
+	if strings.Join(c.Entrypoint, " ") != "/busybox" || strings.Join(c.Cmd, " ") != "true" || c.User != "1000:1000" || c.WorkingDir != "/data" ||
+		strings.Join(c.ExposedPorts, " ") != "8080/tcp" || !strings.Contains(strings.Join(c.Env, " "), "FOO=bar") {
+		t.Errorf("config = %+v", c)
+	}
+	text, _, _ := runFromscratch(t, bin, "inspect", ref)
+	for _, want := range []string{"Wasted files", "/data/dir/a", "hard links: /data/h2", `entrypoint ["/busybox"], cmd ["true"]`, "user 1000:1000, workdir /data, ports 8080/tcp", "env FOO=bar"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("inspect text lacks %q:\n%s", want, text)
+		}
+	}
 }
