@@ -42,8 +42,12 @@ read.`,
 		Example: `  # the classic: a glibc program copied into FROM scratch
   fromscratch doctor docker-daemon:myapp:latest
 
-  # another command line than the image's
-  fromscratch doctor --cmd '["/bin/sh","-c","true"]' docker-archive:app.tar
+  # another command line than the image's: --entrypoint (its Cmd is dropped)
+  fromscratch doctor --entrypoint '["/bin/sh","-c","true"]' docker-archive:app.tar
+
+  # the image's entrypoint with other arguments: --cmd, appended to it as
+  # docker run IMAGE ARGS does
+  fromscratch doctor --cmd '["--port","8080"]' docker-archive:app.tar
 
   fromscratch doctor --json oci-layout:./out:app`,
 		Args: cobra.ExactArgs(1),
@@ -55,7 +59,7 @@ read.`,
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry")
 	f.StringVar(&o.entrypoint, "entrypoint", "", "check this entrypoint instead of the image's (JSON array or words; clears Cmd, as docker run does)")
-	f.StringVar(&o.cmd, "cmd", "", "check these arguments instead of the image's Cmd (JSON array or words)")
+	f.StringVar(&o.cmd, "cmd", "", "check these arguments instead of the image's Cmd, appended to the entrypoint as docker run IMAGE ARGS does (JSON array or words)")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	return cmd
 }

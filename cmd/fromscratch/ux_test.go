@@ -295,3 +295,39 @@ func TestInspectWasteAndConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorHelpExamples: each example of doctor --help, run against an
+// app.tar whose entrypoint is not a shell, checks the command line it says:
+// an example naming /bin/sh checks /bin/sh, not the entrypoint with
+// /bin/sh as its arguments.
+func TestDoctorHelpExamples(t *testing.T) {
+	requireTool(t, "dash")
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	run(t, "", bin, "build", "-o", filepath.Join(dir, "app.tar"), "/bin/true", "/bin/sh")
+	help := run(t, "", bin, "doctor", "--help")
+	n := 0
+	for _, line := range strings.Split(help, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "fromscratch doctor ") || !strings.Contains(line, "docker-archive:app.tar") {
+			continue
+		}
+		n++
+		cmd := exec.Command("sh", "-c", strings.Replace(line, "fromscratch doctor ", bin+" doctor --json ", 1))
+		cmd.Dir = dir
+		out, _ := cmd.Output()
+		var rep doctorJSON
+		if err := json.Unmarshal(out, &rep); err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+		if strings.Contains(line, "/bin/sh") && (len(rep.Command) == 0 || rep.Command[0] != "/bin/sh") {
+			t.Errorf("%s checks %q, not /bin/sh", line, rep.Command)
+		}
+		if strings.Contains(line, "--cmd") && (len(rep.Command) == 0 || rep.Command[0] != "/bin/true") {
+			t.Errorf("%s checks %q: want the image's entrypoint first", line, rep.Command)
+		}
+	}
+	if n < 2 {
+		t.Errorf("doctor --help has %d examples on docker-archive:app.tar", n)
+	}
+}
