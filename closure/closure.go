@@ -711,7 +711,11 @@ func FileBytes(items []Item) (files int, bytes int64) {
 	for _, it := range items {
 		if it.Kind == File {
 			files++
-			bytes += it.Size
+			if it.SourceFS == nil {
+				bytes += int64(len(it.Data))
+			} else {
+				bytes += it.Size
+			}
 		}
 	}
 	return files, bytes

@@ -51,6 +51,8 @@ type Result struct {
 	// Files is how many regular files the slim image holds; Layers its
 	// layers.
 	Files, Layers int
+	// Bytes is the regular files' bytes.
+	Bytes int64
 	// Excluded are the paths Options.Exclude left out.
 	Excluded []string
 }
@@ -159,6 +161,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 					tree.AddData(it.Path, it.Mode, it.Data)
 				}
 				res.Files++
+				res.Bytes += it.Size
 			}
 		}
 	}

@@ -46,6 +46,7 @@ type buildOptions struct {
 	busybox      []string
 	debugTools   []string
 	exclude      []string
+	json         bool
 }
 
 func newBuildCmd() *cobra.Command {
@@ -145,6 +146,7 @@ input (a Go build that fails).`,
 	f.BoolVar(&o.debug, "debug", false, "add a top layer with a static busybox in /busybox (PATH extended); the layers below are unchanged")
 	f.StringArrayVar(&o.busybox, "busybox", nil, "with --debug, the static busybox to use (default: the root's /bin/busybox); repeatable, one per architecture")
 	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
+	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
 	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (llvmjit*.so, __pycache__) or a whole path (/usr/share/doc)")
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
 	return cmd
@@ -194,6 +196,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	if bar != nil {
 		ctx = image.WithProgress(ctx, bar)
 	}
+	if o.goPkg != "" && bar == nil { // a terminal has the progress line
+		fmt.Fprintf(stderr, "fromscratch: compiling %s with go build (%s)\n", o.goPkg, goPlatforms(platforms))
+	}
 	res, err := builder.Build(ctx, bo)
 	if err != nil {
 		return buildExit(err)
@@ -229,7 +234,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 			return err
 		}
 		bar.Stop()
-		fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
+		if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, buildResult(res)); err != nil {
+			return err
+		}
 		summarize()
 		return nil
 	}
@@ -244,7 +251,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", o.push, err)}
 		}
 		bar.Stop()
-		fmt.Fprintln(stdout, ref)
+		if err := printResult(stdout, o.json, ref, buildResult(res)); err != nil {
+			return err
+		}
 		summarize()
 		return nil
 	}
@@ -253,7 +262,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 		return err
 	}
 	bar.Stop()
-	fmt.Fprintln(stdout, digest)
+	if err := printResult(stdout, o.json, digest.String(), buildResult(res)); err != nil {
+		return err
+	}
 	summarize()
 	return nil
 }

@@ -27,6 +27,7 @@ type slimOptions struct {
 	tag       string
 	level     levelFlag
 	exclude   []string
+	json      bool
 }
 
 func newSlimCmd() *cobra.Command {
@@ -82,6 +83,7 @@ image would not; 2 bad usage or an unreadable or unsafe image.`,
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
 	o.level = levelAuto
 	f.Var(&o.level, "level", levelFlagUsage)
+	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
 	return cmd
 }
 
@@ -140,7 +142,10 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 		return err
 	}
 	bar.Stop()
-	fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
+	if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, resultJSON{Tag: tag, Platform: platformOf(out),
+		Layers: res.Layers, Files: res.Files, Size: res.Bytes, Excluded: res.Excluded}); err != nil {
+		return err
+	}
 	ratio := 0.0
 	if res.BytesBefore > 0 {
 		ratio = 100 * float64(res.BytesAfter) / float64(res.BytesBefore)

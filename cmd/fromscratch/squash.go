@@ -24,6 +24,7 @@ type squashOptions struct {
 	push      string
 	tag       string
 	level     levelFlag
+	json      bool
 }
 
 func newSquashCmd() *cobra.Command {
@@ -69,6 +70,7 @@ Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
 	o.level = levelAuto
 	f.Var(&o.level, "level", levelFlagUsage)
+	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
 	return cmd
 }
 
@@ -114,7 +116,10 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 		return err
 	}
 	bar.Stop()
-	fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
+	if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, resultJSON{Tag: tag, Platform: platformOf(out),
+		Layers: res.LayersAfter, Files: res.Files, Size: res.Bytes}); err != nil {
+		return err
+	}
 	size := int64(0)
 	if res.Squashed != nil {
 		size, _ = res.Squashed.Size()

@@ -331,3 +331,107 @@ func TestDoctorHelpExamples(t *testing.T) {
 		t.Errorf("doctor --help has %d examples on docker-archive:app.tar", n)
 	}
 }
+
+// TestVersionAndSuggestions: version and --version name the commit the
+// binary was built from (built in a clone: go stamps no VCS data in a git
+// worktree); completion is listed in the help; a mistyped command or flag
+// gets the nearest one, in one line.
+func TestVersionAndSuggestions(t *testing.T) {
+	requireTool(t, "git")
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout: %v", err)
+	}
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clone := filepath.Join(t.TempDir(), "src")
+	run(t, "", "git", "clone", "-q", strings.TrimSpace(string(top)), clone)
+	vbin := filepath.Join(t.TempDir(), "fromscratch")
+	cmd := exec.Command("go", "build", "-buildvcs=true", "-o", vbin, "./cmd/fromscratch")
+	cmd.Dir = clone
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build in a clone = %v\n%s", err, out)
+	}
+	want := "commit " + strings.TrimSpace(string(head))[:12]
+	v := run(t, "", vbin, "version")
+	if !strings.HasPrefix(v, "fromscratch ") || !strings.Contains(v, want) || !strings.Contains(v, "go1.") {
+		t.Errorf("version = %q, want %q and the Go version", v, want)
+	}
+	if v2 := run(t, "", vbin, "--version"); v2 != v {
+		t.Errorf("--version = %q, version = %q", v2, v)
+	}
+
+	bin := fromscratchBin(t)
+	if help := run(t, "", bin, "--help"); !strings.Contains(help, "completion") || !strings.Contains(help, "version") {
+		t.Errorf("--help lists no completion or version command:\n%s", help)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"buidl"}, `unknown command "buidl" for "fromscratch" (did you mean build?)`},
+		{[]string{"build", "--outptu", "x.tar", "/bin/true"}, "unknown flag: --outptu (did you mean --output?)"},
+		{[]string{"inspect", "--jsn", "x"}, "unknown flag: --jsn (did you mean --json?)"},
+		{[]string{"slim", "--keepp", "/x", "x"}, "unknown flag: --keepp (did you mean --keep?)"},
+	} {
+		_, stderr, code := runFromscratch(t, bin, tt.args...)
+		if code != 2 || strings.TrimSpace(stderr) != "fromscratch: "+tt.want {
+			t.Errorf("fromscratch %v = %d, stderr %q; want exit 2 and one line %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}
+
+// TestResultJSON: build, squash and slim --json print the digest, the tag,
+// the layers, files and bytes of what they wrote, on stdout; a Go build
+// says on stderr that it compiles when stderr is not a terminal.
+func TestResultJSON(t *testing.T) {
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	parse := func(t *testing.T, out string) resultJSON {
+		t.Helper()
+		var r resultJSON
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("--json output %q: %v", out, err)
+		}
+		return r
+	}
+	// each runs the command with --json, then without: the same digest as
+	// the plain line, the image's layers, files and bytes.
+	each := func(t *testing.T, archive string, args ...string) resultJSON {
+		t.Helper()
+		out, stderr, code := runFromscratch(t, bin, append([]string{args[0], "--json", "-o", archive}, args[1:]...)...)
+		if code != 0 {
+			t.Fatalf("%v --json = %d\n%s", args, code, stderr)
+		}
+		r := parse(t, out)
+		plain, _, _ := runFromscratch(t, bin, append([]string{args[0], "-o", archive}, args[1:]...)...)
+		img := archiveImage(t, archive)
+		layers, _ := img.Layers()
+		files := imageFiles(t, img)
+		var size int64
+		for _, c := range files {
+			size += int64(len(c))
+		}
+		if r.Digest != strings.TrimSpace(plain) || r.Layers != len(layers) || r.Files != len(files) || r.Size != size || r.Platform != "linux/amd64" || r.Tag == "" {
+			t.Errorf("%v --json = %+v; the image: digest %s, %d layers, %d files, %d bytes", args, r, plain, len(layers), len(files), size)
+		}
+		return r
+	}
+	built := filepath.Join(dir, "built.tar")
+	each(t, built, "build", "/bin/true")
+	each(t, filepath.Join(dir, "squashed.tar"), "squash", "docker-archive:"+built)
+	each(t, filepath.Join(dir, "slim.tar"), "slim", "docker-archive:"+built)
+
+	if _, stderr, code := runFromscratch(t, bin, "build", "--json", "-o", "-", "/bin/true"); code != 2 || !strings.Contains(stderr, "--json") {
+		t.Errorf("build --json -o - = %d, %q: want exit 2 naming --json", code, stderr)
+	}
+
+	mod := goModule(t, "hello", goServer)
+	_, stderr, code := runIn(t, mod, nil, "build", "--go", "./cmd/hello", "-o", filepath.Join(dir, "go.tar"))
+	if code != 0 || !strings.Contains(stderr, "fromscratch: compiling ./cmd/hello with go build (linux/") {
+		t.Errorf("build --go = %d, stderr %q: want a line saying it compiles", code, stderr)
+	}
+}
