@@ -108,7 +108,8 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBase(fsys, root, common.base); err != nil {
+	baseWarnings, err := checkBase(fsys, root, common)
+	if err != nil {
 		return nil, err
 	}
 	// Libraries are looked for as the image will hold them: the --add files
@@ -130,7 +131,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		fsys = rootfs.Overlay(fsys, mounts)
 	}
 
-	res = &Result{}
+	res = &Result{Warnings: baseWarnings}
 	defer func() {
 		if err != nil {
 			res.Close()

@@ -35,9 +35,14 @@ type Options struct {
 	// dependencies.
 	Add []AddFile
 	// CACerts adds the root's CA bundle and sets SSL_CERT_FILE; Tzdata
-	// adds the root's /usr/share/zoneinfo.
+	// adds the root's /usr/share/zoneinfo. A root without them is an
+	// error.
 	CACerts bool
 	Tzdata  bool
+	// NoCACerts and NoTzdata leave them out of a GoPackage image, which
+	// has them by default (as ko's images do) when the root has them.
+	NoCACerts bool
+	NoTzdata  bool
 
 	// Env are K=V variables, set over the default PATH.
 	Env []string

@@ -47,6 +47,8 @@ type buildOptions struct {
 	debugTools   []string
 	exclude      []string
 	json         bool
+	noCACerts    bool
+	noTzdata     bool
 }
 
 func newBuildCmd() *cobra.Command {
@@ -72,7 +74,9 @@ their lower layers. The same inputs give the same image digest
 With --go PKG, the Go main package PKG is built with the host's toolchain
 (CGO_ENABLED=0, -trimpath, -buildvcs=false, -ldflags "-s -w" then --ldflags;
 GOFLAGS is honoured) for each --platform, checked to be static, and put at
-/usr/local/bin/NAME (NAME as go build names it), the entrypoint. Several
+/usr/local/bin/NAME (NAME as go build names it), the entrypoint. The image
+has the root's CA bundle (SSL_CERT_FILE set) and time zones, as ko's have:
+--no-ca-certs and --no-tzdata leave them out. Several
 platforms give one image each, combined in an image index (--oci-layout,
 --push; a -o tarball takes one platform). A package that needs cgo cannot be
 built this way: build it yourself and give the binary as PROGRAM.
@@ -138,8 +142,8 @@ input (a Go build that fails).`,
 	f.BoolVar(&o.allowMissing, "allow-missing", false, "build even if a library or the loader is not found")
 	o.level = levelAuto
 	f.Var(&o.level, "level", levelFlagUsage)
-	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE")
-	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo")
+	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE (the default with --go)")
+	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo (the default with --go)")
 	f.BoolVar(&o.baseline, "hwcaps-baseline", false, "leave out glibc-hwcaps variants of libraries (by default all present are added)")
 	f.StringVar(&o.goPkg, "go", "", "build the Go main package PKG (go build, CGO_ENABLED=0) and make the image of it, at "+builder.GoBinDir+"/NAME")
 	f.StringVar(&o.ldflags, "ldflags", "", `with --go, linker flags added after "-s -w"`)
@@ -147,6 +151,8 @@ input (a Go build that fails).`,
 	f.StringArrayVar(&o.busybox, "busybox", nil, "with --debug, the static busybox to use (default: the root's /bin/busybox); repeatable, one per architecture")
 	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
 	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
+	f.BoolVar(&o.noCACerts, "no-ca-certs", false, "with --go, leave out the CA bundle a Go image has by default")
+	f.BoolVar(&o.noTzdata, "no-tzdata", false, "with --go, leave out the time zones a Go image has by default")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (llvmjit*.so, __pycache__) or a whole path (/usr/share/doc)")
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
 	return cmd
@@ -290,6 +296,8 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		Busybox:        o.busybox,
 		DebugTools:     o.debugTools,
 		Exclude:        o.exclude,
+		NoCACerts:      o.noCACerts,
+		NoTzdata:       o.noTzdata,
 		Tag:            o.tag,
 		Created:        sourceDateEpoch(),
 	}

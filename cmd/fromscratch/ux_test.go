@@ -435,3 +435,69 @@ func TestResultJSON(t *testing.T) {
 		t.Errorf("build --go = %d, stderr %q: want a line saying it compiles", code, stderr)
 	}
 }
+
+// goTZCerts loads a time zone and the system's CA pool, as a Go server
+// calling HTTPS or showing local times does.
+const goTZCerts = `package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+)
+
+func main() {
+	loc, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		fmt.Println("tz:", err)
+		os.Exit(1)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || len(pool.Subjects()) == 0 {
+		fmt.Println("certs: none", err)
+		os.Exit(1)
+	}
+	fmt.Println(loc, "ok, certs ok")
+}
+`
+
+// TestBuildGoCertsTzdata: a --go image has the CA bundle and the time
+// zones by default, as ko's have; --no-ca-certs and --no-tzdata leave them
+// out; a root without them gives a warning, not a failure.
+func TestBuildGoCertsTzdata(t *testing.T) {
+	requireDocker(t)
+	requireFile(t, "/etc/ssl/certs/ca-certificates.crt")
+	requireFile(t, "/usr/share/zoneinfo/Europe/Paris")
+	mod := goModule(t, "tzcerts", goTZCerts)
+	dir := t.TempDir()
+	build := func(t *testing.T, name string, flags ...string) (string, string) {
+		t.Helper()
+		tag := uniqueTag(name)
+		tar := filepath.Join(dir, name+".tar")
+		_, stderr, code := runIn(t, mod, nil, append([]string{"build", "--go", "./cmd/tzcerts", "-o", tar, "-t", tag}, flags...)...)
+		if code != 0 {
+			t.Fatalf("build --go %v = %d\n%s", flags, code, stderr)
+		}
+		run(t, "", "docker", "load", "-i", tar)
+		t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+		return tag, stderr
+	}
+	tag, _ := build(t, "ux-gotz")
+	if got := dockerRun(t, "", tag); got != "Europe/Paris ok, certs ok\n" {
+		t.Errorf("docker run of the --go image = %q", got)
+	}
+	tag, _ = build(t, "ux-gotz-none", "--no-ca-certs", "--no-tzdata")
+	if out, _, err := runErr("", "docker", "run", "--rm", tag); err == nil || !strings.Contains(out, "tz:") {
+		t.Errorf("docker run with --no-tzdata = %q, %v: want the time zone not found", out, err)
+	}
+	tag, _ = build(t, "ux-gotz-nocerts", "--no-ca-certs")
+	if out, _, err := runErr("", "docker", "run", "--rm", tag); err == nil || !strings.Contains(out, "certs: none") {
+		t.Errorf("docker run with --no-ca-certs = %q, %v: want no certificates", out, err)
+	}
+	// A root without them: a warning each, and an image.
+	_, stderr := build(t, "ux-gotz-root", "--root", t.TempDir())
+	if !strings.Contains(stderr, "warning: no /etc/ssl/certs/ca-certificates.crt in the root") || !strings.Contains(stderr, "warning: no /usr/share/zoneinfo in the root") {
+		t.Errorf("build --go --root EMPTY: stderr %q, want a warning for each", stderr)
+	}
+}
