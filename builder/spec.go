@@ -34,8 +34,8 @@ type spec struct {
 	// optional are the base paths a --go image has by default: left out,
 	// with a warning, when the root lacks them.
 	optional map[string]bool
-	env   []string
-	cfg   image.Config // entrypoint, cmd, labels, workdir, user
+	env      []string
+	cfg      image.Config // entrypoint, cmd, labels, workdir, user
 }
 
 func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
