@@ -3,12 +3,14 @@ package doctor
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fromscratch/fromscratch/rootfs"
@@ -123,4 +125,65 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func (d *doc) emulator(head []byte) string {
+	if d.cfg.Binfmt == nil {
+		return ""
+	}
+	return d.cfg.Binfmt(head)
+}
+
+// binfmtDir is where the kernel lists the binfmt_misc handlers.
+const binfmtDir = "/proc/sys/fs/binfmt_misc"
+
+// HostBinfmt names the enabled binfmt_misc handler of this host whose
+// magic and mask match head (a file's first bytes), as the kernel matches
+// them when it executes the file: "qemu-aarch64"; "" if none. Handlers
+// that match on the file name (an extension) are not considered.
+func HostBinfmt(head []byte) string {
+	ents, err := os.ReadDir(binfmtDir)
+	if err != nil {
+		return ""
+	}
+	for _, e := range ents {
+		if e.Name() == "register" || e.Name() == "status" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(binfmtDir, e.Name()))
+		if err != nil || !strings.HasPrefix(string(b), "enabled") {
+			continue
+		}
+		var magic, mask []byte
+		offset := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(l, " ")
+			switch k {
+			case "magic":
+				magic, _ = hex.DecodeString(v)
+			case "mask":
+				mask, _ = hex.DecodeString(v)
+			case "offset":
+				offset, _ = strconv.Atoi(v)
+			}
+		}
+		if len(magic) == 0 || offset+len(magic) > len(head) {
+			continue
+		}
+		ok := true
+		for i, m := range magic {
+			k := byte(0xff)
+			if i < len(mask) {
+				k = mask[i]
+			}
+			if head[offset+i]&k != m&k {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return e.Name()
+		}
+	}
+	return ""
 }

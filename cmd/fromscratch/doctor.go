@@ -95,6 +95,7 @@ func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref stri
 	if wd, err := os.Getwd(); err == nil {
 		cfg.HostDir = wd
 	}
+	cfg.Binfmt = doctor.HostBinfmt
 	if o.entrypoint != "" {
 		if cfg.Entrypoint, err = words(o.entrypoint); err != nil {
 			return usage("--entrypoint: %v", err)

@@ -501,3 +501,31 @@ func TestBuildGoCertsTzdata(t *testing.T) {
 		t.Errorf("build --go --root EMPTY: stderr %q, want a warning for each", stderr)
 	}
 }
+
+// TestDoctorEmulated: an arm64 program in an image that says amd64 starts
+// on this host, through binfmt_misc's qemu-aarch64, as docker run shows;
+// doctor says so as a warning, not as exec format error.
+func TestDoctorEmulated(t *testing.T) {
+	requireDocker(t)
+	requireQemuAarch64(t)
+	mod := goModule(t, "hi", "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hi from arm64\") }\n")
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "hi"), "./cmd/hi")
+	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build = %v\n%s", err, out)
+	}
+	tag := doctorDockerBuild(t, "ux-emulated", "scratch", []doctorFile{{dst: "/hi", src: filepath.Join(dir, "hi")}}, `ENTRYPOINT ["/hi"]`)
+	if got := dockerRun(t, "", tag); got != "hi from arm64\n" {
+		t.Fatalf("docker run = %q: the host does not run it", got)
+	}
+	out, stderr, code := runFromscratch(t, fromscratchBin(t), "doctor", "--json", "docker-daemon:"+tag)
+	var rep doctorJSON
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("doctor: %v\n%s%s", err, out, stderr)
+	}
+	if code != 0 || !rep.Healthy || len(rep.Problems) != 1 || !rep.Problems[0].Warning || !strings.Contains(rep.Problems[0].Message, "under emulation (binfmt_misc qemu-aarch64)") {
+		t.Errorf("doctor = %d, %+v: want healthy with a warning that it runs under emulation", code, rep)
+	}
+}
