@@ -3,6 +3,8 @@ package image
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -15,7 +17,8 @@ import (
 // keychain (authn.DefaultKeychain: ~/.docker/config.json, credential
 // helpers). insecure allows plain HTTP (name.Insecure); localhost and
 // loopback or private addresses use HTTP anyway. It returns the pushed image
-// as a digest reference, "registry.example/app@sha256:...".
+// as a digest reference, "registry.example/app@sha256:...". A short name
+// (no "/") goes under $FROMSCRATCH_REPO when it is set (see ExpandRef).
 func Push(ctx context.Context, ref string, img v1.Image, insecure bool) (string, error) {
 	return push(ctx, ref, insecure, img, func(r name.Reference, o ...remote.Option) error {
 		return remote.Write(r, img, o...)
@@ -30,6 +33,7 @@ func push(ctx context.Context, ref string, insecure bool, what interface{ Digest
 	if insecure {
 		opts = append(opts, name.Insecure)
 	}
+	ref = ExpandRef(ref)
 	r, err := name.ParseReference(ref, opts...)
 	if err != nil {
 		return "", fmt.Errorf("pushing to %q: %w", ref, err)
@@ -60,4 +64,19 @@ func push(ctx context.Context, ref string, insecure bool, what interface{ Digest
 		return "", fmt.Errorf("pushing to %q: %w", ref, err)
 	}
 	return r.Context().Digest(d.String()).String(), nil
+}
+
+// RepoEnv names the environment variable holding the default repository of
+// pushes, as ko's KO_DOCKER_REPO: registry.example.com/team.
+const RepoEnv = "FROMSCRATCH_REPO"
+
+// ExpandRef returns ref under the repository $FROMSCRATCH_REPO when it is
+// set and ref is a short name (no "/": app, app:1.0, app@sha256:...), or
+// else ref as it is.
+func ExpandRef(ref string) string {
+	repo := strings.TrimSuffix(os.Getenv(RepoEnv), "/")
+	if repo == "" || strings.Contains(ref, "/") {
+		return ref
+	}
+	return repo + "/" + ref
 }

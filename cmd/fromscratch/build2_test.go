@@ -24,6 +24,24 @@ import (
 // Docker pulls the image and runs it.
 func TestBuildPush(t *testing.T) {
 	requireDocker(t)
+	port := startRegistry(t)
+	ref := fmt.Sprintf("127.0.0.1:%d/fromscratch-test/jq:%d", port, os.Getpid())
+	out := run(t, "", fromscratchBin(t), "build", "--push", ref, "--insecure", "/usr/bin/jq")
+	if !strings.Contains(out, "@sha256:") {
+		t.Errorf("build --push printed %q, want a digest reference", out)
+	}
+	run(t, "", "docker", "pull", ref)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	want := run(t, `{"x":1}`, "/usr/bin/jq", ".x")
+	if got := dockerRun(t, `{"x":1}`, ref, ".x"); got != want {
+		t.Errorf("pulled image: %q, host: %q", got, want)
+	}
+}
+
+// startRegistry serves Debian's docker-registry on 127.0.0.1 for the test
+// and returns its port.
+func startRegistry(t *testing.T) int {
+	t.Helper()
 	registry := requireTool(t, "docker-registry")
 	dir := t.TempDir()
 	port := freePort(t)
@@ -53,17 +71,7 @@ http:
 	if !up {
 		t.Fatalf("docker-registry did not start on 127.0.0.1:%d", port)
 	}
-	ref := fmt.Sprintf("127.0.0.1:%d/fromscratch-test/jq:%d", port, os.Getpid())
-	out := run(t, "", fromscratchBin(t), "build", "--push", ref, "--insecure", "/usr/bin/jq")
-	if !strings.Contains(out, "@sha256:") {
-		t.Errorf("build --push printed %q, want a digest reference", out)
-	}
-	run(t, "", "docker", "pull", ref)
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
-	want := run(t, `{"x":1}`, "/usr/bin/jq", ".x")
-	if got := dockerRun(t, `{"x":1}`, ref, ".x"); got != want {
-		t.Errorf("pulled image: %q, host: %q", got, want)
-	}
+	return port
 }
 
 // TestBuildReproducible: two roots with the same files but other mtimes

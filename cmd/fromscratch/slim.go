@@ -77,7 +77,7 @@ image would not; 2 bad usage or an unreadable or unsafe image.`,
 	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (*.a, __pycache__) or a whole path (/usr/share/doc)")
 	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
-	f.StringVar(&o.push, "push", "", "push the image to REF")
+	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's NAME:TAG-slim, or slim:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")

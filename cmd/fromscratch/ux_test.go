@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // TestBuildFollowsLinks: a directory asked for brings the targets of the
@@ -527,5 +530,31 @@ func TestDoctorEmulated(t *testing.T) {
 	}
 	if code != 0 || !rep.Healthy || len(rep.Problems) != 1 || !rep.Problems[0].Warning || !strings.Contains(rep.Problems[0].Message, "under emulation (binfmt_misc qemu-aarch64)") {
 		t.Errorf("doctor = %d, %+v: want healthy with a warning that it runs under emulation", code, rep)
+	}
+}
+
+// TestPushDefaultRepo: with FROMSCRATCH_REPO set, --push takes a short
+// name, pushed under that repository, as ko's KO_DOCKER_REPO; a full
+// reference is pushed as it is.
+func TestPushDefaultRepo(t *testing.T) {
+	port := startRegistry(t)
+	repo := fmt.Sprintf("127.0.0.1:%d/fromscratch-test-ux", port)
+	mod := t.TempDir()
+	out, stderr, code := runIn(t, mod, []string{"FROMSCRATCH_REPO=" + repo}, "build", "--push", "true:1", "--insecure", "/bin/true")
+	if code != 0 || !strings.HasPrefix(out, repo+"/true@sha256:") {
+		t.Fatalf("build --push true:1 with FROMSCRATCH_REPO=%s = %d, %q\n%s", repo, code, out, stderr)
+	}
+	for _, ref := range []string{repo + "/true:1", strings.TrimSpace(out)} {
+		r, err := name.ParseReference(ref, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := remote.Head(r); err != nil {
+			t.Errorf("%s is not in the registry: %v", ref, err)
+		}
+	}
+	full := fmt.Sprintf("127.0.0.1:%d/other/true:2", port)
+	if out, stderr, code := runIn(t, mod, []string{"FROMSCRATCH_REPO=" + repo}, "build", "--push", full, "--insecure", "/bin/true"); code != 0 || !strings.HasPrefix(out, fmt.Sprintf("127.0.0.1:%d/other/true@", port)) {
+		t.Errorf("build --push %s = %d, %q\n%s", full, code, out, stderr)
 	}
 }
