@@ -198,7 +198,7 @@ func checkStart(o *Options, tree rootfs.FS, cfg image.Config, arg string) ([]str
 	})
 	var warnings []string
 	for _, p := range rep.Problems {
-		if p.Warning || o.AllowMissing && (p.Check == "library" || p.Check == "loader") {
+		if p.Warning || o.NoCheck || o.AllowMissing && (p.Check == "library" || p.Check == "loader") {
 			warnings = append(warnings, p.Message)
 			continue
 		}

@@ -63,6 +63,9 @@ type Options struct {
 	LDConfig       bool
 	// Exclude are globs of paths to leave out (see closure.Options.Exclude).
 	Exclude []string
+	// NoCheck writes the image even when doctor says it would not start
+	// (a broken image made on purpose); its problems become warnings.
+	NoCheck bool
 
 	// Debug adds a top layer with a static busybox at /busybox: one of
 	// Busybox (host paths, one per architecture), or the root's

@@ -49,6 +49,7 @@ type buildOptions struct {
 	json         bool
 	noCACerts    bool
 	noTzdata     bool
+	noCheck      bool
 }
 
 func newBuildCmd() *cobra.Command {
@@ -153,6 +154,7 @@ input (a Go build that fails).`,
 	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
 	f.BoolVar(&o.noCACerts, "no-ca-certs", false, "with --go, leave out the CA bundle a Go image has by default")
 	f.BoolVar(&o.noTzdata, "no-tzdata", false, "with --go, leave out the time zones a Go image has by default")
+	f.BoolVar(&o.noCheck, "no-check", false, "write the image even if it would not start (doctor's problems become warnings): a broken image on purpose")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (llvmjit*.so, __pycache__) or a whole path (/usr/share/doc)")
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
 	return cmd
@@ -298,6 +300,7 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		Exclude:        o.exclude,
 		NoCACerts:      o.noCACerts,
 		NoTzdata:       o.noTzdata,
+		NoCheck:        o.noCheck,
 		Tag:            o.tag,
 		Created:        sourceDateEpoch(),
 	}

@@ -82,6 +82,14 @@ func TestBuildBadInput(t *testing.T) {
 		})
 	}
 
+	t.Run("no check", func(t *testing.T) {
+		stdout, stderr, err := runErr("", bin, "build", "-o", target, "--no-check", "--entrypoint", "/nope", "/bin/true")
+		if err != nil || !strings.HasPrefix(stdout, "sha256:") || !strings.Contains(stderr, "warning: exec /nope: no such file") {
+			t.Errorf("build --no-check = %v, stdout %q, stderr %q", err, stdout, stderr)
+		}
+		os.Remove(target)
+	})
+
 	t.Run("allow missing", func(t *testing.T) {
 		stdout, stderr, err := runErr("", bin, "build", "-o", target, "--allow-missing", filepath.Join(dir, "needsgone"))
 		if err != nil || !strings.HasPrefix(stdout, "sha256:") || !strings.Contains(stderr, "libgone.so") {
