@@ -3,6 +3,8 @@ package image
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,6 +20,8 @@ import (
 // registry on localhost or a private address is reached over HTTPS too); the
 // requests are bounded and retried as package registry says. It returns the
 // pushed image as a digest reference, "registry.example/app@sha256:...".
+// A short name (no "/") goes under $FROMSCRATCH_REPO when it is set
+// (see ExpandRef).
 func Push(ctx context.Context, ref string, img v1.Image, insecure bool) (string, error) {
 	return push(ctx, ref, insecure, img, func(r name.Reference, o ...remote.Option) error {
 		return remote.Write(r, img, o...)
@@ -28,6 +32,7 @@ func Push(ctx context.Context, ref string, img v1.Image, insecure bool) (string,
 // its digest reference.
 func push(ctx context.Context, ref string, insecure bool, what interface{ Digest() (v1.Hash, error) },
 	write func(name.Reference, ...remote.Option) error) (string, error) {
+	ref = ExpandRef(ref)
 	r, err := registry.Reference(ref, insecure)
 	if err != nil {
 		return "", fmt.Errorf("pushing to %q: %w", ref, err)
@@ -61,4 +66,19 @@ func push(ctx context.Context, ref string, insecure bool, what interface{ Digest
 		return "", fmt.Errorf("pushing to %q: %w", ref, registry.Explain(err))
 	}
 	return r.Context().Digest(d.String()).String(), nil
+}
+
+// RepoEnv names the environment variable holding the default repository of
+// pushes, as ko's KO_DOCKER_REPO: registry.example.com/team.
+const RepoEnv = "FROMSCRATCH_REPO"
+
+// ExpandRef returns ref under the repository $FROMSCRATCH_REPO when it is
+// set and ref is a short name (no "/": app, app:1.0, app@sha256:...), or
+// else ref as it is.
+func ExpandRef(ref string) string {
+	repo := strings.TrimSuffix(os.Getenv(RepoEnv), "/")
+	if repo == "" || strings.Contains(ref, "/") {
+		return ref
+	}
+	return repo + "/" + ref
 }
