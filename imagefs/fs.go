@@ -192,13 +192,14 @@ func (t *FS) Largest(k int) []File {
 		}
 	}
 	seq := 0
-	// The names of contents with several, for Links: only those are kept.
+	// The names of contents with several, for Links: only those are kept
+	// (not of the one empty content every empty file shares).
 	names := map[*content][]string{}
 	walk(t.root, func(n *node) {
 		if n.typ != tar.TypeReg || n.data == nil {
 			return
 		}
-		if n.data.refs > 1 {
+		if n.data.refs > 1 && n.data.size > 0 {
 			names[n.data] = append(names[n.data], n.path())
 			if len(names[n.data]) > 1 {
 				return
