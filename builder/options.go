@@ -75,6 +75,12 @@ type Options struct {
 	Level int
 	// Uncompressed writes plain tar layers (see image.Options.Uncompressed).
 	Uncompressed bool
+	// PackageRecords adds a top layer with the records of the root's
+	// packages the image holds files of (see package sbom), so scanners
+	// find them; SBOM lists the image's files and packages in
+	// Result.SBOMs. Both read the root's package database.
+	PackageRecords bool
+	SBOM           bool
 	// Archive, when not nil, receives the layers as they are made (one
 	// image only): the caller commits it with the image, or aborts it.
 	Archive *image.ArchiveWriter

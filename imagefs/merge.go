@@ -46,6 +46,9 @@ type Options struct {
 	// NoContent keeps no content at all (for squashing, which reads the
 	// layers again); Open then fails for every regular file but empty ones.
 	NoContent bool
+	// Keep, when not nil, names more files whose whole content is kept
+	// (even with NoContent), such as a package database.
+	Keep func(name string, size int64) bool
 }
 
 // LayerStats is what one layer did to the filesystem. Counts are of
@@ -84,6 +87,7 @@ type FS struct {
 	max   int
 	lower map[string]byte
 	none  bool
+	keep  func(name string, size int64) bool
 	// Layers holds each layer's statistics, bottom first.
 	Layers []LayerStats
 }
@@ -113,6 +117,7 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 		tmp:  tmp,
 		max:  opts.MaxEntries,
 		none: opts.NoContent,
+		keep: opts.Keep,
 	}
 	if t.max <= 0 {
 		t.max = DefaultMaxEntries

@@ -261,3 +261,25 @@ func readBounded(fsys rootfs.FS, name string, max int64) ([]byte, error) {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// FS is the root the database was read from.
+func (db *DB) FS() rootfs.FS { return db.fsys }
+
+// Wanted reports whether the file name of a root is one Open reads (for a
+// view of an image that keeps only some files' content): the databases,
+// copyright files and os-release.
+func Wanted(name string, size int64) bool {
+	switch {
+	case size > MaxStatus:
+		return false
+	case name == DpkgStatus || name == ApkInstalled || name == "/etc/os-release" || name == "/usr/lib/os-release":
+		return true
+	case strings.HasPrefix(name, DpkgStatusD+"/"):
+		return true
+	case strings.HasPrefix(name, DpkgInfo+"/"):
+		return strings.HasSuffix(name, ".list") || strings.HasSuffix(name, ".md5sums")
+	case strings.HasPrefix(name, "/usr/share/doc/"):
+		return strings.HasSuffix(name, "/copyright") && strings.Count(name, "/") == 5
+	}
+	return false
+}

@@ -16,6 +16,8 @@ import (
 	"github.com/fromscratch/fromscratch/doctor"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/imagefs"
+	"github.com/fromscratch/fromscratch/pkgdb"
+	"github.com/fromscratch/fromscratch/sbom"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -35,6 +37,11 @@ type Options struct {
 	TempDir string
 	// Name describes the image in messages.
 	Name string
+	// PackageRecords adds a top layer with the records of the image's
+	// packages that the slim image holds files of (see package sbom);
+	// SBOM lists its files and packages in Result.SBOM.
+	PackageRecords bool
+	SBOM           bool
 }
 
 // Result describes a slimmed image.
@@ -48,6 +55,8 @@ type Result struct {
 	// Files is how many regular files the slim image holds; Layers its
 	// layers.
 	Files, Layers int
+	// SBOM lists the slim image's files and packages (Options.SBOM).
+	SBOM *sbom.Document
 }
 
 // Errors callers branch on.
@@ -107,7 +116,11 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading manifest: %w", err)
 	}
-	view, err := imagefs.Open(ctx, img, imagefs.Options{TempDir: opts.TempDir, Name: opts.Name})
+	vopts := imagefs.Options{TempDir: opts.TempDir, Name: opts.Name}
+	if opts.PackageRecords || opts.SBOM {
+		vopts.Keep = pkgdb.Wanted
+	}
+	view, err := imagefs.Open(ctx, img, vopts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,6 +200,28 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 		}
 		out = append(out, layer)
 		specs = append(specs, spec)
+	}
+	if opts.PackageRecords || opts.SBOM {
+		db, err := pkgdb.Open(view)
+		if err != nil {
+			return nil, nil, err
+		}
+		doc, spec, err := sbom.Apply(ctx, db, out, opts.PackageRecords)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing the slim image's files: %w", err)
+		}
+		if spec != nil {
+			layer, err := image.LayerContext(ctx, rootfs.NewTree(), *spec, iopts)
+			if err != nil {
+				return nil, nil, fmt.Errorf("writing the package records: %w", err)
+			}
+			out = append(out, layer)
+			specs = append(specs, *spec)
+		}
+		if opts.SBOM {
+			doc.Created = opts.Created
+			res.SBOM = doc
+		}
 	}
 	res.Layers = len(out)
 	slim, err := assemble(cf, out, specs, iopts)

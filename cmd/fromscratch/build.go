@@ -45,6 +45,7 @@ type buildOptions struct {
 	debug        bool
 	busybox      []string
 	debugTools   []string
+	sbom         sbomFlags
 }
 
 func newBuildCmd() *cobra.Command {
@@ -136,6 +137,7 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 	f.StringArrayVar(&o.busybox, "busybox", nil, "with --debug, the static busybox to use (default: the root's /bin/busybox); repeatable, one per architecture")
 	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
+	o.sbom.register(f)
 	return cmd
 }
 
@@ -163,6 +165,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	if o.output != "" && len(platforms) > 1 {
 		return usage("-o %s: a docker load tarball holds one platform, and %d are asked (%s): give one --platform, or write an index with --oci-layout or --push",
 			o.output, len(platforms), strings.Join(platforms, ","))
+	}
+	if err := o.sbom.check("build", len(platforms)); err != nil {
+		return err
 	}
 	bo, err := o.builderOptions(args, platforms)
 	if err != nil {
@@ -195,11 +200,19 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	// leaves one line, its error.
 	summarize := func() {
 		bar.Stop()
+		if len(res.SBOMs) > 0 {
+			fmt.Fprintf(stderr, "fromscratch: wrote %s: %s\n", o.sbom.file, sbomSummary(res.SBOMs[0]))
+		}
 		for _, sum := range res.Summaries {
 			fmt.Fprintf(stderr, "fromscratch: built %s: %s\n", res.Tag, sum)
 		}
 	}
 
+	if len(res.SBOMs) > 0 {
+		if err := o.sbom.write(res.SBOMs[0]); err != nil {
+			return err
+		}
+	}
 	if res.Index == nil {
 		var line string
 		if archive != nil {
@@ -266,6 +279,8 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		DebugTools:     o.debugTools,
 		Tag:            o.tag,
 		Created:        sourceDateEpoch(),
+		PackageRecords: !o.sbom.noRecords,
+		SBOM:           o.sbom.file != "",
 	}
 	var err error
 	if bo.Level, bo.Uncompressed, err = o.sinks().compression(o.level); err != nil {

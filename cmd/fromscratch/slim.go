@@ -26,6 +26,7 @@ type slimOptions struct {
 	push      string
 	tag       string
 	level     levelFlag
+	sbom      sbomFlags
 }
 
 func newSlimCmd() *cobra.Command {
@@ -80,6 +81,7 @@ image would not; 2 bad usage or an unreadable or unsafe image.`,
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
 	o.level = levelAuto
 	f.Var(&o.level, "level", levelFlagUsage)
+	o.sbom.register(f)
 	return cmd
 }
 
@@ -95,6 +97,9 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	}
 	level, uncompressed, err := o.sinks().compression(o.level)
 	if err != nil {
+		return err
+	}
+	if err := o.sbom.check("slim", 1); err != nil {
 		return err
 	}
 	for _, k := range o.keep {
@@ -118,7 +123,8 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if bar != nil {
 		ctx = image.WithProgress(ctx, bar)
 	}
-	out, res, err := slim.Slim(ctx, img, slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref})
+	out, res, err := slim.Slim(ctx, img, slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref,
+		PackageRecords: !o.sbom.noRecords, SBOM: o.sbom.file != ""})
 	if err != nil {
 		var se *slim.StartError
 		switch {
@@ -136,6 +142,12 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	line, err := o.sinks().write(ctx, stdout, tag, out)
 	if err != nil {
 		return err
+	}
+	if res.SBOM != nil {
+		res.SBOM.Name = tag
+		if err := o.sbom.write(res.SBOM); err != nil {
+			return err
+		}
 	}
 	bar.Stop()
 	fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)

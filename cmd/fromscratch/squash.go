@@ -24,6 +24,7 @@ type squashOptions struct {
 	push      string
 	tag       string
 	level     levelFlag
+	sbom      sbomFlags
 }
 
 func newSquashCmd() *cobra.Command {
@@ -69,6 +70,7 @@ Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
 	o.level = levelAuto
 	f.Var(&o.level, "level", levelFlagUsage)
+	o.sbom.register(f)
 	return cmd
 }
 
@@ -84,6 +86,9 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	}
 	level, uncompressed, err := o.sinks().compression(o.level)
 	if err != nil {
+		return err
+	}
+	if err := o.sbom.check("squash", 1); err != nil {
 		return err
 	}
 	tag := o.tag
@@ -102,7 +107,8 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if bar != nil {
 		ctx = image.WithProgress(ctx, bar)
 	}
-	out, res, err := squash.Squash(ctx, img, squash.Options{From: o.from, Level: level, Uncompressed: uncompressed, Name: ref})
+	out, res, err := squash.Squash(ctx, img, squash.Options{From: o.from, Level: level, Uncompressed: uncompressed, Name: ref,
+		PackageRecords: !o.sbom.noRecords, SBOM: o.sbom.file != ""})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
 	}
@@ -112,6 +118,12 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	line, err := o.sinks().write(ctx, stdout, tag, out)
 	if err != nil {
 		return err
+	}
+	if res.SBOM != nil {
+		res.SBOM.Name = tag
+		if err := o.sbom.write(res.SBOM); err != nil {
+			return err
+		}
 	}
 	bar.Stop()
 	fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
