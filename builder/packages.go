@@ -45,4 +45,3 @@ func (p *packages) apply(ctx context.Context, o *Options, img v1.Image, iopts im
 	out, err := sbom.AppendLayer(ctx, o.Archive, img, *spec, iopts)
 	return out, doc, err
 }
-

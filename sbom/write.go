@@ -166,7 +166,7 @@ func (d *Document) SPDX() *spdx.Document {
 			PackageDownloadLocation: "NOASSERTION", FilesAnalyzed: false,
 			PackageLicenseConcluded: "NOASSERTION", PackageLicenseDeclared: lic, PackageCopyrightText: "NOASSERTION",
 			PackageExternalReferences: []*spdx.PackageExternalReference{{Category: "PACKAGE-MANAGER", RefType: "purl", Locator: d.PURL(p)}},
-			PrimaryPackagePurpose: "LIBRARY",
+			PrimaryPackagePurpose:     "LIBRARY",
 		}
 		if p.Source != "" {
 			v := p.SourceVersion

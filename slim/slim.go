@@ -17,8 +17,8 @@ import (
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/imagefs"
 	"github.com/fromscratch/fromscratch/pkgdb"
-	"github.com/fromscratch/fromscratch/sbom"
 	"github.com/fromscratch/fromscratch/rootfs"
+	"github.com/fromscratch/fromscratch/sbom"
 )
 
 // Options tune [Slim].
