@@ -17,6 +17,7 @@ import (
 	"github.com/fromscratch/fromscratch/imagefs"
 	"github.com/fromscratch/fromscratch/imagesrc"
 	"github.com/fromscratch/fromscratch/internal/progress"
+	"github.com/fromscratch/fromscratch/pkgdb"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -84,6 +85,9 @@ type inspectJSON struct {
 	Efficiency    float64              `json:"efficiency"`
 	Largest       []imagefs.File       `json:"largest"`
 	Entrypoint    entrypointJSON       `json:"entrypoint"`
+	Packages      []packageJSON        `json:"packages"`
+	// UnpackagedBytes are the bytes of the regular files no package owns.
+	UnpackagedBytes int64 `json:"unpackaged_bytes"`
 	Problems      []string             `json:"problems,omitempty"`
 }
 
@@ -107,7 +111,7 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
-	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: ref, Sizes: true})
+	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: ref, Sizes: true, Keep: pkgdb.Wanted})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
 	}
@@ -133,6 +137,9 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 		r.Largest = []imagefs.File{}
 	}
 	r.Entrypoint = entrypointOf(view, append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...), cfg.Config.Env)
+	if r.Packages, r.UnpackagedBytes, err = packagesOf(view); err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
+	}
 
 	if o.maxWaste != "" {
 		limit, pct, err := parseWaste(o.maxWaste)
@@ -314,6 +321,7 @@ func printInspect(w io.Writer, r *inspectJSON) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nWasted:      %s of %s of file content (%.2f%%)\n", human(r.WastedBytes), human(r.TotalBytes), r.WastedPercent)
 	fmt.Fprintf(w, "Efficiency:  %.4f\n", r.Efficiency)
+	printPackages(w, r)
 	if len(r.Largest) > 0 {
 		fmt.Fprintln(w, "\nLargest files:")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
