@@ -87,8 +87,8 @@ type inspectJSON struct {
 	Entrypoint    entrypointJSON       `json:"entrypoint"`
 	Packages      []packageJSON        `json:"packages"`
 	// UnpackagedBytes are the bytes of the regular files no package owns.
-	UnpackagedBytes int64 `json:"unpackaged_bytes"`
-	Problems      []string             `json:"problems,omitempty"`
+	UnpackagedBytes int64    `json:"unpackaged_bytes"`
+	Problems        []string `json:"problems,omitempty"`
 }
 
 type entrypointJSON struct {
