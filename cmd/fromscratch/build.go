@@ -79,6 +79,13 @@ which is never run), PATH ending in :/busybox, and the --debug-tools with the
 libraries they need that the image lacks. The layers under it are those of
 the image without --debug, byte for byte.
 
+Unless --no-package-records, a top layer carries the records of the root's
+packages the image holds files of (/var/lib/dpkg/status.d/NAME and
+NAME.md5sums, their copyright files, os-release) so that scanners find
+them. --sbom FILE writes the SBOM: every package with its files, every file
+with its SHA-256, the files no package owns listed as such (SPDX 2.3 JSON,
+or CycloneDX 1.5 JSON with --sbom-format cyclonedx).
+
 Exit status: 0 built; 1 a library or the loader was not found (see
 --allow-missing); 2 bad usage or unusable input (a Go build that fails).`,
 		Example: `  # a docker load tarball
@@ -99,6 +106,9 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 
   # a script: its interpreter comes with it
   fromscratch build -o app.tar --add ./app.sh:/app.sh --entrypoint /app.sh /bin/sh
+
+  # with an SBOM (CycloneDX), for scanners and licence audits
+  fromscratch build -o curl.tar --sbom curl.cdx.json --sbom-format cyclonedx curl
 
   # a Go program for two platforms, an image index in an OCI layout
   fromscratch build --go ./cmd/server --platform linux/amd64,linux/arm64 --oci-layout ./out

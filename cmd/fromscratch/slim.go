@@ -58,6 +58,10 @@ No Docker daemon is needed; IMAGE is read twice, layer by layer, never held
 in memory. IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
 docker-daemon:NAME or a registry reference.
 
+Unless --no-package-records, a top layer carries the records of IMAGE's
+packages the slim image holds files of (/var/lib/dpkg/status.d), so that
+scanners find them; --sbom FILE writes the SBOM (see build --help).
+
 Exit status: 0 written; 1 the entrypoint cannot start (a library not in the
 image, or the image is already broken: see fromscratch doctor) or the slim
 image would not; 2 bad usage or an unreadable or unsafe image.`,
