@@ -48,8 +48,7 @@ IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
 docker-daemon:NAME or a registry reference.
 
 --sbom FILE writes the SBOM of the squashed image, its packages read from
-IMAGE's records (see build --help); an image without records of its own
-gets a package records layer unless --no-package-records.
+IMAGE's package records, which the squashed image keeps (see build --help).
 
 Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 		Example: `  fromscratch squash -o flat.tar -t app:flat docker-archive:app.tar
