@@ -2,7 +2,9 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -12,30 +14,30 @@ import (
 	"github.com/fromscratch/fromscratch/sbom"
 )
 
-// packages is the package database of the root, read once for all the
-// images of a build.
+// packages is the root whose package database tells where the files of
+// the images come from.
 type packages struct {
 	root string
-	db   *pkgdb.DB
 }
 
 // apply lists img's files and packages and, with o.PackageRecords, adds
 // the records layer on top (into o.Archive when there is one).
 func (p *packages) apply(ctx context.Context, o *Options, img v1.Image, iopts image.Options) (v1.Image, *sbom.Document, error) {
-	if p.db == nil {
-		fsys, err := rootfs.Dir(p.root)
-		if err != nil {
-			return nil, nil, err
-		}
-		if p.db, err = pkgdb.Open(fsys); err != nil {
-			return nil, nil, badInputErr(err, "%s: %v", p.root, err)
-		}
+	fsys, err := rootfs.Dir(p.root)
+	if err != nil {
+		return nil, nil, err
 	}
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, spec, err := sbom.Apply(ctx, p.db, layers, o.PackageRecords)
+	doc, spec, err := sbom.Apply(ctx, sbom.OpenFS(fsys), layers, o.PackageRecords)
+	var pe *pkgdb.Error
+	if errors.As(err, &pe) {
+		named := *pe // the file named as the user sees it
+		named.File = filepath.Join(p.root, pe.File)
+		return nil, nil, badInputErr(err, "%v", &named)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("build: listing the image's files: %w", err)
 	}

@@ -149,6 +149,9 @@ func (db *DB) readDpkg() error {
 		return err
 	}
 	if data != nil {
+		if names, err := rootfs.ReadDirNames(db.fsys, DpkgInfo); err == nil {
+			db.list(DpkgInfo, names)
+		}
 		paras, err := ParseControl(DpkgStatus, data)
 		if err != nil {
 			return err
@@ -174,6 +177,7 @@ func (db *DB) readDpkg() error {
 	if len(names) > 3*MaxPackages {
 		return &Error{File: DpkgStatusD, Reason: fmt.Sprintf("more than %d files", 3*MaxPackages)}
 	}
+	db.list(DpkgStatusD, names)
 	for _, n := range names {
 		if strings.Contains(n, ".") && (strings.HasSuffix(n, ".md5sums") || strings.HasSuffix(n, ".conffiles") || strings.HasSuffix(n, ".list")) {
 			continue
@@ -214,12 +218,27 @@ func (db *DB) readDpkg() error {
 	return nil
 }
 
+// list records the names of dir, so that infoFile tries only those.
+func (db *DB) list(dir string, names []string) {
+	if db.listed == nil {
+		db.listed = map[string]map[string]bool{}
+	}
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	db.listed[dir] = m
+}
+
 // infoFile returns the path of pkg's info file with ext in dir: NAME:ARCH
 // (Multi-Arch: same) or NAME, and its content (nil when neither exists).
 func (db *DB) infoFile(pkg *Package, dir, ext string, max int64) (string, []byte, error) {
 	var file string
 	for _, n := range []string{pkg.Name + ":" + pkg.Architecture + ext, pkg.Name + ext} {
 		file = path.Join(dir, n)
+		if l := db.listed[dir]; l != nil && !l[n] {
+			continue // not listed: no need to try opening it
+		}
 		data, err := readBounded(db.fsys, file, max)
 		if err != nil || data != nil {
 			return file, data, err

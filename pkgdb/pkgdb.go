@@ -108,6 +108,8 @@ type DB struct {
 	Packages []*Package
 	owner    map[string]*Package // physical path -> package
 	dirs     map[string]string   // listed directory -> physical
+	only     map[string]bool     // base names indexed (nil: all)
+	listed   map[string]map[string]bool // names in info/ and status.d/, once read
 	// Distro is the root's os-release ID and VERSION_ID ("debian", "12"),
 	// empty when it has none.
 	Distro, DistroVersion string
@@ -115,8 +117,21 @@ type DB struct {
 
 // Open reads the package databases of fsys. A root without any gives an
 // empty DB, not an error.
-func Open(fsys rootfs.FS) (*DB, error) {
-	db := &DB{fsys: fsys, owner: map[string]*Package{}, dirs: map[string]string{"/": "/"}}
+func Open(fsys rootfs.FS) (*DB, error) { return open(fsys, nil) }
+
+// OpenFor is Open for looking up paths only: [DB.Owner] answers for those
+// (and os-release), which is much less work than indexing every file of
+// every package.
+func OpenFor(fsys rootfs.FS, paths []string) (*DB, error) {
+	only := map[string]bool{"os-release": true}
+	for _, p := range paths {
+		only[path.Base(p)] = true
+	}
+	return open(fsys, only)
+}
+
+func open(fsys rootfs.FS, only map[string]bool) (*DB, error) {
+	db := &DB{fsys: fsys, owner: map[string]*Package{}, dirs: map[string]string{"/": "/"}, only: only}
 	db.Distro, db.DistroVersion = osRelease(fsys)
 	if err := db.readDpkg(); err != nil {
 		return nil, err
@@ -134,6 +149,9 @@ func Open(fsys rootfs.FS) (*DB, error) {
 	db.owner = make(map[string]*Package, paths)
 	for _, p := range db.Packages {
 		for _, f := range p.Files {
+			if only != nil && !only[f[strings.LastIndexByte(f, '/')+1:]] {
+				continue
+			}
 			phys := db.physical(f)
 			if _, ok := db.owner[phys]; !ok {
 				db.owner[phys] = p

@@ -47,13 +47,25 @@ type Package struct {
 // RecordsCreatedBy is the history entry of the records layer.
 const RecordsCreatedBy = "fromscratch: package records (" + pkgdb.DpkgStatusD + ")"
 
-// Apply lists the files of layers, attributes them to db's packages and,
-// with records, returns the layer to put on top that carries the package
-// records of what the image holds (nil when the root has no package
-// database or the image already carries one). The document lists the
-// records' files too.
-func Apply(ctx context.Context, db *pkgdb.DB, layers []v1.Layer, records bool) (*Document, *image.LayerSpec, error) {
+// Opener opens the package database of the root the files come from, for
+// looking up paths (as [pkgdb.OpenFor]).
+type Opener func(paths []string) (*pkgdb.DB, error)
+
+// Apply lists the files of layers, attributes them to the packages of the
+// database open gives and, with records, returns the layer to put on top
+// that carries the package records of what the image holds (nil when the
+// root has no package database or the image already carries one). The
+// document lists the records' files too.
+func Apply(ctx context.Context, open Opener, layers []v1.Layer, records bool) (*Document, *image.LayerSpec, error) {
 	files, err := Files(ctx, layers)
+	if err != nil {
+		return nil, nil, err
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.Path
+	}
+	db, err := open(paths)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -68,6 +80,11 @@ func Apply(ctx context.Context, db *pkgdb.DB, layers []v1.Layer, records bool) (
 	doc.Files = files
 	doc.Packages = packagesOf(db, files)
 	return doc, spec, nil
+}
+
+// OpenFS is the Opener of the root fsys.
+func OpenFS(fsys rootfs.FS) Opener {
+	return func(paths []string) (*pkgdb.DB, error) { return pkgdb.OpenFor(fsys, paths) }
 }
 
 // carriesDB reports whether the image holds a package database already.

@@ -16,7 +16,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/fromscratch/fromscratch/pkgdb"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -104,12 +103,8 @@ func TestRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := pkgdb.Open(fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
 	img := tarLayer(t, reg("usr/lib/liba.so.1", "A"), reg("app", "mine"))
-	doc, spec, err := Apply(context.Background(), db, []v1.Layer{img}, true)
+	doc, spec, err := Apply(context.Background(), OpenFS(fsys), []v1.Layer{img}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +165,7 @@ func TestRecords(t *testing.T) {
 	}
 	// An image that carries a database gets no records.
 	withDB := tarLayer(t, reg("usr/lib/liba.so.1", "A"), reg("var/lib/dpkg/status", "Package: liba\n"))
-	if _, spec, err := Apply(context.Background(), db, []v1.Layer{withDB}, true); err != nil || spec != nil {
+	if _, spec, err := Apply(context.Background(), OpenFS(fsys), []v1.Layer{withDB}, true); err != nil || spec != nil {
 		t.Errorf("records for an image with a database: %v %v", spec, err)
 	}
 }

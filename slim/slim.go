@@ -202,11 +202,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 		specs = append(specs, spec)
 	}
 	if opts.PackageRecords || opts.SBOM {
-		db, err := pkgdb.Open(view)
-		if err != nil {
-			return nil, nil, err
-		}
-		doc, spec, err := sbom.Apply(ctx, db, out, opts.PackageRecords)
+		doc, spec, err := sbom.Apply(ctx, sbom.OpenFS(view), out, opts.PackageRecords)
 		if err != nil {
 			return nil, nil, fmt.Errorf("listing the slim image's files: %w", err)
 		}

@@ -193,15 +193,11 @@ func assemble(img v1.Image, mt types.MediaType, kept []v1.Layer, l v1.Layer, opt
 // the original image, read from view) and, with opts.PackageRecords, adds
 // the records layer unless the image carries its package database already.
 func packages(ctx context.Context, view *imagefs.FS, img v1.Image, res *Result, opts Options, oci bool) (v1.Image, error) {
-	db, err := pkgdb.Open(view)
-	if err != nil {
-		return nil, err
-	}
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, err
 	}
-	doc, spec, err := sbom.Apply(ctx, db, layers, opts.PackageRecords)
+	doc, spec, err := sbom.Apply(ctx, sbom.OpenFS(view), layers, opts.PackageRecords)
 	if err != nil {
 		return nil, fmt.Errorf("listing the squashed image's files: %w", err)
 	}
