@@ -106,9 +106,9 @@ func (e *Error) Is(target error) bool { return target == ErrMalformed }
 type DB struct {
 	fsys     rootfs.FS
 	Packages []*Package
-	owner    map[string]*Package // physical path -> package
-	dirs     map[string]string   // listed directory -> physical
-	only     map[string]bool     // base names indexed (nil: all)
+	owner    map[string]*Package        // physical path -> package
+	dirs     map[string]string          // listed directory -> physical
+	only     map[string]bool            // base names indexed (nil: all)
 	listed   map[string]map[string]bool // names in info/ and status.d/, once read
 	// Distro is the root's os-release ID and VERSION_ID ("debian", "12"),
 	// empty when it has none.
