@@ -59,6 +59,8 @@ type Summary struct {
 	Files    int
 	Bytes    int64  // of the files, uncompressed
 	Platform string // os/arch[/variant]
+	// Packages are the packages Options.Packages and PackageNames added.
+	Packages []AddedPackage
 }
 
 // String is "3 layers, 12 files, 4.2 MB (linux/amd64)".

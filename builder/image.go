@@ -37,6 +37,22 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		}
 		return nil, Summary{}, nil, badInputErr(err, "build: %v", describe(err))
 	}
+	var added []AddedPackage
+	if o.Packages || len(o.PackageNames) > 0 {
+		inputs, pk, err := packageInputs(o, plan)
+		if err != nil {
+			return nil, Summary{}, nil, err
+		}
+		first := plan
+		all := append(append(slices.Clone(j.inputs), c.base...), inputs...)
+		if plan, err = closure.Compute(fsys, all, c.extra, copts); err != nil {
+			if errors.Is(err, closure.ErrMissing) {
+				return nil, Summary{}, nil, fmt.Errorf("build: %w (--allow-missing builds anyway)", err)
+			}
+			return nil, Summary{}, nil, badInputErr(err, "build --packages: %v", describe(err))
+		}
+		added = pk.brought(first, plan)
+	}
 	var warnings []string
 	for _, m := range plan.Missing {
 		warnings = append(warnings, m+" not found (--allow-missing)")
@@ -70,7 +86,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		work = append(work, layerWork{"fromscratch build --debug: busybox and debugging tools", items})
 		cfg.Env = debuglayer.ExtendPath(cfg.Env, closure.DefaultPath)
 	}
-	sum := Summary{}
+	sum := Summary{Packages: added}
 	layers := make([]v1.Layer, len(work))
 	specs := make([]image.LayerSpec, len(work))
 	for i, w := range work {

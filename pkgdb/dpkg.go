@@ -129,7 +129,7 @@ func packageOf(file string, p *Paragraph) (*Package, bool, error) {
 	}
 	pkg := &Package{
 		Kind: Deb, Name: name, Version: p.Get("Version"), Architecture: p.Get("Architecture"),
-		Depends: p.Get("Depends"), PreDepends: p.Get("Pre-Depends"), Stanza: p.Text,
+		Depends: p.Get("Depends"), PreDepends: p.Get("Pre-Depends"), Provides: p.Get("Provides"), Stanza: p.Text,
 	}
 	if src := p.Get("Source"); src != "" {
 		// "Source: NAME (VERSION)" when the versions differ.

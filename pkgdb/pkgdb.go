@@ -53,8 +53,8 @@ type Package struct {
 	// its version when it differs from Version.
 	Source        string
 	SourceVersion string
-	// Depends and PreDepends are the fields as written.
-	Depends, PreDepends string
+	// Depends, PreDepends and Provides are the fields as written.
+	Depends, PreDepends, Provides string
 	// Stanza is the package's paragraph of the status database, as
 	// written (without Status for a status.d record).
 	Stanza string

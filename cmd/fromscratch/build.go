@@ -46,6 +46,7 @@ type buildOptions struct {
 	busybox      []string
 	debugTools   []string
 	sbom         sbomFlags
+	pkgs         packageFlags
 }
 
 func newBuildCmd() *cobra.Command {
@@ -148,6 +149,7 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
 	o.sbom.register(f)
+	o.pkgs.register(f)
 	return cmd
 }
 
@@ -214,6 +216,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 			fmt.Fprintf(stderr, "fromscratch: wrote %s: %s\n", o.sbom.file, sbomSummary(res.SBOMs[0]))
 		}
 		for _, sum := range res.Summaries {
+			for _, p := range sum.Packages {
+				fmt.Fprintf(stderr, "fromscratch: added package %s %s: %d files, %s\n", p.Name, p.Version, p.Files, human(p.Bytes))
+			}
 			fmt.Fprintf(stderr, "fromscratch: built %s: %s\n", res.Tag, sum)
 		}
 	}
@@ -291,6 +296,9 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		Created:        sourceDateEpoch(),
 		PackageRecords: !o.sbom.noRecords,
 		SBOM:           o.sbom.file != "",
+		Packages:       o.pkgs.all,
+		PackageNames:   o.pkgs.names,
+		PackageDocs:    o.pkgs.docs,
 	}
 	var err error
 	if bo.Level, bo.Uncompressed, err = o.sinks().compression(o.level); err != nil {

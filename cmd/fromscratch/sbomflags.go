@@ -16,6 +16,19 @@ type sbomFlags struct {
 	noRecords bool
 }
 
+// packageFlags are build's --packages, --package and --package-docs.
+type packageFlags struct {
+	all   bool
+	names []string
+	docs  bool
+}
+
+func (p *packageFlags) register(f *pflag.FlagSet) {
+	f.BoolVar(&p.all, "packages", false, "add every file of the packages that own the image's files (no documentation: usr/share/doc, man, info, locale)")
+	f.StringArrayVar(&p.names, "package", nil, "add the installed package `NAME` with its Depends and Pre-Depends (repeatable)")
+	f.BoolVar(&p.docs, "package-docs", false, "with --packages or --package, keep the packages' documentation, manuals and translations")
+}
+
 func (s *sbomFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&s.file, "sbom", "", "write the SBOM (every file with its sha256 and package) to `FILE`")
 	f.StringVar(&s.format, "sbom-format", sbom.SPDX, "SBOM format: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.5 JSON)")
