@@ -473,3 +473,48 @@ func TestSBOMBadDatabase(t *testing.T) {
 		t.Errorf("--sbom-format xml: exit %d, %q", code, stderr)
 	}
 }
+
+// TestBuildPackages: with --packages (or --package NAME and its
+// dependencies) real jobs work in Docker without tracing: iconv to latin1
+// (glibc's gconv modules, libc6's), tclsh running a script (init.tcl,
+// libtcl's), file identifying an ELF file (magic.mgc, libmagic-mgc's: a
+// dependency), ImageMagick writing an image (its coders,
+// libmagickcore's). Each output is the host's.
+func TestBuildPackages(t *testing.T) {
+	requireDocker(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "s.tcl")
+	writeFile(t, dir, "s.tcl", "puts [string toupper [info patchlevel]]\n")
+	for _, c := range []struct {
+		name, prog string
+		build      []string
+		args       []string
+		stdin      string
+	}{
+		{"iconv", "/usr/bin/iconv", []string{"--packages"}, []string{"-f", "UTF-8", "-t", "LATIN1"}, "h\u00e9llo\n"},
+		{"tclsh", "/usr/bin/tclsh8.6", []string{"--packages", "--add", script + ":/s.tcl"}, []string{"/s.tcl"}, ""},
+		{"file", "/usr/bin/file", []string{"--package", "file"}, []string{"-b", "/usr/bin/file"}, ""},
+		{"convert", "/usr/bin/convert-im6.q16", []string{"--packages"}, []string{"-size", "2x2", "xc:red", "-depth", "8", "ppm:-"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			requireFile(t, c.prog)
+			hostArgs := c.args
+			if c.name == "tclsh" {
+				hostArgs = []string{script}
+			}
+			want := run(t, c.stdin, c.prog, hostArgs...)
+			tag := buildAndLoad(t, "sbom-"+c.name, append(c.build, c.prog)...)
+			got := dockerRun(t, c.stdin, append([]string{tag}, c.args...)...)
+			if got != want {
+				t.Errorf("in Docker: %q, on the host: %q", got, want)
+			}
+			if c.name == "iconv" {
+				// Without the package, the gconv module is not there.
+				bare := buildAndLoad(t, "sbom-iconv-bare", c.prog)
+				if _, _, err := runErr(c.stdin, "docker", append([]string{"run", "--rm", "-i", bare}, c.args...)...); err == nil {
+					t.Errorf("iconv to latin1 works without --packages: the test proves nothing")
+				}
+			}
+		})
+	}
+}
