@@ -87,6 +87,11 @@ them. --sbom FILE writes the SBOM: every package with its files, every file
 with its SHA-256, the files no package owns listed as such (SPDX 2.3 JSON,
 or CycloneDX 1.5 JSON with --sbom-format cyclonedx).
 
+--packages adds every file of the packages that own the image's files
+(their data, modules and configuration: glibc's gconv modules, Tcl's
+init.tcl), --package NAME a package with its dependencies; documentation
+stays out unless --package-docs.
+
 Exit status: 0 built; 1 a library or the loader was not found (see
 --allow-missing); 2 bad usage or unusable input (a Go build that fails).`,
 		Example: `  # a docker load tarball
@@ -110,6 +115,9 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 
   # with an SBOM (CycloneDX), for scanners and licence audits
   fromscratch build -o curl.tar --sbom curl.cdx.json --sbom-format cyclonedx curl
+
+  # iconv with glibc's gconv modules, from the packages that own its files
+  fromscratch build -o iconv.tar --packages iconv
 
   # a Go program for two platforms, an image index in an OCI layout
   fromscratch build --go ./cmd/server --platform linux/amd64,linux/arm64 --oci-layout ./out
