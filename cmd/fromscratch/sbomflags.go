@@ -46,9 +46,6 @@ func (s *sbomFlags) check(cmd string, images int) error {
 	return nil
 }
 
-// needed reports whether the package database is read at all.
-func (s *sbomFlags) needed() bool { return s.file != "" || !s.noRecords }
-
 // write writes doc to the --sbom file.
 func (s *sbomFlags) write(doc *sbom.Document) error {
 	if s.file == "" || doc == nil {
