@@ -2,6 +2,7 @@ package builder
 
 import (
 	"io/fs"
+	"path"
 	"sort"
 	"strings"
 
@@ -29,18 +30,22 @@ type addedPackages struct {
 
 // packageInputs returns the files of the packages to add: the owners of
 // plan's files (o.Packages) and o.PackageNames with their dependencies.
-func packageInputs(o *Options, plan *closure.Plan) ([]closure.Input, *addedPackages, error) {
+// Executables, ELF files and symbolic links are inputs, whose dependencies
+// are followed; other files (data, modules of interpreted languages, whose
+// "#!" lines need not name an interpreter that exists) are items taken as
+// they are.
+func packageInputs(o *Options, plan *closure.Plan) ([]closure.Input, []closure.Item, *addedPackages, error) {
 	root := o.root()
 	fsys, err := rootfs.Dir(root)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	db, err := pkgdb.Open(fsys)
 	if err != nil {
-		return nil, nil, badInputErr(err, "%s: %v", root, err)
+		return nil, nil, nil, badInputErr(err, "%s: %v", root, err)
 	}
 	if db.Empty() {
-		return nil, nil, badInput("--packages: %s has no package database (%s or %s)", root, pkgdb.DpkgStatus, pkgdb.ApkInstalled)
+		return nil, nil, nil, badInput("--packages: %s has no package database (%s or %s)", root, pkgdb.DpkgStatus, pkgdb.ApkInstalled)
 	}
 	var pkgs []*pkgdb.Package
 	seen := map[*pkgdb.Package]bool{}
@@ -65,7 +70,7 @@ func packageInputs(o *Options, plan *closure.Plan) ([]closure.Input, *addedPacka
 	for _, n := range o.PackageNames {
 		p := db.Find(n)
 		if p == nil {
-			return nil, nil, badInput("--package %s: not installed in %s", n, root)
+			return nil, nil, nil, badInput("--package %s: not installed in %s", n, root)
 		}
 		named = append(named, p)
 	}
@@ -74,25 +79,71 @@ func packageInputs(o *Options, plan *closure.Plan) ([]closure.Input, *addedPacka
 		add(p)
 	}
 	var inputs []closure.Input
+	var items []closure.Item
 	for _, p := range pkgs {
 		for _, f := range p.Files {
 			if !o.PackageDocs && isDoc(f) {
 				continue
 			}
-			real, err := rootfs.Realpath(fsys, f)
+			real, err := rootfs.Realpath(fsys, f) // the file, links followed
 			if err != nil {
 				continue
 			}
 			fi, err := fsys.Lstat(real)
-			if err != nil || fi.IsDir() || fi.Mode()&fs.ModeType != 0 && fi.Mode()&fs.ModeSymlink == 0 {
+			if err != nil || !fi.Mode().IsRegular() {
+				continue // a directory, a device, or a link to one
+			}
+			if !asItem(fsys, real, fi.Mode()) {
+				inputs = append(inputs, closure.Input{Path: f, Layer: closure.LayerApp})
 				continue
 			}
-			inputs = append(inputs, closure.Input{Path: f, Layer: closure.LayerApp})
+			// Taken as it is, at its physical path, and the link f is
+			// when it is one.
+			dir, err := rootfs.Realpath(fsys, path.Dir(f))
+			if err != nil {
+				continue
+			}
+			phys := path.Join(dir, path.Base(f))
+			if phys != real {
+				if target, err := fsys.Readlink(phys); err == nil {
+					items = append(items, closure.Item{Path: phys, Kind: closure.Symlink, Target: target, Mode: 0o777})
+				}
+			}
+			items = append(items, closure.Item{Path: real, Kind: closure.File, Mode: fi.Mode().Perm(),
+				SourceFS: fsys, SourcePath: real, Size: fi.Size()})
 		}
 	}
-	return inputs, &addedPackages{db: db, pkgs: pkgs}, nil
+	return inputs, items, &addedPackages{db: db, pkgs: pkgs}, nil
 }
 
+// asItem reports whether the regular file name of fsys is taken as it
+// is: it is no ELF file, and not executable or a script whose interpreter
+// the root lacks (Python's cgi.py names /usr/local/bin/python).
+func asItem(fsys rootfs.FS, name string, mode fs.FileMode) bool {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [256]byte
+	n, _ := f.ReadAt(b[:], 0)
+	head := string(b[:n])
+	switch {
+	case strings.HasPrefix(head, "\x7fELF"):
+		return false
+	case mode&0o111 == 0:
+		return true
+	case strings.HasPrefix(head, "#!"):
+		line, _, _ := strings.Cut(head[2:], "\n")
+		interp := strings.Fields(line)
+		if len(interp) == 0 {
+			return true
+		}
+		_, err := rootfs.Realpath(fsys, interp[0])
+		return err != nil
+	}
+	return false
+}
 func isDoc(p string) bool {
 	for _, d := range docDirs {
 		if strings.HasPrefix(p, d) {

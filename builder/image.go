@@ -39,13 +39,13 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 	}
 	var added []AddedPackage
 	if o.Packages || len(o.PackageNames) > 0 {
-		inputs, pk, err := packageInputs(o, plan)
+		inputs, items, pk, err := packageInputs(o, plan)
 		if err != nil {
 			return nil, Summary{}, nil, err
 		}
 		first := plan
 		all := append(append(slices.Clone(j.inputs), c.base...), inputs...)
-		if plan, err = closure.Compute(fsys, all, c.extra, copts); err != nil {
+		if plan, err = closure.Compute(fsys, all, append(slices.Clone(c.extra), items...), copts); err != nil {
 			if errors.Is(err, closure.ErrMissing) {
 				return nil, Summary{}, nil, fmt.Errorf("build: %w (--allow-missing builds anyway)", err)
 			}

@@ -278,7 +278,8 @@ func copyrightNames(t *testing.T, pkg string) []string {
 	return names
 }
 
-// TestSBOMDebianPrograms: images of curl and nginx with --sbom in both
+// TestSBOMDebianPrograms: images of curl, nginx and python3 (with
+// --package python3: its standard library) with --sbom in both
 // formats: the documents validate against their schemas, list every file
 // of the image with its sha256, and list exactly the deb packages (and
 // versions) that syft finds in the image from its records; the records'
@@ -287,18 +288,22 @@ func copyrightNames(t *testing.T, pkg string) []string {
 func TestSBOMDebianPrograms(t *testing.T) {
 	bin := fromscratchBin(t)
 	syftBin(t)
-	for _, prog := range []string{"curl", "nginx"} {
+	for _, c := range []struct {
+		prog, path, pkg string
+		flags           []string
+	}{
+		{"curl", "/usr/bin/curl", "curl", nil},
+		{"nginx", "/usr/sbin/nginx", "nginx", nil},
+		{"python3", "/usr/bin/python3.11", "python3.11-minimal", []string{"--package", "python3"}},
+	} {
+		prog, path := c.prog, c.path
 		t.Run(prog, func(t *testing.T) {
-			path := requireTool(t, prog)
-			if prog == "nginx" {
-				path = "/usr/sbin/nginx"
-				requireFile(t, path)
-			}
+			requireFile(t, path)
 			dir := t.TempDir()
 			archive := filepath.Join(dir, prog+".tar")
 			spdxFile, cdxFile := filepath.Join(dir, "sbom.spdx.json"), filepath.Join(dir, "sbom.cdx.json")
-			d1 := run(t, "", bin, "build", "-o", archive, "--sbom", spdxFile, path)
-			d2 := run(t, "", bin, "build", "-o", filepath.Join(dir, "again.tar"), "--sbom", cdxFile, "--sbom-format", "cyclonedx", path)
+			d1 := run(t, "", bin, append(append([]string{"build", "-o", archive, "--sbom", spdxFile}, c.flags...), path)...)
+			d2 := run(t, "", bin, append(append([]string{"build", "-o", filepath.Join(dir, "again.tar"), "--sbom", cdxFile, "--sbom-format", "cyclonedx"}, c.flags...), path)...)
 			if d1 != d2 {
 				t.Errorf("the same build gave %s and %s", d1, d2)
 			}
@@ -326,7 +331,7 @@ func TestSBOMDebianPrograms(t *testing.T) {
 			if len(others) > 0 {
 				t.Logf("syft also finds: %q", others)
 			}
-			for _, want := range []string{prog, "libc6"} {
+			for _, want := range []string{c.pkg, "libc6"} {
 				if !slices.ContainsFunc(ours, func(s string) bool { return strings.HasPrefix(s, want+" ") }) {
 					t.Errorf("no package %s in %q", want, ours)
 				}
@@ -505,6 +510,7 @@ func TestBuildPackages(t *testing.T) {
 		{"tclsh", "/usr/bin/tclsh8.6", []string{"--packages", "--add", script + ":/s.tcl"}, []string{"/s.tcl"}, ""},
 		{"file", "/usr/bin/file", []string{"--package", "file"}, []string{"-b", "/usr/bin/file"}, ""},
 		{"convert", "/usr/bin/convert-im6.q16", []string{"--packages"}, []string{"-size", "2x2", "xc:red", "-depth", "8", "ppm:-"}, ""},
+		{"python3", "/usr/bin/python3.11", []string{"--package", "python3"}, []string{"-c", "import json, sqlite3, ssl, zoneinfo; print(json.dumps({'pi': 3.14}))"}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			requireFile(t, c.prog)
