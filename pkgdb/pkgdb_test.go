@@ -209,3 +209,29 @@ func TestOversized(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestDependsClosure: curl's closure on the host holds what dpkg says
+// curl depends on, and Depends alternatives pick the installed one.
+func TestDependsClosure(t *testing.T) {
+	db := hostDB(t)
+	curl := db.Find("curl")
+	if curl == nil {
+		t.Skip("curl not installed")
+	}
+	deps, missing := db.DependsClosure([]*Package{curl})
+	names := map[string]bool{}
+	for _, p := range deps {
+		names[p.Name] = true
+	}
+	for _, want := range []string{"curl", "libcurl4", "libc6", "zlib1g"} {
+		if !names[want] {
+			t.Errorf("closure of curl lacks %s (missing: %q)", want, missing)
+		}
+	}
+	if db.Find("no-such-package-here") != nil {
+		t.Errorf("found a package that is not installed")
+	}
+	if got := depNames("libc6 (>= 2.34), zlib1g:any | libz (<< 2) , x [amd64]"); strings.Join(got, ",") != "libc6,zlib1g:any,libz,x" {
+		t.Errorf("depNames: %q", got)
+	}
+}
