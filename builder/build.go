@@ -18,6 +18,7 @@ import (
 	"github.com/fromscratch/fromscratch/gobuild"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/rootfs"
+	"github.com/fromscratch/fromscratch/sbom"
 )
 
 // Result is what Build made.
@@ -31,6 +32,9 @@ type Result struct {
 	Index v1.ImageIndex
 	// Summaries describe Images, one each.
 	Summaries []Summary
+	// SBOMs list each image's files and packages (Options.SBOM), one
+	// per image.
+	SBOMs []*sbom.Document
 	// Warnings are for the user: the libraries left out by AllowMissing
 	// ("libfoo.so.1 not found (--allow-missing)").
 	Warnings []string
@@ -62,6 +66,8 @@ type Summary struct {
 	Platform string // os/arch[/variant]
 	// Excluded are the paths --exclude left out.
 	Excluded []string
+	// Packages are the packages Options.Packages and PackageNames added.
+	Packages []AddedPackage
 }
 
 // String is "3 layers, 12 files, 4.2 MB (linux/amd64)", then ";
@@ -275,10 +281,26 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		want = platforms[0]
 	}
 	dbg := &debugSource{o: &o, fsys: fsys, host: host}
+	pk := &packages{root: root}
 	for _, j := range jobs {
 		img, sum, warnings, err := buildImage(ctx, &o, fsys, common, dbg, j, want, iopts)
 		if err != nil {
 			return nil, err
+		}
+		if o.PackageRecords || o.SBOM {
+			var doc *sbom.Document
+			if img, doc, err = pk.apply(ctx, &o, img, iopts); err != nil {
+				return nil, err
+			}
+			if o.SBOM {
+				doc.Name = res.Tag
+				doc.Created = o.Created
+				res.SBOMs = append(res.SBOMs, doc)
+			}
+			if n := len(doc.Files) - sum.Files; n > 0 {
+				sum.Files += n
+				sum.Layers++
+			}
 		}
 		res.Images = append(res.Images, img)
 		res.Summaries = append(res.Summaries, sum)

@@ -44,6 +44,22 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		}
 		return nil, Summary{}, nil, badInputErr(err, "build: %v", describe(err))
 	}
+	var added []AddedPackage
+	if o.Packages || len(o.PackageNames) > 0 {
+		inputs, items, pk, err := packageInputs(o, plan)
+		if err != nil {
+			return nil, Summary{}, nil, err
+		}
+		first := plan
+		all := append(append(slices.Clone(j.inputs), c.base...), inputs...)
+		if plan, err = closure.Compute(fsys, all, append(slices.Clone(c.extra), items...), copts); err != nil {
+			if errors.Is(err, closure.ErrMissing) {
+				return nil, Summary{}, nil, fmt.Errorf("build: %w (--allow-missing builds anyway)", err)
+			}
+			return nil, Summary{}, nil, badInputErr(err, "build --packages: %v", describe(err))
+		}
+		added = pk.brought(first, plan)
+	}
 	warnings := slices.Clone(plan.Warnings)
 	for _, m := range plan.Missing {
 		warnings = append(warnings, m+" not found (--allow-missing)")
@@ -86,7 +102,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		return nil, Summary{}, nil, err
 	}
 	warnings = append(warnings, more...)
-	sum := Summary{Excluded: plan.Excluded}
+	sum := Summary{Excluded: plan.Excluded, Packages: added}
 	layers := make([]v1.Layer, len(work))
 	specs := make([]image.LayerSpec, len(work))
 	for i, w := range work {

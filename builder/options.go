@@ -104,6 +104,20 @@ type Options struct {
 	Level int
 	// Uncompressed writes plain tar layers (see image.Options.Uncompressed).
 	Uncompressed bool
+	// Packages adds every file of the packages that own the closure's
+	// files (but documentation: usr/share/doc, man, info and locale,
+	// unless PackageDocs), with what those files need; PackageNames adds
+	// the packages named (NAME or NAME:ARCH) with their Depends and
+	// Pre-Depends closure. Summary.Packages says what each brought.
+	Packages     bool
+	PackageNames []string
+	PackageDocs  bool
+	// PackageRecords adds a top layer with the records of the root's
+	// packages the image holds files of (see package sbom), so scanners
+	// find them; SBOM lists the image's files and packages in
+	// Result.SBOMs. Both read the root's package database.
+	PackageRecords bool
+	SBOM           bool
 	// Archive, when not nil, receives the layers as they are made (one
 	// image only): the caller commits it with the image, or aborts it.
 	Archive *image.ArchiveWriter

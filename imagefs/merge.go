@@ -46,6 +46,9 @@ type Options struct {
 	// NoContent keeps no content at all (for squashing, which reads the
 	// layers again); Open then fails for every regular file but empty ones.
 	NoContent bool
+	// Keep, when not nil, names more files whose whole content is kept
+	// (even with NoContent), such as a package database.
+	Keep func(name string, size int64) bool
 }
 
 // LayerStats is what one layer did to the filesystem. Counts are of
@@ -87,6 +90,7 @@ type FS struct {
 	// empty is the content of every empty regular file (it carries no
 	// bytes, and its refs count nothing that matters).
 	empty *content
+	keep  func(name string, size int64) bool
 	// Layers holds each layer's statistics, bottom first.
 	Layers []LayerStats
 	// wasted are the paths whose contents were dropped (see Wasted).
@@ -119,6 +123,7 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 		max:   opts.MaxEntries,
 		none:  opts.NoContent,
 		empty: &content{},
+		keep:  opts.Keep,
 	}
 	if t.max <= 0 {
 		t.max = DefaultMaxEntries

@@ -215,7 +215,8 @@ func (t *FS) parseEntry(layer, pos int, hdr *tar.Header, tr io.Reader) (event, e
 // unless the whole file is copied.
 func (t *FS) capture(r io.Reader, name string, size int64) (*content, error) {
 	c := &content{size: size}
-	if t.none {
+	kept := t.keep != nil && t.keep(name, size)
+	if t.none && !kept {
 		return c, nil
 	}
 	head := make([]byte, min(size, HeadLen))
@@ -224,7 +225,7 @@ func (t *FS) capture(r io.Reader, name string, size int64) (*content, error) {
 	}
 	isELF := bytes.HasPrefix(head, []byte("\x7fELF"))
 	isEtc := strings.HasPrefix(name, "/etc/") && size <= MaxEtcFile
-	if !isELF && !isEtc {
+	if !isELF && !isEtc && !kept {
 		if bytes.HasPrefix(head, []byte("#!")) {
 			c.head = head
 		}

@@ -16,7 +16,9 @@ import (
 	"github.com/fromscratch/fromscratch/doctor"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/imagefs"
+	"github.com/fromscratch/fromscratch/pkgdb"
 	"github.com/fromscratch/fromscratch/rootfs"
+	"github.com/fromscratch/fromscratch/sbom"
 )
 
 // Options tune [Slim].
@@ -46,6 +48,11 @@ type Options struct {
 	// Exclude are globs of paths to leave out (see
 	// closure.Options.Exclude).
 	Exclude []string
+	// PackageRecords adds a top layer with the records of the image's
+	// packages that the slim image holds files of (see package sbom);
+	// SBOM lists its files and packages in Result.SBOM.
+	PackageRecords bool
+	SBOM           bool
 }
 
 // Result describes a slimmed image.
@@ -63,6 +70,8 @@ type Result struct {
 	Bytes int64
 	// Excluded are the paths Options.Exclude left out.
 	Excluded []string
+	// SBOM lists the slim image's files and packages (Options.SBOM).
+	SBOM *sbom.Document
 }
 
 // Errors callers branch on.
@@ -131,7 +140,11 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading manifest: %w", err)
 	}
-	view, err := imagefs.Open(ctx, img, imagefs.Options{TempDir: opts.TempDir, Name: opts.Name})
+	vopts := imagefs.Options{TempDir: opts.TempDir, Name: opts.Name}
+	if opts.PackageRecords || opts.SBOM {
+		vopts.Keep = pkgdb.Wanted
+	}
+	view, err := imagefs.Open(ctx, img, vopts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -213,6 +226,24 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 		}
 		out = append(out, layer)
 		specs = append(specs, spec)
+	}
+	if opts.PackageRecords || opts.SBOM {
+		doc, spec, err := sbom.Apply(ctx, sbom.OpenFS(view), out, opts.PackageRecords)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing the slim image's files: %w", err)
+		}
+		if spec != nil {
+			layer, err := image.LayerContext(ctx, rootfs.NewTree(), *spec, iopts)
+			if err != nil {
+				return nil, nil, fmt.Errorf("writing the package records: %w", err)
+			}
+			out = append(out, layer)
+			specs = append(specs, *spec)
+		}
+		if opts.SBOM {
+			doc.Created = opts.Created
+			res.SBOM = doc
+		}
 	}
 	res.Layers = len(out)
 	slim, err := assemble(cf, out, specs, iopts)

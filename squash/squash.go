@@ -14,6 +14,8 @@ import (
 
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/imagefs"
+	"github.com/fromscratch/fromscratch/pkgdb"
+	"github.com/fromscratch/fromscratch/sbom"
 )
 
 // DefaultLevel is the gzip level of the squashed layer when Options.Level
@@ -40,6 +42,11 @@ type Options struct {
 	// CreatedBy is the history's created_by of the new layer; "" gives
 	// "fromscratch squash".
 	CreatedBy string
+	// PackageRecords adds a top layer with the records of the image's
+	// packages unless it carries its package database already (see
+	// package sbom); SBOM lists its files and packages in Result.SBOM.
+	PackageRecords bool
+	SBOM           bool
 }
 
 // Result describes a squash.
@@ -52,6 +59,8 @@ type Result struct {
 	// Squashed is the new layer; it also implements io.Closer (Close
 	// releases its temporary file).
 	Squashed v1.Layer
+	// SBOM lists the squashed image's files and packages (Options.SBOM).
+	SBOM *sbom.Document
 }
 
 // Squash returns img with its layers above opts.From merged into one.
@@ -76,7 +85,11 @@ func Squash(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result,
 	if level == 0 {
 		level = DefaultLevel
 	}
-	view, err := imagefs.Open(ctx, img, imagefs.Options{TempDir: opts.TempDir, Jobs: opts.Jobs, SnapshotAfter: opts.From, Name: opts.Name, NoContent: true})
+	vopts := imagefs.Options{TempDir: opts.TempDir, Jobs: opts.Jobs, SnapshotAfter: opts.From, Name: opts.Name, NoContent: true}
+	if opts.PackageRecords || opts.SBOM {
+		vopts.Keep = pkgdb.Wanted
+	}
+	view, err := imagefs.Open(ctx, img, vopts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,6 +130,12 @@ func Squash(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result,
 	}
 	res.LayersAfter = opts.From + 1
 	res.Squashed = l
+	if opts.PackageRecords || opts.SBOM {
+		if out, err = packages(ctx, view, out, res, opts, layerType == types.OCILayer); err != nil {
+			l.(io.Closer).Close()
+			return nil, nil, err
+		}
+	}
 	return out, res, nil
 }
 
@@ -178,4 +197,33 @@ func assemble(img v1.Image, mt types.MediaType, kept []v1.Layer, l v1.Layer, opt
 		return nil, err
 	}
 	return out, nil
+}
+
+// packages lists the squashed image's files and packages (the packages of
+// the original image, read from view) and, with opts.PackageRecords, adds
+// the records layer unless the image carries its package database already.
+func packages(ctx context.Context, view *imagefs.FS, img v1.Image, res *Result, opts Options, oci bool) (v1.Image, error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	doc, spec, err := sbom.Apply(ctx, sbom.OpenFS(view), layers, opts.PackageRecords)
+	if err != nil {
+		return nil, fmt.Errorf("listing the squashed image's files: %w", err)
+	}
+	if opts.SBOM {
+		if cf, err := img.ConfigFile(); err == nil {
+			doc.Created = cf.Created.Time
+		}
+		res.SBOM = doc
+	}
+	if spec == nil {
+		return img, nil
+	}
+	level := opts.Level
+	if level == 0 {
+		level = DefaultLevel
+	}
+	res.LayersAfter++
+	return sbom.AppendLayer(ctx, nil, img, *spec, image.Options{Level: level, Uncompressed: opts.Uncompressed, TempDir: opts.TempDir, OCIMediaTypes: oci})
 }

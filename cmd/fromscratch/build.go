@@ -55,6 +55,8 @@ type buildOptions struct {
 	noCACerts    bool
 	noTzdata     bool
 	noCheck      bool
+	sbom         sbomFlags
+	pkgs         packageFlags
 }
 
 func newBuildCmd() *cobra.Command {
@@ -98,6 +100,18 @@ with its final configuration: an --entrypoint the image does not hold, a
 --user or group its /etc/passwd or /etc/group lacks, a --workdir that is a
 file stop the build (exit 1, the problem named).
 
+Unless --no-package-records, a top layer carries the records of the root's
+packages the image holds files of (/var/lib/dpkg/status.d/NAME and
+NAME.md5sums, their copyright files, os-release) so that scanners find
+them. --sbom FILE writes the SBOM: every package with its files, every file
+with its SHA-256, the files no package owns listed as such (SPDX 2.3 JSON,
+or CycloneDX 1.5 JSON with --sbom-format cyclonedx).
+
+--packages adds every file of the packages that own the image's files
+(their data, modules and configuration: glibc's gconv modules, Tcl's
+init.tcl), --package NAME a package with its dependencies; documentation
+stays out unless --package-docs.
+
 Exit status: 0 built; 1 a library or the loader was not found (see
 --allow-missing), or the image would not start; 2 bad usage or unusable
 input (a Go build that fails).`,
@@ -119,6 +133,12 @@ input (a Go build that fails).`,
 
   # a script: its interpreter comes with it
   fromscratch build -o app.tar --add ./app.sh:/app.sh --entrypoint /app.sh /bin/sh
+
+  # with an SBOM (CycloneDX), for scanners and licence audits
+  fromscratch build -o curl.tar --sbom curl.cdx.json --sbom-format cyclonedx curl
+
+  # iconv with glibc's gconv modules, from the packages that own its files
+  fromscratch build -o iconv.tar --packages iconv
 
   # a Go program for two platforms, an image index in an OCI layout
   fromscratch build --go ./cmd/server --platform linux/amd64,linux/arm64 --oci-layout ./out
@@ -165,6 +185,8 @@ input (a Go build that fails).`,
 	f.BoolVar(&o.noCheck, "no-check", false, "write the image even if it would not start (doctor's problems become warnings): a broken image on purpose")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (llvmjit*.so, __pycache__) or a whole path (/usr/share/doc)")
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
+	o.sbom.register(f)
+	o.pkgs.register(f)
 	return cmd
 }
 
@@ -192,6 +214,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	if o.output != "" && len(platforms) > 1 {
 		return usage("-o %s: a docker load tarball holds one platform, and %d are asked (%s): give one --platform, or write an index with --oci-layout or --push",
 			o.output, len(platforms), strings.Join(platforms, ","))
+	}
+	if err := o.sbom.check("build", len(platforms)); err != nil {
+		return err
 	}
 	bo, err := o.builderOptions(args, platforms)
 	if err != nil {
@@ -233,11 +258,22 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	// leaves one line, its error.
 	summarize := func() {
 		bar.Stop()
+		if len(res.SBOMs) > 0 {
+			fmt.Fprintf(stderr, "fromscratch: wrote %s: %s\n", o.sbom.file, sbomSummary(res.SBOMs[0]))
+		}
 		for _, sum := range res.Summaries {
+			for _, p := range sum.Packages {
+				fmt.Fprintf(stderr, "fromscratch: added package %s %s: %d files, %s\n", p.Name, p.Version, p.Files, human(p.Bytes))
+			}
 			fmt.Fprintf(stderr, "fromscratch: built %s: %s\n", res.Tag, sum)
 		}
 	}
 
+	if len(res.SBOMs) > 0 {
+		if err := o.sbom.write(res.SBOMs[0]); err != nil {
+			return err
+		}
+	}
 	if res.Index == nil {
 		var line string
 		if archive != nil {
@@ -314,6 +350,11 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		NoCheck:        o.noCheck,
 		Tag:            o.tag,
 		Created:        sourceDateEpoch(),
+		PackageRecords: !o.sbom.noRecords,
+		SBOM:           o.sbom.file != "",
+		Packages:       o.pkgs.all,
+		PackageNames:   o.pkgs.names,
+		PackageDocs:    o.pkgs.docs,
 	}
 	var err error
 	if bo.Level, bo.Uncompressed, err = o.sinks().compression(o.level); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/fromscratch/fromscratch/imagefs"
 	"github.com/fromscratch/fromscratch/imagesrc"
 	"github.com/fromscratch/fromscratch/internal/progress"
+	"github.com/fromscratch/fromscratch/pkgdb"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -92,7 +93,10 @@ type inspectJSON struct {
 	Largest       []imagefs.File       `json:"largest"`
 	Entrypoint    entrypointJSON       `json:"entrypoint"`
 	Config        configJSON           `json:"config"`
-	Problems      []string             `json:"problems,omitempty"`
+	Packages      []packageJSON        `json:"packages"`
+	// UnpackagedBytes are the bytes of the regular files no package owns.
+	UnpackagedBytes int64    `json:"unpackaged_bytes"`
+	Problems        []string `json:"problems,omitempty"`
 }
 
 // configJSON is the image's run configuration.
@@ -127,7 +131,7 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
 	readingImage()
-	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: ref, Sizes: true})
+	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: ref, Sizes: true, Keep: pkgdb.Wanted})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
 	}
@@ -161,6 +165,9 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 	}
 	sort.Strings(r.Config.ExposedPorts)
 	r.Entrypoint = entrypointOf(view, append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...), cfg.Config.Env)
+	if r.Packages, r.UnpackagedBytes, err = packagesOf(view); err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
+	}
 
 	if o.maxWaste != "" {
 		limit, unit, err := parseWaste(o.maxWaste)
@@ -389,6 +396,7 @@ func printInspect(w io.Writer, r *inspectJSON) {
 		}
 		tw.Flush()
 	}
+	printPackages(w, r)
 	if len(r.Largest) > 0 {
 		fmt.Fprintln(w, "\nLargest files:")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

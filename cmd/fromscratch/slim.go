@@ -36,6 +36,7 @@ type slimOptions struct {
 
 	exclude []string
 	json    bool
+	sbom    sbomFlags
 }
 
 func newSlimCmd() *cobra.Command {
@@ -54,7 +55,7 @@ managers, documentation. Owners and modes are the image's.
 The configuration (entrypoint, cmd, env, user, working directory, labels,
 exposed ports, volumes) is kept as it is. The new image has up to three
 layers, as build makes them (loader, C library and runtime files; other
-libraries; program and kept files), one history entry each, and the same
+libraries; program and kept files; the package records), one history entry each, and the same
 digest for the same IMAGE and flags (SOURCE_DATE_EPOCH sets the timestamps;
 the default is the Unix epoch).
 
@@ -82,6 +83,10 @@ in memory. IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST]
 docker-daemon:NAME or a registry reference. A bare name (app:1.0) is the Docker
 engine's image, or else Docker Hub's; a path (/..., ./..., ../...) is never a
 reference.
+
+Unless --no-package-records, a top layer carries the records of IMAGE's
+packages the slim image holds files of (/var/lib/dpkg/status.d), so that
+scanners find them; --sbom FILE writes the SBOM (see build --help).
 
 Exit status: 0 written; 1 the entrypoint cannot start (a library not in the
 image, or the image is already broken: see fromscratch doctor) or the slim
@@ -137,6 +142,7 @@ unreadable or unsafe image, or probes that cannot run.`,
 	f.StringArrayVar(&o.probeHTTP, "probe-http", nil, "start the entrypoint, GET PORT[/PATH] once it answers, keep what that used; the slim image must answer the same (repeatable)")
 	f.DurationVar(&o.timeout, "timeout", defaultProbeTimeout, "bound on each probe: a command's run, or the wait for its port")
 	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
+	o.sbom.register(f)
 	return cmd
 }
 
@@ -152,6 +158,9 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	}
 	level, uncompressed, err := o.sinks().compression(o.level)
 	if err != nil {
+		return err
+	}
+	if err := o.sbom.check("slim", 1); err != nil {
 		return err
 	}
 	for _, k := range o.keep {
@@ -173,7 +182,8 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if o.timeout <= 0 {
 		return usage("--timeout %v: want a positive duration", o.timeout)
 	}
-	sopts := slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref, Exclude: o.exclude}
+	sopts := slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref, Exclude: o.exclude,
+		PackageRecords: !o.sbom.noRecords, SBOM: o.sbom.file != ""}
 	if o.entrypoint != "" {
 		if sopts.Entrypoint, err = words(o.entrypoint); err != nil {
 			return usage("--entrypoint: %v", err)
@@ -253,6 +263,12 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	line, err := o.sinks().write(ctx, stdout, tag, out)
 	if err != nil {
 		return err
+	}
+	if res.SBOM != nil {
+		res.SBOM.Name = tag
+		if err := o.sbom.write(res.SBOM); err != nil {
+			return err
+		}
 	}
 	bar.Stop()
 	if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, resultJSON{Tag: tag, Platform: platformOf(out),

@@ -25,6 +25,7 @@ type squashOptions struct {
 	tag       string
 	level     levelFlag
 	json      bool
+	sbom      sbomFlags
 }
 
 func newSquashCmd() *cobra.Command {
@@ -48,6 +49,9 @@ IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST],
 docker-daemon:NAME or a registry reference. A bare name (app:1.0) is the Docker
 engine's image, or else Docker Hub's; a path (/..., ./..., ../...) is never a
 reference.
+
+--sbom FILE writes the SBOM of the squashed image, its packages read from
+IMAGE's package records, which the squashed image keeps (see build --help).
 
 Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 		Example: `  fromscratch squash -o flat.tar -t app:flat docker-archive:app.tar
@@ -73,6 +77,7 @@ Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 	o.level = levelAuto
 	f.Var(&o.level, "level", levelFlagUsage)
 	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
+	o.sbom.register(f)
 	return cmd
 }
 
@@ -88,6 +93,9 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	}
 	level, uncompressed, err := o.sinks().compression(o.level)
 	if err != nil {
+		return err
+	}
+	if err := o.sbom.check("squash", 1); err != nil {
 		return err
 	}
 	tag := o.tag
@@ -106,7 +114,8 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if bar != nil {
 		ctx = image.WithProgress(ctx, bar)
 	}
-	out, res, err := squash.Squash(ctx, img, squash.Options{From: o.from, Level: level, Uncompressed: uncompressed, Name: ref})
+	out, res, err := squash.Squash(ctx, img, squash.Options{From: o.from, Level: level, Uncompressed: uncompressed, Name: ref,
+		PackageRecords: !o.sbom.noRecords, SBOM: o.sbom.file != ""})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
 	}
@@ -116,6 +125,12 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	line, err := o.sinks().write(ctx, stdout, tag, out)
 	if err != nil {
 		return err
+	}
+	if res.SBOM != nil {
+		res.SBOM.Name = tag
+		if err := o.sbom.write(res.SBOM); err != nil {
+			return err
+		}
 	}
 	bar.Stop()
 	if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, resultJSON{Tag: tag, Platform: platformOf(out),
