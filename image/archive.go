@@ -45,8 +45,12 @@ const (
 )
 
 // CreateArchive starts an archive to be renamed to path: a hidden temporary
-// file in path's directory.
+// file in path's directory. path must not exist or be a regular file
+// ([CheckOutput]).
 func CreateArchive(path string) (*ArchiveWriter, error) {
+	if err := CheckOutput(path); err != nil {
+		return nil, fmt.Errorf("writing %q: %w", path, err)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("writing %q: %w", path, err)
@@ -206,6 +210,9 @@ func (a *ArchiveWriter) Commit(ctx context.Context, tag string, img v1.Image) (e
 		return err
 	}
 	if err := a.f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := CheckOutput(a.path); err != nil { // made meanwhile
 		return err
 	}
 	// Layers read their bytes from the archive: it stays open for them,

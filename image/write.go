@@ -47,12 +47,16 @@ func NormalizeTag(tag string) (name.Tag, error) {
 // WriteDockerArchive writes img as a `docker load` tarball (ggcr's
 // tarball.Write) tagged tag ("hello:latest"; a bare name gets ":latest") to
 // path, atomically: it writes a hidden temporary file in path's directory and
-// renames it to path (mode 0644) once complete. It does not fsync, as
+// renames it to path (mode 0644) once complete; path must not exist or be a
+// regular file ([CheckOutput]). It does not fsync, as
 // docker save does not: the rename is what makes it atomic. On error or when
 // ctx is cancelled, the temporary file is removed and path is untouched.
 func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (err error) {
 	t, err := NormalizeTag(tag)
 	if err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := CheckOutput(path); err != nil {
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
@@ -75,6 +79,9 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := CheckOutput(path); err != nil { // made meanwhile
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {

@@ -110,7 +110,7 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
+	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
 	f.StringVar(&o.push, "push", "", "push the image to REF")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: PROGRAM's name:latest)")

@@ -72,7 +72,7 @@ image would not; 2 bad usage or an unreadable or unsafe image.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.keep, "keep", nil, "PATH of the image (a file or a directory) to keep too (repeatable)")
-	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
+	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
 	f.StringVar(&o.push, "push", "", "push the image to REF")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's NAME:TAG-slim, or slim:latest)")

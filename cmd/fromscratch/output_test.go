@@ -1,0 +1,109 @@
+package main
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestOutputNotRegular: -o onto anything but a regular file (a device, a
+// named pipe, a symbolic link to a file or to a device, a directory) is
+// refused with one line and exit 2, and the thing is left as it was; -o -
+// and -o /dev/stdout write the archive to stdout.
+func TestOutputNotRegular(t *testing.T) {
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "jq.tar")
+	run(t, "", bin, "build", "-o", archive, "-t", "jq:out", "/usr/bin/jq")
+	regular := filepath.Join(dir, "regular")
+	if err := os.WriteFile(regular, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]func(p string) error{
+		"fifo":         func(p string) error { return unix.Mkfifo(p, 0o644) },
+		"symlink":      func(p string) error { return os.Symlink(regular, p) },
+		"dangling":     func(p string) error { return os.Symlink(filepath.Join(dir, "none"), p) },
+		"directory":    func(p string) error { return os.Mkdir(p, 0o755) },
+		"device":       func(p string) error { return unix.Mknod(p, syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3))) }, // as /dev/null
+		"symlink-null": nil,                                                                                         // to "device"
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("not root: cannot make a device node")
+		}
+		t.Logf("not root: no device node")
+		delete(targets, "device")
+		delete(targets, "symlink-null")
+	}
+	ok := true
+	for _, name := range []string{"fifo", "symlink", "dangling", "directory", "device", "symlink-null"} {
+		mk, wanted := targets[name]
+		if !wanted {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name)
+			if mk == nil {
+				mk = func(p string) error { return os.Symlink(filepath.Join(dir, "device"), p) }
+			}
+			if err := mk(p); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.Lstat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{
+				{"build", "-o", p, "/usr/bin/jq"},
+				{"squash", "-o", p, archive},
+			} {
+				stdout, stderr, code := runFromscratch(t, bin, args...)
+				if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "not a regular file") {
+					t.Errorf("%v: exit %d\nstdout: %s\nstderr: %s\nwant exit 2 and one line", args, code, stdout, stderr)
+					ok = false
+				}
+				after, err := os.Lstat(p)
+				if err != nil || after.Mode() != before.Mode() || (before.Mode().IsDir() && !sameDirEmpty(p)) {
+					t.Errorf("%v: %s was %v, is %v (%v)", args, p, before.Mode(), modeOf(after), err)
+					ok = false
+				}
+			}
+			if b, _ := os.ReadFile(regular); string(b) != "keep" {
+				t.Errorf("%s was written through", regular)
+			}
+			if ents, _ := filepath.Glob(filepath.Join(dir, ".*")); len(ents) != 0 {
+				t.Errorf("temporary files left: %v", ents)
+			}
+		})
+	}
+	// Only once the refusals hold: a regression would replace /dev/stdout.
+	if !ok {
+		t.Fatal("not trying -o /dev/stdout")
+	}
+	for _, out := range []string{"-", "/dev/stdout"} {
+		stdout, stderr, code := runFromscratch(t, bin, "squash", "-o", out, archive)
+		if code != 0 || !strings.Contains(stdout, "manifest.json") || !strings.HasPrefix(stderr, "sha256:") && !strings.Contains(stderr, "sha256:") {
+			t.Errorf("squash -o %s: exit %d, %d bytes on stdout, stderr %q; want the archive on stdout", out, code, len(stdout), stderr)
+		}
+	}
+	if fi, err := os.Lstat("/dev/stdout"); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("/dev/stdout is now %v (%v)", modeOf(fi), err)
+	}
+}
+
+func modeOf(fi fs.FileInfo) any {
+	if fi == nil {
+		return nil
+	}
+	return fi.Mode()
+}
+
+func sameDirEmpty(p string) bool {
+	ents, err := os.ReadDir(p)
+	return err == nil && len(ents) == 0
+}
