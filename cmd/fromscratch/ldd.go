@@ -111,7 +111,12 @@ func runLdd(stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	defer collectLess(len(paths))()
 	r := ldso.New(fsys, opts)
 	results, errs := r.ResolveAll(paths)
-	if _, err := r.CacheStatus(); err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !imagesrc.LooksLikeImage(o.root) {
+	failed := false
+	for _, err := range errs {
+		failed = failed || err != nil
+	}
+	// The note is for results; a failure is one line and nothing more.
+	if _, err := r.CacheStatus(); !failed && err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !imagesrc.LooksLikeImage(o.root) {
 		how := "only the default directories are searched, as the loader does (--ldconfig: as if ldconfig had run)"
 		if o.useConf {
 			how = "its ld.so.conf directories are searched as if ldconfig had run (--ldconfig)"

@@ -107,3 +107,37 @@ func sameDirEmpty(p string) bool {
 	ents, err := os.ReadDir(p)
 	return err == nil && len(ents) == 0
 }
+
+// TestLddRootFailureOneLine: ldd --root failing is one line (the reason),
+// not the note about a missing ld.so.cache and then the reason; the note
+// stays for a root that resolves.
+func TestLddRootFailureOneLine(t *testing.T) {
+	bin := fromscratchBin(t)
+	root := t.TempDir()
+	copyHostPath(t, root, "/usr/bin/jq")
+	for _, p := range hostClosure(t, "/usr/bin/jq") {
+		copyHostPath(t, root, p)
+	}
+	writeFile(t, root, "notelf", "just text\n")
+	for _, tc := range []struct {
+		args []string
+		code int
+		note bool
+	}{
+		{[]string{"ldd", "--root", root, "/no/such"}, 2, false},
+		{[]string{"ldd", "--root", root, "/notelf"}, 2, false},
+		{[]string{"ldd", "--root", root, "/usr/bin/jq", "/no/such"}, 2, false},
+		{[]string{"ldd", "--root", root, "/usr/bin/jq"}, 0, true},
+	} {
+		stdout, stderr, code := runFromscratch(t, bin, tc.args...)
+		lines := strings.Count(stderr, "\n")
+		switch {
+		case code != tc.code:
+			t.Errorf("%v: exit %d, want %d\nstdout: %s\nstderr: %s", tc.args, code, tc.code, stdout, stderr)
+		case tc.note && (lines != 1 || !strings.Contains(stderr, "note:")):
+			t.Errorf("%v: stderr %q, want the note", tc.args, stderr)
+		case !tc.note && (lines != 1 || strings.Contains(stderr, "note:")):
+			t.Errorf("%v: stderr %q, want one line, the reason", tc.args, stderr)
+		}
+	}
+}
