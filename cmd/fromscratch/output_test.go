@@ -3,10 +3,12 @@ package main
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -139,5 +141,69 @@ func TestLddRootFailureOneLine(t *testing.T) {
 		case !tc.note && (lines != 1 || strings.Contains(stderr, "note:")):
 			t.Errorf("%v: stderr %q, want one line, the reason", tc.args, stderr)
 		}
+	}
+}
+
+// startBig starts `fromscratch build` of /bin/true with a 1 GB (sparse)
+// file added and args, and returns once a file matching glob holds 64 MB
+// (or, for a directory, exists): the build is then writing its output.
+func startBig(t *testing.T, glob string, args ...string) *exec.Cmd {
+	t.Helper()
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fromscratchBin(t), append(append([]string{"build"}, args...), "--add", big+":/big", "/bin/true")...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		ms, _ := filepath.Glob(glob)
+		for _, m := range ms {
+			if fi, err := os.Stat(m); err == nil && (fi.IsDir() || fi.Size() > 64<<20) {
+				return cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no %s after a minute", glob)
+		}
+	}
+}
+
+// TestKilledOutputsReclaimed: the hidden temporary archive of a build killed
+// with SIGKILL (which nothing can clean up after) is removed by the next
+// build to the same -o; a build interrupted while it writes --oci-layout
+// a/b/c/DIR leaves neither DIR nor the parents it made.
+func TestKilledOutputsReclaimed(t *testing.T) {
+	bin := fromscratchBin(t)
+	out := t.TempDir()
+	target := filepath.Join(out, "img.tar")
+	cmd := startBig(t, filepath.Join(out, ".img.tar.tmp-*"), "-o", target)
+	cmd.Process.Kill()
+	cmd.Wait()
+	stale, _ := filepath.Glob(filepath.Join(out, ".img.tar.tmp-*"))
+	if len(stale) != 1 {
+		t.Fatalf("after SIGKILL: %v, want one temporary archive", stale)
+	}
+	fi, _ := os.Stat(stale[0])
+	run(t, "", bin, "build", "-o", target, "/usr/bin/jq")
+	if ents, _ := os.ReadDir(out); len(ents) != 1 || ents[0].Name() != "img.tar" {
+		t.Errorf("after the next build: %v, want img.tar alone (the killed build's %d MB reclaimed)", ents, fi.Size()>>20)
+	}
+
+	out = t.TempDir()
+	// Plain layers: a 1 GB blob to copy into the staged layout.
+	cmd = startBig(t, filepath.Join(out, "a", "b", "c", ".layout.tmp-*"), "--level", "0", "--oci-layout", filepath.Join(out, "a", "b", "c", "layout"))
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err == nil {
+		t.Skip("the build finished before the interrupt")
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("an interrupted --oci-layout a/b/c/layout left %v", ents)
 	}
 }
