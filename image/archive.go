@@ -27,12 +27,13 @@ import (
 // image (the layer files named by their digest, the config by its own),
 // though not byte for byte.
 type ArchiveWriter struct {
-	path   string
-	f      *os.File
-	mu     sync.Mutex
-	end    int64                  // where the next entry's header goes
-	layers map[v1.Hash]*fileLayer // written, by digest
-	state  archiveState
+	path    string
+	f       *os.File
+	release func() // the temporary file's lock
+	mu      sync.Mutex
+	end     int64                  // where the next entry's header goes
+	layers  map[v1.Hash]*fileLayer // written, by digest
+	state   archiveState
 }
 
 type archiveState int
@@ -44,13 +45,18 @@ const (
 )
 
 // CreateArchive starts an archive to be renamed to path: a hidden temporary
-// file in path's directory.
+// file in path's directory (stale ones are removed first: see createTemp).
+// path must not exist or be a regular file
+// ([CheckOutput]).
 func CreateArchive(path string) (*ArchiveWriter, error) {
-	f, err := createTemp(path)
+	if err := CheckOutput(path); err != nil {
+		return nil, fmt.Errorf("writing %q: %w", path, err)
+	}
+	f, release, err := createTemp(path)
 	if err != nil {
 		return nil, err
 	}
-	return &ArchiveWriter{path: path, f: f, layers: map[v1.Hash]*fileLayer{}}, nil
+	return &ArchiveWriter{path: path, f: f, release: release, layers: map[v1.Hash]*fileLayer{}}, nil
 }
 
 // blockSize is the tar block.
@@ -207,6 +213,9 @@ func (a *ArchiveWriter) Commit(ctx context.Context, tag string, img v1.Image) (e
 	if err := a.f.Chmod(0o644); err != nil {
 		return err
 	}
+	if err := CheckOutput(a.path); err != nil { // made meanwhile
+		return err
+	}
 	// Layers read their bytes from the archive: it stays open for them,
 	// renamed (no fsync, as docker save; the rename makes it atomic).
 	if err := os.Rename(a.f.Name(), a.path); err != nil {
@@ -232,6 +241,7 @@ func (a *ArchiveWriter) abort() {
 	a.state = aborted
 	a.f.Close()
 	os.Remove(a.f.Name())
+	a.release()
 }
 
 // Close releases the archive file once committed (its layers cannot be
@@ -244,6 +254,7 @@ func (a *ArchiveWriter) Close() error {
 		a.abort()
 	case committed:
 		a.state = aborted // closed: nothing left to do
+		a.release()
 		return a.f.Close()
 	}
 	return nil

@@ -329,6 +329,8 @@ func TestWriteOCILayout(t *testing.T) {
 	}
 }
 
+// TestWriteOCILayoutFailure: a failed or cancelled write leaves nothing,
+// neither the layout nor the parents it made for it.
 func TestWriteOCILayoutFailure(t *testing.T) {
 	img := testImage(t, Options{}, "x")
 	cancelled, cancel := context.WithCancel(context.Background())
@@ -342,16 +344,19 @@ func TestWriteOCILayoutFailure(t *testing.T) {
 		{"cancelled", cancelled, img, context.Canceled},
 		{"layer fails", context.Background(), failingImage{img}, errInjected},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			parent := t.TempDir()
-			err := WriteOCILayout(tt.ctx, filepath.Join(parent, "layout"), "app", tt.img)
-			if !errors.Is(err, tt.is) {
-				t.Errorf("WriteOCILayout() = %v, want %v", err, tt.is)
-			}
-			if ents, _ := os.ReadDir(parent); len(ents) != 0 {
-				t.Errorf("parent holds %v after the error", ents)
-			}
-		})
+		// The layout's directory, and directories made for it.
+		for _, sub := range []string{"layout", "a/b/c/layout"} {
+			t.Run(tt.name+"/"+sub, func(t *testing.T) {
+				parent := t.TempDir()
+				err := WriteOCILayout(tt.ctx, filepath.Join(parent, sub), "app", tt.img)
+				if !errors.Is(err, tt.is) {
+					t.Errorf("WriteOCILayout() = %v, want %v", err, tt.is)
+				}
+				if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+					t.Errorf("parent holds %v after the error", ents)
+				}
+			})
+		}
 	}
 }
 

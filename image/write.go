@@ -46,8 +46,10 @@ func NormalizeTag(tag string) (name.Tag, error) {
 
 // WriteDockerArchive writes img as a `docker load` tarball (ggcr's
 // tarball.Write) tagged tag ("hello:latest"; a bare name gets ":latest") to
-// path, atomically: it writes a hidden temporary file in path's directory and
-// renames it to path (mode 0644) once complete. It does not fsync, as
+// path, atomically: it writes a hidden temporary file in path's directory
+// (stale ones, left by a killed run, are removed first: see createTemp) and
+// renames it to path (mode 0644) once complete; path must not exist or be a
+// regular file ([CheckOutput]). It does not fsync, as
 // docker save does not: the rename is what makes it atomic. On error or when
 // ctx is cancelled, the temporary file is removed and path is untouched.
 func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (err error) {
@@ -55,10 +57,14 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 	if err != nil {
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
-	f, err := createTemp(path)
+	if err := CheckOutput(path); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	f, release, err := createTemp(path)
 	if err != nil {
 		return err
 	}
+	defer release()
 	defer func() {
 		if err != nil {
 			f.Close()
@@ -75,6 +81,9 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	if err := CheckOutput(path); err != nil { // made meanwhile
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
@@ -183,16 +192,26 @@ func isLayout(dir string) bool {
 	return true
 }
 
-// newLayout stages a new layout next to dir and renames it into place.
+// newLayout stages a new layout next to dir and renames it into place. On
+// error, the directories it made for dir's parent are removed too.
 func newLayout(ctx context.Context, dir, ref string, a artifact) (err error) {
 	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
+	made, err := mkdirAll(parent)
+	defer func() {
+		if err != nil {
+			for _, d := range made {
+				os.Remove(d) // only if empty: another process may use it now
+			}
+		}
+	}()
 	if err != nil {
 		return err
 	}
+	tmp, release, err := mkdirTemp(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	defer func() {
 		if err != nil {
 			os.RemoveAll(tmp)
@@ -221,6 +240,26 @@ func newLayout(ctx context.Context, dir, ref string, a artifact) (err error) {
 		return &os.LinkError{Op: "rename", Old: tmp, New: dir, Err: err}
 	}
 	return nil
+}
+
+// mkdirAll is os.MkdirAll(dir, 0755), and returns the directories it made,
+// deepest first.
+func mkdirAll(dir string) (made []string, err error) {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		made = append(made, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return made, err // those it did make are removed all the same
+	}
+	return made, nil
 }
 
 // appendLayout adds a to the layout at dir.
@@ -259,28 +298,13 @@ func appendLayout(ctx context.Context, dir, ref string, a artifact) error {
 	return writeFileAtomic(filepath.Join(dir, "index.json"), raw)
 }
 
-// createTemp creates the hidden temporary file that becomes path once
-// renamed. Its error names path's directory, not the temporary file
-// (callers name path): "directory /out: no such file or directory".
-func createTemp(path string) (*os.File, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("directory %s: %w", dir, err)
-	}
-	return f, nil
-}
-
 // writeFileAtomic replaces the file path with data.
 func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := createTemp(path)
+	f, release, err := createTemp(path)
 	if err != nil {
 		return err
 	}
+	defer release()
 	defer func() {
 		if err != nil {
 			f.Close()

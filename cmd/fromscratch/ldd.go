@@ -118,7 +118,12 @@ func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files 
 	if err := ctx.Err(); err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("ldd: %v", err)} // interrupted: no partial answer
 	}
-	if _, err := r.CacheStatus(); err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !imagesrc.LooksLikeImage(o.root) {
+	failed := false
+	for _, err := range errs {
+		failed = failed || err != nil
+	}
+	// The note is for results; a failure is one line and nothing more.
+	if _, err := r.CacheStatus(); !failed && err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !imagesrc.LooksLikeImage(o.root) {
 		how := "only the default directories are searched, as the loader does (--ldconfig: as if ldconfig had run)"
 		if o.useConf {
 			how = "its ld.so.conf directories are searched as if ldconfig had run (--ldconfig)"

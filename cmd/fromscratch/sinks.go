@@ -70,15 +70,30 @@ func (s sinks) compression(level levelFlag) (gzipLevel int, uncompressed bool, e
 }
 
 // check refuses what cannot be written, before any work: an archive on
-// stdout (-o -) when stdout is a terminal.
+// stdout (-o -) when stdout is a terminal, an -o that exists and is not a
+// regular file (a device, a symbolic link: it would be replaced).
 func (s sinks) check(stdout io.Writer) error {
-	if s.output == "-" && progress.IsTerminal(stdout) {
+	switch {
+	case s.output == "-" && progress.IsTerminal(stdout):
 		return usage("-o -: stdout is a terminal; pipe the archive (-o - | docker load) or give a file")
+	case s.output != "" && s.output != "-":
+		if err := image.CheckOutput(s.output); err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", s.output, err)}
+		}
 	}
 	if s.output == "-" && s.json {
 		return usage("--json: stdout carries the archive (-o -); write it to a file")
 	}
 	return nil
+}
+
+// outputArg is -o's value as the sinks take it: /dev/stdout is stdout, as
+// -o - is (not a file to replace).
+func outputArg(s string) string {
+	if s == "/dev/stdout" {
+		return "-"
+	}
+	return s
 }
 
 // lineOut is where the digest line goes: stdout, or stderr when stdout
@@ -124,11 +139,22 @@ func (s sinks) write(ctx context.Context, stdout io.Writer, tag string, img v1.I
 	return digest.String(), nil
 }
 
-func (o *buildOptions) sinks() sinks { return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json} }
-func (o *squashOptions) sinks() sinks {
+// sinks returns the outputs asked for; -o /dev/stdout becomes -o - (in o
+// too: build reads o.output).
+func (o *buildOptions) sinks() sinks {
+	o.output = outputArg(o.output)
 	return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json}
 }
-func (o *slimOptions) sinks() sinks { return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json} }
+
+func (o *squashOptions) sinks() sinks {
+	o.output = outputArg(o.output)
+	return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json}
+}
+
+func (o *slimOptions) sinks() sinks {
+	o.output = outputArg(o.output)
+	return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json}
+}
 
 // jsonFlagUsage is the help of --json, for every command that writes an image.
 const jsonFlagUsage = "print the result as JSON on stdout instead of the digest line: tag, digest, reference (pushed), platform, layers, files, size (the files' bytes, uncompressed)"

@@ -152,6 +152,15 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.WithContext(ctx)
 	if req.Body != nil && req.Body != http.NoBody {
 		r.Body = &sendBody{req.Body, w}
+		if req.GetBody != nil { // a body sent again (a new connection) is watched too
+			r.GetBody = func() (io.ReadCloser, error) {
+				b, err := req.GetBody()
+				if err != nil {
+					return nil, err
+				}
+				return &sendBody{b, w}, nil
+			}
+		}
 	}
 	resp, err := g.inner.RoundTrip(r)
 	w.set(phaseAnswered, "")
