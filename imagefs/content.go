@@ -108,12 +108,12 @@ type spooled struct {
 // protect (an ELF file), only the first elfPrefix bytes, the ranges
 // protect finds from them, and ELFSpool more bytes are stored; the rest is
 // recorded as missing.
-func (t *FS) spool(r io.Reader, head []byte, size int64, protect func(prefix []byte) ([][2]int64, bool)) (k *spooled, err error) {
+func (t *FS) spool(r io.Reader, head []byte, size int64, protect func(prefix []byte) ([][2]int64, bool)) (_ *spooled, err error) {
 	f, err := os.CreateTemp(t.tmp, ".partial-*")
 	if err != nil {
 		return nil, keepErr(err)
 	}
-	k = &spooled{f: f, size: size}
+	k := &spooled{f: f, size: size}
 	defer func() {
 		if err != nil {
 			k.remove()

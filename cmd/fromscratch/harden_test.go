@@ -410,3 +410,41 @@ func TestImageTempSpace(t *testing.T) {
 		})
 	}
 }
+
+// TestImageNoSpace: a temporary directory that fills up while an image is
+// read says "no space left on device", not "corrupt layer" (a 1 MiB tmpfs
+// as TMPDIR, and an ELF file of 4 MiB).
+func TestImageNoSpace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	streamLayout(t, dir, func(tw *tar.Writer) error {
+		s := elfcraft.Needed("/lib64/ld-linux-x86-64.so.2", "libc.so.6")
+		s.Size = 4 << 20
+		b := s.Bytes()
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "x", Mode: 0o755, Size: s.Size, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+		tw.Write(b)
+		_, err := tw.Write(bytes.Repeat([]byte{'A'}, int(s.Size)-len(b)))
+		return err
+	})
+	tmp := t.TempDir()
+	if err := syscall.Mount("tmpfs", tmp, "tmpfs", 0, "size=1m"); err != nil {
+		skipOrFail(t, "mount tmpfs: %v", err)
+	}
+	defer syscall.Unmount(tmp, 0)
+	cmd := exec.Command(fromscratchBin(t), "inspect", "oci-layout:"+dir)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if code := exitStatus(err); code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "no space left on device") || strings.Contains(lines[0], "corrupt") {
+		t.Errorf("inspect with a full TMPDIR: exit %d, stderr %q; want exit 2 and one line saying no space left", code, stderr.String())
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("left in TMPDIR: %v", ents)
+	}
+}
