@@ -92,6 +92,9 @@ func (t *FS) keepELF(r io.Reader, head []byte, size int64) (*content, error) {
 		info.Interp == "" && len(info.Needed) == 0 {
 		return k.finish(t, nil) // maybe a loader: whole
 	}
+	if rec.read == nil {
+		rec.read = []span{} // nothing read: nothing kept (never whole)
+	}
 	return k.finish(t, rec.read)
 }
 
@@ -195,22 +198,41 @@ func (k *spooled) finish(t *FS, keep []span) (c *content, err error) {
 		}
 	} else {
 		name += "-part"
-		// Punch every stored page not kept.
+		// Punch every stored page not kept, a run of them at a time.
+		var hole span
+		punch := func() error {
+			if hole.end == hole.off {
+				return nil
+			}
+			err := unix.Fallocate(int(k.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, hole.off, hole.end-hole.off)
+			if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+				kept += hole.end - hole.off // kept: the spool stays bounded
+				err = nil
+			}
+			hole = span{}
+			return err
+		}
 		for _, s := range k.stored {
 			for off := s.off; off < s.end; off += keepPage {
 				end := min(off+keepPage, s.end)
 				if covered(keep, off, end) {
 					kept += end - off
+					if err := punch(); err != nil {
+						return nil, keepErr(err)
+					}
 					continue
 				}
-				if err := unix.Fallocate(int(k.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, end-off); err != nil {
-					if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
-						kept += end - off // kept: the spool stays bounded
-						continue
+				if hole.end != off {
+					if err := punch(); err != nil {
+						return nil, keepErr(err)
 					}
-					return nil, keepErr(err)
+					hole.off = off
 				}
+				hole.end = end
 			}
+		}
+		if err := punch(); err != nil {
+			return nil, keepErr(err)
 		}
 		c.avail = keep
 		if c.avail == nil {
