@@ -28,13 +28,31 @@ const (
 type FormatError struct {
 	Off int64  // offset in the file, or -1
 	Msg string // what is wrong
+	// Err is the read error behind an unreadable part, when it is not
+	// the file's end (a part a view of the file did not keep).
+	Err error
 }
 
 func (e *FormatError) Error() string {
-	if e.Off < 0 {
-		return "malformed ELF: " + e.Msg
+	msg := e.Msg
+	if e.Err != nil {
+		msg += " (" + e.Err.Error() + ")"
 	}
-	return fmt.Sprintf("malformed ELF: %s at byte %#x", e.Msg, e.Off)
+	if e.Off < 0 {
+		return "malformed ELF: " + msg
+	}
+	return fmt.Sprintf("malformed ELF: %s at byte %#x", msg, e.Off)
+}
+
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// readErr is the cause worth reporting of a failed read: nil for the
+// file's end.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
 }
 
 // Info is what the loader needs from one ELF file.
@@ -155,7 +173,7 @@ func Read(r io.ReaderAt, size int64) (info *Info, err error) {
 			}
 			b, err := pr.view(int64(p.off), int64(p.filesz))
 			if err != nil {
-				return nil, &FormatError{Off: int64(p.off), Msg: "PT_INTERP unreadable"}
+				return nil, &FormatError{Off: int64(p.off), Msg: "PT_INTERP unreadable", Err: readErr(err)}
 			}
 			switch {
 			case len(b) < 2:
@@ -184,6 +202,49 @@ func Read(r io.ReaderAt, size int64) (info *Info, err error) {
 		return nil, err
 	}
 	return info, nil
+}
+
+// LoaderRanges returns the parts of an ELF file of size bytes that Read
+// reads wherever they lie, found from its first bytes head (which must
+// hold the ELF header and the program headers): the program headers,
+// PT_INTERP and PT_DYNAMIC (as much of it as Read reads), each as [start,
+// end) offsets. The string table and version records are found through
+// PT_DYNAMIC. ok is false when head does not hold the program headers or
+// they are malformed.
+func LoaderRanges(head []byte, size int64) (ranges [][2]int64, ok bool) {
+	pr := &pagedReader{r: bytes.NewReader(head), size: min(size, int64(len(head)))}
+	defer pr.release()
+	info, phdrs, phentsize, err := readHeader(pr, size)
+	if err != nil {
+		return nil, false
+	}
+	phoff := int64(0)
+	if len(phdrs) > 0 {
+		// readHeader checked the table against size; find its offset again.
+		bo := byteOrder(info.Data)
+		if info.Class == elf.ELFCLASS64 {
+			h, _ := pr.view(0, 64)
+			phoff = int64(bo.Uint64(h[32:]))
+		} else {
+			h, _ := pr.view(0, 52)
+			phoff = int64(bo.Uint32(h[28:]))
+		}
+		ranges = append(ranges, [2]int64{phoff, phoff + int64(len(phdrs))})
+	}
+	bo := byteOrder(info.Data)
+	for i := 0; i < len(phdrs); i += phentsize {
+		p := decodeProg(phdrs[i:], info.Class, bo)
+		if int64(p.off) < 0 || int64(p.off) > size {
+			continue
+		}
+		switch p.typ {
+		case elf.PT_INTERP:
+			ranges = append(ranges, [2]int64{int64(p.off), int64(p.off) + int64(min(p.filesz, maxInterp))})
+		case elf.PT_DYNAMIC:
+			ranges = append(ranges, [2]int64{int64(p.off), int64(p.off) + int64(min(p.filesz, maxDynamic))})
+		}
+	}
+	return ranges, true
 }
 
 // progHeader is what the loader uses of a program header.
@@ -265,7 +326,7 @@ func readHeader(pr *pagedReader, size int64) (*Info, []byte, int, error) {
 	}
 	phdrs, err := pr.view(phoff, int64(phnum*phentsize))
 	if err != nil {
-		return nil, nil, 0, &FormatError{Off: phoff, Msg: "program headers unreadable"}
+		return nil, nil, 0, &FormatError{Off: phoff, Msg: "program headers unreadable", Err: readErr(err)}
 	}
 	return info, phdrs, phentsize, nil
 }
@@ -304,7 +365,7 @@ func (m *image) read(off, n int64) ([]byte, error) {
 	}
 	b, err := m.pr.view(off, n)
 	if err != nil {
-		return nil, &FormatError{Off: off, Msg: "unreadable"}
+		return nil, &FormatError{Off: off, Msg: "unreadable", Err: readErr(err)}
 	}
 	return b, nil
 }

@@ -24,13 +24,28 @@
 //
 // The tree holds no file contents, except these, copied while the layer
 // streams into a content-addressed temporary directory (removed by
-// [FS.Close]) so the loader emulation can read them with ReadAt: every ELF
-// file (sniffed by its 4 magic bytes), every regular file of at most 1 MiB
-// under /etc (passwd, group, ld.so.cache, ld.so.conf*, nsswitch.conf, ...),
-// and the first 256 bytes of every "#!" script (in memory). Opening any
-// other regular file fails with [ErrContentNotKept], unless
-// [FS.KeepContents] has copied it since, reading the layers once more. A
-// layer is streamed once and never held in memory.
+// [FS.Close]) so the loader emulation can read them with ReadAt:
+//
+//   - of every ELF file (sniffed by its 4 magic bytes), what the loader
+//     reads: the pages elfinfo reads (headers, PT_INTERP, PT_DYNAMIC, the
+//     strings and version records it points to). The file is stored while
+//     it streams (its first 64 KiB, PT_INTERP, PT_DYNAMIC, and at most
+//     [ELFSpool] more bytes), read, then every page not read is punched
+//     out. A file that may be a loader (no PT_INTERP, no DT_NEEDED: glibc's
+//     loader is scanned whole) is kept whole. Reading a part not kept
+//     fails with [ErrContentNotKept];
+//   - every regular file of at most 1 MiB under /etc (passwd, group,
+//     ld.so.cache, ld.so.conf*, nsswitch.conf, ...), whole;
+//   - the first 256 bytes of every "#!" script (in memory).
+//
+// Pages of zeros are never written (the files have holes), and the bytes
+// kept are capped ([Options.MaxKept], [ErrKeptTooLarge]). An error of the
+// temporary directory (no space left on device) is reported as such, not
+// as a corrupt layer. Opening any other regular file fails with
+// [ErrContentNotKept], unless [FS.KeepContents] has copied it since,
+// reading the layers once more. A layer is streamed once and never held in
+// memory, nor are its entries: they reach the tree in chunks, and the
+// memory of a view is its tree, about 180 bytes a live path.
 //
 // # Hostile layers
 //

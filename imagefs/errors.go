@@ -21,6 +21,9 @@ var (
 	// ErrCorrupt is a layer stream that cannot be read to its end: a
 	// truncated or corrupt compressed stream or tar.
 	ErrCorrupt = errors.New("corrupt layer")
+	// ErrKeptTooLarge is an image whose kept contents (ELF headers and
+	// loader data, /etc files) pass Options.MaxKept.
+	ErrKeptTooLarge = errors.New("too much content to keep")
 	// ErrContentNotKept is returned when opening a regular file whose
 	// content the view did not copy (see the package documentation).
 	ErrContentNotKept = errors.New("content not kept in the image view")

@@ -75,6 +75,9 @@ func (t *FS) Open(name string) (rootfs.File, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
+		if c.avail != nil {
+			return &partialFile{File: f, avail: c.avail, size: c.size, info: info{n}}, nil
+		}
 		return &keptFile{File: f, info: info{n}}, nil
 	}
 	if c.size == 0 {

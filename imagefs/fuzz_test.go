@@ -11,8 +11,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/fromscratch/fromscratch/internal/elfcraft"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
+
+// bigELF is a 100 KiB ELF program: headers, then fill.
+func bigELF(fill byte) []byte {
+	s := elfcraft.Needed("/lib64/ld-linux-x86-64.so.2", "libc.so.6")
+	s.Size = 100 << 10
+	b := s.Bytes()
+	return append(b, bytes.Repeat([]byte{fill}, int(s.Size)-len(b))...)
+}
 
 // FuzzMerge feeds arbitrary bytes as the upper of two layers (the lower a
 // small well-formed tree): Open must give an error or a view that every
@@ -43,6 +52,9 @@ func FuzzMerge(f *testing.F) {
 		{reg("d", 5)},
 		{reg(".wh..", 0), reg("a/.wh.", 0)},
 		{{name: "f", body: "\x7fELF\x02\x01\x01", typ: tar.TypeReg}},
+		// An ELF file larger than its headers say (kept in part), and one
+		// mostly zero (holes).
+		{{name: "big", body: string(bigELF('x')), typ: tar.TypeReg}, {name: "zero", body: string(bigELF(0)), typ: tar.TypeReg}},
 	} {
 		f.Add(seed(es))
 	}

@@ -48,8 +48,8 @@ func (t *FS) KeepContents(ctx context.Context, layers []v1.Layer, paths []string
 			return fmt.Errorf("keeping %q: not a regular file", p)
 		}
 		c := n.data
-		if c.file != "" || c.size == 0 {
-			continue
+		if c.file != "" && c.avail == nil || c.size == 0 {
+			continue // kept whole already
 		}
 		if c.layer < 0 || c.layer >= len(layers) {
 			return fmt.Errorf("keeping %q: layer %d of %d", p, c.layer, len(layers))
@@ -88,7 +88,7 @@ func (t *FS) KeepContents(ctx context.Context, layers []v1.Layer, paths []string
 				if err != nil {
 					return lerr(hdr.Name, err)
 				}
-				c.file = file
+				c.file, c.avail = file, nil
 			}
 			if pos >= end {
 				return stop
@@ -115,29 +115,65 @@ func (t *FS) KeepContents(ctx context.Context, layers []v1.Layer, paths []string
 func (t *FS) keepStream(r io.Reader, size int64) (string, error) {
 	f, err := os.CreateTemp(t.tmp, ".partial-*")
 	if err != nil {
-		return "", fmt.Errorf("keeping content: %w", err)
+		return "", keepErr(err)
 	}
 	defer func() {
 		f.Close()
 		os.Remove(f.Name())
 	}()
 	h := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
-	if n, err := io.Copy(w, io.LimitReader(r, size)); err != nil || n != size {
-		if err == nil {
+	w := bufio.NewWriterSize(writerOnly{f}, 64<<10)
+	// Reads and writes are told apart: a full disk is no corrupt layer.
+	if n, err := io.Copy(io.MultiWriter(w, h), readerOnly{io.LimitReader(r, size)}); err != nil || n != size {
+		var we *writeError
+		switch {
+		case errors.As(err, &we):
+			return "", keepErr(we.err)
+		case err == nil:
 			err = io.ErrUnexpectedEOF
 		}
 		return "", fmt.Errorf("%w: reading content: %w", ErrCorrupt, unexpected(err))
 	}
 	if err := w.Flush(); err != nil {
-		return "", fmt.Errorf("keeping content: %w", err)
+		return "", keepErr(unwrapWrite(err))
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("keeping content: %w", err)
+		return "", keepErr(err)
 	}
 	dst := filepath.Join(t.tmp, hex.EncodeToString(h.Sum(nil)))
 	if err := os.Rename(f.Name(), dst); err != nil {
-		return "", fmt.Errorf("keeping content: %w", err)
+		return "", keepErr(err)
 	}
 	return dst, nil
 }
+
+// writeError marks an error of the temporary file, as opposed to one of
+// the layer's stream.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+
+func unwrapWrite(err error) error {
+	var we *writeError
+	if errors.As(err, &we) {
+		return we.err
+	}
+	return err
+}
+
+// writerOnly hides a file's ReadFrom (so io.Copy goes through Write) and
+// marks its errors.
+type writerOnly struct{ f *os.File }
+
+func (w writerOnly) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		err = &writeError{err}
+	}
+	return n, err
+}
+
+// readerOnly hides a reader's WriteTo.
+type readerOnly struct{ r io.Reader }
+
+func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -43,6 +44,9 @@ type Options struct {
 	// [LayerStats]. For a source whose layers are stored uncompressed (a
 	// `docker save` tarball) that compresses every layer once more.
 	Sizes bool
+	// MaxKept caps the bytes of content the view keeps in its temporary
+	// directory; 0 means DefaultMaxKept.
+	MaxKept int64
 	// NoContent keeps no content at all (for squashing, which reads the
 	// layers again); Open then fails for every regular file but empty ones.
 	NoContent bool
@@ -91,6 +95,9 @@ type FS struct {
 	// bytes, and its refs count nothing that matters).
 	empty *content
 	keep  func(name string, size int64) bool
+	// kept counts the bytes stored in tmp, up to maxKept.
+	kept    atomic.Int64
+	maxKept int64
 	// Layers holds each layer's statistics, bottom first.
 	Layers []LayerStats
 	// wasted are the paths whose contents were dropped (see Wasted).
@@ -127,6 +134,9 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 	}
 	if t.max <= 0 {
 		t.max = DefaultMaxEntries
+	}
+	if t.maxKept = opts.MaxKept; t.maxKept <= 0 {
+		t.maxKept = DefaultMaxKept
 	}
 	defer func() {
 		if err != nil {

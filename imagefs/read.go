@@ -2,17 +2,12 @@ package imagefs
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 )
 
@@ -225,40 +220,17 @@ func (t *FS) capture(r io.Reader, name string, size int64) (*content, error) {
 	}
 	isELF := bytes.HasPrefix(head, []byte("\x7fELF"))
 	isEtc := strings.HasPrefix(name, "/etc/") && size <= MaxEtcFile
-	if !isELF && !isEtc && !kept {
-		if bytes.HasPrefix(head, []byte("#!")) {
-			c.head = head
-		}
-		return c, nil
+	switch {
+	case kept:
+		return t.keepWhole(r, head, size)
+	case isELF:
+		return t.keepELF(r, head, size)
+	case isEtc:
+		return t.keepWhole(r, head, size)
 	}
-	f, err := os.CreateTemp(t.tmp, ".partial-*")
-	if err != nil {
-		return nil, fmt.Errorf("keeping content: %w", err)
+	if bytes.HasPrefix(head, []byte("#!")) {
+		c.head = head
 	}
-	defer func() {
-		f.Close()
-		os.Remove(f.Name())
-	}()
-	h := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
-	w.Write(head)
-	if n, err := io.Copy(w, io.LimitReader(r, size-int64(len(head)))); err != nil || n != size-int64(len(head)) {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("%w: reading content: %w", ErrCorrupt, unexpected(err))
-	}
-	if err := w.Flush(); err != nil {
-		return nil, fmt.Errorf("keeping content: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("keeping content: %w", err)
-	}
-	dst := filepath.Join(t.tmp, hex.EncodeToString(h.Sum(nil)))
-	if err := os.Rename(f.Name(), dst); err != nil {
-		return nil, fmt.Errorf("keeping content: %w", err)
-	}
-	c.file = dst
 	return c, nil
 }
 

@@ -32,6 +32,7 @@ type content struct {
 	layer, pos int    // the entry that carried the bytes
 	size       int64  // bytes
 	file       string // kept copy in the temporary directory, or ""
+	avail      []span // when not nil, the only parts of file kept (an ELF file's loader data)
 	head       []byte // first bytes of a "#!" script, when not kept whole
 	refs       int    // live names
 }

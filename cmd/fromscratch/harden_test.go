@@ -285,3 +285,166 @@ func TestInspectManyEntries(t *testing.T) {
 		t.Errorf("inspect of 1,000,000 entries took %d MB, want under 600 MB", rss>>20)
 	}
 }
+
+// tempBlocks returns the bytes dir's files take on disk (holes excluded).
+func tempBlocks(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// elfBomb writes a layer of files that start with the ELF magic: three of
+// 1 GiB of zeros behind a valid header (holes, once unpacked), two of
+// 200 MiB of one repeated byte, and 2,000 of 64 KiB; and /etc files of
+// 1 MiB of zeros. A few MB compressed.
+func elfBomb(tw *tar.Writer) error {
+	head := elfcraft.Needed("/lib64/ld-linux-x86-64.so.2", "libc.so.6")
+	file := func(name string, size int64, fill byte) error {
+		s := head
+		s.Size = size
+		b := s.Bytes()
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: size, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return err
+		}
+		chunk := bytes.Repeat([]byte{fill}, 1<<20)
+		for left := size - int64(len(b)); left > 0; left -= int64(len(chunk)) {
+			if _, err := tw.Write(chunk[:min(left, int64(len(chunk)))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := range 3 {
+		if err := file(fmt.Sprintf("usr/lib/sparse%d.so", i), 1<<30, 0); err != nil {
+			return err
+		}
+	}
+	for i := range 2 {
+		if err := file(fmt.Sprintf("usr/lib/big%d.so", i), 200<<20, 'A'+byte(i)); err != nil {
+			return err
+		}
+	}
+	for i := range 2000 {
+		if err := file(fmt.Sprintf("usr/bin/p%04d", i), 64<<10, byte(i)); err != nil {
+			return err
+		}
+	}
+	for i := range 20 {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("etc/zero%d", i), Mode: 0o644, Size: 1 << 20, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+		tw.Write(make([]byte, 1<<20))
+	}
+	return nil
+}
+
+// TestImageTempSpace: reading an image keeps only what the loader reads of
+// each ELF file, zero pages as holes. A layer of ELF-magic files (3 GiB of
+// zeros, 400 MiB of repeated bytes, 2,000 small files; 5 MB compressed)
+// keeps its temporary space under 64 MB, for inspect, doctor and ldd
+// --root. Before: every such file was copied whole, holes written out
+// (over 3.5 GB for this layer).
+func TestImageTempSpace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3.6 GB (uncompressed) layer")
+	}
+	dir := t.TempDir()
+	streamLayout(t, dir, elfBomb)
+	for _, args := range [][]string{
+		{"inspect", "oci-layout:" + dir},
+		{"doctor", "oci-layout:" + dir},
+		{"ldd", "--root", "oci-layout:" + dir, "/usr/bin/p0001", "/usr/lib/big0.so", "/usr/lib/sparse0.so"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			tmp := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, fromscratchBin(t), args...)
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			var peak int64
+			var err error
+		poll:
+			for {
+				select {
+				case err = <-done:
+					break poll
+				case <-time.After(5 * time.Millisecond):
+					if n := tempBlocks(tmp); n > peak {
+						peak = n
+					}
+					if peak > 64<<20 {
+						cmd.Process.Kill() // before it fills the disk
+					}
+				}
+			}
+			t.Logf("%s: %v, peak temporary space %.1f MB; stderr %q", args[0], err, float64(peak)/1e6, stderr.String())
+			if peak > 64<<20 {
+				t.Errorf("%s used over %d MB of temporary space", args[0], peak>>20)
+			}
+			if code := exitStatus(err); err != nil && code != 1 {
+				t.Errorf("%s: exit %d: %s", args[0], code, stderr.String())
+			}
+			if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+				t.Errorf("left in TMPDIR: %v", ents)
+			}
+		})
+	}
+}
+
+// TestImageNoSpace: a temporary directory that fills up while an image is
+// read says "no space left on device", not "corrupt layer" (a 1 MiB tmpfs
+// as TMPDIR, and an ELF file of 4 MiB).
+func TestImageNoSpace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	streamLayout(t, dir, func(tw *tar.Writer) error {
+		s := elfcraft.Needed("/lib64/ld-linux-x86-64.so.2", "libc.so.6")
+		s.Size = 4 << 20
+		b := s.Bytes()
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "x", Mode: 0o755, Size: s.Size, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+		tw.Write(b)
+		_, err := tw.Write(bytes.Repeat([]byte{'A'}, int(s.Size)-len(b)))
+		return err
+	})
+	tmp := t.TempDir()
+	if err := syscall.Mount("tmpfs", tmp, "tmpfs", 0, "size=1m"); err != nil {
+		skipOrFail(t, "mount tmpfs: %v", err)
+	}
+	defer syscall.Unmount(tmp, 0)
+	cmd := exec.Command(fromscratchBin(t), "inspect", "oci-layout:"+dir)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if code := exitStatus(err); code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "no space left on device") || strings.Contains(lines[0], "corrupt") {
+		t.Errorf("inspect with a full TMPDIR: exit %d, stderr %q; want exit 2 and one line saying no space left", code, stderr.String())
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("left in TMPDIR: %v", ents)
+	}
+}
