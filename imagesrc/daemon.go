@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -230,10 +231,10 @@ func IsBare(ref string) bool {
 	return !found || !strings.ContainsAny(first, ".:") && first != "localhost"
 }
 
-// NotFoundError is the error for a bare name that neither the Docker
-// engine nor the registry gave.
+// NotFoundError is why a bare name is not open: neither the Docker engine
+// nor the registry gave it. Open returns it in a *fs.PathError for the
+// name.
 type NotFoundError struct {
-	Ref string
 	// Engine says why the engine did not: "not in the Docker engine
 	// (HOST)", "no Docker engine answered (HOST)"...
 	Engine string
@@ -243,7 +244,7 @@ type NotFoundError struct {
 }
 
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("%s: %s; not in the registry %s: %v", e.Ref, e.Engine, e.Registry, e.Err)
+	return fmt.Sprintf("%s; not in the registry %s: %v", e.Engine, e.Registry, e.Err)
 }
 
 func (e *NotFoundError) Unwrap() []error { return []error{ErrNotFound, e.Err} }
@@ -281,7 +282,7 @@ func openBare(ctx context.Context, ref string, plat *v1.Platform, opts Options) 
 		if r, perr := name.ParseReference(ref); perr == nil {
 			registry = r.Context().RegistryStr()
 		}
-		return nil, &NotFoundError{Ref: ref, Engine: engine, Registry: registry, Err: err}
+		return nil, &fs.PathError{Op: "open", Path: ref, Err: &NotFoundError{Engine: engine, Registry: registry, Err: err}}
 	}
 	return img, nil
 }

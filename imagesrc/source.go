@@ -88,12 +88,12 @@ func LooksLikeImage(s string) bool {
 }
 
 // Open returns the image ref names. Errors name ref; a path (see [IsPath])
-// that names no image is a *fs.PathError for ref.
+// that names no image, and a bare name (see [IsBare]) found nowhere (a
+// [NotFoundError]), are a *fs.PathError for ref.
 func Open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	img, err := open(ctx, ref, opts)
 	var pe *fs.PathError
-	var nf *NotFoundError
-	if errors.As(err, &pe) && pe.Path == ref || errors.As(err, &nf) {
+	if errors.As(err, &pe) && pe.Path == ref {
 		return nil, err // names ref already: "REF: reason"
 	}
 	if err != nil {

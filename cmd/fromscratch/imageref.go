@@ -26,11 +26,11 @@ func openImage(ctx context.Context, ref string, opts imagesrc.Options) (v1.Image
 }
 
 // describeImageErr is the one-line reason for an image error: "REF:
-// reason" for a path that names no image.
+// reason" for a path that names no image or a bare name found nowhere.
 func describeImageErr(err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return pe.Path + ": " + describe(pe.Err)
+		return pe.Path + ": " + pe.Err.Error()
 	}
 	return err.Error()
 }

@@ -199,6 +199,10 @@ func TestBareName(t *testing.T) {
 	if code != 2 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("inspect %s: exit %d, stderr %q; want exit 2, one line %q...", nowhere, code, stderr, want)
 	}
+	_, stderr, code = runIn(t, dir, hub, "ldd", "--root", nowhere, "/bin/sh")
+	if code != 2 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("ldd --root %s: exit %d, stderr %q; want exit 2, one line %q...", nowhere, code, stderr, want)
+	}
 	_, stderr, code = runIn(t, dir, append(hub, "DOCKER_HOST=unix:///nonexistent"), "inspect", nowhere)
 	want = "fromscratch: " + nowhere + ": no Docker engine answered (unix:///nonexistent); not in the registry index.docker.io: "
 	if code != 2 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
