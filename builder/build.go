@@ -36,6 +36,9 @@ type Result struct {
 	Warnings []string
 	// Traces are the runs of Options.Traces, in order.
 	Traces []Trace
+	// Notes tell the user where things went: a relative PROGRAM or FILE
+	// under AppDir.
+	Notes []string
 
 	tempDir string // the Go binaries, read when the images are written
 }
@@ -57,11 +60,14 @@ type Summary struct {
 	Files    int
 	Bytes    int64  // of the files, uncompressed
 	Platform string // os/arch[/variant]
+	// Excluded are the paths --exclude left out.
+	Excluded []string
 }
 
-// String is "3 layers, 12 files, 4.2 MB (linux/amd64)".
+// String is "3 layers, 12 files, 4.2 MB (linux/amd64)", then ";
+// excluded 2 paths: /a, /b" when paths were excluded.
 func (s Summary) String() string {
-	return fmt.Sprintf("%d layers, %d files, %.1f MB (%s)", s.Layers, s.Files, float64(s.Bytes)/1e6, s.Platform)
+	return fmt.Sprintf("%d layers, %d files, %.1f MB (%s)", s.Layers, s.Files, float64(s.Bytes)/1e6, s.Platform) + closure.ExcludedString(s.Excluded)
 }
 
 // job is one image to build: a program's inputs and the platform.
@@ -107,17 +113,30 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	baseWarnings, err := checkBase(fsys, root, common)
+	if err != nil {
+		return nil, err
+	}
 	// Libraries are looked for as the image will hold them: the --add files
 	// at their destinations ($ORIGIN of an added program is its DST's).
-	if len(common.adds) > 0 {
-		var mounts []rootfs.Mount
-		for _, a := range common.adds {
-			mounts = append(mounts, rootfs.Mount{Dst: a.Path, FS: a.FS, Src: a.SourcePath})
+	var mounts []rootfs.Mount
+	for _, a := range common.adds {
+		mounts = append(mounts, rootfs.Mount{Dst: a.Path, FS: a.FS, Src: a.SourcePath})
+	}
+	// A relative PROGRAM or FILE of the host goes under AppDir, at its path
+	// from the current directory: the image does not depend on where the
+	// checkout is, and $ORIGIN layouts under it still hold.
+	var place *placement
+	if o.GoPackage == "" && root == "/" {
+		if place = relativePlacement(o.Program, o.Files); place != nil {
+			mounts = append(mounts, rootfs.Mount{Dst: AppDir, FS: host, Src: place.base})
 		}
+	}
+	if len(mounts) > 0 {
 		fsys = rootfs.Overlay(fsys, mounts)
 	}
 
-	res = &Result{}
+	res = &Result{Warnings: baseWarnings}
 	defer func() {
 		if err != nil {
 			res.Close()
@@ -153,7 +172,10 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	} else {
 		arg := o.Program
 		program := arg
-		if root == "/" {
+		if p, ok := place.image(arg); ok {
+			program = p
+			res.Notes = append(res.Notes, fmt.Sprintf("%s is %s in the image (a relative path goes under %s)", arg, p, AppDir))
+		} else if root == "/" {
 			if abs, err := filepath.Abs(program); err == nil {
 				program = abs
 			}
@@ -176,7 +198,10 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
 		for _, a := range o.Files {
 			p := a
-			if root == "/" {
+			if q, ok := place.image(a); ok {
+				p = q
+				res.Notes = append(res.Notes, fmt.Sprintf("%s is %s in the image", a, q))
+			} else if root == "/" {
 				if abs, err := filepath.Abs(a); err == nil {
 					p = abs
 				}
@@ -192,12 +217,27 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			entrypoint := o.Entrypoint
 			if len(entrypoint) == 0 {
 				entrypoint = []string{program}
+				if _, placed := place.image(arg); placed {
+					// The program is under AppDir in the image only: the
+					// run is of its host copy, whose tree is not a path to
+					// add again.
+					abs, err := filepath.Abs(arg)
+					if err != nil {
+						return nil, err
+					}
+					entrypoint = []string{abs}
+				}
 			}
-			traced, traces, err := traceRuns(ctx, &o, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir)
+			traced, traces, err := traceRuns(ctx, &o, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir, common.cfg.User)
 			if err != nil {
 				return nil, err
 			}
 			res.Traces = traces
+			if place != nil {
+				traced = slices.DeleteFunc(traced, func(p string) bool {
+					return p == place.base || strings.HasPrefix(p, place.base+"/")
+				})
+			}
 			paths = append(slices.Clone(paths), traced...)
 		}
 		used, missing := pathInputs(fsys, paths)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/fromscratch/fromscratch/doctor"
 	"github.com/fromscratch/fromscratch/internal/reason"
 )
 
@@ -12,6 +13,24 @@ import (
 // options, a PROGRAM that cannot be an entrypoint, a file that is missing,
 // a Go build that fails, a platform that does not match.
 var ErrBadInput = errors.New("bad input")
+
+// ErrWouldNotStart is matched (errors.Is) by the error of a build whose
+// image would not start (doctor's verdict on the planned image and its
+// final configuration: entrypoint, user, working directory).
+var ErrWouldNotStart = errors.New("the image would not start")
+
+// startError says why the planned image would not start.
+type startError struct {
+	arg     string
+	problem doctor.Problem
+}
+
+func (e *startError) Error() string {
+	return fmt.Sprintf("build %s: the image would not start: %s (fix: %s)", e.arg, e.problem.Message, e.problem.Fix)
+}
+
+// Is reports ErrWouldNotStart.
+func (e *startError) Is(target error) bool { return target == ErrWouldNotStart }
 
 // inputError is an error of unusable input; msg is the whole message, err
 // the cause if there is one.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/debuglayer"
+	"github.com/fromscratch/fromscratch/doctor"
 	"github.com/fromscratch/fromscratch/gobuild"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/ldso"
@@ -29,15 +31,20 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		Ldso:         ldso.Options{UseConf: o.LDConfig},
 		AllowMissing: o.AllowMissing,
 		BaselineOnly: o.HWCapsBaseline,
+		Exclude:      o.Exclude,
 	}
 	plan, err := closure.Compute(fsys, append(slices.Clone(j.inputs), c.base...), c.extra, copts)
 	if err != nil {
 		if errors.Is(err, closure.ErrMissing) {
 			return nil, Summary{}, nil, fmt.Errorf("build: %w (--allow-missing builds anyway)", err)
 		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, Summary{}, nil, badInputErr(err, "build: %s: %s", pe.Path, describe(err))
+		}
 		return nil, Summary{}, nil, badInputErr(err, "build: %v", describe(err))
 	}
-	var warnings []string
+	warnings := slices.Clone(plan.Warnings)
 	for _, m := range plan.Missing {
 		warnings = append(warnings, m+" not found (--allow-missing)")
 	}
@@ -70,7 +77,16 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		work = append(work, layerWork{"fromscratch build --debug: busybox and debugging tools", items})
 		cfg.Env = debuglayer.ExtendPath(cfg.Env, closure.DefaultPath)
 	}
-	sum := Summary{}
+	var layerItems [][]closure.Item
+	for _, w := range work {
+		layerItems = append(layerItems, w.items)
+	}
+	more, err := checkStart(o, closure.Tree(layerItems...), cfg, j.arg)
+	if err != nil {
+		return nil, Summary{}, nil, err
+	}
+	warnings = append(warnings, more...)
+	sum := Summary{Excluded: plan.Excluded}
 	layers := make([]v1.Layer, len(work))
 	specs := make([]image.LayerSpec, len(work))
 	for i, w := range work {
@@ -169,4 +185,27 @@ func setPlatform(cfg *image.Config, plan *closure.Plan, j job, want string) erro
 		return badInput("%s: not an ELF program: give --platform", j.arg)
 	}
 	return nil
+}
+
+// checkStart diagnoses the planned image as doctor would, with its final
+// configuration: an entrypoint, user or working directory that cannot work
+// is an ErrWouldNotStart error naming the problem; warnings are returned.
+// With AllowMissing, a missing library or loader is a warning.
+func checkStart(o *Options, tree rootfs.FS, cfg image.Config, arg string) ([]string, error) {
+	rep := doctor.Diagnose(tree, doctor.Config{
+		Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env, User: cfg.User,
+		WorkingDir: cfg.WorkingDir, Architecture: cfg.Architecture, Variant: cfg.Variant,
+	})
+	var warnings []string
+	for _, p := range rep.Problems {
+		if p.Warning || o.NoCheck || o.AllowMissing && (p.Check == "library" || p.Check == "loader") {
+			warnings = append(warnings, p.Message)
+			continue
+		}
+		if p.Check == "program" || p.Check == "command" {
+			p.Fix = "point --entrypoint at a program the image holds: PROGRAM, a FILE, or one under an --add DST"
+		}
+		return nil, &startError{arg: arg, problem: p}
+	}
+	return warnings, nil
 }

@@ -54,9 +54,14 @@ type Options struct {
 	// dependencies.
 	Add []AddFile
 	// CACerts adds the root's CA bundle and sets SSL_CERT_FILE; Tzdata
-	// adds the root's /usr/share/zoneinfo.
+	// adds the root's /usr/share/zoneinfo. A root without them is an
+	// error.
 	CACerts bool
 	Tzdata  bool
+	// NoCACerts and NoTzdata leave them out of a GoPackage image, which
+	// has them by default (as ko's images do) when the root has them.
+	NoCACerts bool
+	NoTzdata  bool
 
 	// Env are K=V variables, set over the default PATH.
 	Env []string
@@ -75,6 +80,11 @@ type Options struct {
 	AllowMissing   bool
 	HWCapsBaseline bool
 	LDConfig       bool
+	// Exclude are globs of paths to leave out (see closure.Options.Exclude).
+	Exclude []string
+	// NoCheck writes the image even when doctor says it would not start
+	// (a broken image made on purpose); its problems become warnings.
+	NoCheck bool
 
 	// Debug adds a top layer with a static busybox at /busybox: one of
 	// Busybox (host paths, one per architecture), or the root's

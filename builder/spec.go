@@ -1,11 +1,13 @@
 package builder
 
 import (
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/fromscratch/fromscratch/closure"
@@ -29,8 +31,11 @@ type spec struct {
 	adds  []closure.Input // --add files
 	extra []closure.Item  // generated files
 	base  []closure.Input // --ca-certs, --tzdata
-	env   []string
-	cfg   image.Config // entrypoint, cmd, labels, workdir, user
+	// optional are the base paths a --go image has by default: left out,
+	// with a warning, when the root lacks them.
+	optional map[string]bool
+	env      []string
+	cfg      image.Config // entrypoint, cmd, labels, workdir, user
 }
 
 func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
@@ -56,12 +61,17 @@ func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
 		{Path: "/tmp", Kind: closure.Dir, Mode: 0o777 | fs.ModeSticky},
 		{Path: "/home/nonroot", Kind: closure.Dir, Mode: 0o700, UID: 65532, GID: 65532},
 	}
-	if o.CACerts {
+	c.optional = map[string]bool{}
+	goCA := o.GoPackage != "" && !o.NoCACerts && !o.CACerts
+	goTZ := o.GoPackage != "" && !o.NoTzdata && !o.Tzdata
+	if o.CACerts || goCA {
 		c.base = append(c.base, closure.Input{Path: caBundle, Layer: closure.LayerBase})
 		c.env = append(c.env, "SSL_CERT_FILE="+caBundle)
+		c.optional[caBundle] = goCA
 	}
-	if o.Tzdata {
+	if o.Tzdata || goTZ {
 		c.base = append(c.base, closure.Input{Path: zoneinfo, Layer: closure.LayerBase})
+		c.optional[zoneinfo] = goTZ
 	}
 	for _, e := range o.Env {
 		k, _, ok := strings.Cut(e, "=")
@@ -82,6 +92,38 @@ func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
 		c.cfg.Labels = map[string]string{}
 	}
 	return c, nil
+}
+
+// checkBase refuses a --ca-certs or --tzdata path the root lacks, naming
+// it and the flag; one a --go image has by default is left out, with a
+// warning.
+func checkBase(fsys rootfs.FS, root string, c *spec) ([]string, error) {
+	var warnings []string
+	base := c.base[:0]
+	for _, in := range c.base {
+		_, err := rootfs.Realpath(fsys, in.Path)
+		if err == nil {
+			base = append(base, in)
+			continue
+		}
+		flag, pkg := "--ca-certs", "ca-certificates"
+		if in.Path == zoneinfo {
+			flag, pkg = "--tzdata", "tzdata"
+		}
+		where := ""
+		if root != "/" {
+			where = " in the root " + root
+		}
+		if !c.optional[in.Path] {
+			return nil, badInputErr(err, "%s: %s%s: %s (install %s there, or leave out %s)", flag, in.Path, where, describe(err), pkg, flag)
+		}
+		warnings = append(warnings, fmt.Sprintf("no %s%s: the image has none (install %s there)", in.Path, where, pkg))
+		if in.Path == caBundle {
+			c.env = slices.DeleteFunc(c.env, func(e string) bool { return strings.HasPrefix(e, "SSL_CERT_FILE=") })
+		}
+	}
+	c.base = base
+	return warnings, nil
 }
 
 func setEnv(env []string, kv string) []string {

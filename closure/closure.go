@@ -77,6 +77,11 @@ type Options struct {
 	// (x86-64-v2..v4 builds); by default every variant present is taken,
 	// as the CPU that will run the image is not known.
 	BaselineOnly bool
+	// Exclude are globs (path.Match) of paths to leave out, with what is
+	// under them, and not to resolve further: a glob with a "/" matches a
+	// whole path, one without matches any one name of it
+	// ("llvmjit*.so", "__pycache__", "/usr/share/doc").
+	Exclude []string
 }
 
 // Plan is the content of an image, layer by layer.
@@ -91,6 +96,9 @@ type Plan struct {
 	Missing []string
 	// Warnings are things the user should know (a refused candidate...).
 	Warnings []string
+	// Excluded are the paths Options.Exclude left out (what was under
+	// them is not listed), sorted.
+	Excluded []string
 }
 
 // ErrMissing is returned (wrapped) when libraries are not found.
@@ -116,6 +124,12 @@ type builder struct {
 	opts   Options
 	layers [numLayers]map[string]*Item
 	plan   *Plan
+	// followed are the real paths of the links followed (see follow).
+	followed map[string]bool
+	// excluded are the paths left out; unchecked the results that needed
+	// one of them (the image cannot load what the root does).
+	excluded  map[string]bool
+	unchecked map[*ldso.Result]bool
 }
 
 // Compute plans the image for inputs inside the root fsys. extra items
@@ -124,7 +138,8 @@ func Compute(fsys rootfs.FS, inputs []Input, extra []Item, opts Options) (*Plan,
 	if opts.Ldso.HWCaps == nil {
 		opts.Ldso.HWCaps = []string{} // resolve the baseline; variants are added below
 	}
-	b := &builder{fsys: fsys, opts: opts, plan: &Plan{}}
+	b := &builder{fsys: fsys, opts: opts, plan: &Plan{}, followed: map[string]bool{},
+		excluded: map[string]bool{}, unchecked: map[*ldso.Result]bool{}}
 	b.r = ldso.New(fsys, opts.Ldso)
 	for i := range b.layers {
 		b.layers[i] = map[string]*Item{}
@@ -144,6 +159,10 @@ func Compute(fsys rootfs.FS, inputs []Input, extra []Item, opts Options) (*Plan,
 		return nil, err
 	}
 	b.parents()
+	for p := range b.excluded {
+		b.plan.Excluded = append(b.plan.Excluded, p)
+	}
+	sort.Strings(b.plan.Excluded)
 	for l := range b.layers {
 		items := make([]Item, 0, len(b.layers[l]))
 		for _, it := range b.layers[l] {
@@ -156,6 +175,9 @@ func Compute(fsys rootfs.FS, inputs []Input, extra []Item, opts Options) (*Plan,
 }
 
 func (b *builder) put(l Layer, it Item) {
+	if b.exclude(it.Path) {
+		return
+	}
 	if _, ok := b.layers[l][it.Path]; ok {
 		return
 	}
@@ -185,8 +207,62 @@ func (b *builder) addPath(p string, l Layer) error {
 	return b.addReal(real, l)
 }
 
+// exclude reports whether p is left out by Options.Exclude, and records it.
+func (b *builder) exclude(p string) bool {
+	if len(b.opts.Exclude) == 0 || !Excluded(b.opts.Exclude, p) {
+		return false
+	}
+	b.excluded[p] = true
+	return true
+}
+
+// Excluded reports whether globs leave p out: a glob with a "/" matches p
+// or a directory above it, one without matches one of its names.
+func Excluded(globs []string, p string) bool {
+	for _, g := range globs {
+		if strings.Contains(g, "/") {
+			for q := p; ; q = path.Dir(q) {
+				if ok, _ := path.Match(g, q); ok {
+					return true
+				}
+				if q == "/" || q == "." {
+					break
+				}
+			}
+			continue
+		}
+		for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+			if ok, _ := path.Match(g, name); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ExcludedString is "; excluded 2 paths: /a, /b" (the first 5 named), or
+// "" for none.
+func ExcludedString(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	list := paths
+	more := ""
+	if len(list) > 5 {
+		list, more = list[:5], fmt.Sprintf(" and %d more", len(paths)-5)
+	}
+	noun := "paths"
+	if len(paths) == 1 {
+		noun = "path"
+	}
+	return fmt.Sprintf("; excluded %d %s: %s%s", len(paths), noun, strings.Join(list, ", "), more)
+}
+
 // addReal puts the physical path real in layer l.
 func (b *builder) addReal(real string, l Layer) error {
+	if b.exclude(real) {
+		return nil
+	}
 	fi, err := b.fsys.Lstat(real)
 	if err != nil {
 		return fmt.Errorf("reading %q: %w", real, err)
@@ -209,6 +285,9 @@ func (b *builder) addReal(real string, l Layer) error {
 					return fmt.Errorf("reading %q: %w", child, err)
 				}
 				b.put(l, Item{Path: child, Kind: Symlink, Target: t, Mode: 0o777})
+				if err := b.follow(child, t, l); err != nil {
+					return err
+				}
 				continue
 			}
 			if err := b.addReal(child, l); err != nil {
@@ -221,10 +300,38 @@ func (b *builder) addReal(real string, l Layer) error {
 	return nil
 }
 
+// follow adds what the symbolic link p (-> target), met inside a directory
+// being added, names in the root, with its dependencies, as an input of
+// layer l: /usr/lib/ssl/openssl.cnf -> /etc/ssl/openssl.cnf brings
+// /etc/ssl/openssl.cnf. Resolution stays inside the root. A link whose
+// target is not in the root, or is a directory holding the link (/, ..),
+// is kept as it is, with a warning for the first.
+func (b *builder) follow(p, target string, l Layer) error {
+	if b.exclude(p) {
+		return nil
+	}
+	real, _, err := rootfs.Resolve(b.fsys, p)
+	if err != nil {
+		b.plan.Warnings = append(b.plan.Warnings, fmt.Sprintf("%s -> %s: the target is not in the root (the link is kept, dangling)", p, target))
+		return nil
+	}
+	if real == "/" || strings.HasPrefix(p, real+"/") || b.followed[real] {
+		return nil
+	}
+	b.followed[real] = true
+	if err := b.input(Input{Path: p, Layer: l}, 0); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
+		return fmt.Errorf("%s -> %s: %w", p, target, err)
+	}
+	return nil
+}
+
 // input adds one input and what it needs; depth bounds #! chains.
 func (b *builder) input(in Input, depth int) error {
 	if depth > 4 {
 		return fmt.Errorf("%q: too many levels of #! interpreters", in.Path)
+	}
+	if b.exclude(in.Path) {
+		return nil
 	}
 	var head []byte
 	var info *elfinfo.Info
@@ -368,6 +475,9 @@ func (b *builder) dirInputs(dir string, l Layer) error {
 	}
 	for _, e := range ents {
 		p := path.Join(dir, e.Name())
+		if len(b.opts.Exclude) > 0 && Excluded(b.opts.Exclude, p) {
+			continue
+		}
 		switch {
 		case e.IsDir():
 			if err := b.dirInputs(p, l); err != nil {
@@ -416,6 +526,10 @@ func (b *builder) result(res *ldso.Result) error {
 			b.plan.Missing = append(b.plan.Missing, m)
 			continue
 		}
+		if b.exclude(lib.Path) || lib.Realpath != lib.Path && b.exclude(lib.Realpath) {
+			b.unchecked[res] = true
+			continue
+		}
 		l := LayerLibs
 		if isLibcFamily(lib.Name) || res.Flavor == "musl" && lib.Realpath == res.InterpreterReal {
 			l = LayerBase
@@ -452,6 +566,9 @@ func (b *builder) check() error {
 		r := ldso.New(tree, b.opts.Ldso)
 		var diffs []string
 		for _, want := range b.plan.Results {
+			if b.unchecked[want] {
+				continue
+			}
 			got, err := r.Resolve(want.File)
 			if err != nil {
 				diffs = append(diffs, fmt.Sprintf("%s: %v", want.File, err))
@@ -547,21 +664,38 @@ func (b *builder) tree() *rootfs.Tree {
 	t := rootfs.NewTree()
 	for l := range b.layers {
 		for _, it := range b.layers[l] {
-			switch it.Kind {
-			case Dir:
-				t.AddDir(it.Path, it.Mode)
-			case Symlink:
-				t.AddSymlink(it.Path, it.Target)
-			case File:
-				if it.SourceFS != nil {
-					t.AddFile(it.Path, it.Mode, it.SourceFS, it.SourcePath, it.Size)
-				} else {
-					t.AddData(it.Path, it.Mode, it.Data)
-				}
-			}
+			addItem(t, it)
 		}
 	}
 	return t
+}
+
+// Tree is the filesystem of items, layer after layer (a later item
+// replaces an earlier one at its path): the image a plan makes, as a root
+// view to check before writing it.
+func Tree(layers ...[]Item) *rootfs.Tree {
+	t := rootfs.NewTree()
+	for _, items := range layers {
+		for i := range items {
+			addItem(t, &items[i])
+		}
+	}
+	return t
+}
+
+func addItem(t *rootfs.Tree, it *Item) {
+	switch it.Kind {
+	case Dir:
+		t.AddDir(it.Path, it.Mode)
+	case Symlink:
+		t.AddSymlink(it.Path, it.Target)
+	case File:
+		if it.SourceFS != nil {
+			t.AddFile(it.Path, it.Mode, it.SourceFS, it.SourcePath, it.Size)
+		} else {
+			t.AddData(it.Path, it.Mode, it.Data)
+		}
+	}
 }
 
 // lookPath finds a program name in the default PATH inside the root.
@@ -592,7 +726,11 @@ func FileBytes(items []Item) (files int, bytes int64) {
 	for _, it := range items {
 		if it.Kind == File {
 			files++
-			bytes += it.Size
+			if it.SourceFS == nil {
+				bytes += int64(len(it.Data))
+			} else {
+				bytes += it.Size
+			}
 		}
 	}
 	return files, bytes

@@ -158,3 +158,24 @@ func TestAddThroughSymlink(t *testing.T) {
 		t.Errorf("/run/ko/data = %+v, want the file", it)
 	}
 }
+
+func TestExcluded(t *testing.T) {
+	for _, tt := range []struct {
+		globs []string
+		p     string
+		want  bool
+	}{
+		{[]string{"llvmjit*.so"}, "/usr/lib/postgresql/15/lib/llvmjit.so", true},
+		{[]string{"llvmjit*.so"}, "/usr/lib/postgresql/15/lib/plpgsql.so", false},
+		{[]string{"__pycache__"}, "/usr/lib/python3/__pycache__/a.pyc", true},
+		{[]string{"/usr/share/doc"}, "/usr/share/doc/x/copyright", true},
+		{[]string{"/usr/share/doc"}, "/usr/share/docs", false},
+		{[]string{"/usr/*/doc"}, "/usr/share/doc", true},
+		{[]string{"/usr/share/doc"}, "/usr/share", false},
+		{nil, "/a", false},
+	} {
+		if got := Excluded(tt.globs, tt.p); got != tt.want {
+			t.Errorf("Excluded(%q, %s) = %v, want %v", tt.globs, tt.p, got, tt.want)
+		}
+	}
+}

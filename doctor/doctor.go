@@ -30,6 +30,17 @@ type Config struct {
 	WorkingDir      string
 	Architecture    string // OCI architecture, e.g. amd64
 	Variant         string
+	// Image names the image in the fixes' commands (docker-daemon:NAME,
+	// a registry reference).
+	Image string
+	// HostDir, when set, is the directory (the user's current one) where,
+	// besides the program's own path on the host, a copy of the program
+	// is looked for: found, the fixes rebuild from it.
+	HostDir string
+	// Binfmt, when set, names the binfmt_misc handler (qemu-user) of the
+	// host that runs a program starting with head, or "": a program of
+	// another architecture then starts here, emulated (see HostBinfmt).
+	Binfmt func(head []byte) string
 }
 
 // Problem is one reason the entrypoint cannot start (or a warning).
@@ -217,7 +228,7 @@ func (d *doc) exec(prog string, depth int) {
 	case bytes.HasPrefix(head, []byte("#!")):
 		d.script(prog, head, depth)
 	case info != nil:
-		d.elf(prog, info)
+		d.elf(prog, info, head)
 	case rerr != nil:
 		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (%v)", prog, rerr), "rebuild the program")
 	default:
@@ -301,7 +312,7 @@ func envCommand(arg string) string {
 }
 
 // elf checks an ELF program: architecture, loader, libraries, versions.
-func (d *doc) elf(prog string, info *elfinfo.Info) {
+func (d *doc) elf(prog string, info *elfinfo.Info, head []byte) {
 	if info.Type != elf.ET_EXEC && info.Type != elf.ET_DYN {
 		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (%v)", prog, info.Type), "point the entrypoint at a program")
 		return
@@ -316,11 +327,16 @@ func (d *doc) elf(prog string, info *elfinfo.Info) {
 			if got == "386" && want == "amd64" || got == "arm" && want == "arm64" || got == "amd64p32" && want == "amd64" {
 				d.warn("architecture", prog, fmt.Sprintf("the program is for %s, the image for %s: it runs only where the kernel has 32-bit support", got, want),
 					"set the image's platform to the program's")
+			} else if h := d.emulator(head); h != "" {
+				d.warn("architecture", prog, fmt.Sprintf("the program is for %s, the image for %s: it runs here under emulation (binfmt_misc %s), and fails with exec format error on a host without such a handler", got, want, h),
+					fmt.Sprintf("set the image's platform to the program's (--platform linux/%s), or build the program for %s", got, want))
 			} else {
 				d.fail("architecture", prog, fmt.Sprintf("exec %s: exec format error: the program is for %s, the image for %s", prog, got, want),
 					fmt.Sprintf("build the program for %s (GOARCH=%s, a cross compiler, or --platform)", want, want))
 				return
 			}
+		} else if h := d.emulator(head); h != "" {
+			d.warn("emulation", prog, fmt.Sprintf("the program is for %s: on this host it runs under emulation (binfmt_misc %s), slower than on a %s host", got, h, got), "none needed; run it on a host of its architecture for full speed")
 		}
 	}
 	if err := info.ExecError(); err != nil {
@@ -344,9 +360,9 @@ func (d *doc) elf(prog string, info *elfinfo.Info) {
 		if have := d.loaders(); len(have) > 0 {
 			msg += " (the image has " + strings.Join(have, ", ") + ")"
 		}
-		fix := "rebuild with `fromscratch build " + prog + "` (it brings the loader and libraries), or link the program with -static"
+		fix := "rebuild the image with the loader and libraries: `" + d.buildFix(prog) + "`, or link the program with -static"
 		if res.Flavor == "musl" {
-			fix = "this is a musl program: rebuild with `fromscratch build " + prog + "`, or on a musl image (Alpine), or link with -static"
+			fix = "this is a musl program: rebuild the image with its loader and libraries: `" + d.buildFix(prog) + "`, or use a musl image (Alpine), or link with -static"
 		}
 		d.fail("loader", res.Interpreter, msg, fix)
 		return
@@ -360,7 +376,7 @@ func (d *doc) elf(prog string, info *elfinfo.Info) {
 			if other := d.otherClass(l.Name, info); other != "" {
 				msg += "; " + other
 			}
-			d.fail("library", l.Name, msg, "add the library: `fromscratch build` brings the whole closure, or --add SRC:DST into a directory the loader searches")
+			d.fail("library", l.Name, msg, "rebuild the image with the program's libraries: `"+d.buildFix(prog)+"`")
 		}
 	}
 	if !d.rep.Healthy() || res.Flavor == "musl" { // musl's loader ignores symbol versions

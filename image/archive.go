@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -47,9 +46,9 @@ const (
 // CreateArchive starts an archive to be renamed to path: a hidden temporary
 // file in path's directory.
 func CreateArchive(path string) (*ArchiveWriter, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(path)
 	if err != nil {
-		return nil, fmt.Errorf("writing %q: %w", path, err)
+		return nil, err
 	}
 	return &ArchiveWriter{path: path, f: f, layers: map[v1.Hash]*fileLayer{}}, nil
 }

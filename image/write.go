@@ -55,9 +55,9 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (er
 	if err != nil {
 		return fmt.Errorf("writing %q: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(path)
 	if err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -259,9 +259,25 @@ func appendLayout(ctx context.Context, dir, ref string, a artifact) error {
 	return writeFileAtomic(filepath.Join(dir, "index.json"), raw)
 }
 
+// createTemp creates the hidden temporary file that becomes path once
+// renamed. Its error names path's directory, not the temporary file
+// (callers name path): "directory /out: no such file or directory".
+func createTemp(path string) (*os.File, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("directory %s: %w", dir, err)
+	}
+	return f, nil
+}
+
 // writeFileAtomic replaces the file path with data.
 func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(path)
 	if err != nil {
 		return err
 	}

@@ -101,6 +101,40 @@ type File struct {
 	Size   int64       `json:"size"`
 	Layer  int         `json:"layer"` // the layer that last wrote it
 	Target string      `json:"target,omitempty"`
+	// Links are the other names of a regular file's content (hard links),
+	// in [FS.Largest].
+	Links []string `json:"links,omitempty"`
+}
+
+// Waste is a path whose contents some layer wrote and the final filesystem
+// does not hold: overwritten by a later (or the same) layer, or deleted.
+type Waste struct {
+	Path  string `json:"path"`
+	Count int    `json:"count"` // copies wasted
+	Bytes int64  `json:"bytes"` // their bytes
+}
+
+// Wasted returns the k paths with the most wasted bytes (ties: more
+// copies, then by path), every one for k < 0.
+func (t *FS) Wasted(k int) []Waste {
+	out := make([]Waste, 0, len(t.wasted))
+	for _, w := range t.wasted {
+		out = append(out, *w)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Bytes != b.Bytes {
+			return a.Bytes > b.Bytes
+		}
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Path < b.Path
+	})
+	if k >= 0 && len(out) > k {
+		out = out[:k]
+	}
+	return out
 }
 
 // Files returns every path of the final filesystem but "/", sorted.
@@ -122,6 +156,9 @@ func (t *FS) Files() []File {
 // Largest returns the k largest regular files of the final filesystem,
 // largest first (ties in walk order, as [FS.Files] lists them). It holds k
 // nodes at a time, not the list of every file.
+//
+// Names hard linked to one content are one file, its first name in walk
+// order, the others in Links.
 func (t *FS) Largest(k int) []File {
 	if k <= 0 {
 		return nil
@@ -155,9 +192,18 @@ func (t *FS) Largest(k int) []File {
 		}
 	}
 	seq := 0
+	// The names of contents with several, for Links: only those are kept
+	// (not of the one empty content every empty file shares).
+	names := map[*content][]string{}
 	walk(t.root, func(n *node) {
-		if n.typ != tar.TypeReg {
+		if n.typ != tar.TypeReg || n.data == nil {
 			return
+		}
+		if n.data.refs > 1 && n.data.size > 0 {
+			names[n.data] = append(names[n.data], n.path())
+			if len(names[n.data]) > 1 {
+				return
+			}
 		}
 		seq++
 		it := item{n, seq}
@@ -177,6 +223,9 @@ func (t *FS) Largest(k int) []File {
 	for i, it := range h {
 		n := it.n
 		out[i] = File{Path: n.path(), Mode: n.fileMode(), Size: n.size(), Layer: n.layer}
+		if all := names[n.data]; len(all) > 1 {
+			out[i].Links = all[1:]
+		}
 	}
 	return out
 }

@@ -89,6 +89,8 @@ type FS struct {
 	empty *content
 	// Layers holds each layer's statistics, bottom first.
 	Layers []LayerStats
+	// wasted are the paths whose contents were dropped (see Wasted).
+	wasted map[string]*Waste
 }
 
 var _ rootfs.FS = (*FS)(nil)
@@ -406,6 +408,17 @@ func (t *FS) drop(n *node) {
 	n.data.refs--
 	if n.data.refs == 0 {
 		t.Layers[n.data.layer].WastedBytes += n.data.size
+		if t.wasted == nil {
+			t.wasted = map[string]*Waste{}
+		}
+		p := n.path()
+		w := t.wasted[p]
+		if w == nil {
+			w = &Waste{Path: p}
+			t.wasted[p] = w
+		}
+		w.Count++
+		w.Bytes += n.data.size
 	}
 }
 

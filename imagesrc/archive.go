@@ -29,9 +29,6 @@ import (
 // as digest, a gzip (or zstd) one its own bytes' digest. Archives whose
 // layers are all compressed are left to the tarball package.
 
-// maxJSON bounds a manifest or config read whole.
-const maxJSON = 16 << 20
-
 // archiveEntry is where a regular file's bytes are in the archive.
 type archiveEntry struct{ off, size int64 }
 
@@ -80,13 +77,17 @@ func readPlainArchive(f *os.File, path string, keep io.ReaderAt, tag *name.Tag) 
 			return nil, fmt.Errorf("%s: no such file in the archive", name)
 		}
 		if e.size > limit {
-			return nil, fmt.Errorf("%s: %d bytes, more than %d", name, e.size, limit)
+			return nil, tooBig(name, e.size)
 		}
 		b := make([]byte, e.size)
 		_, err := f.ReadAt(b, e.off)
 		return b, err
 	}
 	raw, err := read("manifest.json", maxJSON)
+	var big *sizeError
+	if errors.As(err, &big) {
+		return nil, true, err // not for the tarball package, which reads it whole
+	}
 	if err != nil {
 		return nil, false, nil
 	}
@@ -97,6 +98,9 @@ func readPlainArchive(f *os.File, path string, keep io.ReaderAt, tag *name.Tag) 
 	d, err := findDescriptor(m, tag)
 	if err != nil || len(d.LayerSources) > 0 {
 		return nil, false, nil // the tarball package says what is wrong, or knows foreign layers
+	}
+	if e, found := entries[d.Config]; found && e.size > maxJSON {
+		return nil, true, tooBig(d.Config, e.size)
 	}
 	plain := false
 	layers := make([]*archiveLayer, len(d.Layers))
@@ -188,6 +192,18 @@ func sparse(hdr *tar.Header) bool {
 		}
 	}
 	return false
+}
+
+// sizeError is a JSON file of an archive over maxJSON bytes.
+type sizeError struct {
+	name string
+	size int64
+}
+
+func tooBig(name string, size int64) error { return &sizeError{name, size} }
+
+func (e *sizeError) Error() string {
+	return fmt.Sprintf("%s: %d bytes, more than the %d a manifest or config may have", e.name, e.size, maxJSON)
 }
 
 // findDescriptor picks the image tagged tag, or the only one.

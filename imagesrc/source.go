@@ -10,12 +10,12 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fromscratch/fromscratch/internal/registry"
 )
 
 // The transport prefixes of a reference.
@@ -42,7 +42,8 @@ type Options struct {
 	// multi-platform index. "" means the host's platform (linux/GOARCH),
 	// and for a layout or index with one image, that image.
 	Platform string
-	// Insecure allows plain HTTP for a registry reference.
+	// Insecure allows plain HTTP for a registry reference; without it
+	// only HTTPS is spoken, to any registry (see package registry).
 	Insecure bool
 
 	// registryOnly is set for the registry's turn at a bare name.
@@ -201,16 +202,16 @@ func open(ctx context.Context, ref string, opts Options) (v1.Image, error) {
 	case strings.HasPrefix(ref, DockerDaemon):
 		return fromDaemon(ctx, strings.TrimPrefix(ref, DockerDaemon))
 	}
-	var nopts []name.Option
-	if opts.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	r, err := name.ParseReference(ref, nopts...)
+	r, err := registry.Reference(ref, opts.Insecure)
 	if err != nil {
 		return nil, err
 	}
-	return remote.Image(r, remote.WithContext(ctx), remote.WithPlatform(*plat),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	ropts, err := registry.Options(ctx, opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(r, append(ropts, remote.WithPlatform(*plat))...)
+	return img, registry.Explain(err)
 }
 
 // platform parses s, or returns the host's platform.
@@ -248,7 +249,7 @@ func fromLayout(spec string, plat *v1.Platform, explicit bool) (v1.Image, error)
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
 		return nil, fmt.Errorf("%s: not an OCI image layout: %w", dir, err)
 	}
-	ii, err := layout.ImageIndexFromPath(dir)
+	ii, err := openLayoutIndex(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	// package tracer): each is kept, with its ELF closure and the symbolic
 	// links on the way; a directory without its contents.
 	Traced []string
+	// Exclude are globs of paths to leave out (see
+	// closure.Options.Exclude).
+	Exclude []string
 }
 
 // Result describes a slimmed image.
@@ -56,6 +59,10 @@ type Result struct {
 	// Files is how many regular files the slim image holds; Layers its
 	// layers.
 	Files, Layers int
+	// Bytes is the regular files' bytes.
+	Bytes int64
+	// Excluded are the paths Options.Exclude left out.
+	Excluded []string
 }
 
 // Errors callers branch on.
@@ -145,10 +152,11 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 	}
 	res.Program, res.Chain = orig.Program, orig.Chain
 
-	plan, err := compute(view, orig.Program, cf.Config.WorkingDir, opts.Keep, opts.Traced)
+	plan, err := compute(view, orig.Program, cf.Config.WorkingDir, opts.Keep, opts.Traced, opts.Exclude)
 	if err != nil {
 		return nil, nil, err
 	}
+	res.Excluded = plan.Excluded
 	tree := rootfs.NewTree()
 	var contents []string
 	for l := range plan.Layers {
@@ -170,6 +178,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 					tree.AddData(it.Path, it.Mode, it.Data)
 				}
 				res.Files++
+				res.Bytes += it.Size
 			}
 		}
 	}
@@ -214,7 +223,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 }
 
 // compute plans the slim image over the view.
-func compute(view rootfs.FS, program, workdir string, keep, traced []string) (*closure.Plan, error) {
+func compute(view rootfs.FS, program, workdir string, keep, traced, exclude []string) (*closure.Plan, error) {
 	inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
 	for _, k := range keep {
 		if !strings.HasPrefix(k, "/") {
@@ -259,7 +268,7 @@ func compute(view rootfs.FS, program, workdir string, keep, traced []string) (*c
 			}
 		}
 	}
-	plan, err := closure.Compute(view, inputs, extra, closure.Options{})
+	plan, err := closure.Compute(view, inputs, extra, closure.Options{Exclude: exclude})
 	if err != nil {
 		return nil, err
 	}

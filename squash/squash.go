@@ -45,6 +45,10 @@ type Options struct {
 // Result describes a squash.
 type Result struct {
 	LayersBefore, LayersAfter int
+	// Files and Bytes count the regular files of the squashed image and
+	// their bytes.
+	Files int
+	Bytes int64
 	// Squashed is the new layer; it also implements io.Closer (Close
 	// releases its temporary file).
 	Squashed v1.Layer
@@ -77,6 +81,12 @@ func Squash(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result,
 		return nil, nil, err
 	}
 	defer view.Close()
+	for _, f := range view.Files() {
+		if f.Mode.IsRegular() {
+			res.Files++
+			res.Bytes += f.Size
+		}
+	}
 
 	mt, err := img.MediaType()
 	if err != nil {

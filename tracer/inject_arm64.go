@@ -25,9 +25,7 @@ func regsSP(r *regs) uint64 { return r.Sp }
 func setSyscall(r *regs, pc uint64, nr uintptr, args ...uint64) {
 	r.Pc = pc
 	r.Regs[8] = uint64(nr)
-	for i, a := range args {
-		r.Regs[i] = a
-	}
+	copy(r.Regs[:], args)
 }
 
 func regsRet(r *regs) int64 { return int64(r.Regs[0]) }

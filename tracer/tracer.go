@@ -90,6 +90,22 @@ type Options struct {
 	// All keeps the paths under /proc, /sys and /dev and the paths the run
 	// created, which are left out by default.
 	All bool
+
+	// UID and GID, when User is set, are who the program runs as (with no
+	// supplementary groups): the user an image runs as. Root only.
+	User     bool
+	UID, GID uint32
+	// Binds are mounted, in a mount namespace of the run's own, over
+	// paths of the root before the program starts (root only): the
+	// image's /etc/passwd in place of the host's, an empty /tmp. The
+	// tracer and the rest of the system keep their view.
+	Binds []Bind
+}
+
+// Bind mounts Source, a host file or directory, over Target, a path in
+// the run's root that must exist and be of the same kind.
+type Bind struct {
+	Source, Target string
 }
 
 // Result is what a traced run did.
@@ -118,6 +134,13 @@ var ErrStart = errors.New("cannot start the program")
 // that ran and failed gives a Result with its ExitCode and a nil err.
 // When ctx is done the tree is killed and Run returns the trace so far
 // with ctx's error.
+//
+// When Stdin, Stdout and Stderr are files (or nil) and GOMAXPROCS is 2 or
+// more, the tracer waits for
+// the tracees outside the Go scheduler, which halves the cost of each
+// stop, and garbage collection is off until Run returns (a collection
+// would wait for the tracer). Other readers and writers are served by
+// goroutines, and the tracer then waits as an ordinary system call.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	return run(ctx, opts)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -92,6 +93,7 @@ type key struct {
 type tracer struct {
 	root     string // absolute, symbolic links resolved; "" for /
 	all      bool   // Options.All
+	raw      bool   // wait outside the scheduler (see wait)
 	mainPid  int
 	procs    map[int]*proc
 	accesses []Access
@@ -105,6 +107,8 @@ type tracer struct {
 	mu     sync.Mutex
 	live   map[int]bool // pids to kill at a timeout or cancel
 	killed bool
+	// timedOut: the kill was the timeout's.
+	timedOut bool
 }
 
 func run(ctx context.Context, opts Options) (*Result, error) {
@@ -168,6 +172,7 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	// through pipes copied by goroutines (as os/exec does).
 	var closeAfter []*os.File
 	var copies sync.WaitGroup
+	copiers := 0
 	defer func() {
 		for _, f := range closeAfter {
 			f.Close()
@@ -207,6 +212,7 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		copies.Add(1)
+		copiers++
 		if r != nil {
 			stdio[i] = pr
 			closeAfter = append(closeAfter, pr)
@@ -225,6 +231,10 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			}()
 		}
 	}
+	noStopSignals()
+	// The raw wait holds a P: the goroutines of the timeout and of ctx
+	// need another one.
+	t.raw = copiers == 0 && runtime.GOMAXPROCS(0) >= 2
 	type outcome struct {
 		res *Result
 		err error
@@ -234,11 +244,27 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 		// Every ptrace request must come from the thread that started the
 		// tracee. The goroutine exits locked: its thread ends with it.
 		runtime.LockOSThread()
+		if t.raw {
+			// No garbage collection may start while the tracer waits
+			// outside the scheduler; this waits for one under way to end.
+			defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		}
+		if len(opts.Binds) > 0 {
+			// The mount namespace is this locked thread's alone (the
+			// thread ends with the goroutine); the tracee inherits it.
+			if err := bindMounts(t.root, opts.Binds); err != nil {
+				done <- outcome{nil, fmt.Errorf("%w: %v", ErrStart, err)}
+				return
+			}
+		}
 		attr := &syscall.ProcAttr{
 			Dir:   dir,
 			Env:   env,
 			Files: []uintptr{stdio[0].Fd(), stdio[1].Fd(), stdio[2].Fd()},
 			Sys:   &syscall.SysProcAttr{Ptrace: true, Chroot: t.root},
+		}
+		if opts.User {
+			attr.Sys.Credential = &syscall.Credential{Uid: opts.UID, Gid: opts.GID, Groups: []uint32{}}
 		}
 		argv := opts.Argv
 		pid, err := syscall.ForkExec(path, argv, attr)
@@ -280,6 +306,34 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	return out.res, nil
 }
 
+// bindMounts moves the calling thread, which must be locked to its
+// goroutine and end with it, into a mount namespace of its own, private
+// from the host's, and mounts each bind there (targets inside root).
+func bindMounts(root string, binds []Bind) error {
+	if os.Geteuid() != 0 {
+		return errors.New("mounting over paths of the run needs root")
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("a mount namespace for the run: %v", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("a mount namespace for the run: %v", err)
+	}
+	for _, b := range binds {
+		target := b.Target
+		if root != "" {
+			var err error
+			if target, err = securejoin.SecureJoin(root, b.Target); err != nil {
+				return fmt.Errorf("%s: %v", b.Target, err)
+			}
+		}
+		if err := unix.Mount(b.Source, target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mounting %s over %s: %v", b.Source, b.Target, err)
+		}
+	}
+	return nil
+}
+
 // reasonOf is an error without the operation and path of a *PathError.
 func reasonOf(err error) error {
 	var pe *os.PathError
@@ -298,7 +352,7 @@ func refused(err error) error {
 			why = "kernel.yama.ptrace_scope is 3 (ptrace disabled)"
 		}
 	}
-	return fmt.Errorf("%w: ptrace: %v (%s; in a container, see the tracer's notes on --security-opt)", ErrUnsupported, err, why)
+	return fmt.Errorf("%w: ptrace: %v (%s; in Docker before Linux 4.8: --cap-add SYS_PTRACE, or --security-opt seccomp=unconfined)", ErrUnsupported, err, why)
 }
 
 // trace follows the tree started as pid (stopped at its first exec, of
@@ -345,14 +399,16 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 			defer tm.Stop()
 			timer = tm.C
 		}
+		timedOut := false
 		select {
 		case <-stop:
 			return
 		case <-ctx.Done():
 		case <-timer:
-			res.TimedOut = true
+			timedOut = true
 		}
 		t.mu.Lock()
+		t.timedOut = timedOut
 		t.killed = true
 		for p := range t.live {
 			unix.Kill(p, unix.SIGKILL)
@@ -362,7 +418,7 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 	unix.PtraceCont(pid, 0)
 
 	for {
-		wpid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOTHREAD, nil)
+		wpid, err := t.wait(&ws)
 		if err != nil {
 			if err == unix.EINTR {
 				continue
@@ -390,9 +446,8 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 		}
 	}
 	t.mu.Lock()
-	timedOut := res.TimedOut
+	res.TimedOut = t.timedOut
 	t.mu.Unlock()
-	res.TimedOut = timedOut
 	res.Accesses = t.result()
 	return res, nil
 }
@@ -486,15 +541,21 @@ func (t *tracer) info(pid int, want uint8) (syscallInfo, bool) {
 // until the call's exit (the result says whether it was found) and
 // returns true to resume to that exit.
 func (t *tracer) entry(pid int, p *proc) bool {
-	msg, err := unix.PtraceGetEventMsg(pid)
-	if err != nil || int(msg) >= len(syscalls) {
-		return false
-	}
-	sc := &syscalls[msg]
 	si, ok := t.info(pid, infoSeccomp)
 	if !ok {
 		return false
 	}
+	if t.noInfo { // the registers have no SECCOMP_RET_DATA
+		msg, err := unix.PtraceGetEventMsg(pid)
+		if err != nil {
+			return false
+		}
+		si.retData = uint32(msg)
+	}
+	if int(si.retData) >= len(syscalls) {
+		return false
+	}
+	sc := &syscalls[si.retData]
 	if sc.kind == kList {
 		path, ok := t.fdPath(pid, int(int32(si.args[sc.dirfd])))
 		if ok && !t.excluded(path) {
@@ -884,3 +945,46 @@ func (t *tracer) readMem(pid int, addr uint64, b []byte) bool {
 	n, err := unix.PtracePeekData(pid, uintptr(addr), b)
 	return err == nil && n == len(b)
 }
+
+// wait waits for the next event of any tracee. With t.raw the wait is a
+// raw system call, outside the Go scheduler: a tracee stops twice as
+// fast (entering and leaving the scheduler around each of thousands of
+// waits costs more than the wait itself, with a locked thread). Such a
+// wait holds up a stop of the world until the next event, so it is only
+// used when no goroutine of the run feeds or drains the tracee (its
+// standard files are files), garbage collection is off (see run), and
+// another P runs the goroutine that kills the tree at the timeout.
+func (t *tracer) wait(ws *unix.WaitStatus) (int, error) {
+	const flags = unix.WALL | unix.WNOTHREAD
+	if !t.raw {
+		return unix.Wait4(-1, ws, flags, nil)
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(ws)), flags, 0, 0, 0)
+	if e != 0 {
+		return int(r), e
+	}
+	return int(r), nil
+}
+
+// noStopSignals adds SA_NOCLDSTOP to this process's SIGCHLD action (Go's
+// own handler stays): each ptrace stop of a tracee would otherwise send
+// the tracer's process a SIGCHLD, waking one of its threads to run the
+// handler for nothing, as many times as the tracees stop. wait4 is woken
+// all the same; exits still send SIGCHLD. Set once, never undone: Go uses
+// no child stop notifications.
+var noStopSignals = sync.OnceFunc(func() {
+	// struct sigaction as the kernel reads it on amd64 and arm64.
+	var act struct {
+		handler, flags, restorer uintptr
+		mask                     uint64
+	}
+	const saNoCldStop = 1
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD), 0, uintptr(unsafe.Pointer(&act)), 8, 0, 0); e != 0 {
+		return
+	}
+	if act.handler == 0 || act.handler == 1 { // SIG_DFL, SIG_IGN: no handler to wake
+		return
+	}
+	act.flags |= saNoCldStop
+	unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
+})

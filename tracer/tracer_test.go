@@ -242,7 +242,18 @@ func TestShellForksRelativePaths(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "listed"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	script := `mkdir made && cd made && echo x > new.txt && cat new.txt ../in.txt && ls ../listed >/dev/null
+	// link/.. is real, not dir: ".." after a symbolic link goes up from
+	// where the link points, as the kernel walks it.
+	if err := os.MkdirAll(filepath.Join(dir, "real/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real/f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real/sub", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	script := `cat link/../f && mkdir made && cd made && echo x > new.txt && cat new.txt ../in.txt && ls ../listed >/dev/null
 (cd /usr/share && cat ./common-licenses/GPL-3 >/dev/null) &
 wait; test -e ../no-such-file; exit 7`
 	argv := []string{sh, "-c", script}
@@ -254,7 +265,7 @@ wait; test -e ../no-such-file; exit 7`
 	}
 	compareOracle(t, oracle, res)
 	got, byOp := found(res)
-	for _, want := range []string{filepath.Join(dir, "in.txt"), "/usr/share/common-licenses/GPL-3"} {
+	for _, want := range []string{filepath.Join(dir, "in.txt"), "/usr/share/common-licenses/GPL-3", filepath.Join(dir, "real/f")} {
 		if !byOp[OpOpen][want] {
 			t.Errorf("%s (opened by a relative path) not found", want)
 		}
@@ -523,5 +534,53 @@ func TestAll(t *testing.T) {
 	_, byOp := found(res)
 	if !byOp[OpOpen][filepath.Join(dir, "made")] || !byOp[OpOpen]["/dev/null"] {
 		t.Errorf("All: want %s and /dev/null: %v", filepath.Join(dir, "made"), res.Accesses)
+	}
+}
+
+// TestUserAndBinds: as root, a run as another user with a file mounted
+// over /etc/passwd sees that user and that file, and records the path it
+// used as /etc/passwd; the host's /etc/passwd is untouched, for the
+// tracer as for everyone else.
+func TestUserAndBinds(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("needs root (mount namespaces, another user); CI runs as root")
+		}
+		t.Skip("needs root")
+	}
+	before, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(mine, []byte("nonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{
+		Argv: []string{"/bin/sh", "-c", "id -u; id -g; cat /etc/passwd"}, Env: []string{"PATH=/usr/bin:/bin"},
+		Stdout: &out, Stderr: &out, User: true, UID: 65532, GID: 65532,
+		Binds: []Bind{{Source: mine, Target: "/etc/passwd"}},
+	})
+	if err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	if want := "65532\n65532\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n"; res.ExitCode != 0 || out.String() != want {
+		t.Errorf("run: exit %d, output %q; want 0, %q", res.ExitCode, out.String(), want)
+	}
+	found := false
+	for _, a := range res.Accesses {
+		found = found || a.Path == "/etc/passwd" && a.Op == OpOpen && a.Found
+	}
+	if !found {
+		t.Errorf("/etc/passwd not recorded as opened: %+v", res.Accesses)
+	}
+	after, err := os.ReadFile("/etc/passwd")
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("the host's /etc/passwd changed after the run (%v)", err)
 	}
 }

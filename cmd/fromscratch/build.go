@@ -50,6 +50,11 @@ type buildOptions struct {
 	filesFrom    []string
 	traces       []string
 	traceTimeout time.Duration
+	exclude      []string
+	json         bool
+	noCACerts    bool
+	noTzdata     bool
+	noCheck      bool
 }
 
 func newBuildCmd() *cobra.Command {
@@ -60,7 +65,10 @@ func newBuildCmd() *cobra.Command {
 		Long: `build makes an image holding exactly PROGRAM, the extra FILEs, the libraries
 the dynamic loader would load for them, the loader, and every symbolic link on
 the way, at the same paths as in the root filesystem. No Docker daemon is
-needed. The image runs as the user nonroot (65532) unless --user says
+needed. A PROGRAM or FILE given by a relative path goes under /app at its
+path from the current directory (./build/bin/app is /app/build/bin/app, its
+$ORIGIN/../lib /app/build/lib): the image does not depend on where the
+checkout is. The image runs as the user nonroot (65532) unless --user says
 otherwise; it has /etc/passwd and /etc/group (root and nonroot), /tmp and
 /etc/nsswitch.conf.
 
@@ -72,7 +80,9 @@ their lower layers. The same inputs give the same image digest
 With --go PKG, the Go main package PKG is built with the host's toolchain
 (CGO_ENABLED=0, -trimpath, -buildvcs=false, -ldflags "-s -w" then --ldflags;
 GOFLAGS is honoured) for each --platform, checked to be static, and put at
-/usr/local/bin/NAME (NAME as go build names it), the entrypoint. Several
+/usr/local/bin/NAME (NAME as go build names it), the entrypoint. The image
+has the root's CA bundle (SSL_CERT_FILE set) and time zones, as ko's have:
+--no-ca-certs and --no-tzdata leave them out. Several
 platforms give one image each, combined in an image index (--oci-layout,
 --push; a -o tarball takes one platform). A package that needs cgo cannot be
 built this way: build it yourself and give the binary as PROGRAM.
@@ -83,8 +93,14 @@ which is never run), PATH ending in :/busybox, and the --debug-tools with the
 libraries they need that the image lacks. The layers under it are those of
 the image without --debug, byte for byte.
 
+Before anything is written, the image is checked as doctor would check it,
+with its final configuration: an --entrypoint the image does not hold, a
+--user or group its /etc/passwd or /etc/group lacks, a --workdir that is a
+file stop the build (exit 1, the problem named).
+
 Exit status: 0 built; 1 a library or the loader was not found (see
---allow-missing); 2 bad usage or unusable input (a Go build that fails).`,
+--allow-missing), or the image would not start; 2 bad usage or unusable
+input (a Go build that fails).`,
 		Example: `  # a docker load tarball
   fromscratch build -o curl.tar -t curl:latest /usr/bin/curl
   docker load -i curl.tar && docker run --rm curl:latest --version
@@ -117,7 +133,7 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
-	f.StringVar(&o.push, "push", "", "push the image to REF")
+	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: PROGRAM's name:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry for --push")
 	f.StringVar(&o.root, "root", "/", "root filesystem to take PROGRAM, FILEs and libraries from")
@@ -132,8 +148,8 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 	f.BoolVar(&o.allowMissing, "allow-missing", false, "build even if a library or the loader is not found")
 	o.level = levelAuto
 	f.Var(&o.level, "level", levelFlagUsage)
-	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE")
-	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo")
+	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE (the default with --go)")
+	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo (the default with --go)")
 	f.BoolVar(&o.baseline, "hwcaps-baseline", false, "leave out glibc-hwcaps variants of libraries (by default all present are added)")
 	f.StringVar(&o.goPkg, "go", "", "build the Go main package PKG (go build, CGO_ENABLED=0) and make the image of it, at "+builder.GoBinDir+"/NAME")
 	f.StringVar(&o.ldflags, "ldflags", "", `with --go, linker flags added after "-s -w"`)
@@ -143,6 +159,11 @@ Exit status: 0 built; 1 a library or the loader was not found (see
 	f.StringArrayVar(&o.filesFrom, "files-from", nil, "add the paths listed in `FILE` (- for stdin; as fromscratch trace writes it: a path a line, # comments), directories without their contents, files with their libraries (repeatable)")
 	f.StringArrayVar(&o.traces, "trace", nil, "run the entrypoint with `ARGS` (a JSON array or words) under the tracer first and add every path the run used (repeatable; the runs' output goes to stderr)")
 	f.DurationVar(&o.traceTimeout, "trace-timeout", time.Minute, "end a --trace run after this long, keeping what it used (0: no limit)")
+	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
+	f.BoolVar(&o.noCACerts, "no-ca-certs", false, "with --go, leave out the CA bundle a Go image has by default")
+	f.BoolVar(&o.noTzdata, "no-tzdata", false, "with --go, leave out the time zones a Go image has by default")
+	f.BoolVar(&o.noCheck, "no-check", false, "write the image even if it would not start (doctor's problems become warnings): a broken image on purpose")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (llvmjit*.so, __pycache__) or a whole path (/usr/share/doc)")
 	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
 	return cmd
 }
@@ -191,6 +212,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	if bar != nil {
 		ctx = image.WithProgress(ctx, bar)
 	}
+	if o.goPkg != "" && bar == nil { // a terminal has the progress line
+		fmt.Fprintf(stderr, "fromscratch: compiling %s with go build (%s)\n", o.goPkg, goPlatforms(platforms))
+	}
 	res, err := builder.Build(ctx, bo)
 	if err != nil {
 		return buildExit(err)
@@ -201,6 +225,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	}
 	for _, w := range res.Warnings {
 		bar.Printf(stderr, "fromscratch: warning: %s\n", w)
+	}
+	for _, n := range res.Notes {
+		bar.Printf(stderr, "fromscratch: %s\n", n)
 	}
 	// The summaries go out once the outputs are written: a failed write
 	// leaves one line, its error.
@@ -226,7 +253,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 			return err
 		}
 		bar.Stop()
-		fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
+		if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, buildResult(res)); err != nil {
+			return err
+		}
 		summarize()
 		return nil
 	}
@@ -241,7 +270,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", o.push, err)}
 		}
 		bar.Stop()
-		fmt.Fprintln(stdout, ref)
+		if err := printResult(stdout, o.json, ref, buildResult(res)); err != nil {
+			return err
+		}
 		summarize()
 		return nil
 	}
@@ -250,7 +281,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 		return err
 	}
 	bar.Stop()
-	fmt.Fprintln(stdout, digest)
+	if err := printResult(stdout, o.json, digest.String(), buildResult(res)); err != nil {
+		return err
+	}
 	summarize()
 	return nil
 }
@@ -275,6 +308,10 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		Debug:          o.debug || len(o.debugTools) > 0,
 		Busybox:        o.busybox,
 		DebugTools:     o.debugTools,
+		Exclude:        o.exclude,
+		NoCACerts:      o.noCACerts,
+		NoTzdata:       o.noTzdata,
+		NoCheck:        o.noCheck,
 		Tag:            o.tag,
 		Created:        sourceDateEpoch(),
 	}
@@ -357,7 +394,7 @@ func buildExit(err error) error {
 	switch {
 	case errors.Is(err, builder.ErrBadInput):
 		return &exitError{code: 2, msg: err.Error()}
-	case errors.Is(err, closure.ErrMissing):
+	case errors.Is(err, closure.ErrMissing), errors.Is(err, builder.ErrWouldNotStart):
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	return err

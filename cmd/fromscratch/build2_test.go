@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,48 +19,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
-// startRegistry starts Debian's docker-registry on a free port of
-// 127.0.0.1 for the test and returns its address, 127.0.0.1:PORT.
-func startRegistry(t *testing.T) string {
-	t.Helper()
-	registry := requireTool(t, "docker-registry")
-	dir := t.TempDir()
-	port := freePort(t)
-	conf := filepath.Join(dir, "config.yml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: %s
-http:
-  addr: 127.0.0.1:%d
-`, filepath.Join(dir, "data"), port)), 0o644)
-	cmd := exec.Command(registry, "serve", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	up := false
-	for i := 0; i < 100 && !up; i++ {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v2/", port)); err == nil {
-			resp.Body.Close()
-			up = resp.StatusCode == 200
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if !up {
-		t.Fatalf("docker-registry did not start on 127.0.0.1:%d", port)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port)
-}
-
 // TestBuildPush pushes to Debian's docker-registry on 127.0.0.1, then
 // Docker pulls the image and runs it.
 func TestBuildPush(t *testing.T) {
 	requireDocker(t)
-	reg := startRegistry(t)
-	ref := fmt.Sprintf("%s/fromscratch-test/jq:%d", reg, os.Getpid())
+	host := startRegistry(t)
+	ref := fmt.Sprintf("%s/fromscratch-test/jq:%d", host, os.Getpid())
 	out := run(t, "", fromscratchBin(t), "build", "--push", ref, "--insecure", "/usr/bin/jq")
 	if !strings.Contains(out, "@sha256:") {
 		t.Errorf("build --push printed %q, want a digest reference", out)

@@ -47,6 +47,11 @@ func TestBuildBadInput(t *testing.T) {
 	os.WriteFile(emptyInterp, s.Bytes(), 0o755)
 	out := t.TempDir()
 	target := filepath.Join(out, "img.tar")
+	// A root with /bin/true and its libraries, no CA bundle, no zoneinfo.
+	root := filepath.Join(dir, "root")
+	for _, p := range append(hostClosure(t, "/bin/true"), "/bin/true") {
+		copyHostPath(t, root, p)
+	}
 
 	tests := []struct {
 		name   string
@@ -66,8 +71,16 @@ func TestBuildBadInput(t *testing.T) {
 		{"no output", []string{"/bin/true"}, 2, "no output"},
 		{"wrong platform", []string{"-o", target, "--platform", "linux/arm64", "/bin/true"}, 2, "not linux/arm64"},
 		{"missing library", []string{"-o", target, filepath.Join(dir, "needsgone")}, 1, "libgone.so"},
-		{"unwritable output", []string{"-o", filepath.Join(dir, "no/such/dir/img.tar"), "/bin/true"}, 2, "img.tar"},
+		{"unwritable output", []string{"-o", filepath.Join(dir, "no/such/dir/img.tar"), "/bin/true"}, 2, "no/such/dir/img.tar: directory " + filepath.Join(dir, "no/such/dir") + ": no such file"},
+		{"unwritable output, layout", []string{"-o", filepath.Join(dir, "no/such/dir/img.tar"), "--oci-layout", filepath.Join(out, "lay"), "/bin/true"}, 2, "no/such/dir/img.tar: directory " + filepath.Join(dir, "no/such/dir") + ": no such file"},
+		{"--ca-certs, root without", []string{"-o", target, "--root", root, "--ca-certs", "/bin/true"}, 2, "--ca-certs: /etc/ssl/certs/ca-certificates.crt in the root " + root + ": no such file"},
+		{"--tzdata, root without", []string{"-o", target, "--root", root, "--tzdata", "/bin/true"}, 2, "--tzdata: /usr/share/zoneinfo in the root " + root + ": no such file"},
 		{"bad --add", []string{"-o", target, "--add", "nocolon", "/bin/true"}, 2, "--add"},
+		// The image is checked as doctor would before it is written.
+		{"entrypoint not in the image", []string{"-o", target, "--entrypoint", "/nope", "/bin/true"}, 1, "exec /nope: no such file"},
+		{"unknown user", []string{"-o", target, "--user", "nobody", "/bin/true"}, 1, "unable to find user nobody"},
+		{"unknown group", []string{"-o", target, "--user", "nonroot:staff", "/bin/true"}, 1, "unable to find group staff"},
+		{"workdir a file", []string{"-o", target, "--workdir", "/etc/passwd", "/bin/true"}, 1, "is not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +103,14 @@ func TestBuildBadInput(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("no check", func(t *testing.T) {
+		stdout, stderr, err := runErr("", bin, "build", "-o", target, "--no-check", "--entrypoint", "/nope", "/bin/true")
+		if err != nil || !strings.HasPrefix(stdout, "sha256:") || !strings.Contains(stderr, "warning: exec /nope: no such file") {
+			t.Errorf("build --no-check = %v, stdout %q, stderr %q", err, stdout, stderr)
+		}
+		os.Remove(target)
+	})
 
 	t.Run("allow missing", func(t *testing.T) {
 		stdout, stderr, err := runErr("", bin, "build", "-o", target, "--allow-missing", filepath.Join(dir, "needsgone"))

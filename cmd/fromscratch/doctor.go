@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -60,8 +61,12 @@ read or run.`,
 		Example: `  # the classic: a glibc program copied into FROM scratch
   fromscratch doctor docker-daemon:myapp:latest
 
-  # another command line than the image's
-  fromscratch doctor --cmd '["/bin/sh","-c","true"]' docker-archive:app.tar
+  # another command line than the image's: --entrypoint (its Cmd is dropped)
+  fromscratch doctor --entrypoint '["/bin/sh","-c","true"]' docker-archive:app.tar
+
+  # the image's entrypoint with other arguments: --cmd, appended to it as
+  # docker run IMAGE ARGS does
+  fromscratch doctor --cmd '["--port","8080"]' docker-archive:app.tar
 
   fromscratch doctor --json oci-layout:./out:app
 
@@ -96,7 +101,7 @@ read or run.`,
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry")
 	f.StringVar(&o.entrypoint, "entrypoint", "", "check this entrypoint instead of the image's (JSON array or words; clears Cmd, as docker run does)")
-	f.StringVar(&o.cmd, "cmd", "", "check these arguments instead of the image's Cmd (JSON array or words)")
+	f.StringVar(&o.cmd, "cmd", "", "check these arguments instead of the image's Cmd, appended to the entrypoint as docker run IMAGE ARGS does (JSON array or words)")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.BoolVar(&o.run, "run", false, "run the entrypoint in the Docker engine under the tracer and report the paths it looked for in vain")
 	f.StringVar(&o.root, "root", "/", "with --run, the reference root: where the paths the image lacks are looked for")
@@ -132,7 +137,12 @@ func diagnoseImage(ctx context.Context, o *doctorOptions, ref string) (v1.Image,
 		WorkingDir:   cf.Config.WorkingDir,
 		Architecture: cf.Architecture,
 		Variant:      cf.Variant,
+		Image:        ref,
 	}
+	if wd, err := os.Getwd(); err == nil {
+		cfg.HostDir = wd
+	}
+	cfg.Binfmt = doctor.HostBinfmt
 	if o.entrypoint != "" {
 		if cfg.Entrypoint, err = words(o.entrypoint); err != nil {
 			return nil, doctor.Config{}, nil, usage("--entrypoint: %v", err)

@@ -467,7 +467,7 @@ func TestDoctorAgainstDocker(t *testing.T) {
 		},
 		{
 			name:   "workdir-file",
-			image:  fromscratch([]string{"--workdir", fx.helloStatic, fx.helloStatic}, nil),
+			image:  fromscratch([]string{"--no-check", "--workdir", fx.helloStatic, fx.helloStatic}, nil),
 			docker: "is not a directory",
 			check:  "workdir", message: "is not a directory",
 		},

@@ -116,9 +116,9 @@ func TestLddBadInterp(t *testing.T) {
 func TestLddRootImageInterrupted(t *testing.T) {
 	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
 		t.Run(sig.String(), func(t *testing.T) {
-			ref, requested := stallingRegistry(t)
+			ref, requested := stallingLayerRegistry(t)
 			tmp := t.TempDir()
-			cmd := exec.Command(fromscratchBin(t), "ldd", "--root", ref, "/bin/true")
+			cmd := exec.Command(fromscratchBin(t), "ldd", "--insecure", "--root", ref, "/bin/true")
 			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -157,10 +157,10 @@ func TestLddRootImageInterrupted(t *testing.T) {
 	}
 }
 
-// stallingRegistry serves, from an in-process registry, an image whose one
+// stallingLayerRegistry serves, from an in-process registry, an image whose one
 // layer (2 MiB) stops after its first half and never ends. requested is
 // closed when the layer is first asked for.
-func stallingRegistry(t *testing.T) (string, <-chan struct{}) {
+func stallingLayerRegistry(t *testing.T) (string, <-chan struct{}) {
 	t.Helper()
 	img, err := random.Image(2<<20, 1)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -37,8 +38,10 @@ func newInspectCmd() *cobra.Command {
 		Long: `inspect reads every layer of IMAGE once and reports, per layer, its digest,
 the command that made it, its compressed and uncompressed sizes, the files it
 added, changed and removed, and its wasted bytes; then the image's wasted
-bytes and efficiency, its largest files and whether its entrypoint is a
-static or dynamic ELF program or a script.
+bytes and efficiency, the wasted files (path, copies, bytes), its largest
+files (hard-linked names as one), whether its entrypoint is a static or
+dynamic ELF program or a script, and its config (entrypoint, cmd, env,
+user, workdir, exposed ports).
 
 Wasted bytes are the content bytes of regular files that are not in the final
 filesystem: a copy of a path overwritten by a later (or the same) layer, and
@@ -68,7 +71,7 @@ Exit status: 0 fine; 1 a --max-waste or --min-efficiency gate was crossed;
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
-	f.IntVar(&o.top, "top", 10, "how many of the largest files to list")
+	f.IntVar(&o.top, "top", 10, "how many of the largest and of the wasted files to list")
 	f.StringVar(&o.maxWaste, "max-waste", "", "exit 1 if wasted bytes exceed BYTES (e.g. 10MB, 1048576) or PCT of the total (e.g. 5%)")
 	f.Float64Var(&o.minEfficiency, "min-efficiency", 0, "exit 1 if the efficiency is below this (0 to 1)")
 	return cmd
@@ -85,9 +88,22 @@ type inspectJSON struct {
 	WastedBytes   int64                `json:"wasted_bytes"`
 	WastedPercent float64              `json:"wasted_percent"`
 	Efficiency    float64              `json:"efficiency"`
+	WastedFiles   []imagefs.Waste      `json:"wasted_files"`
 	Largest       []imagefs.File       `json:"largest"`
 	Entrypoint    entrypointJSON       `json:"entrypoint"`
+	Config        configJSON           `json:"config"`
 	Problems      []string             `json:"problems,omitempty"`
+}
+
+// configJSON is the image's run configuration.
+type configJSON struct {
+	Entrypoint   []string          `json:"entrypoint"`
+	Cmd          []string          `json:"cmd"`
+	Env          []string          `json:"env"`
+	User         string            `json:"user"`
+	WorkingDir   string            `json:"workdir"`
+	ExposedPorts []string          `json:"exposed_ports"`
+	Labels       map[string]string `json:"labels,omitempty"`
 }
 
 type entrypointJSON struct {
@@ -136,17 +152,27 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 	if r.Largest == nil {
 		r.Largest = []imagefs.File{}
 	}
+	r.WastedFiles = view.Wasted(o.top)
+	c := cfg.Config
+	r.Config = configJSON{Entrypoint: nonNil(c.Entrypoint), Cmd: nonNil(c.Cmd), Env: nonNil(c.Env), User: c.User,
+		WorkingDir: c.WorkingDir, ExposedPorts: []string{}, Labels: c.Labels}
+	for p := range c.ExposedPorts {
+		r.Config.ExposedPorts = append(r.Config.ExposedPorts, p)
+	}
+	sort.Strings(r.Config.ExposedPorts)
 	r.Entrypoint = entrypointOf(view, append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...), cfg.Config.Env)
 
 	if o.maxWaste != "" {
-		limit, pct, err := parseWaste(o.maxWaste)
+		limit, unit, err := parseWaste(o.maxWaste)
 		if err != nil {
 			return usage("--max-waste %q: %v", o.maxWaste, err)
 		}
-		if pct && r.WastedPercent > limit {
+		// Both sides in the unit the limit was given in.
+		switch {
+		case unit.suffix == "%" && r.WastedPercent > limit:
 			r.Problems = append(r.Problems, fmt.Sprintf("wasted %.2f%% of the bytes, more than --max-waste %s", r.WastedPercent, o.maxWaste))
-		} else if !pct && float64(r.WastedBytes) > limit {
-			r.Problems = append(r.Problems, fmt.Sprintf("wasted %d bytes, more than --max-waste %s", r.WastedBytes, o.maxWaste))
+		case unit.suffix != "%" && float64(r.WastedBytes) > limit:
+			r.Problems = append(r.Problems, fmt.Sprintf("wasted %s, more than --max-waste %s", unit.format(r.WastedBytes), unit.format(int64(limit))))
 		}
 	}
 	if o.minEfficiency > 0 && r.Efficiency < o.minEfficiency {
@@ -172,32 +198,51 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 	return nil
 }
 
-// parseWaste parses "5%", "1048576", "10MB", "1.5GiB".
-func parseWaste(s string) (float64, bool, error) {
+// wasteUnit is the unit a --max-waste limit is given in.
+type wasteUnit struct {
+	suffix string // "%", "MB", "MiB", ...; "" for bytes
+	mult   float64
+}
+
+// format writes n bytes in the unit: "10.04MB", "1048577 bytes".
+func (u wasteUnit) format(n int64) string {
+	if u.mult <= 1 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return strconv.FormatFloat(float64(n)/u.mult, 'f', -1, 64) + u.suffix
+}
+
+// parseWaste parses "5%", "1048576", "10MB", "1.5GiB": the limit (bytes,
+// or a percentage) and its unit.
+func parseWaste(s string) (float64, wasteUnit, error) {
 	s = strings.TrimSpace(s)
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		v, err := strconv.ParseFloat(p, 64)
 		if err != nil || v < 0 {
-			return 0, false, fmt.Errorf("want a percentage")
+			return 0, wasteUnit{}, fmt.Errorf("want a percentage")
 		}
-		return v, true, nil
+		return v, wasteUnit{suffix: "%"}, nil
 	}
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"B", 1}}
-	mult := 1.0
+	units := []wasteUnit{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"B", 1}}
+	unit := wasteUnit{mult: 1}
 	for _, u := range units {
 		if p, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = p, u.mult
+			s, unit = p, u
 			break
 		}
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || v < 0 {
-		return 0, false, fmt.Errorf("want BYTES (e.g. 1048576, 10MB) or PCT (e.g. 5%%)")
+		return 0, wasteUnit{}, fmt.Errorf("want BYTES (e.g. 1048576, 10MB) or PCT (e.g. 5%%)")
 	}
-	return v * mult, false, nil
+	return v * unit.mult, unit, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // entrypointOf resolves the command's program in the image and says what
@@ -301,6 +346,23 @@ func printInspect(w io.Writer, r *inspectJSON) {
 	default:
 		fmt.Fprintf(w, " (%s)\n", ep.Kind)
 	}
+	c := r.Config
+	fmt.Fprintf(w, "Config:      entrypoint %s, cmd %s\n", quoteArgs(c.Entrypoint), quoteArgs(c.Cmd))
+	user, wd := c.User, c.WorkingDir
+	if user == "" {
+		user = "(root)"
+	}
+	if wd == "" {
+		wd = "/"
+	}
+	fmt.Fprintf(w, "             user %s, workdir %s", user, wd)
+	if len(c.ExposedPorts) > 0 {
+		fmt.Fprintf(w, ", ports %s", strings.Join(c.ExposedPorts, " "))
+	}
+	fmt.Fprintln(w)
+	for _, e := range c.Env {
+		fmt.Fprintf(w, "             env %s\n", e)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "#\tDIGEST\tSIZE\tUNCOMPRESSED\tADDED\tCHANGED\tREMOVED\tWASTED\t\tCREATED BY")
@@ -318,11 +380,24 @@ func printInspect(w io.Writer, r *inspectJSON) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nWasted:      %s of %s of file content (%.2f%%)\n", human(r.WastedBytes), human(r.TotalBytes), r.WastedPercent)
 	fmt.Fprintf(w, "Efficiency:  %.4f\n", r.Efficiency)
+	if len(r.WastedFiles) > 0 {
+		fmt.Fprintln(w, "\nWasted files (overwritten or deleted by a layer):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "COUNT\tWASTED\t\tPATH")
+		for _, f := range r.WastedFiles {
+			fmt.Fprintf(tw, "%d\t%s\t\t%s\n", f.Count, human(f.Bytes), f.Path)
+		}
+		tw.Flush()
+	}
 	if len(r.Largest) > 0 {
 		fmt.Fprintln(w, "\nLargest files:")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		for _, f := range r.Largest {
-			fmt.Fprintf(tw, "%s\tlayer %d\t\t%s\n", human(f.Size), f.Layer, f.Path)
+			links := ""
+			if len(f.Links) > 0 {
+				links = " (hard links: " + strings.Join(f.Links, ", ") + ")"
+			}
+			fmt.Fprintf(tw, "%s\tlayer %d\t\t%s%s\n", human(f.Size), f.Layer, f.Path, links)
 		}
 		tw.Flush()
 	}

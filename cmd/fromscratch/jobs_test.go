@@ -35,6 +35,10 @@ type realJob struct {
 	clean []string
 	// needs is the tool whose absence skips the job outside CI.
 	needs string
+	// wantOut, when set, is what the job's standard output must hold, for
+	// a job the host cannot run as the image does (initdb refuses root,
+	// and the host has no user 65532): the host is not asked.
+	wantOut string
 }
 
 // ed25519Key is a fixed key: an Ed25519 signature is deterministic, so a
@@ -76,6 +80,9 @@ func realJobs() []realJob {
 			clean: []string{"/tmp/fromscratch-job-r"}, stderr: true},
 		{name: "git-clone", argv: []string{"/bin/sh", "-c", "git init -q /tmp/fromscratch-job-a && git -C /tmp/fromscratch-job-a -c user.email=a@b -c user.name=a commit -q --allow-empty -m hello && git clone -q /tmp/fromscratch-job-a /tmp/fromscratch-job-b && git -C /tmp/fromscratch-job-b log --format=%s"},
 			clean: []string{"/tmp/fromscratch-job-a", "/tmp/fromscratch-job-b"}, stderr: true},
+		// a server's setup: initdb reads its share files and runs postgres
+		// (as the image's user: initdb refuses root)
+		{name: "initdb", argv: []string{"/usr/lib/postgresql/15/bin/initdb", "-D", "/tmp/fromscratch-job-pgdata"}, wantOut: "Success. You can now start the database server"},
 	}
 }
 
@@ -84,7 +91,7 @@ func realJobs() []realJob {
 // does: same standard output (and error where asked), same exit status;
 // that the image is no bigger than 1.1 times its files; and that the image
 // built without the trace does not do the job (the job needs what only a
-// run shows).
+// run shows), and that doctor --run says so, naming a path the host has.
 func TestRealJobs(t *testing.T) {
 	requireDocker(t)
 	bin := fromscratchBin(t)
@@ -94,9 +101,12 @@ func TestRealJobs(t *testing.T) {
 			if j.needs != "" {
 				requireTool(t, j.needs)
 			}
-			want := hostRun(t, j)
-			if want.code != 0 {
-				t.Fatalf("on the host: exit %d\n%s", want.code, want.stderr)
+			var want runResult
+			if j.wantOut == "" {
+				want = hostRun(t, j)
+				if want.code != 0 {
+					t.Fatalf("on the host: exit %d\n%s", want.code, want.stderr)
+				}
 			}
 
 			traceArgs, err := json.Marshal(j.argv[1:])
@@ -112,17 +122,44 @@ func TestRealJobs(t *testing.T) {
 			}
 			tag, tarPath := buildJobImage(t, bin, j, append(args, j.argv[0]))
 			got := containerRun(t, tag, j)
-			compareRuns(t, "traced image", j, want, got)
+			if j.wantOut != "" {
+				if got.code != 0 || !strings.Contains(got.stdout, j.wantOut) {
+					t.Errorf("traced image: exit %d, stdout without %q\nstdout: %s\nstderr: %s", got.code, j.wantOut, clip(got.stdout), clip(got.stderr))
+				}
+				want = got
+			} else {
+				compareRuns(t, "traced image", j, want, got)
+			}
 			checkImageOverhead(t, tarPath, 1.1)
 
 			plainArgs := []string{}
 			for _, e := range j.env {
 				plainArgs = append(plainArgs, "--env", e)
 			}
-			plainTag, _ := buildJobImage(t, bin, j, append(plainArgs, j.argv[0]))
+			plainTag, plainTar := buildJobImage(t, bin, j, append(plainArgs, j.argv[0]))
 			plain := containerRun(t, plainTag, j)
 			if plain.code == want.code && plain.stdout == want.stdout && (!j.stderr || plain.stderr == want.stderr) {
 				t.Errorf("the image built without --trace does the job too: the job tests nothing\nstdout: %q", plain.stdout)
+			}
+
+			// doctor --run on that image names a path it lacks and the host has.
+			cmd := exec.Command(bin, append([]string{"doctor", "--json", "docker-archive:" + plainTar, "--run", "--"}, j.argv[1:]...)...)
+			r := runCmd(t, cmd, j.stdin)
+			var rep doctorRunJSON
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || rep.Healthy {
+				t.Fatalf("doctor --run on the image built without --trace: exit %d (%v), want 1\nstdout: %s\nstderr: %s", r.code, err, clip(r.stdout), clip(r.stderr))
+			}
+			named := ""
+			for _, m := range rep.Missing {
+				if m.InRoot != "" {
+					named = m.Path
+					break
+				}
+			}
+			if named == "" {
+				t.Errorf("doctor --run names no missing path the host has: %+v", rep.Missing)
+			} else {
+				t.Logf("doctor --run names %s (%d missing paths the host has)", named, len(rep.Missing))
 			}
 		})
 	}

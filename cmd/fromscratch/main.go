@@ -47,6 +47,6 @@ func exitCode(err error) int {
 		return ee.code
 	}
 	// Anything else is a usage error from cobra or a failure to do the work.
-	fmt.Fprintf(os.Stderr, "fromscratch: %v\n", err)
+	fmt.Fprintf(os.Stderr, "fromscratch: %s\n", suggestCommand(err.Error()))
 	return 2
 }

@@ -13,8 +13,13 @@ dynamic loader would load, so it can list a program's libraries for any root
 filesystem and architecture, and build the smallest image that runs it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
-	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(newLddCmd(), newBuildCmd(), newDoctorCmd(), newInspectCmd(), newSquashCmd(), newSlimCmd(), newTraceCmd())
+	root.SetVersionTemplate("fromscratch {{.Version}}\n")
+	root.AddCommand(newLddCmd(), newBuildCmd(), newDoctorCmd(), newInspectCmd(), newSquashCmd(), newSlimCmd(), newTraceCmd(), newVersionCmd())
+	// A mistyped flag gets the nearest one: one line, as every error.
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usage("%s", suggestFlag(cmd, err))
+	})
 	return root
 }

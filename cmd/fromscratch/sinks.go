@@ -17,6 +17,7 @@ import (
 type sinks struct {
 	output, ociLayout, push string
 	insecure                bool
+	json                    bool // --json: the result as JSON on stdout
 }
 
 // levelFlagUsage is the help of --level, for every command that writes layers.
@@ -74,6 +75,9 @@ func (s sinks) check(stdout io.Writer) error {
 	if s.output == "-" && progress.IsTerminal(stdout) {
 		return usage("-o -: stdout is a terminal; pipe the archive (-o - | docker load) or give a file")
 	}
+	if s.output == "-" && s.json {
+		return usage("--json: stdout carries the archive (-o -); write it to a file")
+	}
 	return nil
 }
 
@@ -120,6 +124,11 @@ func (s sinks) write(ctx context.Context, stdout io.Writer, tag string, img v1.I
 	return digest.String(), nil
 }
 
-func (o *buildOptions) sinks() sinks  { return sinks{o.output, o.ociLayout, o.push, o.insecure} }
-func (o *squashOptions) sinks() sinks { return sinks{o.output, o.ociLayout, o.push, o.insecure} }
-func (o *slimOptions) sinks() sinks   { return sinks{o.output, o.ociLayout, o.push, o.insecure} }
+func (o *buildOptions) sinks() sinks { return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json} }
+func (o *squashOptions) sinks() sinks {
+	return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json}
+}
+func (o *slimOptions) sinks() sinks { return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json} }
+
+// jsonFlagUsage is the help of --json, for every command that writes an image.
+const jsonFlagUsage = "print the result as JSON on stdout instead of the digest line: tag, digest, reference (pushed), platform, layers, files, size (the files' bytes, uncompressed)"

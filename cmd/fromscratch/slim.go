@@ -33,6 +33,9 @@ type slimOptions struct {
 	probes     []string
 	probeHTTP  []string
 	timeout    time.Duration
+
+	exclude []string
+	json    bool
 }
 
 func newSlimCmd() *cobra.Command {
@@ -118,9 +121,10 @@ unreadable or unsafe image, or probes that cannot run.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.keep, "keep", nil, "PATH of the image (a file or a directory) to keep too (repeatable)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (*.a, __pycache__) or a whole path (/usr/share/doc)")
 	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
-	f.StringVar(&o.push, "push", "", "push the image to REF")
+	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's NAME:TAG-slim, or slim:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
@@ -132,6 +136,7 @@ unreadable or unsafe image, or probes that cannot run.`,
 	f.Lookup("probe").NoOptDefVal = probeDash
 	f.StringArrayVar(&o.probeHTTP, "probe-http", nil, "start the entrypoint, GET PORT[/PATH] once it answers, keep what that used; the slim image must answer the same (repeatable)")
 	f.DurationVar(&o.timeout, "timeout", defaultProbeTimeout, "bound on each probe: a command's run, or the wait for its port")
+	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
 	return cmd
 }
 
@@ -168,7 +173,7 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if o.timeout <= 0 {
 		return usage("--timeout %v: want a positive duration", o.timeout)
 	}
-	sopts := slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref}
+	sopts := slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref, Exclude: o.exclude}
 	if o.entrypoint != "" {
 		if sopts.Entrypoint, err = words(o.entrypoint); err != nil {
 			return usage("--entrypoint: %v", err)
@@ -250,13 +255,16 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 		return err
 	}
 	bar.Stop()
-	fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
+	if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, resultJSON{Tag: tag, Platform: platformOf(out),
+		Layers: res.Layers, Files: res.Files, Size: res.Bytes, Excluded: res.Excluded}); err != nil {
+		return err
+	}
 	ratio := 0.0
 	if res.BytesBefore > 0 {
 		ratio = 100 * float64(res.BytesAfter) / float64(res.BytesBefore)
 	}
-	fmt.Fprintf(stderr, "fromscratch: slimmed %s: %s -> %s uncompressed (%.1f%%), %d layers, %d files, program %s\n",
-		ref, human(res.BytesBefore), human(res.BytesAfter), ratio, res.Layers, res.Files, res.Program)
+	fmt.Fprintf(stderr, "fromscratch: slimmed %s: %s -> %s uncompressed (%.1f%%), %d layers, %d files, program %s%s\n",
+		ref, human(res.BytesBefore), human(res.BytesAfter), ratio, res.Layers, res.Files, res.Program, closure.ExcludedString(res.Excluded))
 	return nil
 }
 

@@ -24,6 +24,7 @@ type squashOptions struct {
 	push      string
 	tag       string
 	level     levelFlag
+	json      bool
 }
 
 func newSquashCmd() *cobra.Command {
@@ -65,12 +66,13 @@ Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 	f.IntVar(&o.from, "from", 0, "keep the first N layers as they are and squash the layers above")
 	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE` (- for stdout: -o - | docker load)")
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
-	f.StringVar(&o.push, "push", "", "push the image to REF")
+	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's name, or squashed:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
 	o.level = levelAuto
 	f.Var(&o.level, "level", levelFlagUsage)
+	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
 	return cmd
 }
 
@@ -116,7 +118,10 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 		return err
 	}
 	bar.Stop()
-	fmt.Fprintln(o.sinks().lineOut(stdout, stderr), line)
+	if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, resultJSON{Tag: tag, Platform: platformOf(out),
+		Layers: res.LayersAfter, Files: res.Files, Size: res.Bytes}); err != nil {
+		return err
+	}
 	size := int64(0)
 	if res.Squashed != nil {
 		size, _ = res.Squashed.Size()

@@ -146,6 +146,15 @@ func TestTraceTimeout(t *testing.T) {
 	if !strings.Contains(stderr, "(exit 137, timed out)\n") || !strings.Contains(stderr, "\n/etc/hostname\n") {
 		t.Errorf("stderr %q: want the trace, marked timed out", stderr)
 	}
+	// With one P (a container limited to one CPU) the timeout fires too.
+	start = time.Now()
+	cmd := exec.Command(fromscratchBin(t), "trace", "--timeout", "1s", "-o", filepath.Join(dir, "t"), "--", sh, "-c", "sleep 60")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 137 || time.Since(start) > 30*time.Second {
+		t.Errorf("GOMAXPROCS=1: %v after %v; want exit 137 soon after 1 s", err, time.Since(start))
+	}
 }
 
 // A program that cannot be started, --root as a user, no program: one
@@ -203,6 +212,17 @@ func TestTraceInContainer(t *testing.T) {
 		"trace", "--json", "-o", "/tmp/t.json", "--", iconv, "--version")
 	if !strings.Contains(out, "iconv") {
 		t.Errorf("iconv --version under the tracer in the container: %q", out)
+	}
+	// A seccomp profile that refuses ptrace: one line naming why, exit 2.
+	profile := filepath.Join(t.TempDir(), "noptrace.json")
+	if err := os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["ptrace"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = runErr("", "docker", "run", "--rm", "--security-opt", "seccomp="+profile, "-v", bin+":/.fs/fromscratch:ro",
+		"--entrypoint", "/.fs/fromscratch", tag, "trace", "--", iconv, "--version")
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || out != "" || strings.Count(errOut, "\n") != 1 ||
+		!strings.HasPrefix(errOut, "fromscratch: trace: cannot trace: ptrace: operation not permitted") {
+		t.Errorf("ptrace refused by seccomp: %v, stdout %q, stderr %q; want exit 2 and one line", err, out, errOut)
 	}
 	user := run(t, "", "docker", "image", "inspect", "-f", "{{.Config.User}}", tag)
 	if !strings.HasPrefix(user, "65532") {
