@@ -49,7 +49,7 @@ type Op string
 const (
 	OpOpen     Op = "open"     // open, openat, openat2, creat (read or write)
 	OpExec     Op = "exec"     // execve, execveat
-	OpStat     Op = "stat"     // stat, lstat, newfstatat, statx
+	OpStat     Op = "stat"     // stat, lstat, newfstatat, statx; the directory a created path is made in
 	OpReadlink Op = "readlink" // readlink, readlinkat
 	OpAccess   Op = "access"   // access, faccessat, faccessat2
 	OpList     Op = "list"     // getdents on a directory opened by path

@@ -638,12 +638,14 @@ func (t *tracer) exit(pid int, p *proc) {
 	case kCreate:
 		if !failed && !pd.existed {
 			t.created[pd.path] = true
+			t.recordParent(pd.path, pid)
 		}
 		return
 	case kOpen, kOpenat2:
 		if pd.creat && !pd.existed {
 			if !failed {
 				t.created[pd.path] = true
+				t.recordParent(pd.path, pid)
 				return
 			}
 			found = false
@@ -752,6 +754,15 @@ func (t *tracer) record(path string, op Op, found bool, pid int) {
 	}
 	t.index[k] = len(t.accesses)
 	t.accesses = append(t.accesses, Access{Path: path, Op: op, Found: found, Pid: pid})
+}
+
+// recordParent records the directory a path was created in as found (a
+// stat): the run needs it, as a server needs /run for its pid file, though
+// no call but the creation names it.
+func (t *tracer) recordParent(path string, pid int) {
+	if d := filepath.Dir(path); d != path && !t.excluded(d) {
+		t.record(d, OpStat, true, pid)
+	}
 }
 
 func (t *tracer) isFound(path string, op Op) bool {

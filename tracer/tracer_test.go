@@ -289,6 +289,33 @@ wait; test -e ../no-such-file; exit 7`
 	}
 }
 
+// TestCreatedParent: the directories the run creates paths in are listed
+// found (a server needs /run for its pid file), the created paths are not.
+func TestCreatedParent(t *testing.T) {
+	sh := requireTool(t, "sh")
+	dir := t.TempDir()
+	for _, d := range []string{"run", "lib"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, _ := traceRun(t, dir, "", sh, "-c", "echo 1 > run/x.pid && mkdir lib/body && mkdir -p new/a/b")
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d", res.ExitCode)
+	}
+	_, byOp := found(res)
+	for _, d := range []string{"run", "lib"} {
+		if !byOp[OpStat][filepath.Join(dir, d)] {
+			t.Errorf("%s, a file or directory was created in, is not listed found", filepath.Join(dir, d))
+		}
+	}
+	for _, a := range res.Accesses {
+		if rel, _ := filepath.Rel(dir, a.Path); rel == "run/x.pid" || rel == "lib/body" || strings.HasPrefix(rel, "new") {
+			t.Errorf("%s (%s) was created by the run: it is listed", a.Path, a.Op)
+		}
+	}
+}
+
 // Threads open files; a thread that is not the leader executes a program.
 func TestThreads(t *testing.T) {
 	py := requireTool(t, "/usr/bin/python3")

@@ -213,10 +213,8 @@ func testSlimProbeHTTPNginx(t *testing.T, fat string) {
 	slimTar := filepath.Join(t.TempDir(), "nginx-slim.tar")
 	slimTag := uniqueTag("run-probe-nginx-slim")
 	// nginx creates /var/lib/nginx/body and /run/nginx.pid at start: the
-	// tracer leaves created paths out, and does not record the directories
-	// they are made in (yet), hence the two --keep.
-	out, errOut, code := runFromscratchIn(t, "", "slim", "-o", slimTar, "-t", slimTag,
-		"--keep", "/var/lib/nginx", "--keep", "/run", "--probe-http", "80/", "docker-daemon:"+fat)
+	// directories they are made in are kept, no --keep needed.
+	out, errOut, code := runFromscratchIn(t, "", "slim", "-o", slimTar, "-t", slimTag, "--probe-http", "80/", "docker-daemon:"+fat)
 	if code != 0 {
 		t.Fatalf("slim --probe-http 80/: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
