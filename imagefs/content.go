@@ -204,8 +204,8 @@ func (k *spooled) finish(t *FS, keep []span) (c *content, err error) {
 			if hole.end == hole.off {
 				return nil
 			}
-			err := unix.Fallocate(int(k.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, hole.off, hole.end-hole.off)
-			if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+			err := punchHole(k.f, hole.off, hole.end-hole.off)
+			if errors.Is(err, errors.ErrUnsupported) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
 				kept += hole.end - hole.off // kept: the spool stays bounded
 				err = nil
 			}
