@@ -298,9 +298,10 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 				res.SBOMs = append(res.SBOMs, doc)
 			}
 			if n := len(doc.Files) - sum.Files; n > 0 {
-				sum.Files += n
 				sum.Layers++
 			}
+			// The image's files, the records included.
+			sum.Files, sum.Bytes = doc.Totals()
 		}
 		res.Images = append(res.Images, img)
 		res.Summaries = append(res.Summaries, sum)

@@ -143,6 +143,13 @@ func (t *FS) Wasted(k int) []Waste {
 // Files returns every path of the final filesystem but "/", sorted.
 func (t *FS) Files() []File {
 	var out []File
+	t.EachFile(func(f File) { out = append(out, f) })
+	return out
+}
+
+// EachFile calls fn with each path of the tree, as Files lists them,
+// without holding the list.
+func (t *FS) EachFile(fn func(File)) {
 	walk(t.root, func(n *node) {
 		if n.parent == nil {
 			return
@@ -151,9 +158,8 @@ func (t *FS) Files() []File {
 		if n.typ == tar.TypeSymlink {
 			f.Target = n.target
 		}
-		out = append(out, f)
+		fn(f)
 	})
-	return out
 }
 
 // Largest returns the k largest regular files of the final filesystem,

@@ -307,3 +307,11 @@ func AppendLayer(ctx context.Context, archive *image.ArchiveWriter, img v1.Image
 	return mutate.Append(img, mutate.Addendum{Layer: layer, History: v1.History{
 		Created: cf.Created, CreatedBy: spec.CreatedBy, Comment: spec.Comment}})
 }
+
+// Totals are the number of the image's regular files and their bytes.
+func (d *Document) Totals() (files int, bytes int64) {
+	for _, f := range d.Files {
+		bytes += f.Size
+	}
+	return len(d.Files), bytes
+}

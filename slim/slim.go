@@ -240,6 +240,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 			out = append(out, layer)
 			specs = append(specs, *spec)
 		}
+		res.Files, res.Bytes = doc.Totals()
 		if opts.SBOM {
 			doc.Created = opts.Created
 			res.SBOM = doc

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -123,7 +124,20 @@ func diagnoseImage(ctx context.Context, o *doctorOptions, ref string) (v1.Image,
 		return nil, doctor.Config{}, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
 	readingImage()
-	fsys, err := imagefs.Open(ctx, img, imagefs.Options{})
+	// The entrypoint's program is kept whole (the view keeps only what the
+	// loader reads of other ELF files): a fix compares it with host files.
+	prog := ""
+	if ep, err := words(o.entrypoint); err == nil && len(ep) > 0 {
+		prog = ep[0]
+	} else if len(cf.Config.Entrypoint) > 0 {
+		prog = cf.Config.Entrypoint[0]
+	} else if len(cf.Config.Cmd) > 0 {
+		prog = cf.Config.Cmd[0]
+	}
+	keep := func(name string, size int64) bool {
+		return prog != "" && size <= 256<<20 && path.Base(name) == path.Base(prog)
+	}
+	fsys, err := imagefs.Open(ctx, img, imagefs.Options{Keep: keep})
 	if err != nil {
 		return nil, doctor.Config{}, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}
 	}

@@ -35,9 +35,9 @@ func packagesOf(view *imagefs.FS) (pkgs []packageJSON, unpackaged int64, err err
 		index[p] = len(pkgs)
 		pkgs = append(pkgs, packageJSON{Name: p.Name, Version: p.Version, Architecture: p.Architecture, Source: p.Source, Type: p.Kind})
 	}
-	for _, f := range view.Files() {
+	view.EachFile(func(f imagefs.File) {
 		if !f.Mode.IsRegular() {
-			continue
+			return
 		}
 		if p := db.Owner(f.Path); p != nil {
 			pkgs[index[p]].Files++
@@ -45,7 +45,7 @@ func packagesOf(view *imagefs.FS) (pkgs []packageJSON, unpackaged int64, err err
 		} else {
 			unpackaged += f.Size
 		}
-	}
+	})
 	sort.SliceStable(pkgs, func(i, j int) bool { return pkgs[i].Bytes > pkgs[j].Bytes })
 	return pkgs, unpackaged, nil
 }
