@@ -198,6 +198,11 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			stdio[i] = f
 			continue
 		}
+		if i == 2 && w != nil && stdio[1] != nil && sameWriter(w, opts.Stdout) {
+			// One writer for both, as os/exec does: one pipe, one copier.
+			stdio[2] = stdio[1]
+			continue
+		}
 		if r == nil && w == nil {
 			f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 			if err != nil {
@@ -332,6 +337,17 @@ func bindMounts(root string, binds []Bind) error {
 		}
 	}
 	return nil
+}
+
+// sameWriter says whether a and b are the same writer (comparable and
+// equal), so that the program's stdout and stderr share one pipe.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false // not comparable
+		}
+	}()
+	return a == b
 }
 
 // reasonOf is an error without the operation and path of a *PathError.

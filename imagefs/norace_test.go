@@ -1,0 +1,5 @@
+//go:build !race
+
+package imagefs
+
+const raceEnabled = false
