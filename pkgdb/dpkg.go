@@ -312,23 +312,10 @@ func ParseMD5Sums(file string, data []byte) (map[string]string, error) {
 
 // eachLine calls fn with each non-empty line of data and its number.
 func eachLine(file string, data []byte, fn func(n int, line string) error) error {
-	s := string(data)
-	for n := 1; len(s) > 0; n++ {
-		line := s
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			line, s = s[:i], s[i+1:]
-		} else {
-			s = ""
+	return eachLineAll(file, data, func(n int, line string) error {
+		if line == "" {
+			return nil
 		}
-		if len(line) > MaxLine {
-			return &Error{File: file, Line: n, Reason: fmt.Sprintf("line longer than %d bytes", MaxLine)}
-		}
-		if line = strings.TrimSuffix(line, "\r"); line == "" {
-			continue
-		}
-		if err := fn(n, line); err != nil {
-			return err
-		}
-	}
-	return nil
+		return fn(n, line)
+	})
 }
