@@ -93,18 +93,20 @@ type key struct {
 }
 
 type tracer struct {
-	root     string // absolute, symbolic links resolved; "" for /
-	all      bool   // Options.All
-	raw      bool   // wait outside the scheduler (see wait)
-	mainPid  int
-	procs    map[int]*proc
-	accesses []Access
-	index    map[key]int
-	created  map[string]bool
-	noInfo   bool // PTRACE_GET_SYSCALL_INFO is missing: read the registers
-	noVM     bool // process_vm_readv is refused: PTRACE_PEEKDATA
-	buf      []byte
-	dots     map[string]string // resolved directories of paths with ".."
+	root      string // absolute, symbolic links resolved; "" for /
+	all       bool   // Options.All
+	raw       bool   // wait outside the scheduler (see wait)
+	mainPid   int
+	procs     map[int]*proc
+	accesses  []Access
+	index     map[key]int
+	created   map[string]bool
+	noInfo    bool // PTRACE_GET_SYSCALL_INFO is missing: read the registers
+	noVM      bool // process_vm_readv is refused: PTRACE_PEEKDATA
+	buf       []byte
+	rootFD    int               // root opened O_PATH for probeInRoot (0: not yet)
+	noOpenat2 bool              // openat2 is missing or refused: no probe in a root
+	dots      map[string]string // resolved directories of paths with ".."
 
 	mu     sync.Mutex
 	live   map[int]bool // pids to kill at a timeout or cancel
@@ -467,6 +469,9 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 	res.TimedOut = t.timedOut
 	t.mu.Unlock()
 	res.Accesses = t.result()
+	if t.rootFD > 0 {
+		unix.Close(t.rootFD)
+	}
 	return res, nil
 }
 
@@ -623,7 +628,9 @@ func (t *tracer) entry(pid int, p *proc) bool {
 		case sc.flags >= 0:
 			flags = si.args[sc.flags]
 		}
-		if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+		// O_TMPFILE holds O_DIRECTORY's bit: all of it, or an opendir
+		// would count as a creation.
+		if flags&unix.O_CREAT != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE {
 			if t.created[path] || t.isFound(path, OpOpen) {
 				return false
 			}
@@ -677,7 +684,7 @@ func (t *tracer) entry(pid int, p *proc) bool {
 // followed outside it): the caller then waits for the call's exit.
 func (t *tracer) probe(pid, dirfd int, raw string, follow, dir bool) (found, ok bool) {
 	if t.root != "" {
-		return false, false
+		return t.probeInRoot(raw, follow, dir)
 	}
 	name := raw
 	if !strings.HasPrefix(raw, "/") {
@@ -692,7 +699,13 @@ func (t *tracer) probe(pid, dirfd int, raw string, follow, dir bool) (found, ok 
 		flags = unix.AT_SYMLINK_NOFOLLOW
 	}
 	var st unix.Stat_t
-	switch err := unix.Fstatat(unix.AT_FDCWD, name, &st, flags); err {
+	return foundBy(unix.Fstatat(unix.AT_FDCWD, name, &st, flags), &st, dir)
+}
+
+// foundBy is found as a lookup's error and stat say, for a call that
+// wants a directory or not.
+func foundBy(err error, st *unix.Stat_t, dir bool) (found, ok bool) {
+	switch err {
 	case nil:
 		return !dir || st.Mode&unix.S_IFMT == unix.S_IFDIR, true
 	case unix.ENOENT, unix.ENOTDIR:
@@ -700,6 +713,40 @@ func (t *tracer) probe(pid, dirfd int, raw string, follow, dir bool) (found, ok 
 	default: // EACCES, ELOOP, ...: found, as the call's error would say
 		return true, true
 	}
+}
+
+// probeInRoot is probe in a chroot, for an absolute path: looked up with
+// openat2's RESOLVE_IN_ROOT from the root, so that absolute symbolic links
+// stay inside it as they do for the tracee. A relative path (its base is
+// reached through /proc, after which an absolute link would leave the
+// root) or a kernel without openat2 (before 5.6) is not probed.
+func (t *tracer) probeInRoot(raw string, follow, dir bool) (found, ok bool) {
+	if !strings.HasPrefix(raw, "/") || t.noOpenat2 {
+		return false, false
+	}
+	if t.rootFD == 0 {
+		fd, err := unix.Open(t.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.noOpenat2 = true
+			return false, false
+		}
+		t.rootFD = fd
+	}
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	if !follow {
+		how.Flags |= unix.O_NOFOLLOW
+	}
+	fd, err := unix.Openat2(t.rootFD, raw, &how)
+	if err == unix.ENOSYS || err == unix.EPERM { // no openat2, or a seccomp policy refuses it
+		t.noOpenat2 = true
+		return false, false
+	}
+	var st unix.Stat_t
+	if err == nil {
+		err = unix.Fstat(fd, &st)
+		unix.Close(fd)
+	}
+	return foundBy(err, &st, dir)
 }
 
 // exit handles a syscall-exit stop: the result of the pending call.
