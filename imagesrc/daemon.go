@@ -16,12 +16,10 @@ import (
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/moby/moby/client"
 )
 
 // pingTimeout bounds the wait for an engine to answer at all.
@@ -32,16 +30,16 @@ var imageID = regexp.MustCompile(`^(sha256:)?[0-9a-f]{1,64}$`)
 
 // dialEngine returns a client of the Docker engine DOCKER_HOST names (the
 // local socket by default), once the engine answered a ping.
-func dialEngine(ctx context.Context) (*client.Client, error) {
-	cli, err := client.New(client.FromEnv)
+func dialEngine(ctx context.Context) (*engineClient, error) {
+	cli, err := newEngine()
 	if err != nil {
 		return nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	if _, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		cli.Close()
-		return nil, &noEngineError{host: cli.DaemonHost(), err: err}
+	if err := cli.ping(pctx); err != nil {
+		cli.close()
+		return nil, &noEngineError{host: cli.host, err: err}
 	}
 	return cli, nil
 }
@@ -67,7 +65,7 @@ func fromDaemon(ctx context.Context, ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cli.Close()
+	defer cli.close()
 	return fromEngine(ctx, cli, ref)
 }
 
@@ -80,10 +78,10 @@ func fromDaemon(ctx context.Context, ref string) (v1.Image, error) {
 // archive, its bytes checked, without reading them again. A stream whose
 // layers are compressed (an engine with the containerd store) is read as
 // an archive is.
-func fromEngine(ctx context.Context, cli *client.Client, ref string) (v1.Image, error) {
-	ins, err := cli.ImageInspect(ctx, ref)
-	if cerrdefs.IsNotFound(err) {
-		return nil, fmt.Errorf("%w in the Docker engine (%s)", ErrNotFound, cli.DaemonHost())
+func fromEngine(ctx context.Context, cli *engineClient, ref string) (v1.Image, error) {
+	ins, err := cli.inspect(ctx, ref)
+	if errors.Is(err, errEngineNotFound) {
+		return nil, fmt.Errorf("%w in the Docker engine (%s)", ErrNotFound, cli.host)
 	}
 	if err != nil {
 		return nil, err
@@ -103,7 +101,7 @@ func fromEngine(ctx context.Context, cli *client.Client, ref string) (v1.Image, 
 			f.Close()
 		}
 	}()
-	rc, err := cli.ImageSave(ctx, []string{ins.ID})
+	rc, err := cli.save(ctx, ins.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -262,15 +260,15 @@ func openBare(ctx context.Context, ref string, plat *v1.Platform, opts Options) 
 	case err != nil:
 		engine = err.Error()
 	default:
-		defer cli.Close()
-		ins, err := cli.ImageInspect(ctx, ref)
+		defer cli.close()
+		ins, err := cli.inspect(ctx, ref)
 		switch {
-		case cerrdefs.IsNotFound(err):
-			engine = "not in the Docker engine (" + cli.DaemonHost() + ")"
+		case errors.Is(err, errEngineNotFound):
+			engine = "not in the Docker engine (" + cli.host + ")"
 		case err != nil:
 			return nil, err
 		case opts.Platform != "" && !(&v1.Platform{OS: ins.Os, Architecture: ins.Architecture, Variant: ins.Variant}).Satisfies(*plat):
-			engine = fmt.Sprintf("the Docker engine's (%s) is for %s/%s", cli.DaemonHost(), ins.Os, ins.Architecture)
+			engine = fmt.Sprintf("the Docker engine's (%s) is for %s/%s", cli.host, ins.Os, ins.Architecture)
 		default:
 			return fromEngine(ctx, cli, ins.ID)
 		}

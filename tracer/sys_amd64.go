@@ -21,7 +21,7 @@ var syscalls = []sysc{
 	{nr: unix.SYS_EXECVE, kind: kExec, dirfd: -1, path: 0, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_EXECVEAT, kind: kExec, dirfd: 0, path: 1, flags: 4, emptyPath: -1},
 	{nr: unix.SYS_STAT, kind: kStat, dirfd: -1, path: 0, flags: -1, emptyPath: -1},
-	{nr: unix.SYS_LSTAT, kind: kStat, dirfd: -1, path: 0, flags: -1, emptyPath: -1},
+	{nr: unix.SYS_LSTAT, kind: kStat, dirfd: -1, path: 0, flags: -1, emptyPath: -1, lstat: true},
 	{nr: unix.SYS_NEWFSTATAT, kind: kStat, dirfd: 0, path: 1, flags: 3, emptyPath: 3},
 	{nr: unix.SYS_STATX, kind: kStat, dirfd: 0, path: 1, flags: 2, emptyPath: 2},
 	{nr: unix.SYS_READLINK, kind: kReadlink, dirfd: -1, path: 0, flags: -1, emptyPath: -1},

@@ -14,10 +14,15 @@
 // follows forks, vforks, clones and execs; at each seccomp stop it reads
 // the path (process_vm_readv, else PTRACE_PEEKDATA), resolves it against
 // the tracee's cwd or dirfd (/proc/PID/cwd, /proc/PID/fd/N) and, for a
-// path not yet known as found, resumes to the system call's exit to learn
-// whether it existed (ENOENT and ENOTDIR are "not found"; EACCES and the
-// like are found). fstatat(fd, "", AT_EMPTY_PATH), glibc's fstat, is let
-// through untraced by the filter.
+// path not yet known as found, learns whether it exists as the call's
+// result would say (ENOENT and ENOTDIR are "not found"; EACCES and the
+// like are found). For opens, stats, accesses, readlinks and a failed
+// exec it looks the path up itself at the call's entry (fstatat through
+// /proc/PID/cwd or /proc/PID/fd/N, from the tracee's mount namespace and
+// root), so the tracee stops once per call; for calls that create a path,
+// a successful exec and any call in a chroot it resumes to the call's exit
+// and reads the result. fstatat(fd, "", AT_EMPTY_PATH), glibc's fstat, is
+// let through untraced by the filter.
 //
 // No capability is needed: a process may trace its own children. In a
 // container (the static fromscratch binary bind-mounted into it), Docker

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +51,7 @@ type sysc struct {
 	// how glibc implements fstat, and names no path). -1: none.
 	emptyPath int8
 	creat     bool // creat(2): always O_CREAT
+	lstat     bool // lstat(2): a final symbolic link is not followed
 }
 
 // ptrace_syscall_info (linux/ptrace.h) as PTRACE_GET_SYSCALL_INFO fills it.
@@ -91,18 +93,20 @@ type key struct {
 }
 
 type tracer struct {
-	root     string // absolute, symbolic links resolved; "" for /
-	all      bool   // Options.All
-	raw      bool   // wait outside the scheduler (see wait)
-	mainPid  int
-	procs    map[int]*proc
-	accesses []Access
-	index    map[key]int
-	created  map[string]bool
-	noInfo   bool // PTRACE_GET_SYSCALL_INFO is missing: read the registers
-	noVM     bool // process_vm_readv is refused: PTRACE_PEEKDATA
-	buf      []byte
-	dots     map[string]string // resolved directories of paths with ".."
+	root      string // absolute, symbolic links resolved; "" for /
+	all       bool   // Options.All
+	raw       bool   // wait outside the scheduler (see wait)
+	mainPid   int
+	procs     map[int]*proc
+	accesses  []Access
+	index     map[key]int
+	created   map[string]bool
+	noInfo    bool // PTRACE_GET_SYSCALL_INFO is missing: read the registers
+	noVM      bool // process_vm_readv is refused: PTRACE_PEEKDATA
+	buf       []byte
+	rootFD    int               // root opened O_PATH for probeInRoot (0: not yet)
+	noOpenat2 bool              // openat2 is missing or refused: no probe in a root
+	dots      map[string]string // resolved directories of paths with ".."
 
 	mu     sync.Mutex
 	live   map[int]bool // pids to kill at a timeout or cancel
@@ -465,6 +469,9 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 	res.TimedOut = t.timedOut
 	t.mu.Unlock()
 	res.Accesses = t.result()
+	if t.rootFD > 0 {
+		unix.Close(t.rootFD)
+	}
 	return res, nil
 }
 
@@ -621,12 +628,41 @@ func (t *tracer) entry(pid int, p *proc) bool {
 		case sc.flags >= 0:
 			flags = si.args[sc.flags]
 		}
-		if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+		// O_TMPFILE holds O_DIRECTORY's bit: all of it, or an opendir
+		// would count as a creation.
+		if flags&unix.O_CREAT != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE {
 			if t.created[path] || t.isFound(path, OpOpen) {
 				return false
 			}
 			p.pend = &pending{sc: sc, path: path, creat: true, existed: t.exists(path)}
 			return true
+		}
+		if t.isFound(path, OpOpen) {
+			return false
+		}
+		if found, ok := t.probe(pid, dirfd, raw, flags&unix.O_NOFOLLOW == 0, flags&unix.O_DIRECTORY != 0); ok {
+			t.record(path, OpOpen, found, pid)
+			return false
+		}
+	case kStat, kAccess, kReadlink:
+		if t.isFound(path, sc.kind.op()) {
+			return false
+		}
+		follow := sc.kind != kReadlink && !sc.lstat
+		if sc.flags >= 0 && si.args[sc.flags]&unix.AT_SYMLINK_NOFOLLOW != 0 {
+			follow = false
+		}
+		if found, ok := t.probe(pid, dirfd, raw, follow, false); ok {
+			t.record(path, sc.kind.op(), found, pid)
+			return false
+		}
+	case kExec:
+		// A program looked for along PATH (execvp tries each directory):
+		// one missing needs no stop at its exit. One found does: the exec
+		// event takes its path from the pending call.
+		if found, ok := t.probe(pid, dirfd, raw, true, false); ok && !found {
+			t.record(path, OpExec, false, pid)
+			return false
 		}
 	}
 	if t.isFound(path, sc.kind.op()) {
@@ -634,6 +670,83 @@ func (t *tracer) entry(pid int, p *proc) bool {
 	}
 	p.pend = &pending{sc: sc, path: path}
 	return true
+}
+
+// probe answers at a call's entry what its result will say: whether the
+// path is found (see exit), so that the tracee need not stop again at the
+// call's exit, which would double the cost of the call under the tracer.
+// The tracer looks the path up as the tracee will, from the same mount
+// namespace (this thread's, which the tracee inherited) and the same root,
+// relative to the tracee's own working directory or dirfd through /proc.
+// follow: a final symbolic link is followed; dir: the call wants a
+// directory (O_DIRECTORY). ok is false where the tracer cannot look as the
+// tracee would (a chroot: an absolute link inside the root would be
+// followed outside it): the caller then waits for the call's exit.
+func (t *tracer) probe(pid, dirfd int, raw string, follow, dir bool) (found, ok bool) {
+	if t.root != "" {
+		return t.probeInRoot(raw, follow, dir)
+	}
+	name := raw
+	if !strings.HasPrefix(raw, "/") {
+		if dirfd == unix.AT_FDCWD {
+			name = "/proc/" + strconv.Itoa(pid) + "/cwd/" + raw
+		} else {
+			name = "/proc/" + strconv.Itoa(pid) + "/fd/" + strconv.Itoa(dirfd) + "/" + raw
+		}
+	}
+	flags := 0
+	if !follow {
+		flags = unix.AT_SYMLINK_NOFOLLOW
+	}
+	var st unix.Stat_t
+	return foundBy(unix.Fstatat(unix.AT_FDCWD, name, &st, flags), &st, dir)
+}
+
+// foundBy is found as a lookup's error and stat say, for a call that
+// wants a directory or not.
+func foundBy(err error, st *unix.Stat_t, dir bool) (found, ok bool) {
+	switch err {
+	case nil:
+		return !dir || st.Mode&unix.S_IFMT == unix.S_IFDIR, true
+	case unix.ENOENT, unix.ENOTDIR:
+		return false, true
+	default: // EACCES, ELOOP, ...: found, as the call's error would say
+		return true, true
+	}
+}
+
+// probeInRoot is probe in a chroot, for an absolute path: looked up with
+// openat2's RESOLVE_IN_ROOT from the root, so that absolute symbolic links
+// stay inside it as they do for the tracee. A relative path (its base is
+// reached through /proc, after which an absolute link would leave the
+// root) or a kernel without openat2 (before 5.6) is not probed.
+func (t *tracer) probeInRoot(raw string, follow, dir bool) (found, ok bool) {
+	if !strings.HasPrefix(raw, "/") || t.noOpenat2 {
+		return false, false
+	}
+	if t.rootFD == 0 {
+		fd, err := unix.Open(t.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.noOpenat2 = true
+			return false, false
+		}
+		t.rootFD = fd
+	}
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	if !follow {
+		how.Flags |= unix.O_NOFOLLOW
+	}
+	fd, err := unix.Openat2(t.rootFD, raw, &how)
+	if err == unix.ENOSYS || err == unix.EPERM { // no openat2, or a seccomp policy refuses it
+		t.noOpenat2 = true
+		return false, false
+	}
+	var st unix.Stat_t
+	if err == nil {
+		err = unix.Fstat(fd, &st)
+		unix.Close(fd)
+	}
+	return foundBy(err, &st, dir)
 }
 
 // exit handles a syscall-exit stop: the result of the pending call.
@@ -926,7 +1039,13 @@ func (t *tracer) readString(pid int, addr uint64) (string, bool) {
 	const pathMax = 4096
 	var out []byte
 	for len(out) < pathMax {
-		n := pathMax - int(addr%pathMax) // to the end of the page
+		// To the end of the page, at most 256 bytes at first: most paths
+		// are shorter, and copying a whole page for each costs more than
+		// a second read for the few that are not.
+		n := pathMax - int(addr%pathMax)
+		if out == nil && n > 256 {
+			n = 256
+		}
 		chunk := t.buf[:n]
 		if !t.readMem(pid, addr, chunk) {
 			return "", false

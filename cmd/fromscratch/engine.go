@@ -19,7 +19,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/daemon"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/fromscratch/fromscratch/imagesrc"
 	"github.com/fromscratch/fromscratch/tracer"
@@ -100,7 +100,7 @@ func (e *engine) load(ctx context.Context, ref string, img v1.Image) (string, fu
 	if err != nil {
 		return "", nil, err
 	}
-	if _, err := daemon.Write(tag, img, daemon.WithContext(ctx)); err != nil {
+	if err := e.dockerLoad(ctx, tag, img); err != nil {
 		return "", nil, fmt.Errorf("loading the image into the Docker engine: %w", err)
 	}
 	done := func() {
@@ -108,6 +108,21 @@ func (e *engine) load(ctx context.Context, ref string, img v1.Image) (string, fu
 		exec.Command(e.docker, "rmi", tag.String()).Run()
 	}
 	return tag.String(), done, nil
+}
+
+// dockerLoad streams img as a docker archive tagged tag into `docker load`.
+func (e *engine) dockerLoad(ctx context.Context, tag name.Tag, img v1.Image) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarball.Write(tag, img, pw)) }()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, e.docker, "load", "-q")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, &out, &out
+	err := cmd.Run()
+	pr.CloseWithError(io.ErrClosedPipe) // ends the writer if docker stopped reading
+	if err != nil {
+		return fmt.Errorf("docker load: %v: %s", err, strings.TrimSpace(out.String()))
+	}
+	return nil
 }
 
 // runSpec says how to run a container.
