@@ -177,7 +177,7 @@ input (a Go build that fails).`,
 	f.StringArrayVar(&o.busybox, "busybox", nil, "with --debug, the static busybox to use (default: the root's /bin/busybox); repeatable, one per architecture")
 	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
 	f.StringArrayVar(&o.filesFrom, "files-from", nil, "add the paths listed in `FILE` (- for stdin; as fromscratch trace writes it: a path a line, # comments), directories without their contents, files with their libraries (repeatable)")
-	f.StringArrayVar(&o.traces, "trace", nil, "run the entrypoint with `ARGS` (a JSON array or words) under the tracer first and add every path the run used (repeatable; the runs' output goes to stderr)")
+	f.StringArrayVar(&o.traces, "trace", nil, "run the entrypoint with `ARGS` (a JSON array, or words quoted as in a shell) under the tracer first and add every path the run used (repeatable; the runs' output goes to stderr)")
 	f.DurationVar(&o.traceTimeout, "trace-timeout", time.Minute, "end a --trace run after this long, keeping what it used (0: no limit)")
 	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
 	f.BoolVar(&o.noCACerts, "no-ca-certs", false, "with --go, leave out the CA bundle a Go image has by default")
@@ -441,7 +441,8 @@ func buildExit(err error) error {
 	return err
 }
 
-// words parses a JSON array of strings, or splits on spaces.
+// words parses a JSON array of strings, or splits words as a shell does
+// (quotes and backslashes, no expansion).
 func words(s string) ([]string, error) {
 	if strings.HasPrefix(strings.TrimSpace(s), "[") {
 		var w []string
@@ -450,7 +451,7 @@ func words(s string) ([]string, error) {
 		}
 		return w, nil
 	}
-	return strings.Fields(s), nil
+	return shellWords(s)
 }
 
 // sourceDateEpoch is SOURCE_DATE_EPOCH, or the Unix epoch.
