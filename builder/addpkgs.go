@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 	"sort"
@@ -42,10 +43,14 @@ func packageInputs(o *Options, plan *closure.Plan) ([]closure.Input, []closure.I
 	}
 	db, err := pkgdb.Open(fsys)
 	if err != nil {
-		return nil, nil, nil, badInputErr(err, "%s: %v", root, err)
+		return nil, nil, nil, &FileError{Path: root, Err: err}
 	}
 	if db.Empty() {
-		return nil, nil, nil, badInput("--packages: %s has no package database (%s or %s)", root, pkgdb.DpkgStatus, pkgdb.ApkInstalled)
+		option := "PackageNames"
+		if o.Packages {
+			option = "Packages"
+		}
+		return nil, nil, nil, &OptionError{Option: option, Err: fmt.Errorf("%s: %w (%s or %s)", root, ErrNoPackageDB, pkgdb.DpkgStatus, pkgdb.ApkInstalled)}
 	}
 	var pkgs []*pkgdb.Package
 	seen := map[*pkgdb.Package]bool{}
@@ -70,7 +75,7 @@ func packageInputs(o *Options, plan *closure.Plan) ([]closure.Input, []closure.I
 	for _, n := range o.PackageNames {
 		p := db.Find(n)
 		if p == nil {
-			return nil, nil, nil, badInput("--package %s: not installed in %s", n, root)
+			return nil, nil, nil, &OptionError{Option: "PackageNames", Value: n, Err: fmt.Errorf("%w in %s", ErrNotInstalled, root)}
 		}
 		named = append(named, p)
 	}

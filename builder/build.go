@@ -90,26 +90,22 @@ type job struct {
 // nothing.
 func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if o.GoPackage == "" && o.Program == "" {
-		return nil, badInput("build: give PROGRAM, or --go PKG for a Go program")
+		return nil, ErrNoProgram
 	}
 	if o.GoPackage != "" && (o.Program != "" || len(o.Files) > 0) {
-		args := o.Files
-		if o.Program != "" {
-			args = append([]string{o.Program}, args...)
-		}
-		return nil, badInput("build --go %s: no PROGRAM or FILE arguments (%s); add files with --add SRC:DST", o.GoPackage, strings.Join(args, " "))
+		return nil, &OptionError{Option: "GoPackage", Value: o.GoPackage, Err: ErrGoArgs}
 	}
 	if o.GoPackage != "" && len(o.Traces) > 0 {
-		return nil, badInput("build --go %s: --trace runs a PROGRAM of the root; trace the Go program with fromscratch trace and give the list with --files-from", o.GoPackage)
+		return nil, &OptionError{Option: "GoPackage", Value: o.GoPackage, Err: ErrGoTraces}
 	}
 	platforms := SplitPlatforms(o.Platforms)
 	if o.GoPackage == "" && len(platforms) > 1 {
-		return nil, badInput("build: one --platform for PROGRAM (several are for --go): %s", strings.Join(platforms, ","))
+		return nil, &OptionError{Option: "Platforms", Value: strings.Join(platforms, ","), Err: ErrPlatforms}
 	}
 	root := o.root()
 	fsys, err := rootfs.Dir(root)
 	if err != nil {
-		return nil, badInputErr(err, "%s: %v", root, unwrapPathError(err))
+		return nil, &FileError{Path: root, Err: err}
 	}
 	host, err := rootfs.Dir("/")
 	if err != nil {
@@ -156,7 +152,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		for _, s := range platforms {
 			p, err := gobuild.ParsePlatform(s)
 			if err != nil {
-				return nil, badInputErr(err, "--platform: %v", err)
+				return nil, &OptionError{Option: "Platforms", Err: err}
 			}
 			plats = append(plats, p)
 		}
@@ -165,7 +161,10 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		}
 		gres, err := gobuild.Build(ctx, o.GoPackage, plats, gobuild.Options{LDFlags: o.LDFlags})
 		if err != nil {
-			return nil, goBuildError(o.GoPackage, err)
+			if errors.Is(err, context.Canceled) {
+				return nil, err
+			}
+			return nil, &GoBuildError{Package: o.GoPackage, Err: err}
 		}
 		res.tempDir = gres.OutDir
 		program := GoBinDir + "/" + gres.Name
@@ -213,7 +212,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 				}
 			}
 			if _, err := rootfs.Realpath(fsys, p); err != nil {
-				return nil, badInputErr(err, "%s: %s", a, describe(err))
+				return nil, &FileError{Path: a, Err: err}
 			}
 			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp})
 		}
@@ -249,7 +248,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		used, missing := pathInputs(fsys, paths)
 		if len(missing) > 0 {
 			if !o.AllowMissing {
-				return nil, fmt.Errorf("build: %s (listed paths the root lacks; --allow-missing builds anyway): %w", strings.Join(missing, ", "), closure.ErrMissing)
+				return nil, &MissingPathsError{Paths: missing}
 			}
 			for _, m := range missing {
 				res.Warnings = append(res.Warnings, m+" (listed) not found (--allow-missing)")
@@ -262,14 +261,14 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if o.GoPackage != "" && len(o.Paths) > 0 {
 		used, missing := pathInputs(fsys, o.Paths)
 		if len(missing) > 0 && !o.AllowMissing {
-			return nil, fmt.Errorf("build: %s (listed paths the root lacks; --allow-missing builds anyway): %w", strings.Join(missing, ", "), closure.ErrMissing)
+			return nil, &MissingPathsError{Paths: missing}
 		}
 		for i := range jobs {
 			jobs[i].inputs = append(jobs[i].inputs, used...)
 		}
 	}
 	if o.Archive != nil && len(jobs) > 1 {
-		return nil, badInput("build: an archive holds one image, and %d are asked", len(jobs))
+		return nil, fmt.Errorf("%w, and %d are asked", ErrOneImage, len(jobs))
 	}
 	iopts := image.Options{Created: o.Created, Level: o.Level, Uncompressed: o.Uncompressed}
 	res.Tag = o.Tag
@@ -327,24 +326,4 @@ func SplitPlatforms(values []string) []string {
 		}
 	}
 	return platforms
-}
-
-// goBuildError turns a failed Go build into the error for the user: a
-// package that needs cgo gets the dynamic route.
-func goBuildError(pkg string, err error) error {
-	var cg *gobuild.CgoError
-	var be *gobuild.BuildError
-	switch {
-	case errors.As(err, &cg):
-		name := gobuild.ProgramName(strings.TrimSuffix(pkg, "/"))
-		return badInputErr(err, "build --go: %v: it cannot be built static; take the dynamic route, where fromscratch brings its libraries and loader: go build -o %s %s && fromscratch build -o IMAGE.tar ./%s",
-			cg, name, pkg, name)
-	case errors.As(err, &be):
-		return badInputErr(err, "build --go: %v", be)
-	case errors.Is(err, gobuild.ErrNotStatic):
-		return badInputErr(err, "build --go: %v: check GOFLAGS and --ldflags (no -linkshared, no external linking), or build it yourself and use `fromscratch build ./BINARY`", err)
-	case errors.Is(err, context.Canceled):
-		return err
-	}
-	return badInputErr(err, "build --go: %v", err)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -155,17 +156,19 @@ func TestBuildBadInput(t *testing.T) {
 		name string
 		opts Options
 		want string
+		is   error // a condition the error matches, besides ErrBadInput
 	}{
-		{"no-program", Options{}, "build: give PROGRAM, or --go PKG for a Go program"},
-		{"go-and-program", Options{GoPackage: "./x", Program: "/bin/true"}, "build --go ./x: no PROGRAM or FILE arguments (/bin/true); add files with --add SRC:DST"},
-		{"two-platforms", Options{Program: "/bin/true", Platforms: []string{"linux/amd64,linux/arm64"}}, "build: one --platform for PROGRAM (several are for --go): linux/amd64,linux/arm64"},
-		{"no-root", Options{Root: filepath.Join(dir, "nope"), Program: "/bin/true"}, filepath.Join(dir, "nope") + ": no such file or directory"},
-		{"missing", Options{Program: filepath.Join(dir, "missing")}, filepath.Join(dir, "missing") + ": no such file or directory"},
-		{"not-executable", Options{Program: notExec}, notExec + ": not executable (mode -rw-r--r--)"},
-		{"not-a-file", Options{Program: dir}, dir + ": not a regular file"},
-		{"platform", Options{Program: "/bin/true", Platforms: []string{"linux/" + other}}, "/bin/true: is linux/" + runtime.GOARCH + ", not linux/" + other},
-		{"env", Options{Program: "/bin/true", Env: []string{"=x"}}, `--env "=x": want K=V`},
-		{"add", Options{Program: "/bin/true", Add: []AddFile{{Src: "a", Dst: "rel"}}}, `--add "a:rel": want SRC:DST with an absolute DST`},
+		{"no-program", Options{}, "no program: set Program or GoPackage", ErrNoProgram},
+		{"go-and-program", Options{GoPackage: "./x", Program: "/bin/true"}, `GoPackage "./x": a Go package takes no Program or Files`, ErrGoArgs},
+		{"go-and-traces", Options{GoPackage: "./x", Traces: [][]string{{"-h"}}}, `GoPackage "./x": Traces run a program of the root, not a Go package`, ErrGoTraces},
+		{"two-platforms", Options{Program: "/bin/true", Platforms: []string{"linux/amd64,linux/arm64"}}, `Platforms "linux/amd64,linux/arm64": one platform for a Program (several are for a Go package)`, ErrPlatforms},
+		{"no-root", Options{Root: filepath.Join(dir, "nope"), Program: "/bin/true"}, filepath.Join(dir, "nope") + ": no such file or directory", fs.ErrNotExist},
+		{"missing", Options{Program: filepath.Join(dir, "missing")}, filepath.Join(dir, "missing") + ": no such file or directory", fs.ErrNotExist},
+		{"not-executable", Options{Program: notExec}, notExec + ": not executable (mode -rw-r--r--)", nil},
+		{"not-a-file", Options{Program: dir}, dir + ": not a regular file", nil},
+		{"platform", Options{Program: "/bin/true", Platforms: []string{"linux/" + other}}, "/bin/true: is linux/" + runtime.GOARCH + ", not linux/" + other, nil},
+		{"env", Options{Program: "/bin/true", Env: []string{"=x"}}, `Env "=x": malformed`, ErrSyntax},
+		{"add", Options{Program: "/bin/true", Add: []AddFile{{Src: "a", Dst: "rel"}}}, `Add "a:rel": malformed`, ErrSyntax},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := Build(context.Background(), tc.opts)
@@ -175,6 +178,9 @@ func TestBuildBadInput(t *testing.T) {
 			}
 			if !errors.Is(err, ErrBadInput) {
 				t.Errorf("Build() = %v, not ErrBadInput", err)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("Build() = %v, not %v", err, tc.is)
 			}
 			if err.Error() != tc.want {
 				t.Errorf("Build() = %q, want %q", err, tc.want)

@@ -1,9 +1,7 @@
 package builder
 
 import (
-	"errors"
 	"fmt"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -29,18 +27,18 @@ func (d *debugSource) items(arch string, base *closure.Plan, copts closure.Optio
 		if len(d.o.Busybox) == 0 {
 			bb, err := debuglayer.OpenBusybox(d.fsys, "/bin/busybox")
 			if err != nil {
-				return nil, badInputErr(err, "--debug: %s: %s (install busybox-static in the root, or give --busybox PATH)", path.Join(d.o.root(), "bin/busybox"), describeBusybox(err))
+				return nil, &OptionError{Option: "Debug", Err: &RootFileError{Root: d.o.root(), Path: "/bin/busybox", Package: "busybox-static", Err: err}}
 			}
 			d.busyboxes = append(d.busyboxes, bb)
 		}
 		for _, p := range d.o.Busybox {
 			abs, err := filepath.Abs(p)
 			if err != nil {
-				return nil, badInputErr(err, "--busybox %s: %v", p, err)
+				return nil, &OptionError{Option: "Busybox", Value: p, Err: err}
 			}
 			bb, err := debuglayer.OpenBusybox(d.host, abs)
 			if err != nil {
-				return nil, badInputErr(err, "--busybox %s: %s", p, describeBusybox(err))
+				return nil, &OptionError{Option: "Busybox", Value: p, Err: err}
 			}
 			d.busyboxes = append(d.busyboxes, bb)
 		}
@@ -56,7 +54,7 @@ func (d *debugSource) items(arch string, base *closure.Plan, copts closure.Optio
 		have = append(have, b.Path+" is linux/"+a)
 	}
 	if bb == nil {
-		return nil, badInput("--debug: no busybox for linux/%s (%s): give --busybox PATH (repeatable, one per architecture)", arch, strings.Join(have, ", "))
+		return nil, &OptionError{Option: "Debug", Err: fmt.Errorf("%w for linux/%s (%s)", ErrNoBusybox, arch, strings.Join(have, ", "))}
 	}
 	var tools []closure.Item
 	if len(d.o.DebugTools) > 0 {
@@ -68,21 +66,18 @@ func (d *debugSource) items(arch string, base *closure.Plan, copts closure.Optio
 				}
 				p, err := debuglayer.LookPath(d.fsys, name)
 				if err != nil {
-					return nil, badInputErr(err, "--debug-tools: %v", err)
+					return nil, &OptionError{Option: "DebugTools", Value: name, Err: err}
 				}
 				paths = append(paths, p)
 			}
 		}
 		items, plan, err := debuglayer.Tools(d.fsys, paths, base, copts)
 		if err != nil {
-			if errors.Is(err, closure.ErrMissing) {
-				return nil, fmt.Errorf("build --debug-tools: %w", err)
-			}
-			return nil, badInputErr(err, "build --debug-tools: %v", describe(err))
+			return nil, &OptionError{Option: "DebugTools", Err: err}
 		}
 		if plan.Info != nil {
 			if a, _, _ := image.PlatformOf(plan.Info.Class, plan.Info.Data, plan.Info.Machine, plan.Info.EFlags); a != arch {
-				return nil, badInput("--debug-tools: the tools of %s are linux/%s, the image linux/%s", d.o.root(), a, arch)
+				return nil, &OptionError{Option: "DebugTools", Err: &PlatformError{Path: d.o.root(), Got: "linux/" + a, Want: "linux/" + arch}}
 			}
 		}
 		tools = items

@@ -7,6 +7,8 @@
 //
 // Build never prints and never exits: warnings come back in the Result.
 // Errors that come from unusable input match ErrBadInput; a library or the
-// loader that is not found matches closure.ErrMissing. Messages name the
-// command's flags (--add, --debug-tools, ...), as they are what users give.
+// loader that is not found matches closure.ErrMissing; an image that would
+// not start matches ErrWouldNotStart. They are typed (OptionError names the
+// Options field at fault, FileError the file, StartError doctor's problem)
+// and speak of Options, not of a command's flags: the command words them.
 package builder

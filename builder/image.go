@@ -36,13 +36,13 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 	plan, err := closure.Compute(fsys, append(slices.Clone(j.inputs), c.base...), c.extra, copts)
 	if err != nil {
 		if errors.Is(err, closure.ErrMissing) {
-			return nil, Summary{}, nil, fmt.Errorf("build: %w (--allow-missing builds anyway)", err)
+			return nil, Summary{}, nil, err
 		}
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return nil, Summary{}, nil, badInputErr(err, "build: %s: %s", pe.Path, describe(err))
+			return nil, Summary{}, nil, &FileError{Path: pe.Path, Err: err}
 		}
-		return nil, Summary{}, nil, badInputErr(err, "build: %v", describe(err))
+		return nil, Summary{}, nil, &inputError{err: err}
 	}
 	var added []AddedPackage
 	if o.Packages || len(o.PackageNames) > 0 {
@@ -54,9 +54,9 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		all := append(append(slices.Clone(j.inputs), c.base...), inputs...)
 		if plan, err = closure.Compute(fsys, all, append(slices.Clone(c.extra), items...), copts); err != nil {
 			if errors.Is(err, closure.ErrMissing) {
-				return nil, Summary{}, nil, fmt.Errorf("build: %w (--allow-missing builds anyway)", err)
+				return nil, Summary{}, nil, err
 			}
-			return nil, Summary{}, nil, badInputErr(err, "build --packages: %v", describe(err))
+			return nil, Summary{}, nil, &OptionError{Option: "Packages", Err: err}
 		}
 		added = pk.brought(first, plan)
 	}
@@ -137,7 +137,7 @@ func writeLayers(ctx context.Context, archive *image.ArchiveWriter, fsys rootfs.
 		for i := range specs {
 			var err error
 			if layers[i], err = archive.Layer(ctx, fsys, specs[i], iopts); err != nil {
-				return fmt.Errorf("build: %w", err)
+				return err
 			}
 		}
 		return nil
@@ -150,7 +150,7 @@ func writeLayers(ctx context.Context, archive *image.ArchiveWriter, fsys rootfs.
 		g.Go(func() error {
 			layer, err := image.LayerContext(gctx, fsys, specs[i], iopts)
 			if err != nil {
-				return fmt.Errorf("build: %w", err)
+				return err
 			}
 			layers[i] = layer
 			return nil
@@ -174,13 +174,13 @@ func setPlatform(cfg *image.Config, plan *closure.Plan, j job, want string) erro
 	if plan.Info != nil {
 		arch, variant, ok := image.PlatformOf(plan.Info.Class, plan.Info.Data, plan.Info.Machine, plan.Info.EFlags)
 		if !ok {
-			return badInput("%s: no OCI platform for %v", j.arg, plan.Info.Machine)
+			return &FileError{Path: j.arg, Err: fmt.Errorf("no OCI platform for %v", plan.Info.Machine)}
 		}
 		cfg.Architecture, cfg.Variant = arch, variant
 	}
 	if goPlat := j.platform; goPlat != nil {
 		if cfg.Architecture != goPlat.Architecture {
-			return fmt.Errorf("build --go %s: built for %s but the binary is linux/%s", j.arg, gobuild.PlatformString(*goPlat), cfg.Architecture)
+			return &PlatformError{Path: j.arg, Got: "linux/" + cfg.Architecture, Want: gobuild.PlatformString(*goPlat)}
 		}
 		cfg.Architecture, cfg.Variant = goPlat.Architecture, goPlat.Variant
 	} else if want != "" {
@@ -190,7 +190,7 @@ func setPlatform(cfg *image.Config, plan *closure.Plan, j job, want string) erro
 			got += "/" + cfg.Variant
 		}
 		if cfg.Architecture != "" && want != got && want != cfg.Architecture {
-			return badInput("%s: is linux/%s, not linux/%s", j.arg, got, want)
+			return &PlatformError{Path: j.arg, Got: "linux/" + got, Want: "linux/" + want}
 		}
 		if cfg.Architecture == "" {
 			a, v, _ := strings.Cut(want, "/")
@@ -198,7 +198,7 @@ func setPlatform(cfg *image.Config, plan *closure.Plan, j job, want string) erro
 		}
 	}
 	if cfg.Architecture == "" {
-		return badInput("%s: not an ELF program: give --platform", j.arg)
+		return &FileError{Path: j.arg, Err: ErrNoPlatform}
 	}
 	return nil
 }
@@ -218,10 +218,7 @@ func checkStart(o *Options, tree rootfs.FS, cfg image.Config, arg string) ([]str
 			warnings = append(warnings, p.Message)
 			continue
 		}
-		if p.Check == "program" || p.Check == "command" {
-			p.Fix = "point --entrypoint at a program the image holds: PROGRAM, a FILE, or one under an --add DST"
-		}
-		return nil, &startError{arg: arg, problem: p}
+		return nil, &StartError{Program: arg, Problem: p}
 	}
 	return warnings, nil
 }

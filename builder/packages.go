@@ -36,10 +36,10 @@ func (p *packages) apply(ctx context.Context, o *Options, img v1.Image, iopts im
 	if errors.As(err, &pe) {
 		named := *pe // the file named as the user sees it
 		named.File = filepath.Join(p.root, pe.File)
-		return nil, nil, badInputErr(err, "%v", &named)
+		return nil, nil, &inputError{err: &named}
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("build: listing the image's files: %w", err)
+		return nil, nil, fmt.Errorf("listing the image's files: %w", err)
 	}
 	if spec == nil {
 		return img, doc, nil

@@ -77,11 +77,11 @@ func (p *placement) image(a string) (string, bool) {
 func checkProgram(fsys rootfs.FS, program, arg string) error {
 	real, err := rootfs.Realpath(fsys, program)
 	if err != nil {
-		return badInputErr(err, "%s: %s", arg, describe(err))
+		return &FileError{Path: arg, Err: err}
 	}
 	fi, err := fsys.Lstat(real)
 	if err != nil {
-		return badInputErr(err, "%s: %s", arg, describe(err))
+		return &FileError{Path: arg, Err: err}
 	}
 	if !fi.Mode().IsRegular() {
 		return badInput("%s: not a regular file", arg)
@@ -91,7 +91,7 @@ func checkProgram(fsys rootfs.FS, program, arg string) error {
 	}
 	f, err := fsys.Open(real)
 	if err != nil {
-		return badInputErr(err, "%s: %s", arg, describe(err))
+		return &FileError{Path: arg, Err: err}
 	}
 	defer f.Close()
 	head := make([]byte, 4)
@@ -105,7 +105,7 @@ func checkProgram(fsys rootfs.FS, program, arg string) error {
 			err = info.ExecError()
 		}
 		if err != nil {
-			return badInputErr(err, "%s: %s", arg, describe(err))
+			return &FileError{Path: arg, Err: err}
 		}
 	case n >= 2 && string(head[:2]) == "#!":
 	default:

@@ -42,14 +42,14 @@ func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
 	c := &spec{}
 	for _, a := range o.Add {
 		if a.Src == "" || !path.IsAbs(a.Dst) {
-			return nil, badInput("--add %q: want SRC:DST with an absolute DST", a.Src+":"+a.Dst)
+			return nil, &OptionError{Option: "Add", Value: a.Src + ":" + a.Dst, Err: ErrSyntax}
 		}
 		abs, err := filepath.Abs(a.Src)
 		if err != nil {
-			return nil, badInputErr(err, "--add %s: %v", a.Src, err)
+			return nil, &OptionError{Option: "Add", Value: a.Src, Err: err}
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return nil, badInputErr(err, "%s: %s", a.Src, describe(err))
+			return nil, &FileError{Path: a.Src, Err: err}
 		}
 		c.adds = append(c.adds, closure.Input{Path: rootfs.Clean(a.Dst), FS: host, SourcePath: abs, Layer: closure.LayerApp})
 	}
@@ -76,7 +76,7 @@ func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
 	for _, e := range o.Env {
 		k, _, ok := strings.Cut(e, "=")
 		if !ok || k == "" {
-			return nil, badInput("--env %q: want K=V", e)
+			return nil, &OptionError{Option: "Env", Value: e, Err: ErrSyntax}
 		}
 		c.env = setEnv(c.env, e)
 	}
@@ -106,16 +106,16 @@ func checkBase(fsys rootfs.FS, root string, c *spec) ([]string, error) {
 			base = append(base, in)
 			continue
 		}
-		flag, pkg := "--ca-certs", "ca-certificates"
+		option, pkg := "CACerts", "ca-certificates"
 		if in.Path == zoneinfo {
-			flag, pkg = "--tzdata", "tzdata"
+			option, pkg = "Tzdata", "tzdata"
 		}
 		where := ""
 		if root != "/" {
 			where = " in the root " + root
 		}
 		if !c.optional[in.Path] {
-			return nil, badInputErr(err, "%s: %s%s: %s (install %s there, or leave out %s)", flag, in.Path, where, describe(err), pkg, flag)
+			return nil, &OptionError{Option: option, Err: &RootFileError{Root: root, Path: in.Path, Package: pkg, Err: err}}
 		}
 		warnings = append(warnings, fmt.Sprintf("no %s%s: the image has none (install %s there)", in.Path, where, pkg))
 		if in.Path == caBundle {

@@ -85,7 +85,7 @@ func traceRuns(ctx context.Context, o *Options, entrypoint []string, env []strin
 			if errors.Is(err, context.Canceled) {
 				return nil, nil, err
 			}
-			return nil, nil, badInputErr(err, "--trace %s: %v", strings.Join(argv, " "), err)
+			return nil, nil, &OptionError{Option: "Traces", Value: strings.Join(argv, " "), Err: err}
 		}
 		t := Trace{Argv: argv, ExitCode: res.ExitCode, TimedOut: res.TimedOut}
 		for _, a := range res.Accesses {
@@ -148,7 +148,7 @@ func imageView(root, user string) (*runView, error) {
 	v := &runView{dir: dir}
 	fail := func(err error) (*runView, error) {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("a view of the image for --trace: %w", err)
+		return nil, fmt.Errorf("a view of the image for a traced run: %w", err)
 	}
 	files := []struct {
 		target, content string

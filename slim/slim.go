@@ -76,10 +76,24 @@ type Result struct {
 
 // Errors callers branch on.
 var (
-	// ErrBadKeep is returned (wrapped) when a path to keep is not in the
-	// image.
+	// ErrBadKeep is returned (in a *KeepError) when a path to keep is not
+	// in the image.
 	ErrBadKeep = errors.New("not in the image")
+	// ErrKeepRelative is returned (in a *KeepError) when a path to keep
+	// is not absolute.
+	ErrKeepRelative = errors.New("want an absolute path of the image")
 )
+
+// KeepError is a path of Options.Keep that cannot be kept; Err is
+// ErrBadKeep or ErrKeepRelative.
+type KeepError struct {
+	Path string
+	Err  error
+}
+
+func (e *KeepError) Error() string { return fmt.Sprintf("keep %q: %v", e.Path, e.Err) }
+
+func (e *KeepError) Unwrap() error { return e.Err }
 
 // StartError says that an entrypoint cannot start: the original image's
 // (Original), or the slim image's while the original's can.
@@ -117,7 +131,8 @@ func (e *StartError) Error() string {
 // for the contents of the kept files the view does not hold (see
 // [imagefs.FS.KeepContents]). Errors: a [*StartError] when the original
 // image cannot start or the slim one would not; [closure.ErrMissing]
-// (wrapped) when a library is not in the image; [ErrBadKeep] (wrapped).
+// (wrapped) when a library is not in the image; a [*KeepError] for a
+// path of Options.Keep.
 func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -259,10 +274,10 @@ func compute(view rootfs.FS, program, workdir string, keep, traced, exclude []st
 	inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
 	for _, k := range keep {
 		if !strings.HasPrefix(k, "/") {
-			return nil, fmt.Errorf("--keep %q: want an absolute path of the image", k)
+			return nil, &KeepError{Path: k, Err: ErrKeepRelative}
 		}
 		if _, err := rootfs.Realpath(view, k); err != nil {
-			return nil, fmt.Errorf("--keep %s: %w", k, ErrBadKeep)
+			return nil, &KeepError{Path: k, Err: ErrBadKeep}
 		}
 		inputs = append(inputs, closure.Input{Path: rootfs.Clean(k), Layer: closure.LayerApp})
 	}

@@ -166,6 +166,10 @@ func TestSlimErrors(t *testing.T) {
 		t.Errorf("Slim(missing entrypoint) = %v, want a StartError of the original", err)
 	}
 	if _, _, err := Slim(ctx, fatImage(t, "/app/run.sh"), Options{Keep: []string{"/nope"}}); !errors.Is(err, ErrBadKeep) {
-		t.Errorf("Slim(--keep /nope) = %v, want ErrBadKeep", err)
+		t.Errorf("Slim(Keep /nope) = %v, want ErrBadKeep", err)
+	}
+	var ke *KeepError
+	if _, _, err := Slim(ctx, fatImage(t, "/app/run.sh"), Options{Keep: []string{"etc"}}); !errors.As(err, &ke) || ke.Path != "etc" || !errors.Is(err, ErrKeepRelative) {
+		t.Errorf("Slim(Keep etc) = %v, want a KeepError of etc, ErrKeepRelative", err)
 	}
 }

@@ -49,6 +49,15 @@ type Options struct {
 	SBOM           bool
 }
 
+// LayersError is an Options.From out of the image's layers.
+type LayersError struct {
+	From, Layers int
+}
+
+func (e *LayersError) Error() string {
+	return fmt.Sprintf("keep %d layers: the image has %d", e.From, e.Layers)
+}
+
 // Result describes a squash.
 type Result struct {
 	LayersBefore, LayersAfter int
@@ -75,7 +84,7 @@ func Squash(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result,
 		return nil, nil, fmt.Errorf("reading layers: %w", err)
 	}
 	if opts.From < 0 || opts.From > len(layers) {
-		return nil, nil, fmt.Errorf("--from %d: the image has %d layers", opts.From, len(layers))
+		return nil, nil, &LayersError{From: opts.From, Layers: len(layers)}
 	}
 	res := &Result{LayersBefore: len(layers), LayersAfter: len(layers)}
 	if opts.From == len(layers) {

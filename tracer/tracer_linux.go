@@ -131,7 +131,7 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	dir := opts.Dir
 	if opts.Root != "" {
 		if os.Geteuid() != 0 {
-			return nil, fmt.Errorf("%w: --root needs root (chroot)", ErrStart)
+			return nil, fmt.Errorf("%w: Options.Root needs root (chroot)", ErrStart)
 		}
 		root, err := filepath.Abs(opts.Root)
 		if err == nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,10 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fromscratch/fromscratch/builder"
-	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/internal/progress"
-	"github.com/fromscratch/fromscratch/internal/reason"
 	"github.com/fromscratch/fromscratch/tracer"
 )
 
@@ -242,7 +239,7 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	}
 	res, err := builder.Build(ctx, bo)
 	if err != nil {
-		return buildExit(err)
+		return builderError(err)
 	}
 	defer res.Close()
 	for _, t := range res.Traces {
@@ -417,7 +414,7 @@ func readPathList(name string) ([]string, error) {
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, usage("--files-from %s: %s", name, reason.Of(err))
+			return nil, usage("--files-from %s: %s", name, describe(err))
 		}
 		defer f.Close()
 		r = f
@@ -427,18 +424,6 @@ func readPathList(name string) ([]string, error) {
 		return nil, usage("--files-from %s: %v", name, err)
 	}
 	return paths, nil
-}
-
-// buildExit gives builder's errors their exit code: 2 for unusable input,
-// 1 for a library or the loader not found, 2 for any other failure.
-func buildExit(err error) error {
-	switch {
-	case errors.Is(err, builder.ErrBadInput):
-		return &exitError{code: 2, msg: err.Error()}
-	case errors.Is(err, closure.ErrMissing), errors.Is(err, builder.ErrWouldNotStart):
-		return &exitError{code: 1, msg: err.Error()}
-	}
-	return err
 }
 
 // words parses a JSON array of strings, or splits words as a shell does

@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fromscratch/fromscratch/imagesrc"
-	"github.com/fromscratch/fromscratch/internal/reason"
 	"github.com/fromscratch/fromscratch/ldso"
 )
 
@@ -349,9 +348,3 @@ func printTree(w io.Writer, file string, res *ldso.Result) {
 	}
 	walk(res.Deps, res.Info.Needed, "")
 }
-
-// describe is the reason part of "FILE: reason".
-func describe(err error) string { return reason.Of(err) }
-
-// unwrapPathError is the error inside a *fs.PathError, or err.
-func unwrapPathError(err error) error { return reason.Unwrap(err) }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -22,31 +21,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()
+	if msg := message(err); msg != "" {
+		fmt.Fprintf(os.Stderr, "fromscratch: %s\n", msg)
+	}
 	os.Exit(exitCode(err))
-}
-
-// exitError carries a command's exit code: 1 the work was done and found a
-// problem, 2 bad usage or unusable input. Its message, if any, has already
-// been printed unless print is set.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintf(os.Stderr, "fromscratch: %s\n", ee.msg)
-		}
-		return ee.code
-	}
-	// Anything else is a usage error from cobra or a failure to do the work.
-	fmt.Fprintf(os.Stderr, "fromscratch: %s\n", suggestCommand(err.Error()))
-	return 2
 }

@@ -236,18 +236,7 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	}
 	out, res, err := slim.Slim(ctx, img, sopts)
 	if err != nil {
-		var se *slim.StartError
-		switch {
-		case errors.As(err, &se):
-			return &exitError{code: 1, msg: fmt.Sprintf("slim %s: %v (see fromscratch doctor %s)", ref, err, ref)}
-		case errors.Is(err, closure.ErrMissing):
-			return &exitError{code: 1, msg: fmt.Sprintf("slim %s: %v: the image lacks what its entrypoint needs (see fromscratch doctor %s)", ref, err, ref)}
-		case errors.Is(err, slim.ErrBadKeep):
-			return usage("slim %s: %v", ref, err)
-		case errors.Is(err, context.Canceled):
-			return err
-		}
-		return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %s", ref, describe(err))}
+		return slimError(ref, err)
 	}
 	if len(probes) > 0 {
 		bar.Stop()
@@ -255,7 +244,7 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 		if err := checkSlim(ctx, eng, out, probes, want, o.timeout); err != nil {
 			var d *probeDiff
 			if errors.As(err, &d) {
-				return &exitError{code: 1, msg: fmt.Sprintf("slim %s: %v: nothing written (keep what is missing with --keep, or add a probe that uses it)", ref, err)}
+				return &worded{msg: fmt.Sprintf("slim %s: %v: nothing written (keep what is missing with --keep, or add a probe that uses it)", ref, err), err: err}
 			}
 			return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %v", ref, describe(err))}
 		}

@@ -117,7 +117,7 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	out, res, err := squash.Squash(ctx, img, squash.Options{From: o.from, Level: level, Uncompressed: uncompressed, Name: ref,
 		PackageRecords: !o.sbom.noRecords, SBOM: o.sbom.file != ""})
 	if err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
+		return squashError(ref, err)
 	}
 	if c, ok := res.Squashed.(io.Closer); ok {
 		defer c.Close()
