@@ -71,7 +71,7 @@ every case where the program ran, even when it failed or timed out.`,
 	f := cmd.Flags()
 	f.SetInterspersed(false) // the flags after PROGRAM are its own
 	f.StringVar(&o.root, "root", "", "run PROGRAM chrooted into this directory (root only); paths are listed as inside it")
-	f.StringVarP(&o.output, "output", "o", "", "write the list to FILE (default: stderr, after the program exits)")
+	f.StringVarP(&o.output, "output", "o", "", "write the list to FILE (- for stdout; default: stderr; after the program exits)")
 	f.BoolVar(&o.json, "json", false, `write JSON: {"argv", "exit_code", "timed_out", "accesses": [{"path", "op", "found", "pid"}]}`)
 	f.DurationVar(&o.timeout, "timeout", 0, "kill the program and its children after this long (e.g. 30s; default: none); the trace is kept")
 	f.BoolVar(&o.all, "all", false, "keep paths under /proc, /sys and /dev, and the files the run created")
@@ -128,12 +128,19 @@ func runTrace(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o 
 	} else {
 		writeTraceText(&buf, argv, res)
 	}
-	if o.output == "" {
-		if _, werr := stderr.Write(buf.Bytes()); werr != nil {
+	switch o.output {
+	case "", "-":
+		w := stderr
+		if o.output == "-" {
+			w = stdout
+		}
+		if _, werr := w.Write(buf.Bytes()); werr != nil {
 			return werr
 		}
-	} else if werr := image.WriteFileAtomic(o.output, buf.Bytes()); werr != nil {
-		return usage("%s: %v", o.output, unwrapPathError(werr))
+	default:
+		if werr := image.WriteFileAtomic(o.output, buf.Bytes()); werr != nil {
+			return usage("%s: %v", o.output, unwrapPathError(werr))
+		}
 	}
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return usage("trace: %s", traceReason(err))

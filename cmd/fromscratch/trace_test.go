@@ -135,6 +135,23 @@ func TestTraceJSONOutput(t *testing.T) {
 	}
 }
 
+// TestTraceStdoutList: -o - writes the list to stdout after the program's
+// own output, and no file named "-".
+func TestTraceStdoutList(t *testing.T) {
+	sh := requireTool(t, "sh")
+	dir := t.TempDir()
+	stdout, stderr, code := runTraceCLI(t, dir, "", nil, "trace", "-o", "-", "--", sh, "-c", "echo out; cat /etc/hostname >/dev/null")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if !strings.HasPrefix(stdout, "out\n# fromscratch trace: ") || !strings.Contains(stdout, "\n/etc/hostname\n") {
+		t.Errorf("stdout %q: want the program's line, then the list with /etc/hostname", stdout)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files written in the working directory: %v", ents)
+	}
+}
+
 func TestTraceTimeout(t *testing.T) {
 	sh := requireTool(t, "sh")
 	dir := t.TempDir()
