@@ -18,6 +18,7 @@ import (
 	"github.com/fromscratch/fromscratch/gobuild"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/rootfs"
+	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/sbom"
 )
 
@@ -89,6 +90,9 @@ type job struct {
 // Result.Close after writing them. Build may run `go build`; it prints
 // nothing.
 func Build(ctx context.Context, o Options) (res *Result, err error) {
+	if len(o.Roots) > 1 {
+		return buildRoots(ctx, o)
+	}
 	if o.GoPackage == "" && o.Program == "" {
 		return nil, badInput("build: give PROGRAM, or --go PKG for a Go program")
 	}
@@ -106,11 +110,14 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if o.GoPackage == "" && len(platforms) > 1 {
 		return nil, badInput("build: one --platform for PROGRAM (several are for --go): %s", strings.Join(platforms, ","))
 	}
-	root := o.root()
-	fsys, err := rootfs.Dir(root)
+	r, err := o.theRoot()
 	if err != nil {
-		return nil, badInputErr(err, "%s: %v", root, unwrapPathError(err))
+		return nil, err
 	}
+	if len(o.Traces) > 0 && r.IsImage() {
+		return nil, badInputErr(rootsrc.ErrImageRoot, "--trace: the root %s is an image: the traced run needs a directory root (build without --trace, then doctor --run the image)", r.Name)
+	}
+	root, fsys, hostRoot := r.Name, r.FS, r.Dir == "/"
 	host, err := rootfs.Dir("/")
 	if err != nil {
 		return nil, err
@@ -133,7 +140,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	// from the current directory: the image does not depend on where the
 	// checkout is, and $ORIGIN layouts under it still hold.
 	var place *placement
-	if o.GoPackage == "" && root == "/" {
+	if o.GoPackage == "" && hostRoot {
 		if place = relativePlacement(o.Program, o.Files); place != nil {
 			mounts = append(mounts, rootfs.Mount{Dst: AppDir, FS: host, Src: place.base})
 		}
@@ -181,7 +188,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		if p, ok := place.image(arg); ok {
 			program = p
 			res.Notes = append(res.Notes, fmt.Sprintf("%s is %s in the image (a relative path goes under %s)", arg, p, AppDir))
-		} else if root == "/" {
+		} else if hostRoot {
 			if abs, err := filepath.Abs(program); err == nil {
 				program = abs
 			}
@@ -207,7 +214,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			if q, ok := place.image(a); ok {
 				p = q
 				res.Notes = append(res.Notes, fmt.Sprintf("%s is %s in the image", a, q))
-			} else if root == "/" {
+			} else if hostRoot {
 				if abs, err := filepath.Abs(a); err == nil {
 					p = abs
 				}
@@ -276,12 +283,16 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if res.Tag == "" {
 		res.Tag = tagName + ":latest"
 	}
-	want := ""
+	want := r.Platform
 	if len(platforms) == 1 {
 		want = platforms[0]
 	}
+	common.root = r
+	for _, m := range mounts {
+		common.mounted = append(common.mounted, m.Dst)
+	}
 	dbg := &debugSource{o: &o, fsys: fsys, host: host}
-	pk := &packages{root: root}
+	pk := &packages{root: r}
 	for _, j := range jobs {
 		img, sum, warnings, err := buildImage(ctx, &o, fsys, common, dbg, j, want, iopts)
 		if err != nil {

@@ -159,7 +159,6 @@ func TestBuildBadInput(t *testing.T) {
 		{"no-program", Options{}, "build: give PROGRAM, or --go PKG for a Go program"},
 		{"go-and-program", Options{GoPackage: "./x", Program: "/bin/true"}, "build --go ./x: no PROGRAM or FILE arguments (/bin/true); add files with --add SRC:DST"},
 		{"two-platforms", Options{Program: "/bin/true", Platforms: []string{"linux/amd64,linux/arm64"}}, "build: one --platform for PROGRAM (several are for --go): linux/amd64,linux/arm64"},
-		{"no-root", Options{Root: filepath.Join(dir, "nope"), Program: "/bin/true"}, filepath.Join(dir, "nope") + ": no such file or directory"},
 		{"missing", Options{Program: filepath.Join(dir, "missing")}, filepath.Join(dir, "missing") + ": no such file or directory"},
 		{"not-executable", Options{Program: notExec}, notExec + ": not executable (mode -rw-r--r--)"},
 		{"not-a-file", Options{Program: dir}, dir + ": not a regular file"},
