@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// TestBuildRootImageArchive builds jq from the host, then from that image
+// (--root docker-archive:A.tar): the two images are one, digest for digest.
+// Building from an image's view loses nothing of what a directory gives.
+func TestBuildRootImageArchive(t *testing.T) {
+	requireFile(t, "/usr/bin/jq")
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.tar"), filepath.Join(dir, "b.tar")
+	first := run(t, "", bin, "build", "-o", a, "/usr/bin/jq")
+	second := run(t, "", bin, "build", "--root", "docker-archive:"+a, "-o", b, "/usr/bin/jq")
+	if first != second || !strings.HasPrefix(first, "sha256:") {
+		t.Errorf("built from the host: %q; from that image: %q", first, second)
+	}
+}
+
+// TestBuildRootErrors: a root that cannot serve the build says so in one
+// line, exit 2.
+func TestBuildRootErrors(t *testing.T) {
+	requireFile(t, "/usr/bin/jq")
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	img := filepath.Join(dir, "jq.tar")
+	run(t, "", bin, "build", "-o", img, "/usr/bin/jq")
+	other := "linux/arm64"
+	if out, _ := exec.Command("uname", "-m").Output(); strings.TrimSpace(string(out)) == "aarch64" {
+		other = "linux/amd64"
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"build", "--root", other + "=/", "-o", dir + "/x.tar", "/usr/bin/jq"}, "/usr/bin/jq: is linux/"},
+		{[]string{"build", "--root", "/", "--root", other + "=/", "--oci-layout", dir + "/l", "/usr/bin/jq"}, "--root " + other + "=/: /usr/bin/jq: is linux/"},
+		{[]string{"build", "--root", "/", "--root", "/", "--oci-layout", dir + "/l", "/usr/bin/jq"}, "--root / and --root /: both are linux/"},
+		{[]string{"build", "--root", "/", "--root", other + "=/", "-o", dir + "/x.tar", "/usr/bin/jq"}, "-o " + dir + "/x.tar: a docker load tarball holds one platform, and 2 roots"},
+		{[]string{"build", "--root", "docker-archive:" + img, "--trace", "--version", "-o", dir + "/x.tar", "/usr/bin/jq"}, "--trace: the root docker-archive:" + img + " is an image"},
+		{[]string{"build", "--root", dir + "/nope", "-o", dir + "/x.tar", "/usr/bin/jq"}, dir + "/nope: no such file or directory"},
+		{[]string{"trace", "--root", "docker-archive:" + img, "--", "/usr/bin/jq"}, "trace: --root docker-archive:" + img + ": an image"},
+	} {
+		_, stderr, err := runErr("", bin, tc.args...)
+		if sqExitCode(err) != 2 || !strings.HasPrefix(stderr, "fromscratch: "+tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("fromscratch %s: exit %d, stderr %q; want exit 2, one line starting %q", strings.Join(tc.args, " "), sqExitCode(err), stderr, tc.want)
+		}
+	}
+}
+
+// pushRootImage pushes the directory root as a one-layer image of the
+// platform linux/arch to ref (a registry on 127.0.0.1), as `docker import`
+// would make it.
+func pushRootImage(t *testing.T, root, arch, ref string) {
+	t.Helper()
+	layerTar := filepath.Join(t.TempDir(), "layer.tar")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "tar", "-C", root, "--exclude=./"+arm64Marker, "--exclude=./proc/*", "--exclude=./sys/*", "--exclude=./dev/*",
+		"-cf", layerTar, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar -C %s: %v\n%s", root, err, out)
+	}
+	layer, err := tarball.LayerFromFile(layerTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img, remote.WithContext(ctx)); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+}
+
+// TestBuildRootRegistryImage builds curl from a Debian 12 image in a
+// registry (the arm64 debootstrap root, pushed as 127.0.0.1:PORT/deb:12),
+// never extracted: the image is the one built from the root directory,
+// digest for digest, and runs in Docker (arm64 through qemu) as curl does
+// in a chroot of the root.
+func TestBuildRootRegistryImage(t *testing.T) {
+	root := arm64DebianRoot(t)
+	requireDocker(t)
+	host := startRegistry(t)
+	bin := fromscratchBin(t)
+	ref := host + "/deb:12"
+	pushRootImage(t, root, "arm64", ref)
+
+	dir := t.TempDir()
+	tag := uniqueTag("roots-curl")
+	fromImage := filepath.Join(dir, "image.tar")
+	got := run(t, "", bin, "build", "--insecure", "--root", ref, "-o", fromImage, "-t", tag, "/usr/bin/curl")
+	want := run(t, "", bin, "build", "--root", root, "-o", filepath.Join(dir, "dir.tar"), "-t", tag, "/usr/bin/curl")
+	if got != want {
+		t.Errorf("built from %s: %q; from the directory it was made of: %q", ref, got, want)
+	}
+	if cfg := imageTarConfig(t, fromImage); cfg.Architecture != "arm64" {
+		t.Errorf("image platform %s/%s, want linux/arm64", cfg.OS, cfg.Architecture)
+	}
+	chroot, errOut, err := chrootRun(root, "", "/usr/bin/curl", "--version")
+	if err != nil || !strings.Contains(chroot, "aarch64") {
+		t.Fatalf("chroot %s curl --version = %v, %q\n%s", root, err, chroot, errOut)
+	}
+	run(t, "", "docker", "load", "-i", fromImage)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	if out := run(t, "", "docker", "run", "--rm", "--platform", "linux/arm64", tag, "--version"); out != chroot {
+		t.Errorf("in Docker, curl --version printed %q; in the chroot %q", out, chroot)
+	}
+}
+
+// TestBuildRootsIndex builds curl from the host root and the arm64
+// debootstrap root (--root linux/amd64=/ --root linux/arm64=DIR) into one
+// index pushed to a registry: it has both platforms, and each entry runs
+// in Docker and prints what curl prints on its own root.
+func TestBuildRootsIndex(t *testing.T) {
+	if out, _ := exec.Command("uname", "-m").Output(); strings.TrimSpace(string(out)) != "x86_64" {
+		t.Skip("the host root is linux/amd64 here")
+	}
+	requireFile(t, "/usr/bin/curl")
+	armRoot := arm64DebianRoot(t)
+	requireDocker(t)
+	host := startRegistry(t)
+	bin := fromscratchBin(t)
+	ref := fmt.Sprintf("%s/fromscratch-test/roots-curl:%d", host, os.Getpid())
+	run(t, "", bin, "build", "--root", "linux/amd64=/", "--root", "linux/arm64="+armRoot, "--insecure", "--push", ref, "/usr/bin/curl")
+
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r)
+	if err != nil {
+		t.Fatalf("remote.Index(%s) = %v", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests := map[string]v1.Hash{}
+	for _, m := range im.Manifests {
+		if m.Platform != nil {
+			digests[m.Platform.String()] = m.Digest
+		}
+	}
+	if len(im.Manifests) != 2 || len(digests) != 2 {
+		t.Fatalf("index manifests %v, want linux/amd64 and linux/arm64", digests)
+	}
+	hostOut := run(t, "", "/usr/bin/curl", "--version")
+	armOut, errOut, err := chrootRun(armRoot, "", "/usr/bin/curl", "--version")
+	if err != nil {
+		t.Fatalf("chroot %s curl --version = %v\n%s", armRoot, err, errOut)
+	}
+	for plat, want := range map[string]string{"linux/amd64": hostOut, "linux/arm64": armOut} {
+		d, ok := digests[plat]
+		if !ok {
+			t.Errorf("no %s in the index", plat)
+			continue
+		}
+		entry := ref[:strings.LastIndex(ref, ":")] + "@" + d.String()
+		run(t, "", "docker", "pull", "--platform", plat, entry)
+		t.Cleanup(func() { exec.Command("docker", "rmi", "-f", entry).Run() })
+		if got := run(t, "", "docker", "run", "--rm", "--platform", plat, entry, "--version"); got != want {
+			t.Errorf("%s entry: curl --version printed %q; on its root %q", plat, got, want)
+		}
+	}
+	if hostOut == armOut {
+		t.Errorf("both roots print %q: the test cannot tell the entries apart", hostOut)
+	}
+}
