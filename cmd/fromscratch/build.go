@@ -76,6 +76,11 @@ checkout is. The image runs as the user nonroot (65532) unless --user says
 otherwise; it has /etc/passwd and /etc/group (root and nonroot), /tmp and
 /etc/nsswitch.conf.
 
+--root is a directory or an image (any reference inspect takes), read
+without extracting it. Repeated as --root PLATFORM=ROOT, it builds PROGRAM
+from each root, one image each, combined in an index (--oci-layout, --push);
+each root's programs must be of its PLATFORM.
+
 Layers, lowest first: the loader, the C library and the runtime files; the
 other libraries; the program and its files. Images built from one root share
 their lower layers. The same inputs give the same image digest
@@ -129,6 +134,12 @@ input (a Go build that fails).`,
 
   # from another root filesystem, to an OCI layout
   fromscratch build --root /srv/arm64-root --oci-layout ./out -t jq /usr/bin/jq
+
+  # from an image, never extracted (a registry, docker-archive:, oci-layout:, docker-daemon:)
+  fromscratch build --root registry.example.com/debian:12 -o curl.tar /usr/bin/curl
+
+  # one image per root, for two platforms, in one index
+  fromscratch build --root linux/amd64=/ --root linux/arm64=/srv/arm64-root --push registry.example.com/tools/curl:8 curl
 
   # push to a registry (credentials from ~/.docker/config.json)
   fromscratch build --push registry.example.com/tools/jq:1.6 /usr/bin/jq
