@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -45,9 +46,7 @@ type runReport struct {
 }
 
 func runDoctorRun(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *doctorOptions, ref string, args []string, hasArgs bool) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = cmp.Or(ctx, context.Background())
 	if hasArgs {
 		o.args, o.hasArgs = args, true
 	}

@@ -90,7 +90,6 @@ func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files 
 		return err
 	}
 	defer root.Close()
-	fsys := root.FS
 	opts := ldso.Options{UseConf: o.useConf}
 	if o.libraryPath != "" {
 		opts.LibraryPath = strings.FieldsFunc(o.libraryPath, func(r rune) bool { return r == ':' || r == ';' })
@@ -114,7 +113,7 @@ func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files 
 		}
 	}
 	defer collectLess(len(paths))()
-	r := ldso.New(fsys, opts)
+	r := ldso.New(root.FS, opts)
 	results, errs := r.ResolveAll(paths)
 	if err := ctx.Err(); err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("ldd: %v", err)} // interrupted: no partial answer
