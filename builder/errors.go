@@ -66,6 +66,3 @@ func describeBusybox(err error) string {
 
 // describe is the reason part of "FILE: reason".
 func describe(err error) string { return reason.Of(err) }
-
-// unwrapPathError is the error inside a *fs.PathError, or err.
-func unwrapPathError(err error) error { return reason.Unwrap(err) }
