@@ -83,6 +83,7 @@ type job struct {
 	program  string // the entrypoint, a path in the image
 	inputs   []closure.Input
 	platform *v1.Platform // for --go: the platform built for
+	wantFrom string       // where the platform asked for comes from, when not --platform
 }
 
 // Build builds the image of o.Program, or of o.GoPackage for each
@@ -263,7 +264,11 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			}
 		}
 		inputs = append(inputs, used...)
-		jobs = append(jobs, job{arg: arg, program: program, inputs: append(inputs, common.adds...)})
+		j := job{arg: arg, program: program, inputs: append(inputs, common.adds...)}
+		if len(platforms) == 0 && r.IsImage() {
+			j.wantFrom = " (the platform of the image " + r.Name + ")"
+		}
+		jobs = append(jobs, j)
 	}
 
 	if o.GoPackage != "" && len(o.Paths) > 0 {

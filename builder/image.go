@@ -193,7 +193,7 @@ func setPlatform(cfg *image.Config, plan *closure.Plan, j job, want string) erro
 			got += "/" + cfg.Variant
 		}
 		if cfg.Architecture != "" && want != got && want != cfg.Architecture {
-			return badInput("%s: is linux/%s, not linux/%s", j.arg, got, want)
+			return badInput("%s: is linux/%s, not linux/%s%s", j.arg, got, want, j.wantFrom)
 		}
 		if cfg.Architecture == "" {
 			a, v, _ := strings.Cut(want, "/")
