@@ -296,7 +296,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	for _, m := range mounts {
 		common.mounted = append(common.mounted, m.Dst)
 	}
-	dbg := &debugSource{o: &o, fsys: fsys, host: host}
+	dbg := &debugSource{o: &o, fsys: fsys, host: host, keep: func(paths []string) error { return r.KeepContents(ctx, paths) }}
 	pk := &packages{root: r}
 	for _, j := range jobs {
 		img, sum, warnings, err := buildImage(ctx, &o, fsys, common, dbg, j, want, iopts)

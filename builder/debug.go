@@ -19,6 +19,9 @@ type debugSource struct {
 	fsys, host rootfs.FS
 	busyboxes  []*debuglayer.Busybox // read once, on first use
 	read       bool
+	// keep makes the whole contents of files of the root readable (an
+	// image root's view keeps only what the loader reads of a program).
+	keep func(paths []string) error
 }
 
 // items are the debug layer's items for an image of architecture arch
@@ -27,6 +30,13 @@ func (d *debugSource) items(arch string, base *closure.Plan, copts closure.Optio
 	if !d.read {
 		d.read = true
 		if len(d.o.Busybox) == 0 {
+			if real, err := rootfs.Realpath(d.fsys, "/bin/busybox"); err == nil && d.keep != nil {
+				if fi, err := d.fsys.Lstat(real); err == nil && fi.Mode().IsRegular() {
+					if err := d.keep([]string{real}); err != nil {
+						return nil, err
+					}
+				}
+			}
 			bb, err := debuglayer.OpenBusybox(d.fsys, "/bin/busybox")
 			if err != nil {
 				return nil, badInputErr(err, "--debug: %s: %s (install busybox-static in the root, or give --busybox PATH)", path.Join(d.o.root(), "bin/busybox"), describeBusybox(err))

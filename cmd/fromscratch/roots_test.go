@@ -20,7 +20,9 @@ import (
 
 // TestBuildRootImageArchive builds jq from the host, then from that image
 // (--root docker-archive:A.tar): the two images are one, digest for digest.
-// Building from an image's view loses nothing of what a directory gives.
+// Building from an image's view loses nothing of what a directory gives:
+// nor does a debug build with time zones and CA certificates, whose busybox
+// and data files the view does not hold until the build reads them.
 func TestBuildRootImageArchive(t *testing.T) {
 	requireFile(t, "/usr/bin/jq")
 	bin := fromscratchBin(t)
@@ -30,6 +32,15 @@ func TestBuildRootImageArchive(t *testing.T) {
 	second := run(t, "", bin, "build", "--root", "docker-archive:"+a, "-o", b, "/usr/bin/jq")
 	if first != second || !strings.HasPrefix(first, "sha256:") {
 		t.Errorf("built from the host: %q; from that image: %q", first, second)
+	}
+
+	requireFile(t, "/bin/busybox")
+	extras := []string{"--tzdata", "--ca-certs", "/usr/bin/curl"}
+	run(t, "", bin, append([]string{"build", "-o", a, "--add", "/bin/busybox:/bin/busybox"}, extras...)...)
+	first = run(t, "", bin, append([]string{"build", "-o", b, "--debug"}, extras...)...)
+	second = run(t, "", bin, append([]string{"build", "--root", "docker-archive:" + a, "-o", b, "--debug"}, extras...)...)
+	if first != second {
+		t.Errorf("--debug built from the host: %q; from an image of its files: %q", first, second)
 	}
 }
 
