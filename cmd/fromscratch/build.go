@@ -170,7 +170,7 @@ input (a Go build that fails).`,
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: PROGRAM's name:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry for --push and an image --root")
 	f.StringArrayVar(&o.roots, "root", nil, "root filesystem to take PROGRAM, FILEs and libraries from: a directory or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference; a bare name is looked for in the Docker engine first), read without extracting it (default /); repeat as --root PLATFORM=ROOT for a multi-platform image, one image per root")
-	f.StringSliceVar(&o.platform, "platform", nil, "expected platform, e.g. linux/arm64 (default: PROGRAM's); with --go, the platforms to build (comma-separated or repeated; default: the host's)")
+	f.StringSliceVar(&o.platform, "platform", nil, "expected platform, e.g. linux/arm64 (default: PROGRAM's, or an image root's), which picks one image of an image root's index; with --go, the platforms to build (comma-separated or repeated; default: the host's)")
 	f.StringVar(&o.entrypoint, "entrypoint", "", `entrypoint, a JSON array or words (default: PROGRAM)`)
 	f.StringVar(&o.cmd, "cmd", "", "default arguments, a JSON array or words")
 	f.StringArrayVar(&o.env, "env", nil, "K=V environment variable (repeatable); PATH has a default")

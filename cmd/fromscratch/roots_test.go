@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -134,6 +135,14 @@ func TestBuildRootRegistryImage(t *testing.T) {
 	want := run(t, "", bin, "build", "--root", root, "-o", filepath.Join(dir, "dir.tar"), "-t", tag, "/usr/bin/curl")
 	if got != want {
 		t.Errorf("built from %s: %q; from the directory it was made of: %q", ref, got, want)
+	}
+	// With the packages that own curl's files, and the SBOM: the package
+	// database is read from the image's view as from the directory.
+	for _, from := range []string{ref, root} {
+		run(t, "", bin, "build", "--insecure", "--root", from, "-o", filepath.Join(dir, "pk.tar"), "--packages", "--sbom", filepath.Join(dir, "sbom-"+filepath.Base(from)+".json"), "/usr/bin/curl")
+	}
+	if a, b := readFile(t, filepath.Join(dir, "sbom-deb:12.json")), readFile(t, filepath.Join(dir, "sbom-"+filepath.Base(root)+".json")); !bytes.Equal(a, b) || !bytes.Contains(a, []byte(`"libcurl4"`)) {
+		t.Errorf("--packages --sbom from the image and from the directory differ (or name no libcurl4):\n%.300s\n%.300s", a, b)
 	}
 	if cfg := imageTarConfig(t, fromImage); cfg.Architecture != "arm64" {
 		t.Errorf("image platform %s/%s, want linux/arm64", cfg.OS, cfg.Architecture)
