@@ -223,8 +223,8 @@ func printRunFix(w io.Writer, rr *runReport, inRoot []runMissing) {
 		for i, m := range inRoot {
 			paths[i] = shellQuote(m.Path)
 		}
-		fmt.Fprintf(w, "  fix: build from the reference image with the paths it lacks:\n")
-		fmt.Fprintf(w, "    fromscratch build%s -o image.tar %s %s\n", rootFlag, program, strings.Join(paths, " "))
+		fmt.Fprintf(w, "  fix: add them to the build from the reference image (a trace needs a directory root):\n")
+		fmt.Fprintf(w, "    fromscratch build%s ... %s %s\n", rootFlag, program, strings.Join(paths, " "))
 		return
 	}
 	fmt.Fprintf(w, "  fix: trace the same job on the reference root and build with the paths it uses:\n")

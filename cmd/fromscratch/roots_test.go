@@ -217,3 +217,44 @@ func TestBuildRootsIndex(t *testing.T) {
 		t.Errorf("both roots print %q: the test cannot tell the entries apart", hostOut)
 	}
 }
+
+// TestDoctorRunImageRoot: doctor --run with an image as the reference root
+// names the paths that image has and the image's run lacks (iconv's gconv
+// modules), and the fix, to add them to the build from that image; added
+// as it says, round after round, they make an image whose run lacks
+// nothing.
+func TestDoctorRunImageRoot(t *testing.T) {
+	requireDocker(t)
+	requireFile(t, filepath.Join(gconvDir, "ISO8859-1.so"))
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	img, ref := filepath.Join(dir, "img.tar"), filepath.Join(dir, "ref.tar")
+	run(t, "", bin, "build", "-o", ref, "--add", gconvDir+":"+gconvDir, "/usr/bin/iconv")
+	root := "docker-archive:" + ref
+	job := []string{"-f", "UTF-8", "-t", "ISO-8859-1"}
+	build := []string{"build", "--root", root, "-o", img, "/usr/bin/iconv"}
+	for round := 1; ; round++ {
+		run(t, "", bin, build...)
+		out, errOut, code := runFromscratchIn(t, "h\u00e9\n", append([]string{"doctor", "docker-archive:" + img, "--run", "--root", root, "--"}, job...)...)
+		if code == 0 && strings.Contains(out, "ran:     exit status 0") {
+			if round == 1 {
+				t.Fatalf("iconv without its gconv modules ran:\n%s", out)
+			}
+			return
+		}
+		if code != 1 || !strings.Contains(out, "not in the image; "+root+" has it") || strings.Contains(out, "fromscratch trace") || round > 3 {
+			t.Fatalf("round %d, %s: doctor --run --root %s: exit %d, want 1 naming the root (and no trace, which needs a directory)\nstdout: %s\nstderr: %s", round, strings.Join(build, " "), root, code, out, errOut)
+		}
+		var paths []string
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) > 6 && f[0] == "fromscratch" && f[1] == "build" && f[2] == "--root" && f[3] == root && f[4] == "..." && f[5] == "/usr/bin/iconv" {
+				paths = f[6:]
+			}
+		}
+		if len(paths) == 0 {
+			t.Fatalf("round %d: no fix naming the paths to add from %s:\n%s", round, root, out)
+		}
+		build = append(build, paths...)
+	}
+}
