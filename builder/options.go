@@ -16,7 +16,9 @@ const GoBinDir = "/usr/local/bin"
 type Options struct {
 	// Roots are the root filesystems Program, Files and the libraries
 	// come from, a directory or an image opened by rootsrc.Open (none: the
-	// host's "/"); Build reads them and leaves them open. When the root is
+	// host's "/"); Build reads them, and the images it returns read an
+	// image root's view when written: close the roots after writing the
+	// images. When the root is
 	// "/", relative paths are taken from the current directory. An image
 	// root is read without extracting it: the files the image takes are
 	// copied out of its layers. A root's Platform, when set, is the one its
