@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func TestBuildRootErrors(t *testing.T) {
 	img := filepath.Join(dir, "jq.tar")
 	run(t, "", bin, "build", "-o", img, "/usr/bin/jq")
 	other := "linux/arm64"
-	if out, _ := exec.Command("uname", "-m").Output(); strings.TrimSpace(string(out)) == "aarch64" {
+	if runtime.GOARCH == "arm64" {
 		other = "linux/amd64"
 	}
 	for _, tc := range []struct {
@@ -163,16 +164,17 @@ func TestBuildRootRegistryImage(t *testing.T) {
 // index pushed to a registry: it has both platforms, and each entry runs
 // in Docker and prints what curl prints on its own root.
 func TestBuildRootsIndex(t *testing.T) {
-	if out, _ := exec.Command("uname", "-m").Output(); strings.TrimSpace(string(out)) != "x86_64" {
-		t.Skip("the host root is linux/amd64 here")
+	if runtime.GOARCH == "arm64" {
+		t.Skip("the host root is linux/arm64 too: the index needs two platforms")
 	}
+	hostPlat := "linux/" + runtime.GOARCH
 	requireFile(t, "/usr/bin/curl")
 	armRoot := arm64DebianRoot(t)
 	requireDocker(t)
 	host := startRegistry(t)
 	bin := fromscratchBin(t)
 	ref := fmt.Sprintf("%s/fromscratch-test/roots-curl:%d", host, os.Getpid())
-	run(t, "", bin, "build", "--root", "linux/amd64=/", "--root", "linux/arm64="+armRoot, "--insecure", "--push", ref, "/usr/bin/curl")
+	run(t, "", bin, "build", "--root", hostPlat+"=/", "--root", "linux/arm64="+armRoot, "--insecure", "--push", ref, "/usr/bin/curl")
 
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -193,14 +195,14 @@ func TestBuildRootsIndex(t *testing.T) {
 		}
 	}
 	if len(im.Manifests) != 2 || len(digests) != 2 {
-		t.Fatalf("index manifests %v, want linux/amd64 and linux/arm64", digests)
+		t.Fatalf("index manifests %v, want %s and linux/arm64", digests, hostPlat)
 	}
 	hostOut := run(t, "", "/usr/bin/curl", "--version")
 	armOut, errOut, err := chrootRun(armRoot, "", "/usr/bin/curl", "--version")
 	if err != nil {
 		t.Fatalf("chroot %s curl --version = %v\n%s", armRoot, err, errOut)
 	}
-	for plat, want := range map[string]string{"linux/amd64": hostOut, "linux/arm64": armOut} {
+	for plat, want := range map[string]string{hostPlat: hostOut, "linux/arm64": armOut} {
 		d, ok := digests[plat]
 		if !ok {
 			t.Errorf("no %s in the index", plat)
