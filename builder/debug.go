@@ -3,7 +3,6 @@ package builder
 import (
 	"errors"
 	"fmt"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -39,7 +38,7 @@ func (d *debugSource) items(arch string, base *closure.Plan, copts closure.Optio
 			}
 			bb, err := debuglayer.OpenBusybox(d.fsys, "/bin/busybox")
 			if err != nil {
-				return nil, badInputErr(err, "--debug: %s: %s (install busybox-static in the root, or give --busybox PATH)", path.Join(d.o.root(), "bin/busybox"), describeBusybox(err))
+				return nil, badInputErr(err, "--debug: %s: %s (install busybox-static in the root, or give --busybox PATH)", d.o.rootPath("bin/busybox"), describeBusybox(err))
 			}
 			d.busyboxes = append(d.busyboxes, bb)
 		}

@@ -2,6 +2,7 @@ package builder
 
 import (
 	"io"
+	"path"
 	"time"
 
 	"github.com/fromscratch/fromscratch/image"
@@ -144,6 +145,15 @@ func (o *Options) root() string {
 		return "/"
 	}
 	return o.Roots[0].Name
+}
+
+// rootPath names the path p of the one root for messages: ROOT/p for a
+// directory, IMAGE:p for an image.
+func (o *Options) rootPath(p string) string {
+	if len(o.Roots) > 0 && o.Roots[0].IsImage() {
+		return o.Roots[0].Name + ":" + path.Join("/", p)
+	}
+	return path.Join(o.root(), p)
 }
 
 // theRoot is the one root of a build: Roots[0], or the host's "/".

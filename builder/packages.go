@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -32,10 +31,7 @@ func (p *packages) apply(ctx context.Context, o *Options, img v1.Image, iopts im
 	var pe *pkgdb.Error
 	if errors.As(err, &pe) {
 		named := *pe // the file named as the user sees it
-		named.File = filepath.Join(p.root.Name, pe.File)
-		if p.root.IsImage() {
-			named.File = p.root.Name + ":" + pe.File
-		}
+		named.File = o.rootPath(pe.File)
 		return nil, nil, badInputErr(err, "%v", &named)
 	}
 	if err != nil {
