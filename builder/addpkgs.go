@@ -30,17 +30,14 @@ type addedPackages struct {
 }
 
 // packageInputs returns the files of the packages to add: the owners of
-// plan's files (o.Packages) and o.PackageNames with their dependencies.
+// plan's files (o.Packages) and o.PackageNames with their dependencies,
+// in fsys, the root.
 // Executables, ELF files and symbolic links are inputs, whose dependencies
 // are followed; other files (data, modules of interpreted languages, whose
 // "#!" lines need not name an interpreter that exists) are items taken as
 // they are.
-func packageInputs(o *Options, plan *closure.Plan) ([]closure.Input, []closure.Item, *addedPackages, error) {
+func packageInputs(o *Options, fsys rootfs.FS, plan *closure.Plan) ([]closure.Input, []closure.Item, *addedPackages, error) {
 	root := o.root()
-	fsys, err := rootfs.Dir(root)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	db, err := pkgdb.Open(fsys)
 	if err != nil {
 		return nil, nil, nil, &FileError{Path: root, Err: err}

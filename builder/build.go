@@ -78,10 +78,11 @@ func (s Summary) String() string {
 
 // job is one image to build: a program's inputs and the platform.
 type job struct {
-	arg      string // PROGRAM or PKG, for messages
-	program  string // the entrypoint, a path in the image
-	inputs   []closure.Input
-	platform *v1.Platform // for --go: the platform built for
+	arg       string // PROGRAM or PKG, for messages
+	program   string // the entrypoint, a path in the image
+	inputs    []closure.Input
+	platform  *v1.Platform // for --go: the platform built for
+	wantImage string       // the image root the platform asked for comes from, when not Platforms
 }
 
 // Build builds the image of o.Program, or of o.GoPackage for each
@@ -89,6 +90,9 @@ type job struct {
 // Result.Close after writing them. Build may run `go build`; it prints
 // nothing.
 func Build(ctx context.Context, o Options) (res *Result, err error) {
+	if len(o.Roots) > 1 {
+		return buildRoots(ctx, o)
+	}
 	if o.GoPackage == "" && o.Program == "" {
 		return nil, ErrNoProgram
 	}
@@ -102,11 +106,14 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if o.GoPackage == "" && len(platforms) > 1 {
 		return nil, &OptionError{Option: "Platforms", Value: strings.Join(platforms, ","), Err: ErrPlatforms}
 	}
-	root := o.root()
-	fsys, err := rootfs.Dir(root)
+	r, err := o.theRoot()
 	if err != nil {
-		return nil, &FileError{Path: root, Err: err}
+		return nil, err
 	}
+	if len(o.Traces) > 0 && r.IsImage() {
+		return nil, &OptionError{Option: "Traces", Value: r.Name, Err: ErrImageRootTrace}
+	}
+	root, fsys, hostRoot := r.Name, r.FS, r.Dir == "/"
 	host, err := rootfs.Dir("/")
 	if err != nil {
 		return nil, err
@@ -129,7 +136,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	// from the current directory: the image does not depend on where the
 	// checkout is, and $ORIGIN layouts under it still hold.
 	var place *placement
-	if o.GoPackage == "" && root == "/" {
+	if o.GoPackage == "" && hostRoot {
 		if place = relativePlacement(o.Program, o.Files); place != nil {
 			mounts = append(mounts, rootfs.Mount{Dst: AppDir, FS: host, Src: place.base})
 		}
@@ -180,7 +187,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		if p, ok := place.image(arg); ok {
 			program = p
 			res.Notes = append(res.Notes, fmt.Sprintf("%s is %s in the image (a relative path goes under %s)", arg, p, AppDir))
-		} else if root == "/" {
+		} else if hostRoot {
 			if abs, err := filepath.Abs(program); err == nil {
 				program = abs
 			}
@@ -206,7 +213,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			if q, ok := place.image(a); ok {
 				p = q
 				res.Notes = append(res.Notes, fmt.Sprintf("%s is %s in the image", a, q))
-			} else if root == "/" {
+			} else if hostRoot {
 				if abs, err := filepath.Abs(a); err == nil {
 					p = abs
 				}
@@ -255,7 +262,11 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			}
 		}
 		inputs = append(inputs, used...)
-		jobs = append(jobs, job{arg: arg, program: program, inputs: append(inputs, common.adds...)})
+		j := job{arg: arg, program: program, inputs: append(inputs, common.adds...)}
+		if len(platforms) == 0 && r.IsImage() {
+			j.wantImage = r.Name
+		}
+		jobs = append(jobs, j)
 	}
 
 	if o.GoPackage != "" && len(o.Paths) > 0 {
@@ -275,12 +286,16 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	if res.Tag == "" {
 		res.Tag = tagName + ":latest"
 	}
-	want := ""
+	want := r.Platform
 	if len(platforms) == 1 {
 		want = platforms[0]
 	}
-	dbg := &debugSource{o: &o, fsys: fsys, host: host}
-	pk := &packages{root: root}
+	common.root = r
+	for _, m := range mounts {
+		common.mounted = append(common.mounted, m.Dst)
+	}
+	dbg := &debugSource{o: &o, fsys: fsys, host: host, keep: func(paths []string) error { return r.KeepContents(ctx, paths) }}
+	pk := &packages{root: r}
 	for _, j := range jobs {
 		img, sum, warnings, err := buildImage(ctx, &o, fsys, common, dbg, j, want, iopts)
 		if err != nil {

@@ -162,7 +162,6 @@ func TestBuildBadInput(t *testing.T) {
 		{"go-and-program", Options{GoPackage: "./x", Program: "/bin/true"}, `GoPackage "./x": a Go package takes no Program or Files`, ErrGoArgs},
 		{"go-and-traces", Options{GoPackage: "./x", Traces: [][]string{{"-h"}}}, `GoPackage "./x": Traces run a program of the root, not a Go package`, ErrGoTraces},
 		{"two-platforms", Options{Program: "/bin/true", Platforms: []string{"linux/amd64,linux/arm64"}}, `Platforms "linux/amd64,linux/arm64": one platform for a Program (several are for a Go package)`, ErrPlatforms},
-		{"no-root", Options{Root: filepath.Join(dir, "nope"), Program: "/bin/true"}, filepath.Join(dir, "nope") + ": no such file or directory", fs.ErrNotExist},
 		{"missing", Options{Program: filepath.Join(dir, "missing")}, filepath.Join(dir, "missing") + ": no such file or directory", fs.ErrNotExist},
 		{"not-executable", Options{Program: notExec}, notExec + ": not executable (mode -rw-r--r--)", nil},
 		{"not-a-file", Options{Program: dir}, dir + ": not a regular file", nil},

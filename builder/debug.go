@@ -17,6 +17,9 @@ type debugSource struct {
 	fsys, host rootfs.FS
 	busyboxes  []*debuglayer.Busybox // read once, on first use
 	read       bool
+	// keep makes the whole contents of files of the root readable (an
+	// image root's view keeps only what the loader reads of a program).
+	keep func(paths []string) error
 }
 
 // items are the debug layer's items for an image of architecture arch
@@ -25,6 +28,13 @@ func (d *debugSource) items(arch string, base *closure.Plan, copts closure.Optio
 	if !d.read {
 		d.read = true
 		if len(d.o.Busybox) == 0 {
+			if real, err := rootfs.Realpath(d.fsys, "/bin/busybox"); err == nil && d.keep != nil {
+				if fi, err := d.fsys.Lstat(real); err == nil && fi.Mode().IsRegular() {
+					if err := d.keep([]string{real}); err != nil {
+						return nil, err
+					}
+				}
+			}
 			bb, err := debuglayer.OpenBusybox(d.fsys, "/bin/busybox")
 			if err != nil {
 				return nil, &OptionError{Option: "Debug", Err: &RootFileError{Root: d.o.root(), Path: "/bin/busybox", Package: "busybox-static", Err: err}}

@@ -49,7 +49,40 @@ var (
 	ErrNotInstalled = inputSentinel("not installed")
 	// ErrOneImage: an Archive for several images.
 	ErrOneImage = inputSentinel("an archive holds one image")
+	// ErrImageRootTrace: Traces with an image root: the traced run needs
+	// a directory (an OptionError of Traces, Value the root).
+	ErrImageRootTrace = inputSentinel("the root is an image: a traced run needs a directory root")
+	// ErrRootsGo: several Roots with a GoPackage (an OptionError of
+	// GoPackage).
+	ErrRootsGo = inputSentinel("several roots are for a Program, not a Go package")
+	// ErrRootsPlatforms: several Roots with Platforms (an OptionError of
+	// Platforms): each root says its own.
+	ErrRootsPlatforms = inputSentinel("several roots say their own platforms")
 )
+
+// RootError is an error of the build from one of several Roots (as its
+// value spells it: PLATFORM=ROOT or ROOT).
+type RootError struct {
+	Root string
+	Err  error
+}
+
+func (e *RootError) Error() string { return e.Root + ": " + e.Err.Error() }
+
+func (e *RootError) Unwrap() error { return e.Err }
+
+// SamePlatformError is two Roots of one platform. It matches ErrBadInput.
+type SamePlatformError struct {
+	First, Second string // the roots as their values spell them
+	Platform      string
+}
+
+func (e *SamePlatformError) Error() string {
+	return fmt.Sprintf("%s and %s: both are %s", e.First, e.Second, e.Platform)
+}
+
+// Is reports ErrBadInput.
+func (e *SamePlatformError) Is(target error) bool { return target == ErrBadInput }
 
 // OptionError is an Options field whose value cannot be used. It matches
 // ErrBadInput, unless Err is a library or loader not found
@@ -118,9 +151,13 @@ func (e *RootFileError) Unwrap() error { return e.Err }
 type PlatformError struct {
 	Path      string // the program (or root) as given
 	Got, Want string // os/arch[/variant]
+	Image     string // the image root whose platform Want is, if it is one's
 }
 
 func (e *PlatformError) Error() string {
+	if e.Image != "" {
+		return fmt.Sprintf("%s: is %s, not %s (the platform of the image %s)", e.Path, e.Got, e.Want, e.Image)
+	}
 	return fmt.Sprintf("%s: is %s, not %s", e.Path, e.Got, e.Want)
 }
 

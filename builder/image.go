@@ -46,7 +46,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 	}
 	var added []AddedPackage
 	if o.Packages || len(o.PackageNames) > 0 {
-		inputs, items, pk, err := packageInputs(o, plan)
+		inputs, items, pk, err := packageInputs(o, fsys, plan)
 		if err != nil {
 			return nil, Summary{}, nil, err
 		}
@@ -113,6 +113,9 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 	}
 	if p := image.ProgressFrom(ctx); p != nil {
 		p.Grow(sum.Bytes)
+	}
+	if err := keepContents(ctx, c, fsys, layerItems); err != nil {
+		return nil, Summary{}, nil, err
 	}
 	if err := writeLayers(ctx, o.Archive, fsys, specs, iopts, layers); err != nil {
 		return nil, Summary{}, nil, err
@@ -190,7 +193,7 @@ func setPlatform(cfg *image.Config, plan *closure.Plan, j job, want string) erro
 			got += "/" + cfg.Variant
 		}
 		if cfg.Architecture != "" && want != got && want != cfg.Architecture {
-			return &PlatformError{Path: j.arg, Got: "linux/" + got, Want: "linux/" + want}
+			return &PlatformError{Path: j.arg, Got: "linux/" + got, Want: "linux/" + want, Image: j.wantImage}
 		}
 		if cfg.Architecture == "" {
 			a, v, _ := strings.Cut(want, "/")

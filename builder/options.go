@@ -2,9 +2,11 @@ package builder
 
 import (
 	"io"
+	"path"
 	"time"
 
 	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/rootsrc"
 )
 
 // GoBinDir is where a Go program built with Options.GoPackage goes.
@@ -13,12 +15,20 @@ const GoBinDir = "/usr/local/bin"
 // Options say what to build. The zero value of each field is its default,
 // except where said.
 type Options struct {
-	// Root is the root filesystem directory Program, Files and the
-	// libraries come from ("" is "/"). When it is "/", relative paths are
-	// taken from the current directory.
-	Root string
-	// Program is the entrypoint's program, a path in Root; Files are
-	// other files of Root to add with their dependencies. Exactly one of
+	// Roots are the root filesystems Program, Files and the libraries
+	// come from, a directory or an image opened by rootsrc.Open (none: the
+	// host's "/"); Build reads them, and the images it returns read an
+	// image root's view when written: close the roots after writing the
+	// images. When the root is
+	// "/", relative paths are taken from the current directory. An image
+	// root is read without extracting it: the files the image takes are
+	// copied out of its layers. A root's Platform, when set, is the one its
+	// program must be (as Platforms). Several roots build one image of
+	// Program each, combined in an index (not with GoPackage, Platforms or
+	// Archive); no two may be of one platform.
+	Roots []*rootsrc.Root
+	// Program is the entrypoint's program, a path in the root; Files are
+	// other files of the root to add with their dependencies. Exactly one of
 	// Program and GoPackage is set.
 	Program string
 	Files   []string
@@ -40,9 +50,9 @@ type Options struct {
 	// are left out. A path the root lacks is ErrMissing unless AllowMissing.
 	Paths []string
 	// Traces are argument lists: the entrypoint is run with each under
-	// the tracer (in Root, in WorkingDir, with the image's environment)
-	// before the image is planned, and the paths each run used are added
-	// as Paths are. TraceTimeout ends a run that takes longer (0: none);
+	// the tracer (in the root, which must be a directory, in WorkingDir,
+	// with the image's environment) before the image is planned, and the
+	// paths each run used are added as Paths are. TraceTimeout ends a run that takes longer (0: none);
 	// TraceStdin is the runs' standard input (nil: none), TraceOutput
 	// their standard output and error (nil: discarded).
 	Traces       [][]string
@@ -129,9 +139,27 @@ type AddFile struct {
 	Src, Dst string
 }
 
+// root is the name of the one root of a build, for messages.
 func (o *Options) root() string {
-	if o.Root == "" {
+	if len(o.Roots) == 0 {
 		return "/"
 	}
-	return o.Root
+	return o.Roots[0].Name
+}
+
+// rootPath names the path p of the one root for messages: ROOT/p for a
+// directory, IMAGE:p for an image.
+func (o *Options) rootPath(p string) string {
+	if len(o.Roots) > 0 && o.Roots[0].IsImage() {
+		return o.Roots[0].Name + ":" + path.Join("/", p)
+	}
+	return path.Join(o.root(), p)
+}
+
+// theRoot is the one root of a build: Roots[0], or the host's "/".
+func (o *Options) theRoot() (*rootsrc.Root, error) {
+	if len(o.Roots) > 0 {
+		return o.Roots[0], nil
+	}
+	return rootsrc.Dir("/")
 }

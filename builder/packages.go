@@ -4,29 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/pkgdb"
-	"github.com/fromscratch/fromscratch/rootfs"
+	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/sbom"
 )
 
 // packages is the root whose package database tells where the files of
 // the images come from.
 type packages struct {
-	root string
+	root *rootsrc.Root
 }
 
 // apply lists img's files and packages and, with o.PackageRecords, adds
 // the records layer on top (into o.Archive when there is one).
 func (p *packages) apply(ctx context.Context, o *Options, img v1.Image, iopts image.Options) (v1.Image, *sbom.Document, error) {
-	fsys, err := rootfs.Dir(p.root)
-	if err != nil {
-		return nil, nil, err
-	}
+	fsys := p.root.FS
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, nil, err
@@ -35,7 +31,7 @@ func (p *packages) apply(ctx context.Context, o *Options, img v1.Image, iopts im
 	var pe *pkgdb.Error
 	if errors.As(err, &pe) {
 		named := *pe // the file named as the user sees it
-		named.File = filepath.Join(p.root, pe.File)
+		named.File = o.rootPath(pe.File)
 		return nil, nil, &inputError{err: &named}
 	}
 	if err != nil {

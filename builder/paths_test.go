@@ -9,7 +9,18 @@ import (
 	"testing"
 
 	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/rootsrc"
 )
+
+// dirRoot is Options.Roots for the directory dir.
+func dirRoot(t *testing.T, dir string) []*rootsrc.Root {
+	t.Helper()
+	r, err := rootsrc.Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []*rootsrc.Root{r}
+}
 
 // TestBuildPaths builds from a root with listed paths: a file with its
 // directory's other entries left out, a directory without its contents, a
@@ -48,7 +59,7 @@ func TestBuildPaths(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "bin/true"), true_, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Build(context.Background(), Options{Root: root, Program: "/bin/true", AllowMissing: true,
+	res, err := Build(context.Background(), Options{Roots: dirRoot(t, root), Program: "/bin/true", AllowMissing: true,
 		Paths: []string{"/usr/share/app/used.txt", "/usr/share/app/sub", "/usr/share/app/link.conf", "/etc/passwd", "/tmp/made-by-the-run"}})
 	if err != nil {
 		t.Fatalf("Build() = %v", err)
@@ -80,7 +91,7 @@ func TestBuildPaths(t *testing.T) {
 		t.Errorf("/etc/passwd is %d times in the layers, want once (the image's own)", n)
 	}
 
-	_, err = Build(context.Background(), Options{Root: root, Program: "/bin/true", AllowMissing: false,
+	_, err = Build(context.Background(), Options{Roots: dirRoot(t, root), Program: "/bin/true", AllowMissing: false,
 		Paths: []string{"/usr/share/app/nope"}})
 	if !errors.Is(err, closure.ErrMissing) {
 		t.Errorf("Build() with a missing listed path = %v, want ErrMissing", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/rootfs"
+	"github.com/fromscratch/fromscratch/rootsrc"
 )
 
 // The runtime files of every image: a root and a nonroot user, name
@@ -36,6 +37,20 @@ type spec struct {
 	optional map[string]bool
 	env      []string
 	cfg      image.Config // entrypoint, cmd, labels, workdir, user
+	// root is the root the files come from; mounted are the destinations
+	// of the host files mounted over it (--add).
+	root    *rootsrc.Root
+	mounted []string
+}
+
+// isMounted reports whether p is at or under a host mount over the root.
+func (c *spec) isMounted(p string) bool {
+	for _, m := range c.mounted {
+		if p == m || strings.HasPrefix(p, m+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func commonSpec(o *Options, host rootfs.FS) (*spec, error) {

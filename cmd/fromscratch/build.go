@@ -15,11 +15,13 @@ import (
 	"github.com/fromscratch/fromscratch/builder"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/internal/progress"
+	"github.com/fromscratch/fromscratch/pkgdb"
+	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/tracer"
 )
 
 type buildOptions struct {
-	root         string
+	roots        []string
 	output       string
 	ociLayout    string
 	push         string
@@ -70,6 +72,11 @@ $ORIGIN/../lib /app/build/lib): the image does not depend on where the
 checkout is. The image runs as the user nonroot (65532) unless --user says
 otherwise; it has /etc/passwd and /etc/group (root and nonroot), /tmp and
 /etc/nsswitch.conf.
+
+--root is a directory or an image (any reference inspect takes), read
+without extracting it. Repeated as --root PLATFORM=ROOT, it builds PROGRAM
+from each root, one image each, combined in an index (--oci-layout, --push);
+each root's programs must be of its PLATFORM.
 
 Layers, lowest first: the loader, the C library and the runtime files; the
 other libraries; the program and its files. Images built from one root share
@@ -125,6 +132,12 @@ input (a Go build that fails).`,
   # from another root filesystem, to an OCI layout
   fromscratch build --root /srv/arm64-root --oci-layout ./out -t jq /usr/bin/jq
 
+  # from an image, never extracted (a registry, docker-archive:, oci-layout:, docker-daemon:)
+  fromscratch build --root registry.example.com/debian:12 -o curl.tar /usr/bin/curl
+
+  # one image per root, for two platforms, in one index
+  fromscratch build --root linux/amd64=/ --root linux/arm64=/srv/arm64-root --push registry.example.com/tools/curl:8 curl
+
   # push to a registry (credentials from ~/.docker/config.json)
   fromscratch build --push registry.example.com/tools/jq:1.6 /usr/bin/jq
 
@@ -152,9 +165,9 @@ input (a Go build that fails).`,
 	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
 	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: PROGRAM's name:latest)")
-	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry for --push")
-	f.StringVar(&o.root, "root", "/", "root filesystem to take PROGRAM, FILEs and libraries from")
-	f.StringSliceVar(&o.platform, "platform", nil, "expected platform, e.g. linux/arm64 (default: PROGRAM's); with --go, the platforms to build (comma-separated or repeated; default: the host's)")
+	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry for --push and an image --root")
+	f.StringArrayVar(&o.roots, "root", nil, "root filesystem to take PROGRAM, FILEs and libraries from: a directory or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference; a bare name is looked for in the Docker engine first), read without extracting it (default /); repeat as --root PLATFORM=ROOT for a multi-platform image, one image per root")
+	f.StringSliceVar(&o.platform, "platform", nil, "expected platform, e.g. linux/arm64 (default: PROGRAM's, or an image root's), which picks one image of an image root's index; with --go, the platforms to build (comma-separated or repeated; default: the host's)")
 	f.StringVar(&o.entrypoint, "entrypoint", "", `entrypoint, a JSON array or words (default: PROGRAM)`)
 	f.StringVar(&o.cmd, "cmd", "", "default arguments, a JSON array or words")
 	f.StringArrayVar(&o.env, "env", nil, "K=V environment variable (repeatable); PATH has a default")
@@ -208,17 +221,17 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	if o.goPkg == "" && len(platforms) > 1 {
 		return usage("build: one --platform for PROGRAM (several are for --go): %s", strings.Join(platforms, ","))
 	}
-	if o.output != "" && len(platforms) > 1 {
-		return usage("-o %s: a docker load tarball holds one platform, and %d are asked (%s): give one --platform, or write an index with --oci-layout or --push",
-			o.output, len(platforms), strings.Join(platforms, ","))
-	}
-	if err := o.sbom.check("build", len(platforms)); err != nil {
+	if err := o.sbom.check("build", max(len(platforms), len(o.roots))); err != nil {
 		return err
 	}
 	bo, err := o.builderOptions(args, platforms)
 	if err != nil {
 		return err
 	}
+	if bo.Roots, err = o.openRoots(ctx, platforms); err != nil {
+		return err
+	}
+	defer closeRoots(bo.Roots)
 	// A file archive as the only output gets the layers as they are made.
 	var archive *image.ArchiveWriter
 	if o.output != "" && o.output != "-" && o.ociLayout == "" && o.push == "" {
@@ -325,7 +338,6 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 // parsing the flags whose syntax is the command's.
 func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options, error) {
 	bo := builder.Options{
-		Root:           o.root,
 		GoPackage:      o.goPkg,
 		LDFlags:        o.ldflags,
 		Platforms:      platforms,
@@ -406,6 +418,39 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		bo.Labels[k] = v
 	}
 	return bo, nil
+}
+
+// openRoots opens the --root values (none: the host's /), after checking
+// that the images they make fit the outputs: a tarball holds one.
+func (o *buildOptions) openRoots(ctx context.Context, platforms []string) ([]*rootsrc.Root, error) {
+	if o.output != "" && len(platforms) > 1 {
+		return nil, usage("-o %s: a docker load tarball holds one platform, and %d are asked (%s): give one --platform, or write an index with --oci-layout or --push",
+			o.output, len(platforms), strings.Join(platforms, ","))
+	}
+	if o.output != "" && len(o.roots) > 1 {
+		return nil, usage("-o %s: a docker load tarball holds one platform, and %d roots make one each: write an index with --oci-layout or --push", o.output, len(o.roots))
+	}
+	opts := rootsrc.Options{Insecure: o.insecure, Keep: pkgdb.Wanted}
+	if len(platforms) == 1 {
+		opts.Platform = platforms[0]
+	}
+	var roots []*rootsrc.Root
+	for _, v := range o.roots {
+		r, err := openRoot(ctx, v, opts)
+		if err != nil {
+			closeRoots(roots)
+			return nil, err
+		}
+		roots = append(roots, r)
+	}
+	return roots, nil
+}
+
+// closeRoots closes roots (an image's view has temporary files).
+func closeRoots(roots []*rootsrc.Root) {
+	for _, r := range roots {
+		r.Close()
+	}
 }
 
 // readPathList reads a --files-from list (- is stdin).

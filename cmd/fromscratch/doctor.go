@@ -105,7 +105,7 @@ read or run.`,
 	f.StringVar(&o.cmd, "cmd", "", "check these arguments instead of the image's Cmd, appended to the entrypoint as docker run IMAGE ARGS does (JSON array or words)")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.BoolVar(&o.run, "run", false, "run the entrypoint in the Docker engine under the tracer and report the paths it looked for in vain")
-	f.StringVar(&o.root, "root", "/", "with --run, the reference root: where the paths the image lacks are looked for")
+	f.StringVar(&o.root, "root", "/", "with --run, the reference root, a directory or an image: where the paths the image lacks are looked for")
 	f.DurationVar(&o.timeout, "timeout", 0, "with --run, end the program after this long (default: none)")
 	return cmd
 }

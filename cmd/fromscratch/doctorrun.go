@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/fromscratch/fromscratch/rootfs"
+	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/tracer"
 )
 
@@ -44,16 +46,15 @@ type runReport struct {
 }
 
 func runDoctorRun(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *doctorOptions, ref string, args []string, hasArgs bool) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = cmp.Or(ctx, context.Background())
 	if hasArgs {
 		o.args, o.hasArgs = args, true
 	}
-	ref0, err := rootfs.Dir(o.root)
+	ref0, err := openRoot(ctx, o.root, rootsrc.Options{Platform: o.platform, Insecure: o.insecure})
 	if err != nil {
-		return usage("--root %s: %s", o.root, describe(err))
+		return err
 	}
+	defer ref0.Close()
 	img, cfg, rep, err := diagnoseImage(ctx, o, ref)
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func runDoctorRun(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
 	}
-	rr := &runReport{Image: ref, Command: argv, ExitCode: tf.ExitCode, TimedOut: tf.TimedOut, Root: o.root, Missing: missingPaths(tf.Accesses, ref0), Healthy: true}
+	rr := &runReport{Image: ref, Command: argv, ExitCode: tf.ExitCode, TimedOut: tf.TimedOut, Root: o.root, Missing: missingPaths(tf.Accesses, ref0.FS), Healthy: true}
 	for _, m := range rr.Missing {
 		if m.InRoot != "" && !m.Optional {
 			rr.Healthy = false
@@ -188,18 +189,7 @@ func printRunReport(w io.Writer, rr *runReport) {
 		fmt.Fprintf(w, "error: the program looked for %s (%s): not in the image; %s has it (%s)\n", m.Path, opsString(m.Ops), rr.Root, m.InRoot)
 	}
 	if len(inRoot) > 0 {
-		rootFlag := ""
-		if rr.Root != "/" {
-			rootFlag = " --root " + rr.Root
-		}
-		program := "PROGRAM"
-		if len(rr.Command) > 0 {
-			program = rr.Command[0]
-		}
-		fmt.Fprintf(w, "  fix: trace the same job on the reference root and build with the paths it uses:\n")
-		fmt.Fprintf(w, "    fromscratch trace%s -o trace.txt -- %s\n", rootFlag, shellJoin(rr.Command))
-		fmt.Fprintf(w, "    fromscratch build%s --files-from trace.txt -o image.tar %s\n", rootFlag, program)
-		fmt.Fprintf(w, "  or add them: fromscratch build ... %s\n", addFlags(inRoot, rr.Root))
+		printRunFix(w, rr, inRoot)
 	}
 	if len(probed) > 0 {
 		fmt.Fprintf(w, "also looked for, not needed (probes, as the loader's search path):\n")
@@ -214,6 +204,33 @@ func printRunReport(w io.Writer, rr *runReport) {
 	if len(inRoot) == 0 {
 		fmt.Fprintf(w, "healthy: no path the program looked for in vain is in %s (but optional ones)\n", rr.Root)
 	}
+}
+
+// printRunFix says how to build an image with the paths of the reference
+// root the program looked for in vain: trace the job there (a directory),
+// or name the paths (an image, which cannot be traced in).
+func printRunFix(w io.Writer, rr *runReport, inRoot []runMissing) {
+	rootFlag := ""
+	if rr.Root != "/" {
+		rootFlag = " --root " + shellQuote(rr.Root)
+	}
+	program := "PROGRAM"
+	if len(rr.Command) > 0 {
+		program = rr.Command[0]
+	}
+	if rootsrc.IsImage(rr.Root) {
+		paths := make([]string, len(inRoot))
+		for i, m := range inRoot {
+			paths[i] = shellQuote(m.Path)
+		}
+		fmt.Fprintf(w, "  fix: add them to the build from the reference image (a trace needs a directory root):\n")
+		fmt.Fprintf(w, "    fromscratch build%s ... %s %s\n", rootFlag, program, strings.Join(paths, " "))
+		return
+	}
+	fmt.Fprintf(w, "  fix: trace the same job on the reference root and build with the paths it uses:\n")
+	fmt.Fprintf(w, "    fromscratch trace%s -o trace.txt -- %s\n", rootFlag, shellJoin(rr.Command))
+	fmt.Fprintf(w, "    fromscratch build%s --files-from trace.txt -o image.tar %s\n", rootFlag, program)
+	fmt.Fprintf(w, "  or add them: fromscratch build ... %s\n", addFlags(inRoot, rr.Root))
 }
 
 func opsString(ops []tracer.Op) string {

@@ -132,7 +132,15 @@ func buildMessage(err error) string {
 		ge *builder.GoBuildError
 		me *builder.MissingPathsError
 	)
+	var (
+		re *builder.RootError
+		sp *builder.SamePlatformError
+	)
 	switch {
+	case errors.As(err, &sp):
+		return fmt.Sprintf("--root %s and --root %s: both are %s; one root a platform", sp.First, sp.Second, sp.Platform)
+	case errors.As(err, &re):
+		return "--root " + re.Root + ": " + buildMessage(re.Err)
 	case errors.Is(err, builder.ErrNoProgram):
 		return "build: give PROGRAM, or --go PKG for a Go program"
 	case errors.As(err, &me):
@@ -172,6 +180,12 @@ func optionMessage(e *builder.OptionError) string {
 		return fmt.Sprintf("build --go %s: no PROGRAM or FILE arguments; add files with --add SRC:DST", e.Value)
 	case errors.Is(e.Err, builder.ErrGoTraces):
 		return fmt.Sprintf("build --go %s: --trace runs a PROGRAM of the root; trace the Go program with fromscratch trace and give the list with --files-from", e.Value)
+	case errors.Is(e.Err, builder.ErrImageRootTrace):
+		return fmt.Sprintf("--trace: the root %s is an image: the traced run needs a directory root (build without --trace, then doctor --run the image)", e.Value)
+	case errors.Is(e.Err, builder.ErrRootsGo):
+		return fmt.Sprintf("build --go %s: one --root (the platforms to build are --platform's); several roots are for a PROGRAM", e.Value)
+	case errors.Is(e.Err, builder.ErrRootsPlatforms):
+		return fmt.Sprintf("build: --platform %s with several roots: give each root's platform as --root PLATFORM=ROOT", e.Value)
 	case errors.Is(e.Err, builder.ErrPlatforms):
 		return "build: one --platform for PROGRAM (several are for --go): " + e.Value
 	case errors.Is(e.Err, builder.ErrSyntax):

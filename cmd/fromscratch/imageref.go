@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"runtime/debug"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/fromscratch/fromscratch/imagefs"
 	"github.com/fromscratch/fromscratch/imagesrc"
-	"github.com/fromscratch/fromscratch/rootfs"
+	"github.com/fromscratch/fromscratch/rootsrc"
 )
 
 // openImage opens the image ref names, as a usage error (exit 2) naming
@@ -35,26 +33,26 @@ func describeImageErr(err error) string {
 	return err.Error()
 }
 
-// openRoot opens the root filesystem of `--root VALUE`: a directory, or an
-// image when VALUE has a transport prefix or is not an existing path and
-// parses as a reference (a directory stays the default reading). The
-// closer releases the image view's temporary files. Reading the image stops
-// when ctx is done (an interrupt).
-func openRoot(ctx context.Context, value string, opts imagesrc.Options) (rootfs.FS, io.Closer, error) {
-	if !imagesrc.LooksLikeImage(value) {
-		fsys, err := rootfs.Dir(value)
-		return fsys, io.NopCloser(nil), err
+// openRoot opens the root of `--root VALUE` (see rootsrc.Open: a
+// directory, or an image when VALUE has a transport prefix or is not an
+// existing path and parses as a reference; PLATFORM=ROOT), as a usage
+// error (exit 2) naming VALUE when it cannot. Close the root when done.
+// Reading an image stops when ctx is done (an interrupt).
+func openRoot(ctx context.Context, value string, opts rootsrc.Options) (*rootsrc.Root, error) {
+	image := rootsrc.IsImage(value)
+	if image {
+		readingImage()
 	}
-	img, err := imagesrc.Open(ctx, value, opts)
-	if err != nil {
-		return nil, nil, err
+	r, err := rootsrc.Open(ctx, value, opts)
+	switch {
+	case err == nil:
+		return r, nil
+	case errors.Is(err, context.Canceled):
+		return nil, err
+	case image:
+		return nil, &exitError{code: 2, msg: describeImageErr(err)}
 	}
-	readingImage()
-	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: value})
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading image %q: %w", value, err)
-	}
-	return view, view, nil
+	return nil, &exitError{code: 2, msg: fmt.Sprintf("%s: %v", value, unwrapPathError(err))}
 }
 
 // readingImage sets the collector for reading an image's layers into a

@@ -16,8 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fromscratch/fromscratch/imagesrc"
 	"github.com/fromscratch/fromscratch/ldso"
+	"github.com/fromscratch/fromscratch/rootsrc"
 )
 
 type lddOptions struct {
@@ -84,11 +84,11 @@ func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	fsys, closeRoot, err := openRoot(ctx, o.root, imagesrc.Options{Platform: o.platform, Insecure: o.insecure}) // a directory or an image
+	root, err := openRoot(ctx, o.root, rootsrc.Options{Platform: o.platform, Insecure: o.insecure}) // a directory or an image
 	if err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.root, unwrapPathError(err))}
+		return err
 	}
-	defer closeRoot.Close()
+	defer root.Close()
 	opts := ldso.Options{UseConf: o.useConf}
 	if o.libraryPath != "" {
 		opts.LibraryPath = strings.FieldsFunc(o.libraryPath, func(r rune) bool { return r == ':' || r == ';' })
@@ -112,7 +112,7 @@ func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files 
 		}
 	}
 	defer collectLess(len(paths))()
-	r := ldso.New(fsys, opts)
+	r := ldso.New(root.FS, opts)
 	results, errs := r.ResolveAll(paths)
 	if err := ctx.Err(); err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("ldd: %v", err)} // interrupted: no partial answer
@@ -122,7 +122,7 @@ func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files 
 		failed = failed || err != nil
 	}
 	// The note is for results; a failure is one line and nothing more.
-	if _, err := r.CacheStatus(); !failed && err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !imagesrc.LooksLikeImage(o.root) {
+	if _, err := r.CacheStatus(); !failed && err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !root.IsImage() {
 		how := "only the default directories are searched, as the loader does (--ldconfig: as if ldconfig had run)"
 		if o.useConf {
 			how = "its ld.so.conf directories are searched as if ldconfig had run (--ldconfig)"

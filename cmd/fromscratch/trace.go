@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/tracer"
 )
 
@@ -88,6 +89,9 @@ type traceJSON struct {
 
 func runTrace(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *traceOptions, argv []string) error {
 	if o.root != "" {
+		if rootsrc.IsImage(o.root) {
+			return usage("trace: --root %s: an image; trace runs the program chrooted into a directory (extract it, or build it and use doctor --run)", o.root)
+		}
 		if os.Geteuid() != 0 {
 			return usage("trace: --root %s: needs root (it runs the program chrooted)", o.root)
 		}
