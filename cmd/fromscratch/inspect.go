@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,12 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/imagefs"
 	"github.com/fromscratch/fromscratch/imagesrc"
+	"github.com/fromscratch/fromscratch/inspect"
 	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/pkgdb"
-	"github.com/fromscratch/fromscratch/rootfs"
 )
 
 type inspectOptions struct {
@@ -91,7 +89,7 @@ type inspectJSON struct {
 	Efficiency    float64              `json:"efficiency"`
 	WastedFiles   []imagefs.Waste      `json:"wasted_files"`
 	Largest       []imagefs.File       `json:"largest"`
-	Entrypoint    entrypointJSON       `json:"entrypoint"`
+	Entrypoint    inspect.Entrypoint   `json:"entrypoint"`
 	Config        configJSON           `json:"config"`
 	Packages      []packageJSON        `json:"packages"`
 	// UnpackagedBytes are the bytes of the regular files no package owns.
@@ -108,14 +106,6 @@ type configJSON struct {
 	WorkingDir   string            `json:"workdir"`
 	ExposedPorts []string          `json:"exposed_ports"`
 	Labels       map[string]string `json:"labels,omitempty"`
-}
-
-type entrypointJSON struct {
-	Command     []string `json:"command"`
-	Path        string   `json:"path,omitempty"`
-	Kind        string   `json:"kind"` // static, dynamic, script, missing, not-executable, unknown, none
-	Interpreter string   `json:"interpreter,omitempty"`
-	Error       string   `json:"error,omitempty"`
 }
 
 func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref string) error {
@@ -164,7 +154,7 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 		r.Config.ExposedPorts = append(r.Config.ExposedPorts, p)
 	}
 	sort.Strings(r.Config.ExposedPorts)
-	r.Entrypoint = entrypointOf(view, append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...), cfg.Config.Env)
+	r.Entrypoint = inspect.EntrypointOf(view, append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...), cfg.Config.Env)
 	if r.Packages, r.UnpackagedBytes, err = packagesOf(view); err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
 	}
@@ -250,85 +240,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// entrypointOf resolves the command's program in the image and says what
-// it is.
-func entrypointOf(view rootfs.FS, command, env []string) entrypointJSON {
-	e := entrypointJSON{Command: command, Kind: "none"}
-	if e.Command == nil {
-		e.Command = []string{}
-	}
-	if len(command) == 0 {
-		return e
-	}
-	prog := command[0]
-	if !strings.Contains(prog, "/") {
-		pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-		for _, kv := range env {
-			if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-				pathVar = v
-			}
-		}
-		found := ""
-		for _, d := range strings.Split(pathVar, ":") {
-			p := path.Join("/", d, prog)
-			if real, err := rootfs.Realpath(view, p); err == nil {
-				if fi, err := view.Lstat(real); err == nil && fi.Mode().IsRegular() {
-					found = p
-					break
-				}
-			}
-		}
-		if found == "" {
-			e.Kind, e.Error = "missing", fmt.Sprintf("%s not found in PATH %s", prog, pathVar)
-			return e
-		}
-		prog = found
-	}
-	e.Path = path.Clean("/" + prog)
-	real, err := rootfs.Realpath(view, e.Path)
-	if err != nil {
-		e.Kind, e.Error = "missing", describe(err)
-		return e
-	}
-	fi, err := view.Lstat(real)
-	if err != nil || !fi.Mode().IsRegular() {
-		e.Kind, e.Error = "missing", "not a regular file"
-		return e
-	}
-	if fi.Mode()&0o111 == 0 {
-		e.Kind = "not-executable"
-		return e
-	}
-	f, err := view.Open(real)
-	if err != nil {
-		e.Kind, e.Error = "unknown", describe(err)
-		return e
-	}
-	defer f.Close()
-	head := make([]byte, 256)
-	n, _ := f.ReadAt(head, 0)
-	head = head[:n]
-	switch {
-	case strings.HasPrefix(string(head), "\x7fELF"):
-		info, err := elfinfo.Read(f, fi.Size())
-		if err != nil {
-			e.Kind, e.Error = "unknown", describe(err)
-			return e
-		}
-		if info.IsStatic() {
-			e.Kind = "static"
-		} else {
-			e.Kind, e.Interpreter = "dynamic", info.Interp
-		}
-	case strings.HasPrefix(string(head), "#!"):
-		line, _, _ := strings.Cut(string(head[2:]), "\n")
-		e.Kind, e.Interpreter = "script", strings.TrimSpace(line)
-	default:
-		e.Kind, e.Error = "unknown", "neither an ELF file nor a #! script"
-	}
-	return e
 }
 
 func printInspect(w io.Writer, r *inspectJSON) {
