@@ -10,10 +10,9 @@ import (
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
-// Entrypoint is what the image's command runs.
-type Entrypoint = entrypointJSON
-
-type entrypointJSON struct {
+// Entrypoint is what the image's command (entrypoint and cmd) runs: its
+// program found in the image and its kind.
+type Entrypoint struct {
 	Command     []string `json:"command"`
 	Path        string   `json:"path,omitempty"`
 	Kind        string   `json:"kind"` // static, dynamic, script, missing, not-executable, unknown, none
@@ -21,11 +20,9 @@ type entrypointJSON struct {
 	Error       string   `json:"error,omitempty"`
 }
 
-// EntrypointOf resolves the command's program in the image and says what
-// it is.
-func EntrypointOf(view rootfs.FS, command, env []string) Entrypoint {
-	return entrypointOf(view, command, env)
-}
+// entrypointJSON is the name entrypointOf knows Entrypoint by (it moved
+// here unchanged from the CLI).
+type entrypointJSON = Entrypoint
 
 // entrypointOf resolves the command's program in the image and says what
 // it is.
