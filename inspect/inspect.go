@@ -41,7 +41,8 @@ type Options struct {
 }
 
 // Report is what inspect shows of an image. Its JSON form is the stable
-// shape of `fromscratch inspect --json` (see DESIGN.md).
+// shape of `fromscratch inspect --json` (see DESIGN.md), which adds the
+// crossed gates in words ("problems").
 type Report struct {
 	Image         string               `json:"image"`
 	Platform      string               `json:"platform"` // os/arch[/variant] of the config
