@@ -6,20 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path"
-	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/imagefs"
 	"github.com/fromscratch/fromscratch/imagesrc"
+	"github.com/fromscratch/fromscratch/inspect"
 	"github.com/fromscratch/fromscratch/internal/progress"
-	"github.com/fromscratch/fromscratch/pkgdb"
-	"github.com/fromscratch/fromscratch/rootfs"
 )
 
 type inspectOptions struct {
@@ -78,114 +73,35 @@ Exit status: 0 fine; 1 a --max-waste or --min-efficiency gate was crossed;
 	return cmd
 }
 
-// inspectJSON is the JSON report.
+// inspectJSON is the JSON report: the library's, with the gates crossed
+// in words.
 type inspectJSON struct {
-	Image         string               `json:"image"`
-	Platform      string               `json:"platform"`
-	Layers        []imagefs.LayerStats `json:"layers"`
-	Size          int64                `json:"size"`
-	Uncompressed  int64                `json:"uncompressed_size"`
-	TotalBytes    int64                `json:"total_bytes"`
-	WastedBytes   int64                `json:"wasted_bytes"`
-	WastedPercent float64              `json:"wasted_percent"`
-	Efficiency    float64              `json:"efficiency"`
-	WastedFiles   []imagefs.Waste      `json:"wasted_files"`
-	Largest       []imagefs.File       `json:"largest"`
-	Entrypoint    entrypointJSON       `json:"entrypoint"`
-	Config        configJSON           `json:"config"`
-	Packages      []packageJSON        `json:"packages"`
-	// UnpackagedBytes are the bytes of the regular files no package owns.
-	UnpackagedBytes int64    `json:"unpackaged_bytes"`
-	Problems        []string `json:"problems,omitempty"`
-}
-
-// configJSON is the image's run configuration.
-type configJSON struct {
-	Entrypoint   []string          `json:"entrypoint"`
-	Cmd          []string          `json:"cmd"`
-	Env          []string          `json:"env"`
-	User         string            `json:"user"`
-	WorkingDir   string            `json:"workdir"`
-	ExposedPorts []string          `json:"exposed_ports"`
-	Labels       map[string]string `json:"labels,omitempty"`
-}
-
-type entrypointJSON struct {
-	Command     []string `json:"command"`
-	Path        string   `json:"path,omitempty"`
-	Kind        string   `json:"kind"` // static, dynamic, script, missing, not-executable, unknown, none
-	Interpreter string   `json:"interpreter,omitempty"`
-	Error       string   `json:"error,omitempty"`
+	inspect.Report
+	Problems []string `json:"problems,omitempty"`
 }
 
 func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref string) error {
+	opts := inspect.Options{Name: ref, Top: o.top, Gates: inspect.Gates{MinEfficiency: o.minEfficiency}}
 	if o.minEfficiency < 0 || o.minEfficiency > 1 {
 		return usage("--min-efficiency %v: want a number from 0 to 1", o.minEfficiency)
+	}
+	if o.maxWaste != "" {
+		limit, err := inspect.ParseWasteLimit(o.maxWaste)
+		if err != nil {
+			return usage("--max-waste %q: %v", o.maxWaste, err)
+		}
+		opts.Gates.MaxWaste = &limit
 	}
 	img, err := openImage(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
 	if err != nil {
 		return err
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
-	}
 	readingImage()
-	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: ref, Sizes: true, Keep: pkgdb.Wanted})
+	rep, err := inspect.Read(ctx, img, opts)
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
 	}
-	defer view.Close()
-
-	r := inspectJSON{Image: ref, Platform: cfg.OS + "/" + cfg.Architecture, Layers: view.Layers}
-	if cfg.Variant != "" {
-		r.Platform += "/" + cfg.Variant
-	}
-	for _, l := range view.Layers {
-		r.Size += l.Size
-		r.Uncompressed += l.UncompressedSize
-		r.TotalBytes += l.Bytes
-		r.WastedBytes += l.WastedBytes
-	}
-	r.Efficiency = 1
-	if r.TotalBytes > 0 {
-		r.WastedPercent = 100 * float64(r.WastedBytes) / float64(r.TotalBytes)
-		r.Efficiency = 1 - float64(r.WastedBytes)/float64(r.TotalBytes)
-	}
-	r.Largest = view.Largest(o.top)
-	if r.Largest == nil {
-		r.Largest = []imagefs.File{}
-	}
-	r.WastedFiles = view.Wasted(o.top)
-	c := cfg.Config
-	r.Config = configJSON{Entrypoint: nonNil(c.Entrypoint), Cmd: nonNil(c.Cmd), Env: nonNil(c.Env), User: c.User,
-		WorkingDir: c.WorkingDir, ExposedPorts: []string{}, Labels: c.Labels}
-	for p := range c.ExposedPorts {
-		r.Config.ExposedPorts = append(r.Config.ExposedPorts, p)
-	}
-	sort.Strings(r.Config.ExposedPorts)
-	r.Entrypoint = entrypointOf(view, append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...), cfg.Config.Env)
-	if r.Packages, r.UnpackagedBytes, err = packagesOf(view); err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
-	}
-
-	if o.maxWaste != "" {
-		limit, unit, err := parseWaste(o.maxWaste)
-		if err != nil {
-			return usage("--max-waste %q: %v", o.maxWaste, err)
-		}
-		// Both sides in the unit the limit was given in.
-		switch {
-		case unit.suffix == "%" && r.WastedPercent > limit:
-			r.Problems = append(r.Problems, fmt.Sprintf("wasted %.2f%% of the bytes, more than --max-waste %s", r.WastedPercent, o.maxWaste))
-		case unit.suffix != "%" && float64(r.WastedBytes) > limit:
-			r.Problems = append(r.Problems, fmt.Sprintf("wasted %s, more than --max-waste %s", unit.format(r.WastedBytes), unit.format(int64(limit))))
-		}
-	}
-	if o.minEfficiency > 0 && r.Efficiency < o.minEfficiency {
-		r.Problems = append(r.Problems, fmt.Sprintf("efficiency %.4f, below --min-efficiency %v", r.Efficiency, o.minEfficiency))
-	}
-
+	r := inspectJSON{Report: *rep, Problems: problems(rep, o, opts.Gates)}
 	w := bufio.NewWriter(stdout)
 	if o.json {
 		enc := json.NewEncoder(w)
@@ -205,130 +121,20 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 	return nil
 }
 
-// wasteUnit is the unit a --max-waste limit is given in.
-type wasteUnit struct {
-	suffix string // "%", "MB", "MiB", ...; "" for bytes
-	mult   float64
-}
-
-// format writes n bytes in the unit: "10.04MB", "1048577 bytes".
-func (u wasteUnit) format(n int64) string {
-	if u.mult <= 1 {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	return strconv.FormatFloat(float64(n)/u.mult, 'f', -1, 64) + u.suffix
-}
-
-// parseWaste parses "5%", "1048576", "10MB", "1.5GiB": the limit (bytes,
-// or a percentage) and its unit.
-func parseWaste(s string) (float64, wasteUnit, error) {
-	s = strings.TrimSpace(s)
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v < 0 {
-			return 0, wasteUnit{}, fmt.Errorf("want a percentage")
-		}
-		return v, wasteUnit{suffix: "%"}, nil
-	}
-	units := []wasteUnit{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"B", 1}}
-	unit := wasteUnit{mult: 1}
-	for _, u := range units {
-		if p, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, unit = p, u
-			break
+// problems words the gates r crossed.
+func problems(r *inspect.Report, o *inspectOptions, g inspect.Gates) []string {
+	var out []string
+	for _, c := range r.Crossed {
+		switch {
+		case c == inspect.GateMaxWaste && g.MaxWaste.Percent:
+			out = append(out, fmt.Sprintf("wasted %.2f%% of the bytes, more than --max-waste %s", r.WastedPercent, o.maxWaste))
+		case c == inspect.GateMaxWaste:
+			out = append(out, fmt.Sprintf("wasted %s, more than --max-waste %s", g.MaxWaste.Format(r.WastedBytes), g.MaxWaste.Format(int64(g.MaxWaste.Value))))
+		case c == inspect.GateMinEfficiency:
+			out = append(out, fmt.Sprintf("efficiency %.4f, below --min-efficiency %v", r.Efficiency, o.minEfficiency))
 		}
 	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || v < 0 {
-		return 0, wasteUnit{}, fmt.Errorf("want BYTES (e.g. 1048576, 10MB) or PCT (e.g. 5%%)")
-	}
-	return v * unit.mult, unit, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-// entrypointOf resolves the command's program in the image and says what
-// it is.
-func entrypointOf(view rootfs.FS, command, env []string) entrypointJSON {
-	e := entrypointJSON{Command: command, Kind: "none"}
-	if e.Command == nil {
-		e.Command = []string{}
-	}
-	if len(command) == 0 {
-		return e
-	}
-	prog := command[0]
-	if !strings.Contains(prog, "/") {
-		pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-		for _, kv := range env {
-			if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-				pathVar = v
-			}
-		}
-		found := ""
-		for _, d := range strings.Split(pathVar, ":") {
-			p := path.Join("/", d, prog)
-			if real, err := rootfs.Realpath(view, p); err == nil {
-				if fi, err := view.Lstat(real); err == nil && fi.Mode().IsRegular() {
-					found = p
-					break
-				}
-			}
-		}
-		if found == "" {
-			e.Kind, e.Error = "missing", fmt.Sprintf("%s not found in PATH %s", prog, pathVar)
-			return e
-		}
-		prog = found
-	}
-	e.Path = path.Clean("/" + prog)
-	real, err := rootfs.Realpath(view, e.Path)
-	if err != nil {
-		e.Kind, e.Error = "missing", describe(err)
-		return e
-	}
-	fi, err := view.Lstat(real)
-	if err != nil || !fi.Mode().IsRegular() {
-		e.Kind, e.Error = "missing", "not a regular file"
-		return e
-	}
-	if fi.Mode()&0o111 == 0 {
-		e.Kind = "not-executable"
-		return e
-	}
-	f, err := view.Open(real)
-	if err != nil {
-		e.Kind, e.Error = "unknown", describe(err)
-		return e
-	}
-	defer f.Close()
-	head := make([]byte, 256)
-	n, _ := f.ReadAt(head, 0)
-	head = head[:n]
-	switch {
-	case strings.HasPrefix(string(head), "\x7fELF"):
-		info, err := elfinfo.Read(f, fi.Size())
-		if err != nil {
-			e.Kind, e.Error = "unknown", describe(err)
-			return e
-		}
-		if info.IsStatic() {
-			e.Kind = "static"
-		} else {
-			e.Kind, e.Interpreter = "dynamic", info.Interp
-		}
-	case strings.HasPrefix(string(head), "#!"):
-		line, _, _ := strings.Cut(string(head[2:]), "\n")
-		e.Kind, e.Interpreter = "script", strings.TrimSpace(line)
-	default:
-		e.Kind, e.Error = "unknown", "neither an ELF file nor a #! script"
-	}
-	return e
+	return out
 }
 
 func printInspect(w io.Writer, r *inspectJSON) {
@@ -339,7 +145,38 @@ func printInspect(w io.Writer, r *inspectJSON) {
 		fmt.Fprintf(w, "Image:       %s (%s), %d layers, %s compressed, %s uncompressed\n",
 			r.Image, r.Platform, len(r.Layers), human(r.Size), human(r.Uncompressed))
 	}
-	ep := r.Entrypoint
+	printEntrypoint(w, r.Entrypoint)
+	printConfig(w, r.Config)
+	fmt.Fprintln(w)
+	printLayers(w, r.Layers)
+	fmt.Fprintf(w, "\nWasted:      %s of %s of file content (%.2f%%)\n", human(r.WastedBytes), human(r.TotalBytes), r.WastedPercent)
+	fmt.Fprintf(w, "Efficiency:  %.4f\n", r.Efficiency)
+	if len(r.WastedFiles) > 0 {
+		fmt.Fprintln(w, "\nWasted files (overwritten or deleted by a layer):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "COUNT\tWASTED\t\tPATH")
+		for _, f := range r.WastedFiles {
+			fmt.Fprintf(tw, "%d\t%s\t\t%s\n", f.Count, human(f.Bytes), f.Path)
+		}
+		tw.Flush()
+	}
+	printPackages(w, r)
+	if len(r.Largest) > 0 {
+		fmt.Fprintln(w, "\nLargest files:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		for _, f := range r.Largest {
+			links := ""
+			if len(f.Links) > 0 {
+				links = " (hard links: " + strings.Join(f.Links, ", ") + ")"
+			}
+			fmt.Fprintf(tw, "%s\tlayer %d\t\t%s%s\n", human(f.Size), f.Layer, f.Path, links)
+		}
+		tw.Flush()
+	}
+}
+
+// printEntrypoint prints the Entrypoint line: the command and what it runs.
+func printEntrypoint(w io.Writer, ep inspect.Entrypoint) {
 	fmt.Fprintf(w, "Entrypoint:  %s", strings.Join(ep.Command, " "))
 	switch {
 	case ep.Kind == "dynamic":
@@ -353,7 +190,10 @@ func printInspect(w io.Writer, r *inspectJSON) {
 	default:
 		fmt.Fprintf(w, " (%s)\n", ep.Kind)
 	}
-	c := r.Config
+}
+
+// printConfig prints the Config lines.
+func printConfig(w io.Writer, c inspect.Config) {
 	fmt.Fprintf(w, "Config:      entrypoint %s, cmd %s\n", quoteArgs(c.Entrypoint), quoteArgs(c.Cmd))
 	user, wd := c.User, c.WorkingDir
 	if user == "" {
@@ -370,10 +210,13 @@ func printInspect(w io.Writer, r *inspectJSON) {
 	for _, e := range c.Env {
 		fmt.Fprintf(w, "             env %s\n", e)
 	}
-	fmt.Fprintln(w)
+}
+
+// printLayers prints the table of layers.
+func printLayers(w io.Writer, layers []imagefs.LayerStats) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "#\tDIGEST\tSIZE\tUNCOMPRESSED\tADDED\tCHANGED\tREMOVED\tWASTED\t\tCREATED BY")
-	for _, l := range r.Layers {
+	for _, l := range layers {
 		d := strings.TrimPrefix(l.Digest, "sha256:")
 		if len(d) > 12 {
 			d = d[:12]
@@ -385,30 +228,6 @@ func printInspect(w io.Writer, r *inspectJSON) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t\t%s\n", l.Index, d, human(l.Size), human(l.UncompressedSize), l.Added, l.Changed, l.Removed, human(l.WastedBytes), cb)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nWasted:      %s of %s of file content (%.2f%%)\n", human(r.WastedBytes), human(r.TotalBytes), r.WastedPercent)
-	fmt.Fprintf(w, "Efficiency:  %.4f\n", r.Efficiency)
-	if len(r.WastedFiles) > 0 {
-		fmt.Fprintln(w, "\nWasted files (overwritten or deleted by a layer):")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "COUNT\tWASTED\t\tPATH")
-		for _, f := range r.WastedFiles {
-			fmt.Fprintf(tw, "%d\t%s\t\t%s\n", f.Count, human(f.Bytes), f.Path)
-		}
-		tw.Flush()
-	}
-	printPackages(w, r)
-	if len(r.Largest) > 0 {
-		fmt.Fprintln(w, "\nLargest files:")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		for _, f := range r.Largest {
-			links := ""
-			if len(f.Links) > 0 {
-				links = " (hard links: " + strings.Join(f.Links, ", ") + ")"
-			}
-			fmt.Fprintf(tw, "%s\tlayer %d\t\t%s%s\n", human(f.Size), f.Layer, f.Path, links)
-		}
-		tw.Flush()
-	}
 }
 
 // human prints a byte count with a decimal unit.

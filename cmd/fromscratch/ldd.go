@@ -8,11 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
 	"strings"
-	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -70,15 +66,7 @@ Exit status: 0 all found, 1 something not found, 2 a FILE could not be read.`,
 }
 
 // lddJSON is the stable JSON shape of one FILE (see DESIGN.md).
-type lddJSON struct {
-	File             string         `json:"file"`
-	Static           bool           `json:"static"`
-	Interpreter      string         `json:"interpreter"`
-	InterpreterFound *bool          `json:"interpreter_found,omitempty"`
-	Flavor           string         `json:"loader,omitempty"`
-	Libraries        []ldso.Library `json:"libraries"`
-	Error            string         `json:"error,omitempty"`
-}
+type lddJSON = ldso.JSON
 
 func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files []string) error {
 	if ctx == nil {
@@ -89,6 +77,44 @@ func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files 
 		return err
 	}
 	defer root.Close()
+	opts, paths := o.resolverOptions(files)
+	defer ldso.CollectLess(len(paths))()
+	r := ldso.New(root.FS, opts)
+	results, errs := r.ResolveAll(paths)
+	if err := ctx.Err(); err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("ldd: %v", err)} // interrupted: no partial answer
+	}
+	noteNoCache(stderr, o, r, errs)
+	code := 0
+	for i, err := range errs {
+		if err != nil {
+			fmt.Fprintf(stderr, "fromscratch: %s: %s\n", files[i], describe(err))
+			code = 2
+		} else if code == 0 && results[i].Missing() {
+			code = 1
+		}
+	}
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	if o.json {
+		err = ldso.WriteJSON(w, files, results, errs, describe)
+	} else {
+		printLdd(w, o, files, results)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// resolverOptions are the loader's options of the flags, and the paths of
+// files inside the root.
+func (o *lddOptions) resolverOptions(files []string) (ldso.Options, []string) {
 	opts := ldso.Options{UseConf: o.useConf}
 	if o.libraryPath != "" {
 		opts.LibraryPath = strings.FieldsFunc(o.libraryPath, func(r rune) bool { return r == ':' || r == ';' })
@@ -111,154 +137,41 @@ func runLdd(ctx context.Context, stdout, stderr io.Writer, o *lddOptions, files 
 			opts.WorkDir = "/"
 		}
 	}
-	defer collectLess(len(paths))()
-	r := ldso.New(root.FS, opts)
-	results, errs := r.ResolveAll(paths)
-	if err := ctx.Err(); err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("ldd: %v", err)} // interrupted: no partial answer
-	}
-	failed := false
+	return opts, paths
+}
+
+// noteNoCache notes a directory root without /etc/ld.so.cache. The note
+// is for results: a failure is one line and nothing more.
+func noteNoCache(stderr io.Writer, o *lddOptions, r *ldso.Resolver, errs []error) {
 	for _, err := range errs {
-		failed = failed || err != nil
+		if err != nil {
+			return
+		}
 	}
-	// The note is for results; a failure is one line and nothing more.
-	if _, err := r.CacheStatus(); !failed && err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !root.IsImage() {
+	if _, err := r.CacheStatus(); err != nil && errors.Is(err, fs.ErrNotExist) && o.root != "/" && !rootsrc.IsImage(o.root) {
 		how := "only the default directories are searched, as the loader does (--ldconfig: as if ldconfig had run)"
 		if o.useConf {
 			how = "its ld.so.conf directories are searched as if ldconfig had run (--ldconfig)"
 		}
 		fmt.Fprintf(stderr, "fromscratch: note: %s has no /etc/ld.so.cache: %s\n", o.root, how)
 	}
-
-	code := 0
-	for i, err := range errs {
-		if err != nil {
-			fmt.Fprintf(stderr, "fromscratch: %s: %s\n", files[i], describe(err))
-			code = 2
-		} else if code == 0 && results[i].Missing() {
-			code = 1
-		}
-	}
-	w := bufio.NewWriterSize(stdout, 64<<10)
-	switch {
-	case o.json:
-		// One object a line.
-		w.WriteString("[\n")
-		writeJSON(w, files, results, errs)
-		w.WriteString("]\n")
-	default:
-		for i, res := range results {
-			if res == nil {
-				continue
-			}
-			if o.tree {
-				printTree(w, files[i], res)
-				continue
-			}
-			if len(files) > 1 {
-				fmt.Fprintf(w, "%s:\n", files[i])
-			}
-			printText(w, res)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if code != 0 {
-		return &exitError{code: code}
-	}
-	return nil
 }
 
-// collectLess turns the garbage collector off until the memory in use grows
-// by 64 MiB and 32 KiB a file to answer for, and returns the function that
-// restores the collector's settings. Resolving keeps most of what it
-// allocates (each file's answer, the parsed files, the directory listings)
-// until the output is written: a collection finds little garbage, and over
-// a whole system's files it cost a sixth of the CPU time.
-func collectLess(files int) (restore func()) {
-	// What the memory limit counts (see debug.SetMemoryLimit), without the
-	// stop of the world of runtime.ReadMemStats.
-	in := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
-	metrics.Read(in)
-	inUse := int64(in[0].Value.Uint64() - in[1].Value.Uint64())
-	limit := inUse + 64<<20 + 32<<10*int64(files)
-	prevLimit := debug.SetMemoryLimit(-1)
-	if limit < prevLimit {
-		prevPercent := debug.SetGCPercent(-1)
-		debug.SetMemoryLimit(limit)
-		return func() {
-			debug.SetMemoryLimit(prevLimit)
-			debug.SetGCPercent(prevPercent)
+// printLdd prints the answers as glibc's ldd does, or as trees.
+func printLdd(w io.Writer, o *lddOptions, files []string, results []*ldso.Result) {
+	for i, res := range results {
+		if res == nil {
+			continue
 		}
+		if o.tree {
+			printTree(w, files[i], res)
+			continue
+		}
+		if len(files) > 1 {
+			fmt.Fprintf(w, "%s:\n", files[i])
+		}
+		printText(w, res)
 	}
-	return func() {}
-}
-
-// writeJSON writes the lines of the JSON array, one object a line. For a
-// whole system this is megabytes: pieces of a few files are encoded
-// concurrently and written in order, through a few recycled buffers.
-func writeJSON(w io.Writer, files []string, results []*ldso.Result, errs []error) {
-	const per = 16 // files a piece
-	pieces := make([]chan *[]byte, (len(files)+per-1)/per)
-	for k := range pieces {
-		pieces[k] = make(chan *[]byte, 1)
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(pieces))
-	// A worker takes a buffer before it takes a piece, so the first piece
-	// not yet written always has one: the writer never waits forever.
-	free := make(chan *[]byte, 2*workers)
-	for range cap(free) {
-		b := make([]byte, 0, min(len(files), per)*2<<10) // a file's object is about 1.5 KiB
-		free <- &b
-	}
-	var next atomic.Int64
-	for range workers {
-		go func() {
-			for {
-				b := <-free
-				k := int(next.Add(1) - 1)
-				if k >= len(pieces) {
-					free <- b
-					return
-				}
-				*b = (*b)[:0]
-				for i := k * per; i < min((k+1)*per, len(files)); i++ {
-					*b = appendJSON(*b, toJSON(files[i], results[i], errs[i]))
-					if i < len(files)-1 {
-						*b = append(*b, ',')
-					}
-					*b = append(*b, '\n')
-				}
-				pieces[k] <- b
-			}
-		}()
-	}
-	for _, c := range pieces {
-		b := <-c
-		w.Write(*b)
-		free <- b
-	}
-}
-
-func toJSON(file string, res *ldso.Result, err error) lddJSON {
-	j := lddJSON{File: file, Libraries: []ldso.Library{}}
-	if err != nil {
-		j.Error = describe(err)
-		return j
-	}
-	j.Static = res.Static
-	if res.Static {
-		return j
-	}
-	j.Interpreter = res.Interpreter
-	j.Flavor = res.Flavor
-	found := res.InterpreterFound
-	j.InterpreterFound = &found
-	if len(res.Libraries) > 0 {
-		j.Libraries = res.Libraries
-	}
-	return j
 }
 
 // printText prints glibc ldd's lines, without load addresses.
