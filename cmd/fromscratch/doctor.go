@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fromscratch/fromscratch/doctor"
 	"github.com/fromscratch/fromscratch/imagefs"
@@ -35,45 +36,10 @@ type doctorOptions struct {
 func newDoctorCmd() *cobra.Command {
 	o := &doctorOptions{}
 	cmd := &cobra.Command{
-		Use:   "doctor [flags] IMAGE",
-		Short: "Say why an image's entrypoint cannot start, and how to fix it",
-		Long: `doctor reads IMAGE (no Docker engine needed) and follows its entrypoint as
-the kernel and the dynamic loader would: the program (looked up in PATH), its
-#! interpreters, its architecture, its loader, its libraries and the symbol
-versions it needs, and the user it runs as. It names the first broken link
-and a fix.
-
-IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST], docker-daemon:NAME
-or a registry reference. A bare name (app:1.0) is the Docker engine's image,
-or else Docker Hub's; a path (/..., ./..., ../...) is never a reference.
-
-With --run, doctor then runs the entrypoint in the Docker engine (ARGS after
--- replace the image's Cmd; doctor's standard input is the program's, its
-output goes to doctor's standard error) under fromscratch's tracer, which it
-bind-mounts into the container: it reports each path the program looked for
-and did not find, and where the reference root (--root, default the host)
-has it, with the fix. Only running the program shows what it loads at run
-time: plugins and modules it dlopens, data and configuration files, programs
-it runs.
-
-Exit status: 0 healthy, 1 the entrypoint cannot start (with --run: or the
-program looked for a path the reference root has), 2 the image cannot be
-read or run.`,
-		Example: `  # the classic: a glibc program copied into FROM scratch
-  fromscratch doctor docker-daemon:myapp:latest
-
-  # another command line than the image's: --entrypoint (its Cmd is dropped)
-  fromscratch doctor --entrypoint '["/bin/sh","-c","true"]' docker-archive:app.tar
-
-  # the image's entrypoint with other arguments: --cmd, appended to it as
-  # docker run IMAGE ARGS does
-  fromscratch doctor --cmd '["--port","8080"]' docker-archive:app.tar
-
-  fromscratch doctor --json oci-layout:./out:app
-
-  # run it (ARGS after the entrypoint /usr/bin/iconv): what does iconv
-  # look for that the image lacks and the host has?
-  echo hé | fromscratch doctor docker-archive:iconv.tar --run -- -f UTF-8 -t ISO-8859-1`,
+		Use:     "doctor [flags] IMAGE",
+		Short:   "Say why an image's entrypoint cannot start, and how to fix it",
+		Long:    doctorLong,
+		Example: doctorExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			n := cmd.ArgsLenAtDash()
 			if n < 0 {
@@ -98,7 +64,12 @@ read or run.`,
 			return runDoctor(cmd.Context(), cmd.OutOrStdout(), o, args[0])
 		},
 	}
-	f := cmd.Flags()
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// addFlags defines doctor's flags.
+func (o *doctorOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry")
 	f.StringVar(&o.entrypoint, "entrypoint", "", "check this entrypoint instead of the image's (JSON array or words; clears Cmd, as docker run does)")
@@ -107,8 +78,47 @@ read or run.`,
 	f.BoolVar(&o.run, "run", false, "run the entrypoint in the Docker engine under the tracer and report the paths it looked for in vain")
 	f.StringVar(&o.root, "root", "/", "with --run, the reference root, a directory or an image: where the paths the image lacks are looked for")
 	f.DurationVar(&o.timeout, "timeout", 0, "with --run, end the program after this long (default: none)")
-	return cmd
 }
+
+// doctorLong is doctor's --help.
+const doctorLong = `doctor reads IMAGE (no Docker engine needed) and follows its entrypoint as
+the kernel and the dynamic loader would: the program (looked up in PATH), its
+#! interpreters, its architecture, its loader, its libraries and the symbol
+versions it needs, and the user it runs as. It names the first broken link
+and a fix.
+
+IMAGE is docker-archive:PATH[:NAME:TAG], oci-layout:DIR[:TAG|@DIGEST], docker-daemon:NAME
+or a registry reference. A bare name (app:1.0) is the Docker engine's image,
+or else Docker Hub's; a path (/..., ./..., ../...) is never a reference.
+
+With --run, doctor then runs the entrypoint in the Docker engine (ARGS after
+-- replace the image's Cmd; doctor's standard input is the program's, its
+output goes to doctor's standard error) under fromscratch's tracer, which it
+bind-mounts into the container: it reports each path the program looked for
+and did not find, and where the reference root (--root, default the host)
+has it, with the fix. Only running the program shows what it loads at run
+time: plugins and modules it dlopens, data and configuration files, programs
+it runs.
+
+Exit status: 0 healthy, 1 the entrypoint cannot start (with --run: or the
+program looked for a path the reference root has), 2 the image cannot be
+read or run.`
+
+const doctorExample = `  # the classic: a glibc program copied into FROM scratch
+  fromscratch doctor docker-daemon:myapp:latest
+
+  # another command line than the image's: --entrypoint (its Cmd is dropped)
+  fromscratch doctor --entrypoint '["/bin/sh","-c","true"]' docker-archive:app.tar
+
+  # the image's entrypoint with other arguments: --cmd, appended to it as
+  # docker run IMAGE ARGS does
+  fromscratch doctor --cmd '["--port","8080"]' docker-archive:app.tar
+
+  fromscratch doctor --json oci-layout:./out:app
+
+  # run it (ARGS after the entrypoint /usr/bin/iconv): what does iconv
+  # look for that the image lacks and the host has?
+  echo hé | fromscratch doctor docker-archive:iconv.tar --run -- -f UTF-8 -t ISO-8859-1`
 
 // diagnoseImage opens ref and checks that its entrypoint (or o's) can start.
 func diagnoseImage(ctx context.Context, o *doctorOptions, ref string) (v1.Image, doctor.Config, *doctor.Report, error) {
@@ -123,26 +133,27 @@ func diagnoseImage(ctx context.Context, o *doctorOptions, ref string) (v1.Image,
 	if err != nil {
 		return nil, doctor.Config{}, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
 	}
+	cfg, err := o.config(cf, ref)
+	if err != nil {
+		return nil, doctor.Config{}, nil, err
+	}
 	readingImage()
-	// The entrypoint's program is kept whole (the view keeps only what the
-	// loader reads of other ELF files): a fix compares it with host files.
-	prog := ""
-	if ep, err := words(o.entrypoint); err == nil && len(ep) > 0 {
-		prog = ep[0]
-	} else if len(cf.Config.Entrypoint) > 0 {
-		prog = cf.Config.Entrypoint[0]
-	} else if len(cf.Config.Cmd) > 0 {
-		prog = cf.Config.Cmd[0]
-	}
-	keep := func(name string, size int64) bool {
-		return prog != "" && size <= 256<<20 && path.Base(name) == path.Base(prog)
-	}
-	fsys, err := imagefs.Open(ctx, img, imagefs.Options{Keep: keep})
+	fsys, err := imagefs.Open(ctx, img, imagefs.Options{Keep: keepProgram(cfg)})
 	if err != nil {
 		return nil, doctor.Config{}, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}
 	}
 	defer fsys.Close()
+	rep := doctor.Diagnose(fsys, cfg)
+	if p := o.platformProblem(cf); p != nil {
+		// First: nothing of the image starts on that platform.
+		rep.Problems = append([]doctor.Problem{*p}, rep.Problems...)
+	}
+	return img, cfg, rep, nil
+}
 
+// config is what doctor checks: the image's configuration, with the
+// entrypoint and arguments o gives instead.
+func (o *doctorOptions) config(cf *v1.ConfigFile, ref string) (doctor.Config, error) {
 	cfg := doctor.Config{
 		Entrypoint:   cf.Config.Entrypoint,
 		Cmd:          cf.Config.Cmd,
@@ -152,39 +163,58 @@ func diagnoseImage(ctx context.Context, o *doctorOptions, ref string) (v1.Image,
 		Architecture: cf.Architecture,
 		Variant:      cf.Variant,
 		Image:        ref,
+		Binfmt:       doctor.HostBinfmt,
 	}
 	if wd, err := os.Getwd(); err == nil {
 		cfg.HostDir = wd
 	}
-	cfg.Binfmt = doctor.HostBinfmt
+	var err error
 	if o.entrypoint != "" {
 		if cfg.Entrypoint, err = words(o.entrypoint); err != nil {
-			return nil, doctor.Config{}, nil, usage("--entrypoint: %v", err)
+			return cfg, usage("--entrypoint: %v", err)
 		}
 		cfg.Cmd = nil
 	}
 	if o.cmd != "" {
 		if cfg.Cmd, err = words(o.cmd); err != nil {
-			return nil, doctor.Config{}, nil, usage("--cmd: %v", err)
+			return cfg, usage("--cmd: %v", err)
 		}
 	}
 	if o.hasArgs {
 		cfg.Cmd = o.args
 	}
-	rep := doctor.Diagnose(fsys, cfg)
-	if o.platform != "" {
-		want := strings.TrimPrefix(o.platform, "linux/")
-		a, _, _ := strings.Cut(want, "/")
-		if cf.Architecture != "" && a != cf.Architecture {
-			// First: nothing of the image starts on that platform.
-			rep.Problems = append([]doctor.Problem{{
-				Check:   "architecture",
-				Message: fmt.Sprintf("the image is for %s/%s, not %s: exec format error", cf.OS, cf.Architecture, o.platform),
-				Fix:     "pick the image of that platform (an index, --platform at build time)",
-			}}, rep.Problems...)
-		}
+	return cfg, nil
+}
+
+// keepProgram keeps the entrypoint's program whole in the image's view
+// (which keeps only what the loader reads of other ELF files): a fix
+// compares it with host files.
+func keepProgram(cfg doctor.Config) func(name string, size int64) bool {
+	prog := ""
+	if len(cfg.Entrypoint) > 0 {
+		prog = cfg.Entrypoint[0]
+	} else if len(cfg.Cmd) > 0 {
+		prog = cfg.Cmd[0]
 	}
-	return img, cfg, rep, nil
+	return func(name string, size int64) bool {
+		return prog != "" && size <= 256<<20 && path.Base(name) == path.Base(prog)
+	}
+}
+
+// platformProblem is the problem of an image not of the --platform asked.
+func (o *doctorOptions) platformProblem(cf *v1.ConfigFile) *doctor.Problem {
+	if o.platform == "" {
+		return nil
+	}
+	a, _, _ := strings.Cut(strings.TrimPrefix(o.platform, "linux/"), "/")
+	if cf.Architecture == "" || a == cf.Architecture {
+		return nil
+	}
+	return &doctor.Problem{
+		Check:   "architecture",
+		Message: fmt.Sprintf("the image is for %s/%s, not %s: exec format error", cf.OS, cf.Architecture, o.platform),
+		Fix:     "pick the image of that platform (an index, --platform at build time)",
+	}
 }
 
 func runDoctor(ctx context.Context, stdout io.Writer, o *doctorOptions, ref string) error {

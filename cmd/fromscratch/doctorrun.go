@@ -88,9 +88,7 @@ func runDoctorRun(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer
 	}
 	rr := &runReport{Image: ref, Command: argv, ExitCode: tf.ExitCode, TimedOut: tf.TimedOut, Root: o.root, Missing: missingPaths(tf.Accesses, ref0.FS), Healthy: true}
 	for _, m := range rr.Missing {
-		if m.InRoot != "" && !m.Optional {
-			rr.Healthy = false
-		}
+		rr.Healthy = rr.Healthy && (m.InRoot == "" || m.Optional)
 	}
 	if o.json {
 		enc := json.NewEncoder(stdout)

@@ -117,15 +117,29 @@ func runTrace(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o 
 		}
 		return usage("trace: %s", traceReason(err))
 	}
+	if werr := o.writeList(stdout, stderr, argv, res); werr != nil {
+		return werr
+	}
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return usage("trace: %s", traceReason(err))
+	}
+	if res.ExitCode != 0 {
+		return &exitError{code: res.ExitCode}
+	}
+	return nil
+}
+
+// writeList writes the list of paths (text or JSON) where -o says.
+func (o *traceOptions) writeList(stdout, stderr io.Writer, argv []string, res *tracer.Result) error {
 	var buf bytes.Buffer
 	if o.json {
 		acc := res.Accesses
 		if acc == nil {
 			acc = []tracer.Access{}
 		}
-		raw, jerr := json.MarshalIndent(traceJSON{Argv: argv, ExitCode: res.ExitCode, TimedOut: res.TimedOut, Accesses: acc}, "", "  ")
-		if jerr != nil {
-			return jerr
+		raw, err := json.MarshalIndent(traceJSON{Argv: argv, ExitCode: res.ExitCode, TimedOut: res.TimedOut, Accesses: acc}, "", "  ")
+		if err != nil {
+			return err
 		}
 		buf.Write(raw)
 		buf.WriteByte('\n')
@@ -138,19 +152,13 @@ func runTrace(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o 
 		if o.output == "-" {
 			w = stdout
 		}
-		if _, werr := w.Write(buf.Bytes()); werr != nil {
-			return werr
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
 		}
 	default:
-		if werr := image.WriteFileAtomic(o.output, buf.Bytes()); werr != nil {
-			return usage("%s: %v", o.output, unwrapPathError(werr))
+		if err := image.WriteFileAtomic(o.output, buf.Bytes()); err != nil {
+			return usage("%s: %v", o.output, unwrapPathError(err))
 		}
-	}
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		return usage("trace: %s", traceReason(err))
-	}
-	if res.ExitCode != 0 {
-		return &exitError{code: res.ExitCode}
 	}
 	return nil
 }
