@@ -31,7 +31,13 @@ func (p *packages) apply(ctx context.Context, o *Options, img v1.Image, iopts im
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, spec, err := sbom.Apply(ctx, sbom.OpenFS(fsys), layers, o.PackageRecords)
+	apply := sbom.ApplyRecords // no SBOM: the records' checksums only
+	if o.SBOM {
+		apply = func(ctx context.Context, open sbom.Opener, layers []v1.Layer) (*sbom.Document, *image.LayerSpec, error) {
+			return sbom.Apply(ctx, open, layers, o.PackageRecords)
+		}
+	}
+	doc, spec, err := apply(ctx, sbom.OpenFS(fsys), layers)
 	var pe *pkgdb.Error
 	if errors.As(err, &pe) {
 		named := *pe // the file named as the user sees it

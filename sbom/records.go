@@ -57,7 +57,18 @@ type Opener func(paths []string) (*pkgdb.DB, error)
 // root has no package database or the image already carries one). The
 // document lists the records' files too.
 func Apply(ctx context.Context, open Opener, layers []v1.Layer, records bool) (*Document, *image.LayerSpec, error) {
-	files, err := Files(ctx, layers)
+	return apply(ctx, open, layers, records, AllSums)
+}
+
+// ApplyRecords is Apply for the records layer alone, when no SBOM is
+// written: the document's files have their MD5 (the records' md5sums) and
+// size, not the SHA-256 and SHA-1 an SBOM lists.
+func ApplyRecords(ctx context.Context, open Opener, layers []v1.Layer) (*Document, *image.LayerSpec, error) {
+	return apply(ctx, open, layers, true, MD5Only)
+}
+
+func apply(ctx context.Context, open Opener, layers []v1.Layer, records bool, sums Sums) (*Document, *image.LayerSpec, error) {
+	files, err := FilesSums(ctx, layers, sums)
 	if err != nil {
 		return nil, nil, err
 	}
