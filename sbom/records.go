@@ -2,6 +2,7 @@ package sbom
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -228,6 +229,24 @@ func recordsLayer(db *pkgdb.DB, files *[]File) *image.LayerSpec {
 	*files = append(*files, recs...)
 	sort.Slice(*files, func(i, j int) bool { return (*files)[i].Path < (*files)[j].Path })
 	return spec
+}
+
+// NewEntries are the entries of entries that below does not hold as they
+// are (same path, type, mode, link and content): what a records layer over
+// below must carry.
+func NewEntries(entries, below []image.Entry) []image.Entry {
+	have := map[string]image.Entry{}
+	for _, e := range below {
+		have[e.Path] = e
+	}
+	var out []image.Entry
+	for _, e := range entries {
+		b, ok := have[e.Path]
+		if !ok || b.Type != e.Type || b.Mode != e.Mode || b.Linkname != e.Linkname || !bytes.Equal(b.Data, e.Data) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // statusRecord is a status paragraph without Status (a status.d record
