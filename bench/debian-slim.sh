@@ -52,8 +52,11 @@ done
 
 if [ $# -gt 0 ]; then
 	mount -t proc proc "$root/proc"
-	if ! out=$(chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -q --no-install-recommends "$@" 2>&1); then
+	in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
+	# The base's package lists are those of the day it was made: when the
+	# mirror has moved on (a point release), update them and try again.
+	if ! out=$(in_root apt-get install -y -q --no-install-recommends "$@" 2>&1) &&
+		! out=$(in_root apt-get update -q 2>&1 && in_root apt-get install -y -q --no-install-recommends "$@" 2>&1); then
 		echo "debian-slim.sh: apt-get install $*:" >&2
 		echo "$out" | tail -20 >&2
 		exit 1

@@ -11,7 +11,8 @@
 # Jobs: iconv to latin1, ImageMagick convert writing a PPM, tclsh running a
 # script, file identifying an ELF file. Sizes are the engine's (`docker image
 # inspect` .Size, uncompressed layers), in MB of 10^6 bytes. A benchmark, not
-# a test (TestPackagesSizes checks the same ordering). Root only (debootstrap
+# a test (TestPackagesSizes checks the same ordering). BENCH_JOBS="iconv file"
+# runs only those jobs. Root only (debootstrap
 # and chroot); needs docker (an engine) and debootstrap; the first run makes
 # the minbase root (about 6 minutes) in /var/cache/fromscratch, the cache
 # the tests use. See bench/README.md.
@@ -55,14 +56,16 @@ fs=$tmp/fromscratch
 
 # name|program|build flags for the package route|trace arguments (JSON)|
 # Debian packages of the slim image|arguments of the job|standard input
+# (printf %b; @FILE: the host's FILE, the same bytes for every image)
 jobs=(
   'iconv|/usr/bin/iconv|--packages|["-f","UTF-8","-t","LATIN1"]||-f UTF-8 -t LATIN1|h\303\251llo w\303\266rld\n'
   'convert|/usr/bin/convert-im6.q16|--packages|["-size","2x2","xc:red","-depth","8","ppm:-"]|imagemagick-6.q16|-size 2x2 xc:red -depth 8 ppm:-|'
   'tclsh|/usr/bin/tclsh8.6|--packages|[]|tcl8.6||puts [string toupper [info patchlevel]]\nputs [clock format 0 -gmt 1 -format %Y-%m-%dT%H]\n'
-  'file|/usr/bin/file|--package file|["-b","/usr/bin/file"]|file|-b /usr/bin/file|'
+  'file|/usr/bin/file|--package file|["-b","-"]|file|-b -|@/usr/bin/file'
 )
 
 size() { docker image inspect -f '{{.Size}}' "$1"; }
+input() { if [[ $stdin == @* ]]; then cat "${stdin#@}"; else printf "%b" "$stdin"; fi; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 # check NAME TAG ENTRY...: the job's output in the image is the host's.
@@ -70,7 +73,7 @@ check() {
   local name=$1 tag=$2
   shift 2
   local got
-  got=$(printf "%b" "$stdin" | docker run --rm -i "$tag" "$@" $args | sha256sum)
+  got=$(input | docker run --rm -i "$tag" "$@" $args | sha256sum)
   if [ "$got" != "$want" ]; then
     echo "bench/packages.sh: $name in $tag does not print what the host prints" >&2
     fail=1
@@ -81,13 +84,14 @@ fail=0
 printf '%-8s %11s %9s %9s %10s %10s\n' job packages_MB traced_MB slim_MB slim/pkgs pkgs/traced
 for j in "${jobs[@]}"; do
   IFS='|' read -r name prog pkgflags trace debs args stdin <<<"$j"
+  [ -z "${BENCH_JOBS:-}" ] || [[ " $BENCH_JOBS " == *" $name "* ]] || continue
   [ -x "$prog" ] || { echo "bench/packages.sh: $prog missing (apt-get install ...)" >&2; fail=1; continue; }
-  want=$(printf "%b" "$stdin" | "$prog" $args | sha256sum)
+  want=$(input | "$prog" $args | sha256sum)
   p=fromscratch-pkgsize-bench-$name:packages t=fromscratch-pkgsize-bench-$name:traced s=fromscratch-pkgsize-bench-$name:slim
   tags+=("$p" "$t" "$s")
   # shellcheck disable=SC2086 # flags are words
-  "$fs" build -o "$tmp/p.tar" -t "$p" $pkgflags "$prog" 2>"$tmp/log" || { cat "$tmp/log" >&2; exit 1; }
-  printf "%b" "$stdin" | "$fs" build -o "$tmp/t.tar" -t "$t" --trace "$trace" "$prog" >/dev/null 2>"$tmp/log" ||
+  "$fs" build -o "$tmp/p.tar" -t "$p" $pkgflags "$prog" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; exit 1; }
+  input | "$fs" build -o "$tmp/t.tar" -t "$t" --trace "$trace" "$prog" >/dev/null 2>"$tmp/log" ||
     { cat "$tmp/log" >&2; exit 1; }
   docker load -q -i "$tmp/p.tar" >/dev/null
   docker load -q -i "$tmp/t.tar" >/dev/null

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,16 +63,20 @@ func TestPackagesSizes(t *testing.T) {
 		name, prog string
 		build      []string // the package route's flags
 		args       []string
-		stdin      string
+		stdin      string   // @FILE: the host's FILE
 		debs       []string // the slim image's packages
 	}{
 		{"iconv", "/usr/bin/iconv", []string{"--packages"}, []string{"-f", "UTF-8", "-t", "LATIN1"}, "h\u00e9llo w\u00f6rld\n", nil},
 		{"convert", "/usr/bin/convert-im6.q16", []string{"--packages"}, []string{"-size", "2x2", "xc:red", "-depth", "8", "ppm:-"}, "", []string{"imagemagick-6.q16"}},
 		{"tclsh", "/usr/bin/tclsh8.6", []string{"--packages"}, nil, "puts [string toupper [info patchlevel]]\nputs [clock format 0 -gmt 1 -format %Y-%m-%dT%H]\n", []string{"tcl8.6"}},
-		{"file", "/usr/bin/file", []string{"--package", "file"}, []string{"-b", "/usr/bin/file"}, "", []string{"file"}},
+		// The host's ELF file on stdin: the same bytes in every image.
+		{"file", "/usr/bin/file", []string{"--package", "file"}, []string{"-b", "-"}, "@/usr/bin/file", []string{"file"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			requireFile(t, c.prog)
+			if f, ok := strings.CutPrefix(c.stdin, "@"); ok {
+				c.stdin = string(readFile(t, f))
+			}
 			want := run(t, c.stdin, c.prog, c.args...)
 			pkgs := buildAndLoad(t, "pkgsize-packages-"+c.name, append(c.build, c.prog)...)
 
