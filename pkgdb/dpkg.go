@@ -276,7 +276,7 @@ func (db *DB) dpkgFiles(pkg *Package, dir, ext string) error {
 	if err != nil {
 		return err
 	}
-	pkg.Files = files
+	pkg.Files, pkg.partial = files, db.only != nil
 	return nil
 }
 

@@ -287,3 +287,32 @@ func TestParseControlContinuation(t *testing.T) {
 		}
 	}
 }
+
+// TestExpand: a database opened for libc knows only libc6's paths with that
+// name; Expand reads libc6's whole list, as Open has it, and Owner then
+// answers for its other files (a gconv module).
+func TestExpand(t *testing.T) {
+	full := hostDB(t)
+	fsys, _ := rootfs.Dir("/")
+	db, err := OpenFor(fsys, []string{"/usr/lib/x86_64-linux-gnu/libc.so.6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	libc, want := db.Find("libc6"), full.Find("libc6")
+	if libc == nil || want == nil {
+		t.Skip("no libc6")
+	}
+	gconv := "/usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so"
+	if len(libc.Files) >= len(want.Files) || db.Owner(gconv) != nil {
+		t.Fatalf("OpenFor kept %d of libc6's %d paths, owner of %s %v", len(libc.Files), len(want.Files), gconv, db.Owner(gconv))
+	}
+	if err := db.Expand([]*Package{libc}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(libc.Files, want.Files) {
+		t.Errorf("expanded: %d paths, Open has %d", len(libc.Files), len(want.Files))
+	}
+	if full.Owner(gconv) == want && db.Owner(gconv) != libc {
+		t.Errorf("owner of %s: %v", gconv, db.Owner(gconv))
+	}
+}

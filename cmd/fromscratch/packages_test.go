@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -31,9 +33,11 @@ func minbaseRoot(t *testing.T) string {
 	return root
 }
 
-// debianSlimImage makes a debian:12-slim-like image with packages
-// installed (bench/debian-slim.sh), removed at the end of the test.
-func debianSlimImage(t *testing.T, base, name string, packages ...string) string {
+// debianSlimImage starts making a debian:12-slim-like image with packages
+// installed (bench/debian-slim.sh, minutes: apt-get and docker import) and
+// returns a function that waits for it and returns its tag; the image is
+// removed at the end of the test.
+func debianSlimImage(t *testing.T, base, name string, packages ...string) func() string {
 	t.Helper()
 	tag := uniqueTag(name)
 	script, err := filepath.Abs("../../bench/debian-slim.sh")
@@ -41,11 +45,26 @@ func debianSlimImage(t *testing.T, base, name string, packages ...string) string
 		t.Fatal(err)
 	}
 	cmd := exec.Command(script, append([]string{base, tag}, packages...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("debian-slim.sh %v: %v\n%s", packages, err, out)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
-	return tag
+	var once sync.Once
+	var werr error
+	wait := func() error { once.Do(func() { werr = cmd.Wait() }); return werr }
+	// Also when the test ends early: the script cleans up after itself.
+	t.Cleanup(func() {
+		wait()
+		exec.Command("docker", "rmi", "-f", tag).Run()
+	})
+	return func() string {
+		t.Helper()
+		if err := wait(); err != nil {
+			t.Fatalf("debian-slim.sh %v: %v\n%s", packages, err, out.String())
+		}
+		return tag
+	}
 }
 
 // TestPackagesSizes: the jobs of issue 13's bar (iconv to latin1,
@@ -74,6 +93,7 @@ func TestPackagesSizes(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			requireFile(t, c.prog)
+			slimDone := debianSlimImage(t, base, "pkgsize-slim-"+c.name, c.debs...) // meanwhile, the others
 			if f, ok := strings.CutPrefix(c.stdin, "@"); ok {
 				c.stdin = string(readFile(t, f))
 			}
@@ -90,7 +110,7 @@ func TestPackagesSizes(t *testing.T) {
 			run(t, "", "docker", "load", "-i", tar)
 			t.Cleanup(func() { exec.Command("docker", "rmi", "-f", traced).Run() })
 
-			slim := debianSlimImage(t, base, "pkgsize-slim-"+c.name, c.debs...)
+			slim := slimDone()
 			for _, img := range []struct{ tag, entry string }{{pkgs, ""}, {traced, ""}, {slim, c.prog}} {
 				args := []string{"run", "--rm", "-i", img.tag}
 				if img.entry != "" {
