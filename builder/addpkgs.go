@@ -38,7 +38,9 @@ type addedPackages struct {
 // they are.
 func packageInputs(o *Options, fsys rootfs.FS, plan *closure.Plan) ([]closure.Input, []closure.Item, *addedPackages, error) {
 	root := o.root()
-	db, err := pkgdb.Open(fsys)
+	// The lists are read for the closure's files, then whole for the
+	// packages added only: much less than indexing every package's files.
+	db, err := pkgdb.OpenFor(fsys, planFiles(plan))
 	if err != nil {
 		return nil, nil, nil, &FileError{Path: root, Err: err}
 	}
@@ -80,6 +82,9 @@ func packageInputs(o *Options, fsys rootfs.FS, plan *closure.Plan) ([]closure.In
 	for _, p := range deps {
 		add(p)
 	}
+	if err := db.Expand(pkgs); err != nil {
+		return nil, nil, nil, badInputErr(err, "%s: %v", root, err)
+	}
 	var inputs []closure.Input
 	var items []closure.Item
 	for _, p := range pkgs {
@@ -116,6 +121,19 @@ func packageInputs(o *Options, fsys rootfs.FS, plan *closure.Plan) ([]closure.In
 		}
 	}
 	return inputs, items, &addedPackages{db: db, pkgs: pkgs}, nil
+}
+
+// planFiles are the paths of plan's regular files.
+func planFiles(plan *closure.Plan) []string {
+	var paths []string
+	for _, items := range plan.Layers {
+		for _, it := range items {
+			if it.Kind == closure.File {
+				paths = append(paths, it.Path)
+			}
+		}
+	}
+	return paths
 }
 
 // asItem reports whether the regular file name of fsys is taken as it

@@ -303,7 +303,8 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		}
 		if o.PackageRecords || o.SBOM {
 			var doc *sbom.Document
-			if img, doc, err = pk.apply(ctx, &o, img, iopts); err != nil {
+			var records int
+			if img, doc, records, err = pk.apply(ctx, &o, img, o.Debug || len(o.DebugTools) > 0, iopts); err != nil {
 				return nil, err
 			}
 			if o.SBOM {
@@ -311,9 +312,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 				doc.Created = o.Created
 				res.SBOMs = append(res.SBOMs, doc)
 			}
-			if n := len(doc.Files) - sum.Files; n > 0 {
-				sum.Layers++
-			}
+			sum.Layers += records
 			// The image's files, the records included.
 			sum.Files, sum.Bytes = doc.Totals()
 		}

@@ -33,3 +33,17 @@ func BenchmarkOpenForHost(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseStatus parses the host's dpkg status.
+func BenchmarkParseStatus(b *testing.B) {
+	data, err := os.ReadFile(DpkgStatus)
+	if err != nil {
+		b.Skip("not a dpkg host")
+	}
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		if _, err := ParseControl(DpkgStatus, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

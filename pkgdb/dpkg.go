@@ -1,6 +1,7 @@
 package pkgdb
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"strings"
@@ -38,6 +39,11 @@ func (p *Paragraph) Get(name string) string {
 func ParseControl(file string, data []byte) ([]Paragraph, error) {
 	var out []Paragraph
 	var cur *Paragraph
+	var cont strings.Builder // the value of a field with continuation lines
+	endField := func() {
+		cur.Fields[len(cur.Fields)-1].Value = cont.String()
+		cont.Reset()
+	}
 	start := 0
 	lineNo := 0
 	s := string(data)
@@ -54,7 +60,11 @@ func ParseControl(file string, data []byte) ([]Paragraph, error) {
 			return nil, &Error{File: file, Line: lineNo, Reason: fmt.Sprintf("line longer than %d bytes", MaxLine)}
 		}
 		line = strings.TrimSuffix(line, "\r")
-		if strings.TrimSpace(line) == "" {
+		blank := strings.TrimSpace(line) == ""
+		if cont.Len() > 0 && (blank || line[0] != ' ' && line[0] != '\t') {
+			endField()
+		}
+		if blank {
 			if cur != nil {
 				cur.Text = string(data[start:off])
 				out = append(out, *cur)
@@ -72,8 +82,13 @@ func ParseControl(file string, data []byte) ([]Paragraph, error) {
 			if cur == nil || len(cur.Fields) == 0 {
 				return nil, &Error{File: file, Line: lineNo, Reason: "continuation line outside a field"}
 			}
-			f := &cur.Fields[len(cur.Fields)-1]
-			f.Value += "\n" + strings.TrimSpace(line)
+			// Joined once the field ends: a long Description would
+			// otherwise be copied again for each of its lines.
+			if cont.Len() == 0 {
+				cont.WriteString(cur.Fields[len(cur.Fields)-1].Value)
+			}
+			cont.WriteByte('\n')
+			cont.WriteString(strings.TrimSpace(line))
 			continue
 		}
 		name, value, ok := strings.Cut(line, ":")
@@ -85,6 +100,9 @@ func ParseControl(file string, data []byte) ([]Paragraph, error) {
 			start = off
 		}
 		cur.Fields = append(cur.Fields, Field{Name: name, Value: strings.TrimSpace(value)})
+	}
+	if cont.Len() > 0 {
+		endField()
 	}
 	if cur != nil {
 		cur.Text = string(data[start:])
@@ -247,17 +265,18 @@ func (db *DB) infoFile(pkg *Package, dir, ext string, max int64) (string, []byte
 	return file, nil, nil
 }
 
-// dpkgFiles reads the file list of pkg.
+// dpkgFiles reads the file list of pkg: with db.only, only the paths
+// whose base names are asked for.
 func (db *DB) dpkgFiles(pkg *Package, dir, ext string) error {
 	file, data, err := db.infoFile(pkg, dir, ext, MaxList)
 	if err != nil || data == nil {
 		return err
 	}
-	files, err := ParseList(file, data)
+	files, err := parseList(file, data, db.only)
 	if err != nil {
 		return err
 	}
-	pkg.Files = files
+	pkg.Files, pkg.partial = files, db.only != nil
 	return nil
 }
 
@@ -276,20 +295,52 @@ func (db *DB) dpkgMD5(pkg *Package, dir string) error {
 }
 
 // ParseList parses a dpkg NAME.list: one absolute path a line.
-func ParseList(file string, data []byte) ([]string, error) {
+func ParseList(file string, data []byte) ([]string, error) { return parseList(file, data, nil) }
+
+// parseList is ParseList keeping only the paths whose base names are in
+// only (all when only is nil). It works on the bytes: a line that is not
+// kept costs no string, which is most of them when a build looks up a few
+// hundred files in the lists of every installed package.
+func parseList(file string, data []byte, only map[string]bool) ([]string, error) {
 	var out []string
-	err := eachLine(file, data, func(n int, line string) error {
+	for n := 1; len(data) > 0; n++ {
+		raw := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			raw, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(raw) > MaxLine {
+			return nil, &Error{File: file, Line: n, Reason: fmt.Sprintf("line longer than %d bytes", MaxLine)}
+		}
+		raw = bytes.TrimSuffix(raw, []byte("\r"))
+		if len(raw) == 0 {
+			continue
+		}
+		if only != nil && raw[0] == '/' {
+			// Cleaning keeps a base name that is not "", "." or "..".
+			switch base := raw[bytes.LastIndexByte(raw, '/')+1:]; string(base) {
+			case "", ".", "..":
+			default:
+				if !only[string(base)] {
+					continue
+				}
+			}
+		}
+		line := string(raw)
 		p, ok := cleanListed(line)
 		if !ok {
-			return nil
+			continue
 		}
-		if !strings.HasPrefix(line, "/") {
-			return &Error{File: file, Line: n, Reason: fmt.Sprintf("not an absolute path: %q", clip(line))}
+		if line[0] != '/' {
+			return nil, &Error{File: file, Line: n, Reason: fmt.Sprintf("not an absolute path: %q", clip(line))}
+		}
+		if only != nil && !only[path.Base(p)] {
+			continue
 		}
 		out = append(out, p)
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // ParseMD5Sums parses a dpkg NAME.md5sums: "MD5  PATH" a line, PATH

@@ -111,6 +111,12 @@ func SPDX(name string) string {
 			return id
 		}
 	}
+	// An SPDX identifier already (apk's L: field is in SPDX's terms).
+	for _, id := range spdxIDs {
+		if strings.EqualFold(id, name) && !strings.Contains(id, " ") {
+			return id
+		}
+	}
 	var b strings.Builder
 	for _, r := range name {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {

@@ -65,6 +65,9 @@ type Package struct {
 	MD5 map[string]string
 	// apk's declared licence (L:), "" for deb.
 	declaredLicense string
+	// partial: Files are those of its list that OpenFor asked for
+	// ([DB.Expand] reads the rest).
+	partial bool
 
 	licOnce  sync.Once
 	licenses []string
@@ -110,6 +113,7 @@ type DB struct {
 	dirs     map[string]string          // listed directory -> physical
 	only     map[string]bool            // base names indexed (nil: all)
 	listed   map[string]map[string]bool // names in info/ and status.d/, once read
+	expanded int                        // paths read by Expand
 	// Distro is the root's os-release ID and VERSION_ID ("debian", "12"),
 	// empty when it has none.
 	Distro, DistroVersion string
@@ -160,6 +164,35 @@ func open(fsys rootfs.FS, only map[string]bool) (*DB, error) {
 	}
 	sort.SliceStable(db.Packages, func(i, j int) bool { return db.Packages[i].Name < db.Packages[j].Name })
 	return db, nil
+}
+
+// Expand reads the whole file lists of pkgs, of which a DB from OpenFor
+// keeps only the paths it was asked about, and indexes them: Files and
+// Owner then answer for every file of those packages.
+func (db *DB) Expand(pkgs []*Package) error {
+	for _, p := range pkgs {
+		if !p.partial {
+			continue
+		}
+		file, data, err := db.infoFile(p, DpkgInfo, ".list", MaxList)
+		if err != nil {
+			return err
+		}
+		files, err := parseList(file, data, nil)
+		if err != nil {
+			return err
+		}
+		if db.expanded += len(files); db.expanded > MaxPaths {
+			return &Error{File: DpkgInfo, Reason: fmt.Sprintf("more than %d package file paths", MaxPaths)}
+		}
+		p.Files, p.partial = files, false
+		for _, f := range files {
+			if phys := db.physical(f); db.owner[phys] == nil {
+				db.owner[phys] = p
+			}
+		}
+	}
+	return nil
 }
 
 // MD5Sums returns pkg's md5sums by listed path (nil when it has none).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -233,5 +234,85 @@ func TestDependsClosure(t *testing.T) {
 	}
 	if got := depNames("libc6 (>= 2.34), zlib1g:any | libz (<< 2) , x [amd64]"); strings.Join(got, ",") != "libc6,zlib1g:any,libz,x" {
 		t.Errorf("depNames: %q", got)
+	}
+}
+
+// TestParseListOnly: the list read for a few base names keeps exactly the
+// paths of the whole list that have them, and refuses what ParseList
+// refuses, cleaned or not.
+func TestParseListOnly(t *testing.T) {
+	data := []byte("/.\n/usr\n/usr/bin\n/usr/bin/a\n/usr//lib/./b\r\n/usr/lib/c/\n/usr/lib/d/..\n/usr/share/a\n\n/x/b\n")
+	only := map[string]bool{"a": true, "b": true, "c": true, "usr": true}
+	all, err := ParseList("l", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range all {
+		if only[path.Base(p)] {
+			want = append(want, p)
+		}
+	}
+	got, err := parseList("l", data, only)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("parseList = %q, %v; want %q", got, err, want)
+	}
+	if len(want) != 6 {
+		t.Errorf("the test's list has %d wanted paths, not 6: %q", len(want), want)
+	}
+	for _, bad := range []string{"/usr/bin/a\nusr/bin/z\n", "/usr/bin/a\n" + strings.Repeat("x", MaxLine+1) + "\n"} {
+		if _, err := parseList("l", []byte(bad), only); err == nil {
+			t.Errorf("parseList(%.20q) accepted", bad)
+		}
+	}
+}
+
+// TestParseControlContinuation: a field's continuation lines are joined,
+// the field after it and the next paragraph are their own.
+func TestParseControlContinuation(t *testing.T) {
+	paras, err := ParseControl("s", []byte("Package: a\nDescription: one\n two\n  three\n .\nVersion: 1\n\nPackage: b\nDescription:\n x\n \nPackage: c\nDepends: d\n e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paras) != 3 {
+		t.Fatalf("%d paragraphs, want 3", len(paras))
+	}
+	for i, c := range []struct{ para, field, want string }{
+		{"a", "Description", "one\ntwo\nthree\n."}, {"a", "Version", "1"},
+		{"b", "Description", "\nx"}, {"c", "Depends", "d\ne"},
+	} {
+		p := paras[c.para[0]-'a']
+		if got := p.Get(c.field); got != c.want {
+			t.Errorf("%d: %s %s = %q, want %q", i, c.para, c.field, got, c.want)
+		}
+	}
+}
+
+// TestExpand: a database opened for libc knows only libc6's paths with that
+// name; Expand reads libc6's whole list, as Open has it, and Owner then
+// answers for its other files (a gconv module).
+func TestExpand(t *testing.T) {
+	full := hostDB(t)
+	fsys, _ := rootfs.Dir("/")
+	db, err := OpenFor(fsys, []string{"/usr/lib/x86_64-linux-gnu/libc.so.6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	libc, want := db.Find("libc6"), full.Find("libc6")
+	if libc == nil || want == nil {
+		t.Skip("no libc6")
+	}
+	gconv := "/usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so"
+	if len(libc.Files) >= len(want.Files) || db.Owner(gconv) != nil {
+		t.Fatalf("OpenFor kept %d of libc6's %d paths, owner of %s %v", len(libc.Files), len(want.Files), gconv, db.Owner(gconv))
+	}
+	if err := db.Expand([]*Package{libc}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(libc.Files, want.Files) {
+		t.Errorf("expanded: %d paths, Open has %d", len(libc.Files), len(want.Files))
+	}
+	if full.Owner(gconv) == want && db.Owner(gconv) != libc {
+		t.Errorf("owner of %s: %v", gconv, db.Owner(gconv))
 	}
 }

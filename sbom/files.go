@@ -2,6 +2,7 @@ package sbom
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -29,10 +30,25 @@ type File struct {
 	Package *pkgdb.Package
 }
 
+// Sums says which checksums of the files are computed.
+type Sums int
+
+const (
+	// AllSums are the SHA-256, SHA-1 and MD5 an SBOM lists.
+	AllSums Sums = iota
+	// MD5Only is what the package records need (their md5sums).
+	MD5Only
+)
+
 // Files reads layers, bottom first, and returns the regular files of the
 // filesystem they make (later layers over earlier ones, whiteouts applied;
 // a hard link counts as the file it links to), sorted by path.
 func Files(ctx context.Context, layers []v1.Layer) ([]File, error) {
+	return FilesSums(ctx, layers, AllSums)
+}
+
+// FilesSums is Files with only the checksums sums asks for.
+func FilesSums(ctx context.Context, layers []v1.Layer, sums Sums) ([]File, error) {
 	files := map[string]*File{}
 	for i, l := range layers {
 		rc, err := l.Uncompressed()
@@ -69,7 +85,7 @@ func Files(ctx context.Context, layers []v1.Layer) ([]File, error) {
 			}
 			switch hdr.Typeflag {
 			case tar.TypeReg:
-				f, err := hashFile(name, tr)
+				f, err := hashFile(name, tr, sums)
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
@@ -104,8 +120,16 @@ func Files(ctx context.Context, layers []v1.Layer) ([]File, error) {
 }
 
 // hashFile reads r whole and returns the file's checksums.
-func hashFile(name string, r io.Reader) (*File, error) {
-	h256, h1, h5 := sha256.New(), sha1.New(), md5.New()
+func hashFile(name string, r io.Reader, sums Sums) (*File, error) {
+	h5 := md5.New()
+	if sums == MD5Only {
+		n, err := io.Copy(h5, r)
+		if err != nil {
+			return nil, err
+		}
+		return &File{Path: name, Size: n, MD5: hex.EncodeToString(h5.Sum(nil))}, nil
+	}
+	h256, h1 := sha256.New(), sha1.New()
 	n, err := io.Copy(io.MultiWriter(h256, h1, h5), r)
 	if err != nil {
 		return nil, err
@@ -114,8 +138,8 @@ func hashFile(name string, r io.Reader) (*File, error) {
 		SHA1: hex.EncodeToString(h1.Sum(nil)), MD5: hex.EncodeToString(h5.Sum(nil))}, nil
 }
 
-// dataFile is the File of generated content.
+// dataFile is the File of generated content, with every checksum.
 func dataFile(name string, data []byte) File {
-	f, _ := hashFile(name, strings.NewReader(string(data)))
+	f, _ := hashFile(name, bytes.NewReader(data), AllSums)
 	return *f
 }

@@ -2,6 +2,7 @@ package sbom
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -57,7 +58,18 @@ type Opener func(paths []string) (*pkgdb.DB, error)
 // root has no package database or the image already carries one). The
 // document lists the records' files too.
 func Apply(ctx context.Context, open Opener, layers []v1.Layer, records bool) (*Document, *image.LayerSpec, error) {
-	files, err := Files(ctx, layers)
+	return apply(ctx, open, layers, records, AllSums)
+}
+
+// ApplyRecords is Apply for the records layer alone, when no SBOM is
+// written: the document's files have their MD5 (the records' md5sums) and
+// size, not the SHA-256 and SHA-1 an SBOM lists.
+func ApplyRecords(ctx context.Context, open Opener, layers []v1.Layer) (*Document, *image.LayerSpec, error) {
+	return apply(ctx, open, layers, true, MD5Only)
+}
+
+func apply(ctx context.Context, open Opener, layers []v1.Layer, records bool, sums Sums) (*Document, *image.LayerSpec, error) {
+	files, err := FilesSums(ctx, layers, sums)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -217,6 +229,24 @@ func recordsLayer(db *pkgdb.DB, files *[]File) *image.LayerSpec {
 	*files = append(*files, recs...)
 	sort.Slice(*files, func(i, j int) bool { return (*files)[i].Path < (*files)[j].Path })
 	return spec
+}
+
+// NewEntries are the entries of entries that below does not hold as they
+// are (same path, type, mode, link and content): what a records layer over
+// below must carry.
+func NewEntries(entries, below []image.Entry) []image.Entry {
+	have := map[string]image.Entry{}
+	for _, e := range below {
+		have[e.Path] = e
+	}
+	var out []image.Entry
+	for _, e := range entries {
+		b, ok := have[e.Path]
+		if !ok || b.Type != e.Type || b.Mode != e.Mode || b.Linkname != e.Linkname || !bytes.Equal(b.Data, e.Data) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // statusRecord is a status paragraph without Status (a status.d record

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -162,6 +163,11 @@ func TestRecords(t *testing.T) {
 	}
 	if got := doc.PURL(doc.Packages[0]); got != "pkg:deb/debian/liba@1.0-1?arch=amd64&distro=debian-12&upstream=a-src" {
 		t.Errorf("purl %s", got)
+	}
+	// Without an SBOM, the same records from the MD5s alone.
+	_, spec5, err := ApplyRecords(context.Background(), OpenFS(fsys), []v1.Layer{img})
+	if err != nil || spec5 == nil || !reflect.DeepEqual(spec5.Entries, spec.Entries) {
+		t.Errorf("ApplyRecords: %v, records differ from Apply's", err)
 	}
 	// An image that carries a database gets no records.
 	withDB := tarLayer(t, reg("usr/lib/liba.so.1", "A"), reg("var/lib/dpkg/status", "Package: liba\n"))

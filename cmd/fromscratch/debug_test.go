@@ -58,9 +58,10 @@ func layerPaths(t *testing.T, l v1.Layer) []string {
 
 // checkDebugImage compares the plain and the debug archives: the debug
 // image is the plain one's layers, same digests, plus one layer holding
-// busybox, its applets and no file of the layers below; PATH ends in
-// :/busybox.
-func checkDebugImage(t *testing.T, plainTar, debugTar string, want ...string) {
+// busybox, its applets and no file of the layers below (and, when records
+// names a package record, a top layer of the package records holding
+// it); PATH ends in :/busybox.
+func checkDebugImage(t *testing.T, plainTar, debugTar, records string, want ...string) {
 	t.Helper()
 	plain, err := tarball.ImageFromPath(plainTar, nil)
 	if err != nil {
@@ -71,10 +72,19 @@ func checkDebugImage(t *testing.T, plainTar, debugTar string, want ...string) {
 		t.Fatal(err)
 	}
 	pd, dd := layerDigests(t, plain), layerDigests(t, dbg)
-	if len(dd) != len(pd)+1 || !slices.Equal(dd[:len(pd)], pd) {
-		t.Fatalf("debug image layers %v, want the plain image's %v and one more", dd, pd)
+	more := 1
+	if records != "" {
+		more = 2
+	}
+	if len(dd) != len(pd)+more || !slices.Equal(dd[:len(pd)], pd) {
+		t.Fatalf("debug image layers %v, want the plain image's %v and %d more", dd, pd, more)
 	}
 	layers, _ := dbg.Layers()
+	if records != "" {
+		if top := layerPaths(t, layers[len(layers)-1]); !slices.Contains(top, records) {
+			t.Errorf("the debug image's top layer %v lacks %s", top, records)
+		}
+	}
 	lower := map[string]bool{}
 	for _, l := range layers[:len(pd)] {
 		for _, p := range layerPaths(t, l) {
@@ -122,10 +132,16 @@ func TestBuildDebug(t *testing.T) {
 			tmp := t.TempDir()
 			plainTar, debugTar := filepath.Join(tmp, "plain.tar"), filepath.Join(tmp, "debug.tar")
 			tag := uniqueTag("debug-" + tc.name)
-			// Without the package records, which go on top of everything.
-			mustRunIn(t, dir, nil, append([]string{"build", "-o", plainTar, "-t", tag, "--no-package-records"}, tc.args...)...)
+			// Without the package records: the debug layer on top.
+			bare := filepath.Join(tmp, "bare.tar")
+			mustRunIn(t, dir, nil, append([]string{"build", "-o", bare, "-t", tag, "--no-package-records"}, tc.args...)...)
 			mustRunIn(t, dir, nil, append([]string{"build", "-o", debugTar, "-t", tag, "--no-package-records", "--debug", "--debug-tools", "strace"}, tc.args...)...)
-			checkDebugImage(t, plainTar, debugTar, "usr/bin/strace")
+			checkDebugImage(t, bare, debugTar, "", "usr/bin/strace")
+			// With them (the default): the plain image's records stay
+			// under the debug layer, those of strace's packages go on top.
+			mustRunIn(t, dir, nil, append([]string{"build", "-o", plainTar, "-t", tag}, tc.args...)...)
+			mustRunIn(t, dir, nil, append([]string{"build", "-o", debugTar, "-t", tag, "--debug", "--debug-tools", "strace"}, tc.args...)...)
+			checkDebugImage(t, plainTar, debugTar, "var/lib/dpkg/status.d/strace", "usr/bin/strace")
 
 			run(t, "", "docker", "load", "-i", debugTar)
 			t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
