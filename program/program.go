@@ -27,11 +27,12 @@ const headLen = 256
 
 // Errors, tested with errors.Is; an [*ExecError] wraps one of them.
 var (
-	// ErrNotFound: no such file, or the name is in no PATH directory (ENOENT).
-	ErrNotFound = errors.New("no such file or directory")
+	// ErrNotFound: no such file, or the name is in no PATH directory
+	// (ENOENT). It is also an fs.ErrNotExist.
+	ErrNotFound error = &kind{"no such file or directory", fs.ErrNotExist}
 	// ErrNotExecutable: a directory, not a regular file, or no execute
-	// bit (EACCES).
-	ErrNotExecutable = errors.New("permission denied")
+	// bit (EACCES). It is also an fs.ErrPermission.
+	ErrNotExecutable error = &kind{"permission denied", fs.ErrPermission}
 	// ErrFormat: neither an ELF program nor a #! script, a #! line the
 	// kernel refuses, or an ELF file it does not load (ENOEXEC).
 	ErrFormat = errors.New("exec format error")
@@ -42,6 +43,17 @@ var (
 	// option, an unterminated quote in -S), so it runs nothing.
 	ErrEnvUsage = errors.New("env refuses its arguments")
 )
+
+var kinds = []error{ErrNotFound, ErrNotExecutable, ErrFormat, ErrLoop, ErrEnvUsage}
+
+// kind is an error that is also the standard error is.
+type kind struct {
+	msg string
+	is  error
+}
+
+func (k *kind) Error() string        { return k.msg }
+func (k *kind) Is(target error) bool { return target == k.is }
 
 // Role says how a file came to be executed.
 type Role int
@@ -144,6 +156,18 @@ func (e *ExecError) Error() string {
 
 func (e *ExecError) Unwrap() error { return e.Err }
 
+// Reason is what Err says besides the package's error it wraps, e.g.
+// "mode -rw-r--r--, not executable" for ErrNotExecutable; "" when nothing.
+func (e *ExecError) Reason() string {
+	msg := e.Err.Error()
+	for _, k := range kinds {
+		if errors.Is(e.Err, k) {
+			return strings.TrimPrefix(strings.TrimPrefix(msg, k.Error()), ": ")
+		}
+	}
+	return msg
+}
+
 // Resolve follows argv as a container runtime starts it in fsys with the
 // environment env and the working directory "/": see [ResolveDir].
 func Resolve(fsys rootfs.FS, argv, env []string) (*Exec, error) {
@@ -233,6 +257,9 @@ func (r *resolver) exec(p string, argv []string, role Role, by string, depth int
 		return fail(fmt.Errorf("%w: mode %v, not executable", ErrNotExecutable, fi.Mode().Perm()))
 	}
 	head, info, err := Sniff(r.fsys, real)
+	if err == nil && info != nil {
+		err = CheckExec(info)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -295,17 +322,14 @@ func (r *resolver) env(p string, argv []string) error {
 
 // Sniff reads the first bytes of the regular file p of fsys (up to the 256
 // the kernel reads) and, for an ELF file, its description; an ELF file
-// that is not an executable or a shared object, or whose PT_INTERP the
-// kernel refuses, is an error wrapping ErrFormat.
+// elfinfo cannot read is an error wrapping ErrFormat.
 func Sniff(fsys rootfs.FS, p string) ([]byte, *elfinfo.Info, error) {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	head := make([]byte, headLen)
-	n, _ := f.ReadAt(head, 0)
-	head = head[:n]
+	head := readHead(f)
 	if !elfinfo.IsELF(head) {
 		return head, nil, nil
 	}
@@ -317,10 +341,25 @@ func Sniff(fsys rootfs.FS, p string) ([]byte, *elfinfo.Info, error) {
 	if err != nil {
 		return head, nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
-	if err := CheckExec(info); err != nil {
-		return head, nil, err
-	}
 	return head, info, nil
+}
+
+// Head reads the first bytes of the file p of fsys, as many as the kernel
+// reads to choose a format (256): enough for [elfinfo.IsELF] and
+// [ParseShebang].
+func Head(fsys rootfs.FS, p string) ([]byte, error) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readHead(f), nil
+}
+
+func readHead(f rootfs.File) []byte {
+	head := make([]byte, headLen)
+	n, _ := f.ReadAt(head, 0)
+	return head[:n]
 }
 
 // CheckExec fails with ErrFormat when the kernel does not execute the ELF

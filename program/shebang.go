@@ -16,7 +16,7 @@ import (
 // Not a #! line, or one with no interpreter, is an error wrapping ErrFormat.
 func ParseShebang(head []byte) (*Shebang, error) {
 	if !bytes.HasPrefix(head, []byte("#!")) {
-		return nil, fmt.Errorf("%w: neither an ELF program nor a #! script", ErrFormat)
+		return nil, fmt.Errorf("%w: not an ELF program nor a #! script", ErrFormat)
 	}
 	// The kernel's buffer: the file's first bytes, NUL-padded, its last
 	// byte kept for a terminator.

@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,11 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/imagefs"
 	"github.com/fromscratch/fromscratch/imagesrc"
 	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/pkgdb"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -252,8 +252,8 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// entrypointOf resolves the command's program in the image and says what
-// it is.
+// entrypointOf resolves the command's program in the image as it starts
+// (program.Resolve) and says what it is.
 func entrypointOf(view rootfs.FS, command, env []string) entrypointJSON {
 	e := entrypointJSON{Command: command, Kind: "none"}
 	if e.Command == nil {
@@ -262,71 +262,33 @@ func entrypointOf(view rootfs.FS, command, env []string) entrypointJSON {
 	if len(command) == 0 {
 		return e
 	}
-	prog := command[0]
-	if !strings.Contains(prog, "/") {
-		pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-		for _, kv := range env {
-			if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-				pathVar = v
-			}
+	ex, err := program.Resolve(view, command, env)
+	if len(ex.Files) == 0 {
+		var ee *program.ExecError
+		if errors.As(err, &ee) && ee.SearchPath == "" {
+			e.Path = ee.Path
 		}
-		found := ""
-		for _, d := range strings.Split(pathVar, ":") {
-			p := path.Join("/", d, prog)
-			if real, err := rootfs.Realpath(view, p); err == nil {
-				if fi, err := view.Lstat(real); err == nil && fi.Mode().IsRegular() {
-					found = p
-					break
-				}
-			}
+		switch {
+		case errors.Is(err, program.ErrNotExecutable) && ee.Mode.IsRegular():
+			e.Kind = "not-executable"
+		case errors.Is(err, program.ErrNotFound) && e.Path == "":
+			e.Kind, e.Error = "missing", err.Error()
+		case errors.Is(err, program.ErrNotFound), errors.Is(err, program.ErrNotExecutable):
+			e.Kind, e.Error = "missing", ee.Reason()
+		default:
+			e.Kind, e.Error = "unknown", ee.Reason()
 		}
-		if found == "" {
-			e.Kind, e.Error = "missing", fmt.Sprintf("%s not found in PATH %s", prog, pathVar)
-			return e
-		}
-		prog = found
-	}
-	e.Path = path.Clean("/" + prog)
-	real, err := rootfs.Realpath(view, e.Path)
-	if err != nil {
-		e.Kind, e.Error = "missing", describe(err)
 		return e
 	}
-	fi, err := view.Lstat(real)
-	if err != nil || !fi.Mode().IsRegular() {
-		e.Kind, e.Error = "missing", "not a regular file"
-		return e
-	}
-	if fi.Mode()&0o111 == 0 {
-		e.Kind = "not-executable"
-		return e
-	}
-	f, err := view.Open(real)
-	if err != nil {
-		e.Kind, e.Error = "unknown", describe(err)
-		return e
-	}
-	defer f.Close()
-	head := make([]byte, 256)
-	n, _ := f.ReadAt(head, 0)
-	head = head[:n]
+	f := ex.Files[0]
+	e.Path = f.Path
 	switch {
-	case strings.HasPrefix(string(head), "\x7fELF"):
-		info, err := elfinfo.Read(f, fi.Size())
-		if err != nil {
-			e.Kind, e.Error = "unknown", describe(err)
-			return e
-		}
-		if info.IsStatic() {
-			e.Kind = "static"
-		} else {
-			e.Kind, e.Interpreter = "dynamic", info.Interp
-		}
-	case strings.HasPrefix(string(head), "#!"):
-		line, _, _ := strings.Cut(string(head[2:]), "\n")
-		e.Kind, e.Interpreter = "script", strings.TrimSpace(line)
+	case f.Script != nil:
+		e.Kind, e.Interpreter = "script", strings.TrimSpace(f.Script.Interpreter+" "+f.Script.Arg)
+	case program.Static(f.ELF):
+		e.Kind = "static"
 	default:
-		e.Kind, e.Error = "unknown", "neither an ELF file nor a #! script"
+		e.Kind, e.Interpreter = "dynamic", f.ELF.Interp
 	}
 	return e
 }
