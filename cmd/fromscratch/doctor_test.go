@@ -229,6 +229,7 @@ type doctorJSON struct {
 	Image    string   `json:"image"`
 	Healthy  bool     `json:"healthy"`
 	Command  []string `json:"command"`
+	Chain    []string `json:"chain"`
 	Problems []struct {
 		Check   string `json:"check"`
 		Path    string `json:"path"`
