@@ -156,16 +156,24 @@ func (e *ExecError) Error() string {
 
 func (e *ExecError) Unwrap() error { return e.Err }
 
-// Reason is what Err says besides the package's error it wraps, e.g.
-// "mode -rw-r--r--, not executable" for ErrNotExecutable; "" when nothing.
-func (e *ExecError) Reason() string {
-	msg := e.Err.Error()
+// Kind is the package's error Err wraps (ErrNotFound, ErrNotExecutable,
+// ErrFormat, ErrLoop or ErrEnvUsage), for a switch that words it.
+func (e *ExecError) Kind() error {
 	for _, k := range kinds {
 		if errors.Is(e.Err, k) {
-			return strings.TrimPrefix(strings.TrimPrefix(msg, k.Error()), ": ")
+			return k
 		}
 	}
-	return msg
+	return nil
+}
+
+// Reason is what Err says besides [ExecError.Kind], e.g. "mode -rw-r--r--,
+// not executable" for ErrNotExecutable; "" when nothing.
+func (e *ExecError) Reason() string {
+	if k := e.Kind(); k != nil {
+		return strings.TrimPrefix(strings.TrimPrefix(e.Err.Error(), k.Error()), ": ")
+	}
+	return e.Err.Error()
 }
 
 // Resolve follows argv as a container runtime starts it in fsys with the
@@ -178,7 +186,8 @@ func Resolve(fsys rootfs.FS, argv, env []string) (*Exec, error) {
 // the environment env (nil: PATH=[DefaultPath]) and the working directory
 // dir: argv[0] searched in PATH, then every file the kernel and env
 // execute until an ELF program. The Exec is returned with the files
-// followed even when the error is not nil; the error is an [*ExecError].
+// followed even when the error is not nil; the error is an [*ExecError]
+// (not wrapped).
 func ResolveDir(fsys rootfs.FS, dir string, argv, env []string) (*Exec, error) {
 	r := &resolver{fsys: fsys, ex: &Exec{Dir: orRoot(dir), Env: withPath(env)}}
 	if len(argv) == 0 {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -263,17 +262,16 @@ func entrypointOf(view rootfs.FS, command, env []string) entrypointJSON {
 		return e
 	}
 	ex, err := program.Resolve(view, command, env)
-	if len(ex.Files) == 0 {
-		var ee *program.ExecError
-		if errors.As(err, &ee) && ee.SearchPath == "" {
+	if ee, ok := err.(*program.ExecError); ok && len(ex.Files) == 0 {
+		if ee.SearchPath == "" {
 			e.Path = ee.Path
 		}
-		switch {
-		case errors.Is(err, program.ErrNotExecutable) && ee.Mode.IsRegular():
+		switch kind := ee.Kind(); {
+		case kind == program.ErrNotExecutable && ee.Mode.IsRegular():
 			e.Kind = "not-executable"
-		case errors.Is(err, program.ErrNotFound) && e.Path == "":
-			e.Kind, e.Error = "missing", err.Error()
-		case errors.Is(err, program.ErrNotFound), errors.Is(err, program.ErrNotExecutable):
+		case kind == program.ErrNotFound && e.Path == "":
+			e.Kind, e.Error = "missing", ee.Error()
+		case kind == program.ErrNotFound, kind == program.ErrNotExecutable:
 			e.Kind, e.Error = "missing", ee.Reason()
 		default:
 			e.Kind, e.Error = "unknown", ee.Reason()
