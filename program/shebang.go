@@ -31,7 +31,7 @@ func ParseShebang(head []byte) (*Shebang, error) {
 		if len(start) == 0 {
 			return nil, fmt.Errorf("%w: empty #! line", ErrFormat)
 		}
-		if bytes.IndexAny(start, " \t\x00") < 0 {
+		if !bytes.ContainsAny(start, " \t\x00") {
 			return nil, fmt.Errorf("%w: #! line longer than %d bytes", ErrFormat, headLen)
 		}
 	}
