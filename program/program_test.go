@@ -2,11 +2,11 @@ package program
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -163,7 +163,7 @@ func TestDepthLimit(t *testing.T) {
 	scripts := []string{filepath.Join(dir, "s1")}
 	write(t, dir, "s1", "#!"+sh+"\necho ran\n", 0o755)
 	for i := 2; i <= MaxInterpreters+2; i++ {
-		name := fmt.Sprintf("s%d", i)
+		name := "s" + strconv.Itoa(i)
 		write(t, dir, name, "#!"+scripts[len(scripts)-1]+"\n", 0o755)
 		scripts = append(scripts, filepath.Join(dir, name))
 	}
@@ -190,6 +190,45 @@ func TestDepthLimit(t *testing.T) {
 			if n == MaxInterpreters+2 && runErr == nil {
 				t.Errorf("%d scripts: the kernel runs them: %s", n, out)
 			}
+		}
+	}
+}
+
+// TestShebangKernel runs #! scripts on the host's kernel and the argv the
+// model plans for them directly: both print the same, so the kernel split
+// the line as the model does. printf shows it: its format is the #!
+// argument, spaces included.
+func TestShebangKernel(t *testing.T) {
+	printf := testenv.Tool(t, "printf")
+	host, err := rootfs.Dir("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"<%s> <%s>\n",              // one argument with a space, not two
+		" \t<%s>|  \t\n",           // spaces and tabs around the line dropped, inside kept
+		"<%s>\x00<%s>\n",           // a NUL ends the argument
+		"\t\n",                     // no argument
+		strings.Repeat("<%s>", 80), // no newline: cut at the kernel's buffer
+	} {
+		script := filepath.Join(t.TempDir(), "script")
+		if err := os.WriteFile(script, []byte("#!"+printf+" "+line), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		kernel, err := exec.Command(script, "x").Output()
+		if err != nil {
+			t.Errorf("%q: the kernel runs it: %v", line, err)
+			continue
+		}
+		ex, err := Resolve(host, []string{script, "x"}, nil)
+		if err != nil {
+			t.Errorf("%q: Resolve = %v", line, err)
+			continue
+		}
+		argv := ex.Program().Argv
+		model, err := exec.Command(argv[0], argv[1:]...).Output()
+		if err != nil || string(model) != string(kernel) {
+			t.Errorf("%q: planned argv %q prints %q (%v), the kernel's run %q", line, argv, model, err, kernel)
 		}
 	}
 }
