@@ -26,6 +26,7 @@ func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if Required() {
 		t.Fatalf(format+" (required here: scripts/test installs it)", args...)
+		return
 	}
 	t.Skipf(format, args...)
 }
