@@ -25,7 +25,7 @@ func Required() bool {
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if Required() {
-		t.Fatalf(format+" (required here: scripts/test installs it)", args...)
+		t.Fatalf(format+" (required where CI=true or FROMSCRATCH_REQUIRE_DOCKER=1)", args...)
 		return
 	}
 	t.Skipf(format, args...)
