@@ -2,9 +2,13 @@ package program
 
 import (
 	"errors"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
 func TestEnvSplitString(t *testing.T) {
@@ -87,6 +91,49 @@ func TestParseEnv(t *testing.T) {
 		if err != nil || !slices.Equal(c.Argv, tt.argv) || c.path() != tt.path {
 			t.Errorf("ParseEnv(%q) = %+v, %v; want %q with PATH %s", tt.args, c, err, tt.argv, tt.path)
 		}
+	}
+}
+
+// TestParseEnvHost runs the host's env with arguments and printf as the
+// command, and the command ParseEnv plans directly: both print the same.
+func TestParseEnvHost(t *testing.T) {
+	env := testenv.Tool(t, "env")
+	printf := testenv.Tool(t, "printf")
+	environ := []string{"PATH=" + filepath.Dir(printf), "HOME=/home/x"}
+	for _, args := range [][]string{
+		{"-S printf <%s> 'a b' \"${HOME}\" x\\_y # a comment", "/script"},
+		{"-S printf <%s>\\c ignored", "/script"},
+		{"-i", "PATH=" + filepath.Dir(printf), "printf", "<%s>", "z"},
+		{"-vS", "printf [%s] \\t"},
+	} {
+		cmd := exec.Command(env, args...)
+		cmd.Env = environ
+		host, err := cmd.Output()
+		if err != nil {
+			t.Errorf("env %q: %v", args, err)
+			continue
+		}
+		c, err := ParseEnv(args, environ)
+		if err != nil || len(c.Argv) == 0 {
+			t.Errorf("ParseEnv(%q) = %+v, %v", args, c, err)
+			continue
+		}
+		run := exec.Command(printf, c.Argv[1:]...)
+		run.Env = c.Env
+		model, err := run.Output()
+		if err != nil || string(model) != string(host) {
+			t.Errorf("env %q: planned %q prints %q (%v), env prints %q", args, c.Argv, model, err, host)
+		}
+	}
+}
+
+// TestEnvChdir: env -C changes the directory a relative command is
+// found from.
+func TestEnvChdir(t *testing.T) {
+	fsys := root(t, map[string]string{"/opt/app/run": "#!/bin/sh\n", "/usr/bin/start": "#!/usr/bin/env -S -C /opt/app ./run\n"}, nil)
+	ex, err := Resolve(fsys, []string{"start"}, nil)
+	if err != nil || !slices.Equal(paths(ex), []string{"/usr/bin/start", "/usr/bin/env", "/opt/app/run", "/bin/sh"}) || ex.Dir != "/opt/app" {
+		t.Errorf("Resolve = %q in %s, %v; want ./run from /opt/app", paths(ex), ex.Dir, err)
 	}
 }
 

@@ -319,7 +319,9 @@ func (r *resolver) env(p string, argv []string) error {
 		return &ExecError{Path: cmd.Argv[0], Role: EnvCommand, By: p, Err: ErrLoop}
 	}
 	r.ex.Env = cmd.Env
-	if cmd.Dir != "" {
+	if cmd.Dir != "" && path.IsAbs(cmd.Dir) {
+		r.ex.Dir = path.Clean(cmd.Dir)
+	} else if cmd.Dir != "" {
 		r.ex.Dir = path.Join(r.ex.Dir, cmd.Dir)
 	}
 	next, err := r.lookPath(cmd.Argv[0], cmd.path(), EnvCommand, p)
