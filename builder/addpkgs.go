@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"path"
@@ -8,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/pkgdb"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -140,29 +143,21 @@ func planFiles(plan *closure.Plan) []string {
 // is: it is no ELF file, and not executable or a script whose interpreter
 // the root lacks (Python's cgi.py names /usr/local/bin/python).
 func asItem(fsys rootfs.FS, name string, mode fs.FileMode) bool {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var b [256]byte
-	n, _ := f.ReadAt(b[:], 0)
-	head := string(b[:n])
+	head, err := program.Head(fsys, name)
 	switch {
-	case strings.HasPrefix(head, "\x7fELF"):
+	case err != nil, elfinfo.IsELF(head):
 		return false
 	case mode&0o111 == 0:
 		return true
-	case strings.HasPrefix(head, "#!"):
-		line, _, _ := strings.Cut(head[2:], "\n")
-		interp := strings.Fields(line)
-		if len(interp) == 0 {
-			return true
-		}
-		_, err := rootfs.Realpath(fsys, interp[0])
-		return err != nil
+	case !bytes.HasPrefix(head, []byte("#!")):
+		return false
 	}
-	return false
+	sb, err := program.ParseShebang(head)
+	if err != nil {
+		return true
+	}
+	_, err = rootfs.Realpath(fsys, sb.Interpreter)
+	return err != nil
 }
 func isDoc(p string) bool {
 	for _, d := range docDirs {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/gobuild"
 	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 	"github.com/fromscratch/fromscratch/sbom"
 )
@@ -183,31 +183,31 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		}
 	} else {
 		arg := o.Program
-		program := arg
+		prog := arg
 		if p, ok := place.image(arg); ok {
-			program = p
+			prog = p
 			res.Notes = append(res.Notes, fmt.Sprintf("%s is %s in the image (a relative path goes under %s)", arg, p, AppDir))
 		} else if hostRoot {
-			if abs, err := filepath.Abs(program); err == nil {
-				program = abs
+			if abs, err := filepath.Abs(prog); err == nil {
+				prog = abs
 			}
 		}
 		// A bare name that is no file here is looked up in the root's PATH,
 		// as `docker run IMAGE curl` would find it: build curl means
 		// /usr/bin/curl, while ./app built in the current directory stays.
 		if !strings.Contains(arg, "/") {
-			if _, err := fsys.Lstat(program); err != nil {
-				p, err := closure.LookPath(fsys, arg)
+			if _, err := fsys.Lstat(prog); err != nil {
+				p, err := program.LookPath(fsys, arg, common.env)
 				if err != nil {
-					return nil, badInputErr(fs.ErrNotExist, "%s: no such file, nor in PATH %s", arg, closure.DefaultPath)
+					return nil, badInputErr(err, "%s: no such file, nor in PATH %s", arg, program.PathOf(common.env))
 				}
-				program = p
+				prog = p
 			}
 		}
-		if err := checkProgram(fsys, program, arg); err != nil {
+		if err := checkProgram(fsys, prog, common.env, arg); err != nil {
 			return nil, err
 		}
-		inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
+		inputs := []closure.Input{{Path: prog, Layer: closure.LayerApp}}
 		for _, a := range o.Files {
 			p := a
 			if q, ok := place.image(a); ok {
@@ -223,12 +223,12 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			}
 			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp})
 		}
-		tagName = path.Base(program)
+		tagName = path.Base(prog)
 		paths := o.Paths
 		if len(o.Traces) > 0 {
 			entrypoint := o.Entrypoint
 			if len(entrypoint) == 0 {
-				entrypoint = []string{program}
+				entrypoint = []string{prog}
 				if _, placed := place.image(arg); placed {
 					// The program is under AppDir in the image only: the
 					// run is of its host copy, whose tree is not a path to
@@ -262,7 +262,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			}
 		}
 		inputs = append(inputs, used...)
-		j := job{arg: arg, program: program, inputs: append(inputs, common.adds...)}
+		j := job{arg: arg, program: prog, inputs: append(inputs, common.adds...)}
 		if len(platforms) == 0 && r.IsImage() {
 			j.wantImage = r.Name
 		}

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
 // requireELF skips when the host has no dynamic /bin/true to build from.
@@ -20,7 +22,7 @@ func requireELF(t *testing.T, p string) {
 		t.Skip("needs a Linux host")
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s: %v", p, err)
+		testenv.Missing(t, "%s: %v", p, err)
 	}
 }
 

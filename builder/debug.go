@@ -7,7 +7,7 @@ import (
 
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/debuglayer"
-	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -56,7 +56,7 @@ func (d *debugSource) items(arch string, base *closure.Plan, copts closure.Optio
 	var bb *debuglayer.Busybox
 	var have []string
 	for _, b := range d.busyboxes {
-		a, _, _ := image.PlatformOf(b.Info.Class, b.Info.Data, b.Info.Machine, b.Info.EFlags)
+		a, _, _ := program.Platform(b.Info)
 		if a == arch {
 			bb = b
 			break
@@ -74,7 +74,7 @@ func (d *debugSource) items(arch string, base *closure.Plan, copts closure.Optio
 				if name = strings.TrimSpace(name); name == "" {
 					continue
 				}
-				p, err := debuglayer.LookPath(d.fsys, name)
+				p, err := program.LookPath(d.fsys, name, nil)
 				if err != nil {
 					return nil, &OptionError{Option: "DebugTools", Value: name, Err: err}
 				}
@@ -86,7 +86,7 @@ func (d *debugSource) items(arch string, base *closure.Plan, copts closure.Optio
 			return nil, &OptionError{Option: "DebugTools", Err: err}
 		}
 		if plan.Info != nil {
-			if a, _, _ := image.PlatformOf(plan.Info.Class, plan.Info.Data, plan.Info.Machine, plan.Info.EFlags); a != arch {
+			if a, _, _ := program.Platform(plan.Info); a != arch {
 				return nil, &OptionError{Option: "DebugTools", Err: &PlatformError{Path: d.o.root(), Got: "linux/" + a, Want: "linux/" + arch}}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/doctor"
+	"github.com/fromscratch/fromscratch/program"
 )
 
 // ErrBadInput is matched (errors.Is) by the errors of unusable input: bad
@@ -229,11 +230,6 @@ func (e *inputError) Unwrap() error { return e.err }
 // inputSentinel is a condition of unusable input, for errors.Is.
 func inputSentinel(text string) error { return &inputError{err: errors.New(text)} }
 
-// badInput is an ErrBadInput error with a formatted message.
-func badInput(format string, a ...any) error {
-	return &inputError{msg: fmt.Sprintf(format, a...)}
-}
-
 // badInputErr is an ErrBadInput error with a formatted message, wrapping
 // cause.
 func badInputErr(cause error, format string, a ...any) error {
@@ -244,8 +240,20 @@ func badInputErr(cause error, format string, a ...any) error {
 // of a file's error whose path is said already.
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	var ee *program.ExecError
+	switch {
+	case errors.As(err, &pe):
 		return pe.Err
+	case errors.As(err, &ee) && ee.SearchPath == "":
+		return reasonError{ee}
 	}
 	return err
 }
+
+// reasonError is an ExecError said without its path, for a message that
+// names the path already.
+type reasonError struct{ *program.ExecError }
+
+func (e reasonError) Error() string { return e.ExecError.Err.Error() }
+
+func (e reasonError) Unwrap() error { return e.ExecError }

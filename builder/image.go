@@ -19,6 +19,7 @@ import (
 	"github.com/fromscratch/fromscratch/gobuild"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/ldso"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -32,6 +33,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		AllowMissing: o.AllowMissing,
 		BaselineOnly: o.HWCapsBaseline,
 		Exclude:      o.Exclude,
+		Env:          c.env,
 	}
 	plan, err := closure.Compute(fsys, append(slices.Clone(j.inputs), c.base...), c.extra, copts)
 	if err != nil {
@@ -91,7 +93,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 			return nil, Summary{}, nil, err
 		}
 		work = append(work, layerWork{"fromscratch build --debug: busybox and debugging tools", items})
-		cfg.Env = debuglayer.ExtendPath(cfg.Env, closure.DefaultPath)
+		cfg.Env = debuglayer.ExtendPath(cfg.Env, program.DefaultPath)
 	}
 	var layerItems [][]closure.Item
 	for _, w := range work {
@@ -175,9 +177,9 @@ func writeLayers(ctx context.Context, archive *image.ArchiveWriter, fsys rootfs.
 // asked for (want).
 func setPlatform(cfg *image.Config, plan *closure.Plan, j job, want string) error {
 	if plan.Info != nil {
-		arch, variant, ok := image.PlatformOf(plan.Info.Class, plan.Info.Data, plan.Info.Machine, plan.Info.EFlags)
+		arch, variant, ok := program.Platform(plan.Info)
 		if !ok {
-			return &FileError{Path: j.arg, Err: fmt.Errorf("no OCI platform for %v", plan.Info.Machine)}
+			return &FileError{Path: j.arg, Err: fmt.Errorf("no OCI platform for %s", program.Machine(plan.Info))}
 		}
 		cfg.Architecture, cfg.Variant = arch, variant
 	}

@@ -1,12 +1,14 @@
 package builder
 
 import (
+	"errors"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -72,44 +74,25 @@ func (p *placement) image(a string) (string, bool) {
 	return path.Join(AppDir, filepath.ToSlash(rel)), true
 }
 
-// checkProgram refuses a PROGRAM that cannot be an entrypoint; arg is
-// PROGRAM as given, for messages.
-func checkProgram(fsys rootfs.FS, program, arg string) error {
-	real, err := rootfs.Realpath(fsys, program)
-	if err != nil {
-		return &FileError{Path: arg, Err: err}
+// checkProgram refuses a PROGRAM that cannot be an entrypoint, as the
+// kernel would refuse it (program.Resolve with the image's environment
+// env); arg is PROGRAM as given, for messages. What a #! script's
+// interpreters lack, the closure says.
+func checkProgram(fsys rootfs.FS, prog string, env []string, arg string) error {
+	_, err := program.Resolve(fsys, []string{prog}, env)
+	var ee *program.ExecError
+	if !errors.As(err, &ee) || ee.Role != program.Command {
+		return nil
 	}
-	fi, err := fsys.Lstat(real)
-	if err != nil {
-		return &FileError{Path: arg, Err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return badInput("%s: not a regular file", arg)
-	}
-	if fi.Mode()&0o111 == 0 {
-		return badInput("%s: not executable (mode %v)", arg, fi.Mode().Perm())
-	}
-	f, err := fsys.Open(real)
-	if err != nil {
-		return &FileError{Path: arg, Err: err}
-	}
-	defer f.Close()
-	head := make([]byte, 4)
-	n, _ := f.ReadAt(head, 0)
 	switch {
-	case n >= 4 && string(head) == "\x7fELF":
-		// A malformed program, or one the kernel refuses to run, is named
-		// as ldd names it.
-		info, err := elfinfo.Read(f, fi.Size())
-		if err == nil {
-			err = info.ExecError()
-		}
-		if err != nil {
-			return &FileError{Path: arg, Err: err}
-		}
-	case n >= 2 && string(head[:2]) == "#!":
-	default:
-		return badInput("%s: not an ELF program nor a #! script", arg)
+	case errors.Is(err, program.ErrNotExecutable) && ee.Mode.IsRegular():
+		return badInputErr(err, "%s: not executable (mode %v)", arg, ee.Mode.Perm())
+	case errors.Is(err, program.ErrNotExecutable):
+		return badInputErr(err, "%s: not a regular file", arg)
+	case errors.Is(err, program.ErrFormat) && !errors.As(err, new(*elfinfo.FormatError)):
+		return badInputErr(err, "%s: %s", arg, ee.Reason())
 	}
-	return nil
+	// A malformed program, or one the kernel refuses to run, is named as
+	// ldd names it.
+	return &FileError{Path: arg, Err: err}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 	"github.com/fromscratch/fromscratch/rootsrc"
 )
@@ -68,7 +69,7 @@ func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
 		}
 		c.adds = append(c.adds, closure.Input{Path: rootfs.Clean(a.Dst), FS: host, SourcePath: abs, Layer: closure.LayerApp})
 	}
-	c.env = []string{"PATH=" + closure.DefaultPath}
+	c.env = []string{"PATH=" + program.DefaultPath}
 	c.extra = []closure.Item{
 		{Path: "/etc/passwd", Kind: closure.File, Mode: 0o644, Data: []byte(passwd)},
 		{Path: "/etc/group", Kind: closure.File, Mode: 0o644, Data: []byte(group)},

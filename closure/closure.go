@@ -1,7 +1,6 @@
 package closure
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/ldso"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -82,6 +82,9 @@ type Options struct {
 	// whole path, one without matches any one name of it
 	// ("llvmjit*.so", "__pycache__", "/usr/share/doc").
 	Exclude []string
+	// Env is the image's environment, whose PATH finds the command a #!
+	// line's env runs (nil: PATH=program.DefaultPath).
+	Env []string
 }
 
 // Plan is the content of an image, layer by layer.
@@ -148,7 +151,7 @@ func Compute(fsys rootfs.FS, inputs []Input, extra []Item, opts Options) (*Plan,
 		b.put(LayerBase, it)
 	}
 	for _, in := range inputs {
-		if err := b.input(in, 0); err != nil {
+		if err := b.input(in); err != nil {
 			return nil, err
 		}
 	}
@@ -319,17 +322,14 @@ func (b *builder) follow(p, target string, l Layer) error {
 		return nil
 	}
 	b.followed[real] = true
-	if err := b.input(Input{Path: p, Layer: l}, 0); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
+	if err := b.input(Input{Path: p, Layer: l}); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
 		return fmt.Errorf("%s -> %s: %w", p, target, err)
 	}
 	return nil
 }
 
-// input adds one input and what it needs; depth bounds #! chains.
-func (b *builder) input(in Input, depth int) error {
-	if depth > 4 {
-		return fmt.Errorf("%q: too many levels of #! interpreters", in.Path)
-	}
+// input adds one input and what it needs.
+func (b *builder) input(in Input) error {
 	if b.exclude(in.Path) {
 		return nil
 	}
@@ -374,7 +374,7 @@ func (b *builder) input(in Input, depth int) error {
 		}
 		in.Shallow = false
 		// An ELF file no loader loads (an object file) is copied as it is.
-		if err := b.input(in, depth); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
+		if err := b.input(in); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
 			return err
 		}
 		return nil
@@ -399,16 +399,33 @@ func (b *builder) input(in Input, depth int) error {
 	if res != nil {
 		return b.result(res)
 	}
-	if interp, arg, ok := shebang(head); ok {
-		if err := b.input(Input{Path: interp, Layer: in.Layer}, depth+1); err != nil {
-			return fmt.Errorf("%q: interpreter: %w", in.Path, err)
+	return b.script(in, head)
+}
+
+// script adds what the kernel executes for a #! file in: its interpreters
+// and, when one is env, the command env runs, with their libraries. A file
+// whose #! line names no absolute interpreter is data.
+func (b *builder) script(in Input, head []byte) error {
+	if sb, err := program.ParseShebang(head); err != nil || !path.IsAbs(sb.Interpreter) {
+		return nil
+	}
+	ex, err := program.ResolveScript(b.fsys, in.Path, head, nil, b.opts.Env)
+	if err != nil {
+		return fmt.Errorf("%q: %w", in.Path, err)
+	}
+	for _, f := range ex.Files[1:] {
+		if err := b.addPath(f.Path, in.Layer); err != nil {
+			return err
 		}
-		if path.Base(interp) == "env" && arg != "" && !strings.HasPrefix(arg, "-") {
-			p, err := b.lookPath(arg)
-			if err != nil {
-				return fmt.Errorf("%q: /usr/bin/env %s: %w", in.Path, arg, err)
-			}
-			return b.input(Input{Path: p, Layer: in.Layer}, depth+1)
+		if f.ELF == nil {
+			continue
+		}
+		res, err := b.r.Resolve(f.Path)
+		if err != nil {
+			return fmt.Errorf("%q: %w", f.Path, err)
+		}
+		if err := b.result(res); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -459,7 +476,7 @@ func (b *builder) addTree(in Input, dir string) error {
 		}
 		// An ELF file no loader loads (an object file, a static archive's
 		// member) is copied and has no dependencies.
-		if err := b.input(Input{Path: dst, FS: in.FS, SourcePath: src, Layer: in.Layer}, 0); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
+		if err := b.input(Input{Path: dst, FS: in.FS, SourcePath: src, Layer: in.Layer}); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
 			return err
 		}
 	}
@@ -698,29 +715,6 @@ func addItem(t *rootfs.Tree, it *Item) {
 	}
 }
 
-// lookPath finds a program name in the default PATH inside the root.
-func (b *builder) lookPath(name string) (string, error) {
-	return LookPath(b.fsys, name)
-}
-
-// LookPath returns name when it has a "/", or else the first DefaultPath
-// directory's name that is an executable regular file in fsys (following
-// symbolic links inside fsys), as a shell would find it in an image.
-func LookPath(fsys rootfs.FS, name string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	for _, d := range strings.Split(DefaultPath, ":") {
-		p := d + "/" + name
-		if real, err := rootfs.Realpath(fsys, p); err == nil {
-			if fi, err := fsys.Lstat(real); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-				return p, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH %s", name, DefaultPath)
-}
-
 // FileBytes counts the regular files of items and their bytes.
 func FileBytes(items []Item) (files int, bytes int64) {
 	for _, it := range items {
@@ -736,50 +730,9 @@ func FileBytes(items []Item) (files int, bytes int64) {
 	return files, bytes
 }
 
-// DefaultPath is the PATH set in images.
-const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // sniff reads the start of a file: its first bytes, and its ELF
-// description if it is an ELF file.
+// description if it is an ELF file (nil when unreadable).
 func sniff(fsys rootfs.FS, p string) ([]byte, *elfinfo.Info) {
-	f, err := fsys.Open(p)
-	if err != nil {
-		return nil, nil
-	}
-	defer f.Close()
-	head := make([]byte, 256)
-	n, _ := f.ReadAt(head, 0)
-	head = head[:n]
-	if !bytes.HasPrefix(head, []byte("\x7fELF")) {
-		return head, nil
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return head, nil
-	}
-	info, err := elfinfo.Read(f, st.Size())
-	if err != nil {
-		return head, nil
-	}
+	head, info, _ := program.Sniff(fsys, p)
 	return head, info
-}
-
-// shebang parses a "#!" line: the interpreter and its one optional argument.
-func shebang(head []byte) (string, string, bool) {
-	if !bytes.HasPrefix(head, []byte("#!")) {
-		return "", "", false
-	}
-	line := head[2:]
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
-	}
-	fields := strings.Fields(string(line))
-	if len(fields) == 0 || !strings.HasPrefix(fields[0], "/") {
-		return "", "", false
-	}
-	arg := ""
-	if len(fields) > 1 {
-		arg = fields[1]
-	}
-	return fields[0], arg, true
 }

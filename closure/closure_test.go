@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fromscratch/fromscratch/internal/testenv"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -32,9 +34,9 @@ func TestHostProgram(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Compute(/bin/ls) = %v", err)
 	}
-	out, err := exec.Command("ldd", "/bin/ls").Output()
+	out, err := exec.Command(testenv.Tool(t, "ldd"), "/bin/ls").Output()
 	if err != nil {
-		t.Skipf("ldd: %v", err)
+		t.Fatalf("ldd /bin/ls: %v", err)
 	}
 	b := &builder{fsys: fsys, plan: plan}
 	for i := range b.layers {
@@ -76,16 +78,19 @@ func TestHostProgram(t *testing.T) {
 			t.Errorf("/lib64 (a symlink on the host) = %+v, want a symlink", it)
 		}
 	}
-	if it := m["/bin/ls"]; it.Kind != File && m["/usr/bin/ls"].Kind != File {
-		t.Errorf("ls is not in the plan")
+	// ls itself: its real path, a regular file (a path not in the plan
+	// would read as the zero Item, whose Kind is File).
+	real, err := filepath.EvalSymlinks("/bin/ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it, ok := m[real]; !ok || it.Kind != File {
+		t.Errorf("%s (ls) = %+v, %v in the plan; want a file", real, it, ok)
 	}
 }
 
 func TestMissingLibrary(t *testing.T) {
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("no gcc")
-	}
+	gcc := testenv.Tool(t, "gcc")
 	dir := t.TempDir()
 	// gcc -shared -o libgone.so gone.c; gcc -o prog prog.c -L. -lgone; rm libgone.so
 	os.WriteFile(filepath.Join(dir, "gone.c"), []byte("int gone(void){return 1;}\n"), 0o644)
@@ -103,7 +108,7 @@ func TestMissingLibrary(t *testing.T) {
 	os.Remove(filepath.Join(dir, "libgone.so"))
 	fsys, _ := rootfs.Dir("/")
 	prog := filepath.Join(dir, "prog")
-	_, err = Compute(fsys, []Input{{Path: prog, Layer: LayerApp}}, nil, Options{})
+	_, err := Compute(fsys, []Input{{Path: prog, Layer: LayerApp}}, nil, Options{})
 	if !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "libgone.so") {
 		t.Errorf("Compute = %v, want libgone.so not found", err)
 	}
@@ -113,21 +118,41 @@ func TestMissingLibrary(t *testing.T) {
 	}
 }
 
-func TestShebang(t *testing.T) {
-	for _, tt := range []struct {
-		in, interp, arg string
-		ok              bool
-	}{
-		{"#!/bin/sh\necho", "/bin/sh", "", true},
-		{"#! /usr/bin/env python3\n", "/usr/bin/env", "python3", true},
-		{"#!/bin/bash -e\n", "/bin/bash", "-e", true},
-		{"#!sh\n", "", "", false},
-		{"echo", "", "", false},
-	} {
-		interp, arg, ok := shebang([]byte(tt.in))
-		if interp != tt.interp || arg != tt.arg || ok != tt.ok {
-			t.Errorf("shebang(%q) = %q, %q, %v", tt.in, interp, arg, ok)
+// TestEnvSplitScript: a script run by `env -S python3 -u` brings env and
+// python3 (the file its link names, with python3's libraries), and
+// the link itself.
+func TestEnvSplitScript(t *testing.T) {
+	testenv.File(t, "/usr/bin/python3")
+	testenv.File(t, "/usr/bin/env")
+	script := filepath.Join(t.TempDir(), "run")
+	if err := os.WriteFile(script, []byte("#!/usr/bin/env -S python3 -u\nprint(1)\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := rootfs.Dir("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Compute(fsys, []Input{{Path: script, Layer: LayerApp}}, nil, Options{})
+	if err != nil {
+		t.Fatalf("Compute = %v", err)
+	}
+	m := items(plan)
+	for _, p := range []string{"/usr/bin/env", "/usr/bin/python3"} {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if it, ok := m[real]; !ok || it.Kind != File {
+			t.Errorf("%s (%s) = %+v, %v in the plan; want a file", real, p, it, ok)
+		}
+	}
+	if len(plan.Results) != 2 {
+		t.Errorf("%d ELF files resolved, want env and python3", len(plan.Results))
+	}
+	// A PATH of the image without python3: the plan fails.
+	_, err = Compute(fsys, []Input{{Path: script, Layer: LayerApp}}, nil, Options{Env: []string{"PATH=/nowhere"}})
+	if !errors.Is(err, program.ErrNotFound) {
+		t.Errorf("Compute with PATH=/nowhere = %v, want python3 not found", err)
 	}
 }
 

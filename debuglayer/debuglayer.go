@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"path"
 	"sort"
 	"strings"
 
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -25,8 +25,6 @@ const maxBusybox = 64 << 20
 var (
 	// ErrNoApplets: the applet table was not found in the binary.
 	ErrNoApplets = errors.New("no busybox applet table found")
-	// ErrNotStatic: the busybox binary needs a loader or libraries.
-	ErrNotStatic = errors.New("not statically linked")
 )
 
 // appletStart is how busybox's applet_names table begins: the names are
@@ -105,9 +103,8 @@ func OpenBusybox(fsys rootfs.FS, p string) (*Busybox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("busybox %q: %w", p, err)
 	}
-	if info.Interp != "" || len(info.Needed) > 0 {
-		return nil, fmt.Errorf("busybox %q: %w (it needs %s; install busybox-static)", p, ErrNotStatic,
-			strings.Join(append([]string{info.Interp}, info.Needed...), " "))
+	if err := program.CheckStatic(info); err != nil {
+		return nil, fmt.Errorf("busybox %q: %w", p, err) // program.ErrNotStatic
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxBusybox))
 	if err != nil {
@@ -134,25 +131,6 @@ func (b *Busybox) Items() []closure.Item {
 		items = append(items, closure.Item{Path: Dir + "/" + a, Kind: closure.Symlink, Target: "busybox", Mode: 0o777})
 	}
 	return items
-}
-
-// LookPath finds a program in the root: a path is kept as it is, a name is
-// searched in closure.DefaultPath.
-func LookPath(fsys rootfs.FS, name string) (string, error) {
-	if strings.Contains(name, "/") {
-		return rootfs.Clean(name), nil
-	}
-	for _, d := range strings.Split(closure.DefaultPath, ":") {
-		p := d + "/" + name
-		real, err := rootfs.Realpath(fsys, p)
-		if err != nil {
-			continue
-		}
-		if fi, err := fsys.Lstat(real); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s: %w in %s (PATH %s)", name, fs.ErrNotExist, fsys, closure.DefaultPath)
 }
 
 // Tools plans the programs at paths (in fsys) with their closure, and

@@ -1,13 +1,14 @@
 package debuglayer
 
 import (
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/internal/testenv"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -42,10 +43,7 @@ func TestAppletsBusybox(t *testing.T) {
 	host, _ := rootfs.Dir("/")
 	bb, err := OpenBusybox(host, "/bin/busybox")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("OpenBusybox(/bin/busybox) = %v (scripts/test installs busybox-static)", err)
-		}
-		t.Skipf("OpenBusybox(/bin/busybox) = %v (apt-get install busybox-static)", err)
+		testenv.Missing(t, "OpenBusybox(/bin/busybox) = %v (apt-get install busybox-static)", err)
 	}
 	out, err := exec.Command("/bin/busybox", "--list").Output()
 	if err != nil {
@@ -81,11 +79,9 @@ func TestExtendPath(t *testing.T) {
 }
 
 func TestTools(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/strace"); err != nil {
-		t.Skip("no /usr/bin/strace")
-	}
+	testenv.File(t, "/usr/bin/strace")
 	host, _ := rootfs.Dir("/")
-	p, err := LookPath(host, "strace")
+	p, err := program.LookPath(host, "strace", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

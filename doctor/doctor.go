@@ -7,8 +7,7 @@
 package doctor
 
 import (
-	"bytes"
-	"debug/elf"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/ldso"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -72,12 +72,6 @@ func (r *Report) Healthy() bool {
 	return true
 }
 
-// defaultPath is the PATH Docker gives a container whose image sets none.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// maxInterp is the kernel's limit of nested #! interpreters (BINPRM_MAX_RECURSION).
-const maxInterp = 4
-
 // Diagnose checks that cfg's command can start in fsys.
 func Diagnose(fsys rootfs.FS, cfg Config) *Report {
 	d := &doc{fsys: fsys, cfg: cfg, rep: &Report{Problems: []Problem{}}}
@@ -99,15 +93,6 @@ func (d *doc) warn(check, p, msg, fix string) {
 	d.rep.Problems = append(d.rep.Problems, Problem{Check: check, Path: p, Message: msg, Fix: fix, Warning: true})
 }
 
-func (d *doc) env(key string) (string, bool) {
-	for _, e := range d.cfg.Env {
-		if k, v, ok := strings.Cut(e, "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
-}
-
 func (d *doc) run() {
 	argv := append(append([]string{}, d.cfg.Entrypoint...), d.cfg.Cmd...)
 	d.rep.Command = argv
@@ -123,208 +108,118 @@ func (d *doc) run() {
 		d.fail("command", "", "no command specified: the image has neither Entrypoint nor Cmd", "set --entrypoint (fromscratch build sets it to PROGRAM)")
 		return
 	}
-	prog := argv[0]
-	if !strings.Contains(prog, "/") {
-		p, ok := d.lookPath(prog)
-		if !ok {
-			pathv := d.pathEnv()
-			d.fail("command", prog, fmt.Sprintf("exec: %q: executable file not found in $PATH (%s)", prog, pathv),
-				"use an absolute path in the entrypoint, or add the program to the image")
+	ex, err := program.ResolveDir(d.fsys, d.cfg.WorkingDir, argv, d.cfg.Env)
+	for i := range ex.Files {
+		f := &ex.Files[i]
+		// env is not the program of interest when it runs one.
+		if !f.IsEnv() || i+1 == len(ex.Files) || ex.Files[i+1].Role != program.EnvCommand {
+			d.rep.Chain = append(d.rep.Chain, f.Path)
+		}
+		if d.rep.Program == "" {
+			d.rep.Program = f.Path
+		}
+		if !d.mayRun(f) {
 			return
 		}
-		prog = p
-	} else if !path.IsAbs(prog) {
-		prog = path.Join(orRoot(d.cfg.WorkingDir), prog)
-	}
-	d.exec(prog, 0)
-}
-
-func orRoot(s string) string {
-	if s == "" {
-		return "/"
-	}
-	return s
-}
-
-// pathEnv is the container's PATH: the image's, or the one Docker sets.
-func (d *doc) pathEnv() string {
-	if v, ok := d.env("PATH"); ok {
-		return v
-	}
-	return defaultPath
-}
-
-// lookPath finds name in the image's PATH, as Docker's runtime does.
-func (d *doc) lookPath(name string) (string, bool) {
-	for _, dir := range strings.Split(d.pathEnv(), ":") {
-		if dir == "" {
-			continue
-		}
-		p := path.Join(dir, name)
-		if real, err := rootfs.Realpath(d.fsys, p); err == nil {
-			if fi, err := d.fsys.Lstat(real); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-				return p, true
+		if f.ELF != nil {
+			head, _ := program.Head(d.fsys, f.Real)
+			if d.elf(f.Path, f.ELF, head); !d.rep.Healthy() {
+				return
 			}
 		}
 	}
-	return "", false
+	var ee *program.ExecError
+	if errors.As(err, &ee) {
+		d.execError(ee)
+	}
 }
 
-// exec checks the file the kernel would execute.
-func (d *doc) exec(prog string, depth int) {
-	d.rep.Chain = append(d.rep.Chain, prog)
-	if d.rep.Program == "" {
-		d.rep.Program = prog
+// mayRun checks that the user may execute f (the execute bits the owner,
+// the group or the others have), as the kernel does.
+func (d *doc) mayRun(f *program.File) bool {
+	u := d.cfg.User
+	if isRoot(u) || f.Mode&0o001 != 0 {
+		return true
 	}
-	real, err := rootfs.Realpath(d.fsys, prog)
-	if err != nil {
-		d.fail("program", prog, fmt.Sprintf("exec %s: no such file or directory", prog), "add the program to the image (fromscratch build PROGRAM)")
-		return
+	switch d.mayExec(f.Real, f.Mode, u) {
+	case denied:
+		d.fail("program", f.Path, fmt.Sprintf("exec %s: permission denied (mode %v, and user %s is neither its owner nor in its group)", f.Path, f.Mode.Perm(), u),
+			"make it executable by all (chmod 755), or run as its owner")
+		return false
+	case unknown:
+		// The view has no owners: say what decides.
+		d.warn("permission", f.Path, fmt.Sprintf("%s is mode %v and the image runs as user %s: it starts only if that user owns it or is in its group (else: permission denied)", f.Path, f.Mode.Perm(), u),
+			"make it executable by all (chmod 755), or run as its owner")
 	}
-	fi, err := d.fsys.Lstat(real)
-	if err != nil {
-		d.fail("program", prog, fmt.Sprintf("exec %s: %v", prog, err), "add the program to the image")
-		return
-	}
-	if fi.IsDir() {
-		d.fail("program", prog, fmt.Sprintf("exec %s: is a directory (permission denied)", prog), "point the entrypoint at a program")
-		return
-	}
-	if !fi.Mode().IsRegular() {
-		d.fail("program", prog, fmt.Sprintf("exec %s: not a regular file (permission denied)", prog), "point the entrypoint at a program")
-		return
-	}
-	if fi.Mode()&0o111 == 0 {
-		d.fail("program", prog, fmt.Sprintf("exec %s: permission denied (mode %v, not executable)", prog, fi.Mode().Perm()), "chmod +x the file before adding it")
-		return
-	}
-	if u := d.cfg.User; !isRoot(u) && fi.Mode()&0o001 == 0 {
-		switch d.mayExec(real, fi.Mode(), u) {
-		case denied:
-			d.fail("program", prog, fmt.Sprintf("exec %s: permission denied (mode %v, and user %s is neither its owner nor in its group)", prog, fi.Mode().Perm(), u),
-				"make it executable by all (chmod 755), or run as its owner")
-			return
-		case unknown:
-			// The view has no owners: say what decides.
-			d.warn("permission", prog, fmt.Sprintf("%s is mode %v and the image runs as user %s: it starts only if that user owns it or is in its group (else: permission denied)", prog, fi.Mode().Perm(), u),
-				"make it executable by all (chmod 755), or run as its owner")
+	return true
+}
+
+// execError words why the exec stops, as Docker or the program says it.
+func (d *doc) execError(e *program.ExecError) {
+	p := e.Path
+	if e.SearchPath == "" && !errors.Is(e, program.ErrLoop) && !errors.Is(e, program.ErrEnvUsage) {
+		d.rep.Chain = append(d.rep.Chain, p)
+		if d.rep.Program == "" {
+			d.rep.Program = p
 		}
 	}
-	f, err := d.fsys.Open(real)
-	if err != nil {
-		d.fail("program", prog, fmt.Sprintf("exec %s: %v", prog, err), "add a readable program")
-		return
-	}
-	head := make([]byte, 256)
-	n, _ := f.ReadAt(head, 0)
-	head = head[:n]
-	var info *elfinfo.Info
-	var rerr error
-	if bytes.HasPrefix(head, []byte("\x7fELF")) {
-		info, rerr = elfinfo.Read(f, fi.Size())
-	}
-	f.Close()
 	switch {
-	case bytes.HasPrefix(head, []byte("#!")):
-		d.script(prog, head, depth)
-	case info != nil:
-		d.elf(prog, info, head)
-	case rerr != nil:
-		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (%v)", prog, rerr), "rebuild the program")
+	case e.SearchPath != "" && e.Role == program.Command:
+		d.fail("command", p, fmt.Sprintf("exec: %q: executable file not found in $PATH (%s)", p, e.SearchPath),
+			"use an absolute path in the entrypoint, or add the program to the image")
+	case e.SearchPath != "":
+		d.fail("interpreter", p, fmt.Sprintf("%s: '%s': No such file or directory (not in PATH %s)", e.By, p, e.SearchPath),
+			fmt.Sprintf("add %s to the image", p))
+	case errors.Is(e, program.ErrNotFound) && e.Role == program.Interpreter && strings.HasSuffix(p, "\r"):
+		d.fail("interpreter", strings.TrimSuffix(p, "\r"), fmt.Sprintf("exec %s: no such file or directory (its #! line ends with a carriage return: the interpreter %q is not in the image)", e.By, p),
+			"convert the script to Unix line endings (dos2unix, or sed -i 's/\\r$//')")
+	case errors.Is(e, program.ErrNotFound) && e.Role == program.Interpreter:
+		d.fail("interpreter", p, fmt.Sprintf("exec %s: no such file or directory (its #! interpreter %s is not in the image)", e.By, p),
+			fmt.Sprintf("add %s: fromscratch build brings a script's interpreter with it", p))
+	case errors.Is(e, program.ErrNotFound):
+		d.fail("program", p, fmt.Sprintf("exec %s: no such file or directory", p), "add the program to the image (fromscratch build PROGRAM)")
+	case errors.Is(e, program.ErrNotExecutable) && e.Mode.IsRegular():
+		d.fail("program", p, fmt.Sprintf("exec %s: permission denied (mode %v, not executable)", p, e.Mode.Perm()), "chmod +x the file before adding it")
+	case errors.Is(e, program.ErrNotExecutable):
+		d.fail("program", p, fmt.Sprintf("exec %s: %s (permission denied)", p, e.Reason()), "point the entrypoint at a program")
+	case errors.Is(e, program.ErrLoop):
+		d.fail("interpreter", p, fmt.Sprintf("exec %s: %v", p, e.Err), "point the #! line at a program")
+	case errors.Is(e, program.ErrEnvUsage):
+		d.fail("interpreter", p, fmt.Sprintf("%s: %s", p, e.Reason()), "fix the arguments of env on the #! line")
 	default:
-		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (neither an ELF program nor a #! script)", prog), "point the entrypoint at a program, or start the script with #!")
+		d.formatError(e)
 	}
 }
 
-// script follows a #! line as the kernel parses it (load_script): the
-// interpreter runs up to the first space or tab, the rest (trimmed of
-// spaces and tabs, nothing else) is one argument. A carriage return is
-// part of the name: a script with CRLF line endings does not start.
-func (d *doc) script(prog string, head []byte, depth int) {
-	if depth >= maxInterp {
-		d.fail("interpreter", prog, fmt.Sprintf("exec %s: too many levels of #! interpreters", prog), "point the #! line at a program")
-		return
+// formatError words an exec format error.
+func (d *doc) formatError(e *program.ExecError) {
+	p := e.Path
+	var fe *elfinfo.FormatError
+	switch {
+	case errors.As(e, &fe) && strings.Contains(fe.Msg, "PT_INTERP"):
+		d.fail("program", p, fmt.Sprintf("exec %s: exec format error (%v)", p, fe),
+			"rebuild the program: the kernel refuses its PT_INTERP (the loader's path, NUL-terminated)")
+	case errors.As(e, &fe):
+		d.fail("program", p, fmt.Sprintf("exec %s: exec format error (%v)", p, fe), "rebuild the program")
+	case strings.Contains(e.Reason(), "#! line"):
+		d.fail("interpreter", p, fmt.Sprintf("exec %s: exec format error (%s)", p, e.Reason()), "name the interpreter on the #! line")
+	case strings.Contains(e.Reason(), "not a program"):
+		d.fail("program", p, fmt.Sprintf("exec %s: exec format error (%s)", p, e.Reason()), "point the entrypoint at a program")
+	default:
+		d.fail("program", p, fmt.Sprintf("exec %s: exec format error (neither an ELF program nor a #! script)", p), "point the entrypoint at a program, or start the script with #!")
 	}
-	line := string(head[2:])
-	if i := strings.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
-	}
-	line = strings.Trim(line, " \t")
-	if line == "" {
-		d.fail("interpreter", prog, fmt.Sprintf("exec %s: exec format error (empty #! line)", prog), "name the interpreter on the #! line")
-		return
-	}
-	interp, arg := line, ""
-	if i := strings.IndexAny(line, " \t"); i >= 0 {
-		interp, arg = line[:i], strings.TrimLeft(line[i:], " \t")
-	}
-	real, err := rootfs.Realpath(d.fsys, interp)
-	if err != nil {
-		msg := fmt.Sprintf("exec %s: no such file or directory (its #! interpreter %s is not in the image)", prog, interp)
-		fix := fmt.Sprintf("add %s: fromscratch build brings a script's interpreter with it", interp)
-		if strings.HasSuffix(interp, "\r") {
-			msg = fmt.Sprintf("exec %s: no such file or directory (its #! line ends with a carriage return: the interpreter %q is not in the image)", prog, interp)
-			fix = "convert the script to Unix line endings (dos2unix, or sed -i 's/\\r$//')"
-		}
-		d.fail("interpreter", strings.TrimSuffix(interp, "\r"), msg, fix)
-		return
-	}
-	fi, err := d.fsys.Lstat(real)
-	name := envCommand(arg)
-	if err != nil || !fi.Mode().IsRegular() || path.Base(interp) != "env" || name == "" {
-		d.exec(interp, depth+1)
-		return
-	}
-	d.exec(interp, depth+1)
-	if !d.rep.Healthy() {
-		return
-	}
-	p := name
-	if !strings.Contains(name, "/") {
-		var ok bool
-		if p, ok = d.lookPath(name); !ok {
-			d.fail("interpreter", name, fmt.Sprintf("%s: '%s': No such file or directory (not in PATH %s)", interp, name, d.pathEnv()),
-				fmt.Sprintf("add %s to the image", name))
-			return
-		}
-	}
-	d.rep.Chain = d.rep.Chain[:len(d.rep.Chain)-1] // env is not the program of interest
-	d.exec(p, depth+1)
-}
-
-// envCommand is the program `env ARG` runs, ARG being the one argument of
-// a #! line: ARG itself (spaces included, as env gets it), or with -S
-// (split) its first word that is not an option or an assignment; "" when
-// it cannot tell.
-func envCommand(arg string) string {
-	if rest, ok := strings.CutPrefix(arg, "-S"); ok {
-		for _, w := range strings.Fields(rest) {
-			if !strings.HasPrefix(w, "-") && !strings.Contains(w, "=") {
-				return w
-			}
-		}
-		return ""
-	}
-	if strings.HasPrefix(arg, "-") || strings.Contains(arg, "=") {
-		return ""
-	}
-	return arg
 }
 
 // elf checks an ELF program: architecture, loader, libraries, versions.
 func (d *doc) elf(prog string, info *elfinfo.Info, head []byte) {
-	if info.Type != elf.ET_EXEC && info.Type != elf.ET_DYN {
-		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (%v)", prog, info.Type), "point the entrypoint at a program")
-		return
-	}
 	if want := d.cfg.Architecture; want != "" {
-		got := ociArch(info)
-		if got == "" {
+		got, _, ok := program.Platform(info)
+		if !ok {
 			// A machine without an OCI name runs on no image's platform.
-			got = fmt.Sprintf("%v %v", info.Class, info.Machine)
+			got = program.Machine(info)
 		}
 		if got != want {
-			if got == "386" && want == "amd64" || got == "arm" && want == "arm64" || got == "amd64p32" && want == "amd64" {
+			if got == "386" && want == "amd64" || got == "arm" && want == "arm64" {
 				d.warn("architecture", prog, fmt.Sprintf("the program is for %s, the image for %s: it runs only where the kernel has 32-bit support", got, want),
 					"set the image's platform to the program's")
 			} else if h := d.emulator(head); h != "" {
@@ -339,12 +234,7 @@ func (d *doc) elf(prog string, info *elfinfo.Info, head []byte) {
 			d.warn("emulation", prog, fmt.Sprintf("the program is for %s: on this host it runs under emulation (binfmt_misc %s), slower than on a %s host", got, h, got), "none needed; run it on a host of its architecture for full speed")
 		}
 	}
-	if err := info.ExecError(); err != nil {
-		d.fail("program", prog, fmt.Sprintf("exec %s: exec format error (%v)", prog, err),
-			"rebuild the program: the kernel refuses its PT_INTERP (the loader's path, NUL-terminated)")
-		return
-	}
-	if info.IsStatic() {
+	if program.Static(info) {
 		d.rep.Static = true
 		return
 	}
@@ -653,47 +543,4 @@ func isNumeric(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// ociArch is the OCI architecture of an ELF file.
-func ociArch(info *elfinfo.Info) string {
-	switch info.Machine {
-	case elf.EM_X86_64:
-		if info.Class == elf.ELFCLASS64 {
-			return "amd64"
-		}
-		return "amd64p32" // x32
-	case elf.EM_386:
-		return "386"
-	case elf.EM_AARCH64:
-		return "arm64"
-	case elf.EM_ARM:
-		return "arm"
-	case elf.EM_PPC64:
-		if info.Data == elf.ELFDATA2LSB {
-			return "ppc64le"
-		}
-		return "ppc64"
-	case elf.EM_S390:
-		return "s390x"
-	case elf.EM_RISCV:
-		if info.Class == elf.ELFCLASS64 {
-			return "riscv64"
-		}
-		return "riscv32"
-	case elf.EM_MIPS:
-		arch := "mips"
-		if info.Class == elf.ELFCLASS64 {
-			arch = "mips64"
-		}
-		if info.Data == elf.ELFDATA2LSB {
-			arch += "le"
-		}
-		return arch
-	case elf.EM_PPC:
-		return "ppc"
-	case elf.EM_LOONGARCH:
-		return "loong64"
-	}
-	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fromscratch/fromscratch/internal/elfcraft"
+	"github.com/fromscratch/fromscratch/internal/testenv"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -28,9 +29,7 @@ var (
 
 func programs(t *testing.T) rootfs.FS {
 	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.Tool(t, "gcc")
 	progOnce.Do(func() {
 		progDir, progErr = os.MkdirTemp("", "doctor-test-")
 		if progErr != nil {
@@ -117,7 +116,7 @@ func (im *image) add(dst, src string, perm fs.FileMode) *image {
 	}
 	real, err := rootfs.Realpath(fsys, p)
 	if err != nil {
-		im.t.Skipf("%s: %v", src, err)
+		testenv.Missing(im.t, "%s: %v", src, err)
 	}
 	fi, err := fsys.Lstat(real)
 	if err != nil {
@@ -298,6 +297,15 @@ func TestDiagnose(t *testing.T) {
 			},
 			cfg:   Config{Entrypoint: []string{"/app.py"}},
 			chain: []string{"/app.py", "/usr/bin/python3"},
+		},
+		{
+			name: "#! through env -S to an interpreter in the image's PATH",
+			image: func(im *image) {
+				im.add("/usr/bin/env", "prog:hello-static", 0o755).add("/opt/py/python3", "prog:hello-static", 0o755).
+					data("/app.py", "#!/usr/bin/env -S python3 -u\nprint(1)\n", 0o755)
+			},
+			cfg:   Config{Entrypoint: []string{"/app.py"}, Env: []string{"PATH=/opt/py"}},
+			chain: []string{"/app.py", "/opt/py/python3"},
 		},
 		{
 			name: "#! through env to an interpreter not in PATH",

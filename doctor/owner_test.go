@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/fromscratch/fromscratch/internal/testenv"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -23,7 +24,7 @@ func (o ownedTree) Owner(name string) (int, int, bool) {
 func TestExecPermission(t *testing.T) {
 	static, err := os.ReadFile("/bin/busybox")
 	if err != nil {
-		t.Skip("no static /bin/busybox")
+		testenv.Missing(t, "no static /bin/busybox: %v", err)
 	}
 	tr := rootfs.NewTree()
 	tr.AddData("/etc/passwd", 0o644, []byte("root:x:0:0::/:/bin/sh\napp:x:1000:2000::/:/bin/sh\nother:x:1001:1001::/:/bin/sh\n"))

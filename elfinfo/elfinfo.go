@@ -13,6 +13,10 @@ import (
 // ErrNotELF is returned for a file that does not start with the ELF magic.
 var ErrNotELF = errors.New("not an ELF file")
 
+// IsELF reports whether head, the first bytes of a file, starts with the
+// ELF magic ("\x7fELF"): the one test of the module for "is it ELF".
+func IsELF(head []byte) bool { return len(head) >= 4 && string(head[:4]) == elf.ELFMAG }
+
 // Limits on what is read from one file, so that a hostile size field
 // cannot force a huge allocation.
 const (
@@ -142,7 +146,7 @@ func Read(r io.ReaderAt, size int64) (info *Info, err error) {
 	if size >= 4 {
 		magic, _ = pr.view(0, 4)
 	}
-	if len(magic) < 4 || string(magic) != elf.ELFMAG {
+	if !IsELF(magic) {
 		if size < 4 {
 			return nil, fmt.Errorf("%w (file too short)", ErrNotELF)
 		}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/program"
 )
 
 // Options tune a build.
@@ -77,10 +78,6 @@ func (e *BuildError) Unwrap() error { return e.Err }
 
 // ErrCgo is returned (wrapped in a *CgoError) when the package needs cgo.
 var ErrCgo = errors.New("needs cgo")
-
-// ErrNotStatic is returned when a binary built has a loader or needs
-// libraries (GOFLAGS=-linkshared, an external link...).
-var ErrNotStatic = errors.New("not statically linked")
 
 // CgoError says which packages of the build use cgo.
 type CgoError struct {
@@ -337,8 +334,9 @@ func ProgramName(importPath string) string {
 	return base
 }
 
-// CheckStatic fails with ErrNotStatic when the ELF file at p has a loader
-// (PT_INTERP) or needs libraries (DT_NEEDED).
+// CheckStatic fails with [program.ErrNotStatic] when the ELF file at p, a
+// binary built, has a loader (PT_INTERP) or needs libraries (DT_NEEDED):
+// GOFLAGS=-linkshared, an external link...
 func CheckStatic(p string) error {
 	f, err := os.Open(p)
 	if err != nil {
@@ -353,8 +351,8 @@ func CheckStatic(p string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	if info.Interp != "" || len(info.Needed) > 0 {
-		return fmt.Errorf("%s: %w (loader %q, libraries %v)", p, ErrNotStatic, info.Interp, info.Needed)
+	if err := program.CheckStatic(info); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
 	}
 	return nil
 }

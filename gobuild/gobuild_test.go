@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
 func TestProgramName(t *testing.T) {
@@ -77,9 +78,7 @@ func writeModule(t *testing.T, name, src string) string {
 }
 
 func TestBuild(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command")
-	}
+	testenv.Tool(t, "go")
 	if testing.Short() {
 		t.Skip("builds a Go program")
 	}

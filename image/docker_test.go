@@ -13,26 +13,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/internal/testenv"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// requireDocker skips when no Docker engine answers, except where the engine
-// is required (FROMSCRATCH_REQUIRE_DOCKER=1, set by scripts/test in CI):
-// there a missing engine fails the test.
+// requireDocker stops the test (see testenv.Docker) when no Docker engine
+// answers; -short skips it.
 func requireDocker(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("Docker test skipped in -short mode")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := exec.CommandContext(ctx, "docker", "info").Run(); err != nil {
-		if os.Getenv("FROMSCRATCH_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("no Docker engine answers (docker info: %v)", err)
-		}
-		t.Skipf("no Docker engine answers (docker info: %v)", err)
-	}
+	testenv.Docker(t)
 }
 
 func docker(t *testing.T, args ...string) string {
@@ -53,6 +48,7 @@ func docker(t *testing.T, args ...string) string {
 func TestDockerRun(t *testing.T) {
 	requireDocker(t)
 	const busybox = "/bin/busybox"
+	testenv.File(t, busybox)
 	ef, err := elf.Open(busybox)
 	if err != nil {
 		t.Fatalf("%s (from busybox-static): %v", busybox, err)
@@ -63,7 +59,7 @@ func TestDockerRun(t *testing.T) {
 			t.Fatalf("%s is dynamically linked; install busybox-static", busybox)
 		}
 	}
-	arch, variant, ok := PlatformOf(ef.Class, ef.Data, ef.Machine, 0)
+	arch, variant, ok := program.Platform(&elfinfo.Info{Class: ef.Class, Data: ef.Data, Machine: ef.Machine})
 	if !ok {
 		t.Fatalf("no platform for %s (%v)", busybox, ef.Machine)
 	}

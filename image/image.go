@@ -27,7 +27,7 @@ type Config struct {
 	// OS is the image's operating system; "" means "linux".
 	OS string
 	// Architecture ("amd64", "arm64", "arm", ...) and Variant ("v7", ...)
-	// are the platform in OCI (GOARCH) terms; see [PlatformOf].
+	// are the platform in OCI (GOARCH) terms; see program.Platform.
 	// Architecture is required.
 	Architecture, Variant string
 }

@@ -3,9 +3,7 @@ package image
 import (
 	"archive/tar"
 	"context"
-	"debug/elf"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -393,44 +391,6 @@ func TestPush(t *testing.T) {
 	}
 	if _, err := Push(context.Background(), "UPPER/case", img, true); err == nil {
 		t.Errorf("Push() to a bad reference succeeded")
-	}
-}
-
-func TestPlatformOf(t *testing.T) {
-	const hard, soft = 0x05000400, 0x05000200
-	tests := []struct {
-		class   elf.Class
-		data    elf.Data
-		machine elf.Machine
-		flags   uint32
-		arch    string
-		variant string
-		ok      bool
-	}{
-		{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_X86_64, 0, "amd64", "", true},
-		{elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_X86_64, 0, "", "", false}, // x32
-		{elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_386, 0, "386", "", true},
-		{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_AARCH64, 0, "arm64", "", true},
-		{elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_AARCH64, 0, "", "", false},
-		{elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_ARM, hard, "arm", "v7", true},
-		{elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_ARM, soft, "arm", "v5", true},
-		{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_PPC64, 2, "ppc64le", "", true},
-		{elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_PPC64, 1, "ppc64", "", true},
-		{elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_S390, 0, "s390x", "", true},
-		{elf.ELFCLASS32, elf.ELFDATA2MSB, elf.EM_S390, 0, "", "", false},
-		{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_RISCV, 5, "riscv64", "", true},
-		{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_MIPS, 0, "mips64le", "", true},
-		{elf.ELFCLASS32, elf.ELFDATA2MSB, elf.EM_MIPS, 0, "mips", "", true},
-		{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_LOONGARCH, 0, "loong64", "", true},
-		{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_SPARCV9, 0, "", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%v/%v/%v", tt.machine, tt.class, tt.data), func(t *testing.T) {
-			arch, variant, ok := PlatformOf(tt.class, tt.data, tt.machine, tt.flags)
-			if arch != tt.arch || variant != tt.variant || ok != tt.ok {
-				t.Errorf("PlatformOf() = %q, %q, %v; want %q, %q, %v", arch, variant, ok, tt.arch, tt.variant, tt.ok)
-			}
-		})
 	}
 }
 

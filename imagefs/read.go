@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/fromscratch/fromscratch/elfinfo"
 )
 
 // Limits on what one entry may hold.
@@ -218,7 +220,7 @@ func (t *FS) capture(r io.Reader, name string, size int64) (*content, error) {
 	if _, err := io.ReadFull(r, head); err != nil {
 		return nil, fmt.Errorf("%w: reading content: %w", ErrCorrupt, unexpected(err))
 	}
-	isELF := bytes.HasPrefix(head, []byte("\x7fELF"))
+	isELF := elfinfo.IsELF(head)
 	isEtc := strings.HasPrefix(name, "/etc/") && size <= MaxEtcFile
 	switch {
 	case kept:

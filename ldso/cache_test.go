@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
 // Paths of the libraries in the roots the tests give ldconfig.
@@ -43,7 +45,7 @@ func cacheTestLdconfig(t *testing.T) string {
 			return lp
 		}
 	}
-	t.Skip("no ldconfig on this host")
+	testenv.Missing(t, "no ldconfig on this host")
 	return ""
 }
 
@@ -172,7 +174,7 @@ func TestParseCacheHost(t *testing.T) {
 	const file = "/etc/ld.so.cache"
 	b, err := os.ReadFile(file)
 	if err != nil {
-		t.Skipf("no host cache: %v", err)
+		testenv.Missing(t, "no host cache: %v", err)
 	}
 	ldconfig := cacheTestLdconfig(t)
 	c, err := ParseCache(b)
@@ -223,7 +225,7 @@ func cacheTestRoot(t *testing.T, dir string, subdirs ...string) string {
 	}
 	for _, f := range []string{"ld-linux-x86-64.so.2", "libc.so.6", "libz.so.1"} {
 		if _, err := os.Stat(filepath.Join(hostLib, f)); err != nil {
-			t.Skipf("needs the host's %s/%s: %v", hostLib, f, err)
+			testenv.Missing(t, "needs the host's %s/%s: %v", hostLib, f, err)
 		}
 	}
 	root := filepath.Join(dir, "root")
@@ -293,14 +295,14 @@ func cacheTestMake(t *testing.T, ldconfig, root, format string) string {
 func cacheTestLoader(t *testing.T, root, file, tunables string) (map[string]string, []string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("chroot needs root")
+		testenv.Missing(t, "chroot needs root")
 	}
 	run := func(args ...string) string {
 		cmd := exec.Command("chroot", append([]string{root, "/lib64/ld-linux-x86-64.so.2"}, args...)...)
 		cmd.Env = []string{"GLIBC_TUNABLES=" + tunables}
 		out, err := cmd.Output()
 		if err != nil {
-			t.Skipf("%v: %v", cmd, err)
+			testenv.Missing(t, "%v: %v", cmd, err)
 		}
 		return string(out)
 	}
@@ -346,12 +348,12 @@ func cacheTestNeeder(t *testing.T, root string) string {
 	}
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
-		t.Skip("no host library needs only libz.so.1, and no gcc to build one")
+		testenv.Missing(t, "no host library needs only libz.so.1, and no gcc to build one")
 	}
 	// gcc -shared -nostdlib -Wl,--no-as-needed -o needer.so libz.so.1
 	cmd := exec.Command(gcc, "-shared", "-nostdlib", "-Wl,--no-as-needed", "-o", dst, "/lib/x86_64-linux-gnu/libz.so.1")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("%v: %v\n%s", cmd, err, out)
+		testenv.Missing(t, "%v: %v\n%s", cmd, err, out)
 	}
 	return "/needer.so"
 }
@@ -441,7 +443,7 @@ func TestParseCacheFormats(t *testing.T) {
 		// _dl_cache_libcmp compares digit runs as numbers.
 		gcc, err := exec.LookPath("gcc")
 		if err != nil {
-			t.Skip("needs gcc")
+			testenv.Missing(t, "needs gcc")
 		}
 		dir := t.TempDir()
 		stub := filepath.Join(dir, "stub.so")
@@ -450,7 +452,7 @@ func TestParseCacheFormats(t *testing.T) {
 			{"-shared", "-nostdlib", "-o", filepath.Join(root, "needer01.so"), "-Wl,--no-as-needed", stub},
 		} {
 			if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
-				t.Skipf("gcc %v: %v\n%s", args, err, out)
+				testenv.Missing(t, "gcc %v: %v\n%s", args, err, out)
 			}
 		}
 		cacheTestCopy(t, filepath.Join(root, "etc/ld.so.cache.new"), filepath.Join(root, "etc/ld.so.cache"))

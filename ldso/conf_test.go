@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fromscratch/fromscratch/internal/testenv"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -219,7 +220,7 @@ func TestReadConfErrors(t *testing.T) {
 func TestReadConfLdconfig(t *testing.T) {
 	ldconfig := cacheTestLdconfig(t)
 	if os.Geteuid() != 0 {
-		t.Skip("ldconfig -r takes relative includes only when it can chroot, as root")
+		testenv.Missing(t, "ldconfig -r takes relative includes only when it can chroot, as root")
 	}
 	files := confTestFiles(false)
 	for _, d := range confTestWant {

@@ -4,13 +4,14 @@ import (
 	"os"
 	"testing"
 
+	"github.com/fromscratch/fromscratch/internal/testenv"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
 // BenchmarkOpenHost reads the host's database.
 func BenchmarkOpenHost(b *testing.B) {
 	if _, err := os.Stat(DpkgStatus); err != nil {
-		b.Skip("not a dpkg host")
+		testenv.Missing(b, "not a dpkg host")
 	}
 	fsys, _ := rootfs.Dir("/")
 	for i := 0; i < b.N; i++ {
@@ -23,7 +24,7 @@ func BenchmarkOpenHost(b *testing.B) {
 // BenchmarkOpenForHost reads it for the files of a curl image.
 func BenchmarkOpenForHost(b *testing.B) {
 	if _, err := os.Stat(DpkgStatus); err != nil {
-		b.Skip("not a dpkg host")
+		testenv.Missing(b, "not a dpkg host")
 	}
 	fsys, _ := rootfs.Dir("/")
 	paths := []string{"/usr/bin/curl", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libcurl.so.4.8.0", "/usr/lib/x86_64-linux-gnu/libssl.so.3"}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fromscratch/fromscratch/internal/testenv"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -18,7 +19,7 @@ import (
 func hostDB(t *testing.T) *DB {
 	t.Helper()
 	if _, err := os.Stat(DpkgStatus); err != nil {
-		t.Skip("not a dpkg host")
+		testenv.Missing(t, "not a dpkg host")
 	}
 	fsys, err := rootfs.Dir("/")
 	if err != nil {
@@ -217,7 +218,7 @@ func TestDependsClosure(t *testing.T) {
 	db := hostDB(t)
 	curl := db.Find("curl")
 	if curl == nil {
-		t.Skip("curl not installed")
+		testenv.Missing(t, "curl not installed")
 	}
 	deps, missing := db.DependsClosure([]*Package{curl})
 	names := map[string]bool{}

@@ -180,7 +180,7 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 	}
 	res.Program, res.Chain = orig.Program, orig.Chain
 
-	plan, err := compute(view, orig.Program, cf.Config.WorkingDir, opts.Keep, opts.Traced, opts.Exclude)
+	plan, err := compute(view, orig.Program, cf.Config.WorkingDir, cf.Config.Env, opts.Keep, opts.Traced, opts.Exclude)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -269,8 +269,9 @@ func Slim(ctx context.Context, img v1.Image, opts Options) (v1.Image, *Result, e
 	return slim, res, nil
 }
 
-// compute plans the slim image over the view.
-func compute(view rootfs.FS, program, workdir string, keep, traced, exclude []string) (*closure.Plan, error) {
+// compute plans the slim image over the view; env is the image's, whose
+// PATH finds what a #! line's env runs, as doctor finds it.
+func compute(view rootfs.FS, program, workdir string, env, keep, traced, exclude []string) (*closure.Plan, error) {
 	inputs := []closure.Input{{Path: program, Layer: closure.LayerApp}}
 	for _, k := range keep {
 		if !strings.HasPrefix(k, "/") {
@@ -315,7 +316,7 @@ func compute(view rootfs.FS, program, workdir string, keep, traced, exclude []st
 			}
 		}
 	}
-	plan, err := closure.Compute(view, inputs, extra, closure.Options{Exclude: exclude})
+	plan, err := closure.Compute(view, inputs, extra, closure.Options{Exclude: exclude, Env: env})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fromscratch/fromscratch/internal/testenv"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -32,7 +33,7 @@ func fatImage(t *testing.T, entrypoint string) v1.Image {
 	t.Helper()
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
-		t.Skip("no /bin/busybox (apt-get install busybox-static)")
+		testenv.Missing(t, "no /bin/busybox (apt-get install busybox-static): %v", err)
 	}
 	script := "#!/bin/busybox sh\n" + strings.Repeat("# a comment longer than what the view keeps\n", 10) + "cat /srv/data/d\n"
 	layers := [][]ent{

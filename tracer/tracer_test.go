@@ -14,20 +14,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
-// requireTool skips (or, in CI, fails) when a program the test needs is
-// missing; scripts/test installs them all.
+// requireTool returns the path of a program the test needs, or stops the
+// test (see testenv.Tool); scripts/test installs them all.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed (scripts/test installs it)", name)
-		}
-		t.Skipf("%s not installed (scripts/test installs it)", name)
-	}
-	return p
+	return testenv.Tool(t, name)
 }
 
 // traceRun runs argv in dir under the tracer with stdin, and fails the
@@ -464,7 +459,7 @@ func TestCannotStart(t *testing.T) {
 // Root: a busybox-static tree; paths are as the program sees them.
 func TestRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("chroot needs root")
+		testenv.Missing(t, "chroot needs root")
 	}
 	busybox := "/bin/busybox"
 	if _, err := os.Stat(busybox); err != nil {
@@ -543,10 +538,7 @@ func TestAll(t *testing.T) {
 // tracer as for everyone else.
 func TestUserAndBinds(t *testing.T) {
 	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("needs root (mount namespaces, another user); CI runs as root")
-		}
-		t.Skip("needs root")
+		testenv.Missing(t, "needs root (mount namespaces, another user); CI runs as root")
 	}
 	before, err := os.ReadFile("/etc/passwd")
 	if err != nil {

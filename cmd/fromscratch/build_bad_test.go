@@ -25,7 +25,7 @@ func TestBuildBadInput(t *testing.T) {
 	noexec := filepath.Join(dir, "noexec")
 	b, err := os.ReadFile("/bin/true")
 	if err != nil {
-		t.Skip(err)
+		skipOrFail(t, "%v", err)
 	}
 	os.WriteFile(noexec, b, 0o644)
 	// gcc -shared -o libgone.so gone.c; gcc -o needsgone prog.c -L. -lgone; rm libgone.so

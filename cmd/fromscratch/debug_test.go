@@ -161,9 +161,7 @@ func TestBuildDebug(t *testing.T) {
 // TestBuildDebugBusybox: a root without /bin/busybox needs --busybox; a
 // dynamic busybox is refused; --busybox takes a host file.
 func TestBuildDebugBusybox(t *testing.T) {
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("no /bin/busybox (apt-get install busybox-static)")
-	}
+	requireFile(t, "/bin/busybox") // busybox-static
 	requireTool(t, "ldd")
 	root := t.TempDir()
 	copyHostPath(t, root, "/usr/bin/jq")

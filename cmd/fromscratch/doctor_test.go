@@ -107,7 +107,7 @@ func makeDoctorFixtures(t *testing.T) *doctorFixtures {
 	for _, p := range []*string{&fx.loader, &fx.libc} {
 		src := map[*string]string{&fx.loader: "/lib64/ld-linux-x86-64.so.2", &fx.libc: "/lib/x86_64-linux-gnu/libc.so.6"}[p]
 		if *p, err = filepath.EvalSymlinks(src); err != nil {
-			t.Skipf("host glibc: %v", err)
+			skipOrFail(t, "host glibc: %v", err)
 		}
 	}
 	return fx
@@ -229,6 +229,7 @@ type doctorJSON struct {
 	Image    string   `json:"image"`
 	Healthy  bool     `json:"healthy"`
 	Command  []string `json:"command"`
+	Chain    []string `json:"chain"`
 	Problems []struct {
 		Check   string `json:"check"`
 		Path    string `json:"path"`
@@ -309,7 +310,7 @@ func TestDoctorAgainstDocker(t *testing.T) {
 	requireTool(t, "musl-gcc")
 	busybox := requireTool(t, "busybox")
 	if out, err := exec.Command("file", "-L", busybox).Output(); err == nil && !strings.Contains(string(out), "statically linked") {
-		t.Skipf("%s is not static (apt-get install busybox-static)", busybox)
+		skipOrFail(t, "%s is not static (apt-get install busybox-static)", busybox)
 	}
 	fx := makeDoctorFixtures(t)
 	glibcBase := []doctorFile{

@@ -10,6 +10,7 @@ import (
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/gobuild"
+	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 	"github.com/fromscratch/fromscratch/slim"
 	"github.com/fromscratch/fromscratch/squash"
@@ -224,7 +225,7 @@ func goBuildMessage(e *builder.GoBuildError) string {
 			cg, name, e.Package, name)
 	case errors.As(e.Err, &be):
 		return fmt.Sprintf("build --go: %v", be)
-	case errors.Is(e.Err, gobuild.ErrNotStatic):
+	case errors.Is(e.Err, program.ErrNotStatic):
 		return fmt.Sprintf("build --go: %v: check GOFLAGS and --ldflags (no -linkshared, no external linking), or build it yourself and use `fromscratch build ./BINARY`", e.Err)
 	}
 	return fmt.Sprintf("build --go: %v", e.Err)

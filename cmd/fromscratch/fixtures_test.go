@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fromscratch/fromscratch/internal/testenv"
 	"github.com/fromscratch/fromscratch/ldso"
 )
 
@@ -1202,10 +1203,5 @@ func symlink(t *testing.T, target, p string) {
 
 func requireFile(t *testing.T, p string) {
 	t.Helper()
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v (scripts/test installs it)", err)
-		}
-		t.Skipf("%v (scripts/test installs it)", err)
-	}
+	testenv.File(t, p)
 }

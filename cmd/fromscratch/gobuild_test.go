@@ -239,10 +239,7 @@ func TestBuildGoIndex(t *testing.T) {
 	}
 
 	t.Run("run arm64", func(t *testing.T) {
-		st, err := os.ReadFile("/proc/sys/fs/binfmt_misc/qemu-aarch64")
-		if err != nil || !strings.HasPrefix(string(st), "enabled") {
-			t.Skip("binfmt_misc qemu-aarch64 is not enabled")
-		}
+		requireQemuAarch64(t)
 		requireDocker(t)
 		tag := uniqueTag("gohello-arm64")
 		tarPath := filepath.Join(t.TempDir(), "arm64.tar")

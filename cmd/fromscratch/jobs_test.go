@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/program"
 )
 
 // realJob is a real job of a Debian program that needs files no ELF
@@ -172,7 +172,7 @@ type runResult struct {
 
 // jobEnv is the environment of a job on the host: the image's.
 func jobEnv(j realJob) []string {
-	return append([]string{"PATH=" + closure.DefaultPath, "HOME=/home/nonroot"}, j.env...)
+	return append([]string{"PATH=" + program.DefaultPath, "HOME=/home/nonroot"}, j.env...)
 }
 
 func hostRun(t *testing.T, j realJob) runResult {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
 var (
@@ -45,16 +47,9 @@ type buildError struct {
 
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
-// requireTool skips (or, in CI, fails) when a program the test needs is
-// missing; scripts/test installs them all.
+// requireTool returns the path of a program the test needs, or stops the
+// test (see testenv.Tool); scripts/test installs them all.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed (scripts/test installs it)", name)
-		}
-		t.Skipf("%s not installed (scripts/test installs it)", name)
-	}
-	return p
+	return testenv.Tool(t, name)
 }

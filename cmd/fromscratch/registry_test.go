@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
 // startRegistry starts Debian's docker-registry on 127.0.0.1 (plain HTTP,
@@ -143,7 +145,7 @@ func TestRegistryPlainHTTPNeedsInsecure(t *testing.T) {
 				}
 			}
 		}
-	} else if os.Getenv("FROMSCRATCH_REQUIRE_DOCKER") == "1" {
+	} else if testenv.Required() {
 		t.Fatalf("no docker0 interface: %v", err)
 	}
 	bin := fromscratchBin(t)

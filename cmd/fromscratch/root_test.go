@@ -32,7 +32,7 @@ func TestRootClosure(t *testing.T) {
 		}
 	}
 	if prog == "" {
-		t.Skip("no /usr/bin/curl, wget or ls")
+		skipOrFail(t, "no /usr/bin/curl, wget or ls")
 	}
 	host := traceLoader(t, "ldd", prog)
 	root := newGlibcRoot(t)
@@ -279,7 +279,7 @@ func requireChrootTools(t *testing.T) {
 	requireTool(t, "ldconfig")
 	requireFile(t, glibcLoader)
 	if os.Geteuid() != 0 {
-		t.Skip("chroot(2) needs root")
+		skipOrFail(t, "chroot(2) needs root")
 	}
 }
 

@@ -53,12 +53,7 @@ const layeredWaste = 112007
 func squashDockerBuild(t *testing.T, name, dockerfile string) string {
 	t.Helper()
 	requireDocker(t)
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no /bin/busybox (apt-get install busybox-static)")
-		}
-		t.Skip("no /bin/busybox (apt-get install busybox-static)")
-	}
+	requireFile(t, "/bin/busybox") // busybox-static
 	dir := t.TempDir()
 	b, err := os.ReadFile("/bin/busybox")
 	if err != nil {

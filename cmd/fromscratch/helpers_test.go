@@ -11,21 +11,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
-// requireDocker skips when no Docker engine answers, except where the engine
-// is required (scripts/test sets FROMSCRATCH_REQUIRE_DOCKER=1 in CI): there a
-// missing engine fails the test.
+// requireDocker stops the test unless a Docker engine answers (see
+// testenv.Docker: a failure in CI, a skip elsewhere).
 func requireDocker(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := exec.CommandContext(ctx, "docker", "info").Run(); err != nil {
-		if os.Getenv("FROMSCRATCH_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("no Docker engine answers (docker info: %v)", err)
-		}
-		t.Skipf("no Docker engine answers (docker info: %v)", err)
-	}
+	testenv.Docker(t)
 }
 
 var tagCounter atomic.Int64
