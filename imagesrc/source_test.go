@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -240,7 +241,8 @@ func TestPathIsNoReference(t *testing.T) {
 // TestStreamedArchive: an archive read as the engine's stream (copied and
 // hashed in one pass) is the image that opening the archive gives: plain
 // layers found by their diff_ids, or, with a gzip layer, the archive
-// readers' image.
+// readers' image. A plain layer reads as soon as its bytes are in, while
+// the stream holds the rest back; the config too.
 func TestStreamedArchive(t *testing.T) {
 	dir := t.TempDir()
 	for _, plain := range []bool{true, false} {
@@ -257,43 +259,112 @@ func TestStreamedArchive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src, err := os.Open(p)
+		raw, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
+		id, _ := orig.ConfigName()
+		cfg, _ := orig.ConfigFile()
+		d0, _ := layers[0].DiffID()
+		// The stream stops after the plain layer and the config, until
+		// release is closed.
+		held := max(fileEnd(t, raw, d0), fileEnd(t, raw, id))
+		release := make(chan struct{})
+		pr, pw := io.Pipe()
+		go func() {
+			pw.Write(raw[:held])
+			<-release
+			pw.Write(raw[held:])
+			pw.Close()
+		}()
 		f, err := os.CreateTemp(dir, "stream")
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, n, err := copyHashed(f, src)
-		src.Close()
-		if fi, _ := os.Stat(p); err != nil || n != fi.Size() {
-			t.Fatalf("copyHashed = %d bytes, %v; want %d", n, err, fi.Size())
-		}
-		id, _ := orig.ConfigName()
-		got, err := imageOfStream(f, n, files, id)
-		if err != nil {
-			t.Fatalf("imageOfStream (plain %v) = %v", plain, err)
-		}
-		gd, _ := got.Digest()
-		wd, _ := want.Digest()
-		if gd != wd {
-			t.Errorf("plain %v: streamed image %s, opened %s", plain, gd, wd)
-		}
+		got := newStreamImage(f, pr, id, cfg.RootFS.DiffIDs)
 		gl, _ := got.Layers()
+		select {
+		case <-got.layers[0].ready:
+		case <-time.After(time.Minute):
+			t.Fatalf("plain %v: layer 0 is not ready while the stream holds the rest", plain)
+		}
+		if h := readLayer(t, gl[0]); h != d0 {
+			t.Errorf("plain %v: layer 0 reads as %s before the end, want %s", plain, h, d0)
+		}
+		if gc, err := got.ConfigFile(); err != nil || gc.Config.Entrypoint[0] != "/a" {
+			t.Errorf("plain %v: config before the end: %v", plain, err)
+		}
+		select {
+		case <-got.done:
+			t.Fatalf("plain %v: the stream was read whole though held", plain)
+		default:
+		}
+		close(release)
+		gd, err := got.Digest()
+		wd, _ := want.Digest()
+		if err != nil || gd != wd {
+			t.Errorf("plain %v: streamed image %s (%v), opened %s", plain, gd, err, wd)
+		}
 		for i, l := range gl {
-			rc, err := l.Uncompressed()
-			if err != nil {
-				t.Fatal(err)
+			if d, _ := layers[i].DiffID(); readLayer(t, l) != d {
+				t.Errorf("plain %v: layer %d does not read as %s", plain, i, d)
 			}
-			h, _, err := v1.SHA256(rc)
-			rc.Close()
-			if d, _ := layers[i].DiffID(); err != nil || h != d {
-				t.Errorf("plain %v: layer %d reads as %s (%v), want %s", plain, i, h, err, d)
+			gm, _ := l.MediaType()
+			wm, _ := layers[i].MediaType()
+			if gm != wm {
+				t.Errorf("plain %v: layer %d is %s, want %s", plain, i, gm, wm)
 			}
 		}
 		f.Close()
 	}
+	// A stream that is not the image says so.
+	f, err := os.CreateTemp(dir, "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := newStreamImage(f, io.NopCloser(strings.NewReader("not a tar")), v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, []v1.Hash{{Algorithm: "sha256", Hex: strings.Repeat("1", 64)}})
+	bl, _ := bad.Layers()
+	if _, err := bl[0].Uncompressed(); err == nil {
+		t.Error("a layer of a broken stream reads")
+	}
+	if _, err := bad.ConfigFile(); err == nil {
+		t.Error("the config of a broken stream reads")
+	}
+}
+
+// fileEnd is where the regular file of archive raw that hashes to h ends.
+func fileEnd(t *testing.T, raw []byte, h v1.Hash) int {
+	t.Helper()
+	r := bytes.NewReader(raw)
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no file hashes to %s in the archive: %v", h, err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		got, _, err := v1.SHA256(tr)
+		if err == nil && got == h {
+			return len(raw) - r.Len()
+		}
+	}
+}
+
+// readLayer is the SHA-256 of l's uncompressed bytes.
+func readLayer(t *testing.T, l v1.Layer) v1.Hash {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	h, _, err := v1.SHA256(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // TestIsBare: a bare name names no registry.

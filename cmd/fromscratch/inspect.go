@@ -126,16 +126,16 @@ func runInspect(ctx context.Context, stdout io.Writer, o *inspectOptions, ref st
 	if err != nil {
 		return err
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
-	}
 	readingImage()
 	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: ref, Sizes: true, Keep: pkgdb.Wanted})
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", ref, err)}
 	}
 	defer view.Close()
+	cfg, err := img.ConfigFile() // after the layers: the engine's stream may send it last
+	if err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
+	}
 
 	r := inspectJSON{Image: ref, Platform: cfg.OS + "/" + cfg.Architecture, Layers: view.Layers}
 	if cfg.Variant != "" {
