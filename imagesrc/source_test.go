@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -378,6 +379,76 @@ func TestIsBare(t *testing.T) {
 	} {
 		if got := IsBare(ref); got != want {
 			t.Errorf("IsBare(%q) = %v, want %v", ref, got, want)
+		}
+	}
+}
+
+// TestArchiveLinkedLayer: an archive that stores a layer the image has
+// twice as a symbolic link to the first copy's file (docker save does) is
+// read as it is: plain layers, digests their diff_ids, as the engine's
+// stream of the same image gives them.
+func TestArchiveLinkedLayer(t *testing.T) {
+	dir := t.TempDir()
+	l := testLayer(t, "a", "twice", true)
+	orig, err := image.Image([]v1.Layer{testLayer(t, "b", "once", true), l, l}, nil, image.Config{Architecture: "amd64"}, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "orig.tar")
+	if err := image.WriteDockerArchive(context.Background(), p, "app:one", orig); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite it: the third layer is a link to the second's file.
+	in, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	tr := tar.NewReader(in)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		if hdr.Name == "manifest.json" {
+			var m tarball.Manifest
+			if err := json.Unmarshal(b, &m); err != nil || len(m) != 1 || len(m[0].Layers) != 3 || m[0].Layers[1] != m[0].Layers[2] {
+				t.Fatalf("manifest %s (%v): want 3 layers, the last two one file", b, err)
+			}
+			tw.WriteHeader(&tar.Header{Name: "dup/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../" + m[0].Layers[1], Mode: 0o777})
+			m[0].Layers[2] = "dup/layer.tar"
+			b, _ = json.Marshal(m)
+			hdr.Size = int64(len(b))
+		}
+		tw.WriteHeader(hdr)
+		tw.Write(b)
+	}
+	tw.Close()
+	linked := filepath.Join(dir, "linked.tar")
+	if err := os.WriteFile(linked, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Open(context.Background(), linked, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := img.Layers()
+	if err != nil || len(got) != 3 {
+		t.Fatalf("layers %v, %v", got, err)
+	}
+	want, _ := orig.Layers()
+	for i := range got {
+		d, _ := got[i].Digest()
+		mt, _ := got[i].MediaType()
+		w, _ := want[i].DiffID()
+		if d != w || mt != types.DockerUncompressedLayer || readLayer(t, got[i]) != w {
+			t.Errorf("layer %d: %s %s, want %s plain", i, d, mt, w)
 		}
 	}
 }
