@@ -82,6 +82,7 @@ type job struct {
 	program   string // the entrypoint, a path in the image
 	inputs    []closure.Input
 	platform  *v1.Platform // for --go: the platform built for
+	goImport  string       // for --go: the package's import path
 	wantImage string       // the image root the platform asked for comes from, when not Platforms
 }
 
@@ -178,7 +179,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		tagName = gres.Name
 		for _, b := range gres.Binaries {
 			in := closure.Input{Path: program, FS: host, SourcePath: b.Path, Layer: closure.LayerApp}
-			jobs = append(jobs, job{arg: o.GoPackage, program: program, platform: &b.Platform,
+			jobs = append(jobs, job{arg: o.GoPackage, program: program, platform: &b.Platform, goImport: gres.ImportPath,
 				inputs: append([]closure.Input{in}, common.adds...)})
 		}
 	} else {

@@ -77,16 +77,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		cfg.Entrypoint = []string{j.program}
 	}
 
-	type layerWork struct {
-		createdBy string
-		items     []closure.Item
-	}
-	var work []layerWork
-	for l, items := range plan.Layers {
-		if len(items) > 0 {
-			work = append(work, layerWork{"fromscratch build: " + closure.LayerNames[l], items})
-		}
-	}
+	work := planLayers(plan, j)
 	if o.Debug || len(o.DebugTools) > 0 {
 		items, err := dbg.items(cfg.Architecture, plan, copts)
 		if err != nil {

@@ -108,16 +108,13 @@ var _ rootfs.FS = (*FS)(nil)
 
 // Open reads every layer of img once and returns the merged view. Layers
 // are decompressed and parsed concurrently (opts.Jobs at a time, each
-// streamed, never held whole) and applied in order. The caller must Close
+// streamed, never held whole; see [StreamedLayer]) and applied in order;
+// the config is read last. The caller must Close
 // the view to remove its temporary directory.
 func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("reading layers: %w", err)
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	tmp, err := os.MkdirTemp(opts.TempDir, "fromscratch-imagefs-*")
 	if err != nil {
@@ -143,12 +140,6 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 			t.Close()
 		}
 	}()
-	var created []string
-	for _, h := range cfg.History {
-		if !h.EmptyLayer {
-			created = append(created, h.CreatedBy)
-		}
-	}
 	t.Layers = make([]LayerStats, len(layers))
 	for i, l := range layers {
 		s := &t.Layers[i]
@@ -156,15 +147,15 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 		if d, err := l.DiffID(); err == nil {
 			s.DiffID = d.String()
 		}
-		s.MediaType, _ = l.MediaType()
-		if len(created) == len(layers) {
-			s.CreatedBy = created[i]
-		}
 	}
 
 	jobs := opts.Jobs
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
+	}
+	if streamed(layers) {
+		// Each waits for its bytes: read every one as they come.
+		jobs = max(jobs, min(len(layers), maxStreamed))
 	}
 	// Layer i is parsed once a slot is free; a slot is freed when a layer
 	// has been applied, so at most jobs layers are in flight. A parser
@@ -204,6 +195,7 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 				defer wg.Done()
 				run := runs[i]
 				s := &t.Layers[i]
+				s.MediaType, _ = l.MediaType()
 				if opts.Sizes {
 					if d, err := l.Digest(); err == nil {
 						s.Digest = d.String()
@@ -240,7 +232,47 @@ func Open(ctx context.Context, img v1.Image, opts Options) (_ *FS, err error) {
 			walk(t.root, func(n *node) { t.lower[n.path()] = n.typ })
 		}
 	}
+	// The config last: a streamed image's may come after its layers.
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	var created []string
+	for _, h := range cfg.History {
+		if !h.EmptyLayer {
+			created = append(created, h.CreatedBy)
+		}
+	}
+	if len(created) == len(layers) {
+		for i := range t.Layers {
+			t.Layers[i].CreatedBy = created[i]
+		}
+	}
 	return t, nil
+}
+
+// StreamedLayer is a layer that arrives in one stream with the image's
+// others, in an order of the stream's own (the Docker engine's save
+// stream): its Uncompressed waits for its bytes. [Open] reads all the
+// layers of such an image at once (up to maxStreamed), each as soon as its
+// bytes are there, rather than Options.Jobs at a time in the image's order.
+type StreamedLayer interface {
+	v1.Layer
+	Streamed()
+}
+
+// maxStreamed bounds the streamed layers read at once: each holds up to
+// chunksAhead chunks of events until the layers below it are applied.
+const maxStreamed = 16
+
+// streamed reports whether every layer is a StreamedLayer.
+func streamed(layers []v1.Layer) bool {
+	for _, l := range layers {
+		if _, ok := l.(StreamedLayer); !ok {
+			return false
+		}
+	}
+	return len(layers) > 0
 }
 
 // Events are handed from a layer's parser to the applier in chunks of

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strings"
 	"sync"
 
@@ -50,6 +51,7 @@ func openPlainArchive(path string, tag *name.Tag) (img v1.Image, ok bool, err er
 // already removed: f stays open while the image is in use).
 func readPlainArchive(f *os.File, path string, keep io.ReaderAt, tag *name.Tag) (img v1.Image, ok bool, err error) {
 	entries := map[string]archiveEntry{}
+	links := map[string]string{} // a layer stored as a link to another's file, as docker save stores a layer twice
 	tr := tar.NewReader(f)
 	for {
 		hdr, err := tr.Next()
@@ -59,8 +61,11 @@ func readPlainArchive(f *os.File, path string, keep io.ReaderAt, tag *name.Tag) 
 		if err != nil {
 			return nil, false, nil
 		}
+		if hdr.Typeflag == tar.TypeSymlink {
+			links[hdr.Name] = linkTarget(hdr.Name, hdr.Linkname)
+		}
 		if hdr.Typeflag != tar.TypeReg {
-			continue // a layer stored as a link: the tarball package knows those
+			continue
 		}
 		if sparse(hdr) {
 			return nil, false, nil // stored bytes are not the file's: not read in place
@@ -70,6 +75,11 @@ func readPlainArchive(f *os.File, path string, keep io.ReaderAt, tag *name.Tag) 
 			return nil, false, nil
 		}
 		entries[hdr.Name] = archiveEntry{off: off, size: hdr.Size}
+	}
+	for name, target := range links {
+		if e, ok := entries[target]; ok {
+			entries[name] = e
+		}
 	}
 	read := func(name string, limit int64) ([]byte, error) {
 		e, found := entries[name]
@@ -181,6 +191,15 @@ func plainImage(cfgRaw []byte, layers []*archiveLayer) (v1.Image, error) {
 		return nil, err
 	}
 	return partial.CompressedToImage(a)
+}
+
+// linkTarget is the name in the archive that the symbolic link name (to
+// link) names: "b/layer.tar" for "a/layer.tar" -> "../b/layer.tar".
+func linkTarget(name, link string) string {
+	if path.IsAbs(link) {
+		return ""
+	}
+	return path.Join(path.Dir(name), link)
 }
 
 // sparse reports whether hdr is of a PAX sparse file, whose stored bytes

@@ -1,12 +1,7 @@
 package imagesrc
 
 import (
-	"archive/tar"
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +13,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // pingTimeout bounds the wait for an engine to answer at all.
@@ -69,15 +62,15 @@ func fromDaemon(ctx context.Context, ref string) (v1.Image, error) {
 	return fromEngine(ctx, cli, ref)
 }
 
-// fromEngine reads the image ref names in the engine: its ID from the
-// inspect API, then its bytes in one pass of the save API's stream (what
-// `docker save` writes), copied into a temporary file (removed at once, and
-// read in place while the image is in use) and hashed on the way. The
-// config is the file of the stream that hashes to the image ID, each layer
-// the one that hashes to its diff_id: the image of a `docker save`
-// archive, its bytes checked, without reading them again. A stream whose
-// layers are compressed (an engine with the containerd store) is read as
-// an archive is.
+// fromEngine reads the image ref names in the engine: its ID and diff_ids
+// from the inspect API, then its bytes in one pass of the save API's
+// stream (what `docker save` writes), copied into a temporary file
+// (removed at once, and read in place while the image is in use) and
+// hashed on the way: the image is returned at once, and each layer (the
+// stream's file that hashes to its diff_id) and the config (the one that
+// hashes to the image ID) can be read as soon as they are in, while the
+// rest arrives (see streamImage). The image of a `docker save` archive,
+// its bytes checked, without reading them again.
 func fromEngine(ctx context.Context, cli *engineClient, ref string) (v1.Image, error) {
 	ins, err := cli.inspect(ctx, ref)
 	if errors.Is(err, errEngineNotFound) {
@@ -90,115 +83,25 @@ func fromEngine(ctx context.Context, cli *engineClient, ref string) (v1.Image, e
 	if err != nil {
 		return nil, fmt.Errorf("the engine's image ID %q: %w", ins.ID, err)
 	}
+	var diffIDs []v1.Hash
+	for _, l := range ins.RootFS.Layers {
+		d, err := v1.NewHash(l)
+		if err != nil {
+			return nil, fmt.Errorf("the engine's layer %q: %w", l, err)
+		}
+		diffIDs = append(diffIDs, d)
+	}
 	f, err := os.CreateTemp("", "fromscratch-engine-*.tar")
 	if err != nil {
 		return nil, err
 	}
 	os.Remove(f.Name()) // gone whatever happens; the bytes live while f is open
-	keep := false
-	defer func() {
-		if !keep {
-			f.Close()
-		}
-	}()
 	rc, err := cli.save(ctx, ins.ID)
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
-	files, n, err := copyHashed(f, rc)
-	rc.Close()
-	if err != nil {
-		return nil, fmt.Errorf("reading the engine's stream: %w", err)
-	}
-	img, err := imageOfStream(f, n, files, id)
-	if err != nil {
-		return nil, fmt.Errorf("the engine's stream: %w", err)
-	}
-	got, err := img.ConfigName()
-	if err != nil {
-		return nil, fmt.Errorf("the engine's stream: %w", err)
-	}
-	if got != id {
-		return nil, fmt.Errorf("the engine's stream holds image %s, not %s", got, id)
-	}
-	keep = true
-	return img, nil
-}
-
-// copyHashed copies the tar stream r into f and returns where each regular
-// file's bytes are in f, by the SHA-256 of those bytes (the first file of
-// each hash), and the bytes copied.
-func copyHashed(f *os.File, r io.Reader) (map[v1.Hash]archiveEntry, int64, error) {
-	w := bufio.NewWriterSize(f, 1<<20)
-	cr := &countingReader{r: io.TeeReader(r, w)}
-	files := map[v1.Hash]archiveEntry{}
-	tr := tar.NewReader(cr)
-	buf := make([]byte, 1<<20)
-	h := sha256.New()
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		if hdr.Typeflag != tar.TypeReg || sparse(hdr) {
-			continue // a layer stored as a link is another's bytes
-		}
-		off := cr.n // tar reads a header and no further
-		h.Reset()
-		if _, err := io.CopyBuffer(h, tr, buf); err != nil {
-			return nil, 0, err
-		}
-		sum := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-		if _, dup := files[sum]; !dup {
-			files[sum] = archiveEntry{off: off, size: hdr.Size}
-		}
-	}
-	if _, err := io.CopyBuffer(io.Discard, cr, buf); err != nil { // the rest, as docker save writes it
-		return nil, 0, err
-	}
-	if err := w.Flush(); err != nil {
-		return nil, 0, err
-	}
-	return files, cr.n, nil
-}
-
-// imageOfStream is the image of the archive copied into f (n bytes), its
-// regular files by hash: config id and plain layers, or else whatever
-// the archive readers make of it.
-func imageOfStream(f *os.File, n int64, files map[v1.Hash]archiveEntry, id v1.Hash) (v1.Image, error) {
-	if e, ok := files[id]; ok && e.size <= maxJSON {
-		cfgRaw := make([]byte, e.size)
-		if _, err := f.ReadAt(cfgRaw, e.off); err != nil {
-			return nil, err
-		}
-		cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
-		if err != nil {
-			return nil, fmt.Errorf("the config %s: %w", id, err)
-		}
-		layers := make([]*archiveLayer, 0, len(cfg.RootFS.DiffIDs))
-		for _, d := range cfg.RootFS.DiffIDs {
-			e, ok := files[d]
-			if !ok {
-				break // a compressed layer
-			}
-			layers = append(layers, &archiveLayer{file: f, entry: e, mt: types.DockerUncompressedLayer, plain: true, diffID: d})
-		}
-		if len(layers) == len(cfg.RootFS.DiffIDs) {
-			return plainImage(cfgRaw, layers)
-		}
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	if img, ok, err := readPlainArchive(f, "", f, nil); ok {
-		return img, err
-	}
-	return tarball.Image(func() (io.ReadCloser, error) {
-		return io.NopCloser(io.NewSectionReader(f, 0, n)), nil
-	}, nil)
+	return newStreamImage(f, rc, id, diffIDs), nil
 }
 
 // countingReader counts the bytes read through it.

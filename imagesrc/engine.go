@@ -38,6 +38,9 @@ type engineImage struct {
 	Os           string `json:"Os"`
 	Architecture string `json:"Architecture"`
 	Variant      string `json:"Variant"`
+	RootFS       struct {
+		Layers []string `json:"Layers"` // diff_ids
+	} `json:"RootFS"`
 }
 
 // newEngine returns a client of the engine DOCKER_HOST names.

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -240,7 +242,8 @@ func TestPathIsNoReference(t *testing.T) {
 // TestStreamedArchive: an archive read as the engine's stream (copied and
 // hashed in one pass) is the image that opening the archive gives: plain
 // layers found by their diff_ids, or, with a gzip layer, the archive
-// readers' image.
+// readers' image. A plain layer reads as soon as its bytes are in, while
+// the stream holds the rest back; the config too.
 func TestStreamedArchive(t *testing.T) {
 	dir := t.TempDir()
 	for _, plain := range []bool{true, false} {
@@ -257,43 +260,112 @@ func TestStreamedArchive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src, err := os.Open(p)
+		raw, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
+		id, _ := orig.ConfigName()
+		cfg, _ := orig.ConfigFile()
+		d0, _ := layers[0].DiffID()
+		// The stream stops after the plain layer and the config, until
+		// release is closed.
+		held := max(fileEnd(t, raw, d0), fileEnd(t, raw, id))
+		release := make(chan struct{})
+		pr, pw := io.Pipe()
+		go func() {
+			pw.Write(raw[:held])
+			<-release
+			pw.Write(raw[held:])
+			pw.Close()
+		}()
 		f, err := os.CreateTemp(dir, "stream")
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, n, err := copyHashed(f, src)
-		src.Close()
-		if fi, _ := os.Stat(p); err != nil || n != fi.Size() {
-			t.Fatalf("copyHashed = %d bytes, %v; want %d", n, err, fi.Size())
-		}
-		id, _ := orig.ConfigName()
-		got, err := imageOfStream(f, n, files, id)
-		if err != nil {
-			t.Fatalf("imageOfStream (plain %v) = %v", plain, err)
-		}
-		gd, _ := got.Digest()
-		wd, _ := want.Digest()
-		if gd != wd {
-			t.Errorf("plain %v: streamed image %s, opened %s", plain, gd, wd)
-		}
+		got := newStreamImage(f, pr, id, cfg.RootFS.DiffIDs)
 		gl, _ := got.Layers()
+		select {
+		case <-got.layers[0].ready:
+		case <-time.After(time.Minute):
+			t.Fatalf("plain %v: layer 0 is not ready while the stream holds the rest", plain)
+		}
+		if h := readLayer(t, gl[0]); h != d0 {
+			t.Errorf("plain %v: layer 0 reads as %s before the end, want %s", plain, h, d0)
+		}
+		if gc, err := got.ConfigFile(); err != nil || gc.Config.Entrypoint[0] != "/a" {
+			t.Errorf("plain %v: config before the end: %v", plain, err)
+		}
+		select {
+		case <-got.done:
+			t.Fatalf("plain %v: the stream was read whole though held", plain)
+		default:
+		}
+		close(release)
+		gd, err := got.Digest()
+		wd, _ := want.Digest()
+		if err != nil || gd != wd {
+			t.Errorf("plain %v: streamed image %s (%v), opened %s", plain, gd, err, wd)
+		}
 		for i, l := range gl {
-			rc, err := l.Uncompressed()
-			if err != nil {
-				t.Fatal(err)
+			if d, _ := layers[i].DiffID(); readLayer(t, l) != d {
+				t.Errorf("plain %v: layer %d does not read as %s", plain, i, d)
 			}
-			h, _, err := v1.SHA256(rc)
-			rc.Close()
-			if d, _ := layers[i].DiffID(); err != nil || h != d {
-				t.Errorf("plain %v: layer %d reads as %s (%v), want %s", plain, i, h, err, d)
+			gm, _ := l.MediaType()
+			wm, _ := layers[i].MediaType()
+			if gm != wm {
+				t.Errorf("plain %v: layer %d is %s, want %s", plain, i, gm, wm)
 			}
 		}
 		f.Close()
 	}
+	// A stream that is not the image says so.
+	f, err := os.CreateTemp(dir, "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := newStreamImage(f, io.NopCloser(strings.NewReader("not a tar")), v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, []v1.Hash{{Algorithm: "sha256", Hex: strings.Repeat("1", 64)}})
+	bl, _ := bad.Layers()
+	if _, err := bl[0].Uncompressed(); err == nil {
+		t.Error("a layer of a broken stream reads")
+	}
+	if _, err := bad.ConfigFile(); err == nil {
+		t.Error("the config of a broken stream reads")
+	}
+}
+
+// fileEnd is where the regular file of archive raw that hashes to h ends.
+func fileEnd(t *testing.T, raw []byte, h v1.Hash) int {
+	t.Helper()
+	r := bytes.NewReader(raw)
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no file hashes to %s in the archive: %v", h, err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		got, _, err := v1.SHA256(tr)
+		if err == nil && got == h {
+			return len(raw) - r.Len()
+		}
+	}
+}
+
+// readLayer is the SHA-256 of l's uncompressed bytes.
+func readLayer(t *testing.T, l v1.Layer) v1.Hash {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	h, _, err := v1.SHA256(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // TestIsBare: a bare name names no registry.
@@ -307,6 +379,76 @@ func TestIsBare(t *testing.T) {
 	} {
 		if got := IsBare(ref); got != want {
 			t.Errorf("IsBare(%q) = %v, want %v", ref, got, want)
+		}
+	}
+}
+
+// TestArchiveLinkedLayer: an archive that stores a layer the image has
+// twice as a symbolic link to the first copy's file (docker save does) is
+// read as it is: plain layers, digests their diff_ids, as the engine's
+// stream of the same image gives them.
+func TestArchiveLinkedLayer(t *testing.T) {
+	dir := t.TempDir()
+	l := testLayer(t, "a", "twice", true)
+	orig, err := image.Image([]v1.Layer{testLayer(t, "b", "once", true), l, l}, nil, image.Config{Architecture: "amd64"}, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "orig.tar")
+	if err := image.WriteDockerArchive(context.Background(), p, "app:one", orig); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite it: the third layer is a link to the second's file.
+	in, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	tr := tar.NewReader(in)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		if hdr.Name == "manifest.json" {
+			var m tarball.Manifest
+			if err := json.Unmarshal(b, &m); err != nil || len(m) != 1 || len(m[0].Layers) != 3 || m[0].Layers[1] != m[0].Layers[2] {
+				t.Fatalf("manifest %s (%v): want 3 layers, the last two one file", b, err)
+			}
+			tw.WriteHeader(&tar.Header{Name: "dup/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../" + m[0].Layers[1], Mode: 0o777})
+			m[0].Layers[2] = "dup/layer.tar"
+			b, _ = json.Marshal(m)
+			hdr.Size = int64(len(b))
+		}
+		tw.WriteHeader(hdr)
+		tw.Write(b)
+	}
+	tw.Close()
+	linked := filepath.Join(dir, "linked.tar")
+	if err := os.WriteFile(linked, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Open(context.Background(), linked, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := img.Layers()
+	if err != nil || len(got) != 3 {
+		t.Fatalf("layers %v, %v", got, err)
+	}
+	want, _ := orig.Layers()
+	for i := range got {
+		d, _ := got[i].Digest()
+		mt, _ := got[i].MediaType()
+		w, _ := want[i].DiffID()
+		if d != w || mt != types.DockerUncompressedLayer || readLayer(t, got[i]) != w {
+			t.Errorf("layer %d: %s %s, want %s plain", i, d, mt, w)
 		}
 	}
 }

@@ -79,15 +79,17 @@ type Config struct {
 // reading the config is wrapped in "reading config: "; a layer's is an
 // [*imagefs.LayerError].
 func Read(ctx context.Context, img v1.Image, opts Options) (*Report, error) {
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
 	view, err := imagefs.Open(ctx, img, imagefs.Options{Name: opts.Name, Sizes: true, Keep: pkgdb.Wanted, TempDir: opts.TempDir})
 	if err != nil {
 		return nil, err
 	}
 	defer view.Close()
+	// The config after the layers: the engine's save stream may send it
+	// last (see imagesrc).
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
 
 	r := &Report{Image: opts.Name, Platform: cfg.OS + "/" + cfg.Architecture, Layers: view.Layers}
 	if cfg.Variant != "" {

@@ -156,6 +156,29 @@ func TestBuildGo(t *testing.T) {
 	if got := cf.Created.Unix(); got != 1700000000 {
 		t.Errorf("created %v, want SOURCE_DATE_EPOCH", cf.Created)
 	}
+	// Each layer is labelled for what it holds, in the archive as in the
+	// engine.
+	for _, ref := range []string{tarPath, "docker-daemon:" + tag} {
+		var r inspectJSON
+		if err := json.Unmarshal([]byte(mustRunIn(t, dir, nil, "inspect", "--json", ref)), &r); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range r.Layers {
+			got = append(got, l.CreatedBy)
+		}
+		want := []string{"runtime files (/etc/group, /etc/nsswitch.conf, /etc/passwd, /home/nonroot, /tmp)",
+			"CA certificates (/etc/ssl/certs/ca-certificates.crt)", "time zones (/usr/share/zoneinfo)",
+			"Go program /usr/local/bin/hello (go build example.com/hello/cmd/hello)"}
+		if len(got) < len(want) {
+			t.Fatalf("inspect %s: layers created by %q, want %q first", ref, got, want)
+		}
+		for i, w := range want {
+			if got[i] != "fromscratch build --go: "+w {
+				t.Errorf("inspect %s: layer %d created by %q, want %q", ref, i, got[i], "fromscratch build --go: "+w)
+			}
+		}
+	}
 
 	// Reproducible: the same package, elsewhere, with a cold start, gives
 	// the same digest (-trimpath, -buildvcs=false, fixed timestamps).
