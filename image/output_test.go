@@ -1,8 +1,11 @@
 package image
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -75,4 +78,42 @@ func TestReclaimStale(t *testing.T) {
 		t.Errorf("a live writer's directory was removed: %v", err)
 	}
 	releaseDir()
+}
+
+// TestWriteFileAtomicSpecial: a device or a FIFO is written to, not
+// replaced (a rename over /dev/null would turn it into a regular file for
+// the whole machine); a directory is an error.
+func TestWriteFileAtomicSpecial(t *testing.T) {
+	dir := t.TempDir()
+	// A null device of our own (as /dev/null: char 1,3), so that a
+	// regression replaces it and not the machine's; root only.
+	null := filepath.Join(dir, "null")
+	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err == nil {
+		if err := WriteFileAtomic(null, []byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(null); err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
+			t.Fatalf("%s is now %v (%v)", null, fi.Mode(), err)
+		}
+	} else if os.Geteuid() == 0 {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		got <- string(b)
+	}()
+	if err := WriteFileAtomic(fifo, []byte("through\n")); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "through\n" {
+		t.Errorf("the FIFO's reader got %q", s)
+	}
+	if err := WriteFileAtomic(t.TempDir(), []byte("x")); !errors.Is(err, syscall.EISDIR) {
+		t.Errorf("a directory: %v, want EISDIR", err)
+	}
 }

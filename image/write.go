@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -300,6 +301,23 @@ func appendLayout(ctx context.Context, dir, ref string, a artifact) error {
 
 // writeFileAtomic replaces the file path with data.
 func writeFileAtomic(path string, data []byte) (err error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// A device, a pipe or a socket (-o /dev/null, /dev/stdout, a
+		// FIFO) is written to, never replaced: a rename over /dev/null
+		// would make it a regular file for everyone.
+		if fi.IsDir() {
+			return &fs.PathError{Op: "write", Path: path, Err: syscall.EISDIR}
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
 	f, release, err := createTemp(path)
 	if err != nil {
 		return err
@@ -439,5 +457,7 @@ func (l ctxLayer) Uncompressed() (io.ReadCloser, error) {
 }
 
 // WriteFileAtomic replaces the file path with data: a temporary file in the
-// same directory, synced, then renamed over path.
+// same directory, synced, then renamed over path. A path that is a device,
+// a pipe or a socket (/dev/null, /dev/stdout, a FIFO) is written to
+// instead; a directory is an error.
 func WriteFileAtomic(path string, data []byte) error { return writeFileAtomic(path, data) }
