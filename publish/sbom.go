@@ -136,7 +136,7 @@ type artifactCore struct {
 	layer v1.Layer
 }
 
-func (a artifactCore) RawConfigFile() ([]byte, error)       { return emptyConfig, nil }
+func (a artifactCore) RawConfigFile() ([]byte, error)      { return emptyConfig, nil }
 func (a artifactCore) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 func (a artifactCore) RawManifest() ([]byte, error)        { return a.raw, nil }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/publish"
@@ -172,13 +171,14 @@ func (s sinks) publish(ctx context.Context, m publish.Multi, art publish.Artifac
 	return nil
 }
 
-// sbomWhere says where a pushed SBOM went.
+// sbomWhere says where a pushed SBOM went: its manifest, and the tag
+// cosign finds it by where the registry has no referrers API (the other,
+// sha256-HEX, is in --json).
 func sbomWhere(s *publish.PublishedSBOM) string {
-	where := s.Reference + " (OCI 1.1 referrer"
-	if len(s.Tags) > 0 {
-		where += "; the registry has no referrers API: tags " + strings.Join(s.Tags, ", ")
+	if len(s.Tags) == 0 {
+		return s.Reference + " (OCI 1.1 referrer)"
 	}
-	return where + ")"
+	return fmt.Sprintf("%s (OCI 1.1 referrer; tag %s: the registry has no referrers API)", s.Reference, s.Tags[len(s.Tags)-1])
 }
 
 // sinks returns the outputs asked for; -o /dev/stdout becomes -o - (in o
