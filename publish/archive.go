@@ -5,6 +5,10 @@ import (
 	"io"
 	"os"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
 	"github.com/fromscratch/fromscratch/image"
 )
 
@@ -89,28 +93,24 @@ func (s *Writer) Publish(ctx context.Context, art Artifact, tag string) (Publish
 	if art.Image == nil {
 		return fail(ErrIndex)
 	}
-	cw := &countWriter{w: s.w}
-	if err := image.StreamDockerArchive(ctx, cw, tag, art.Image); err != nil {
+	if err := image.StreamDockerArchive(ctx, s.w, tag, art.Image); err != nil {
 		return fail(err)
 	}
 	d, err := art.Image.Digest()
 	if err != nil {
 		return fail(err)
 	}
-	return Published{Medium: Stdout, Path: "-", Digest: d.String(), Size: cw.n}, nil
+	// What tarball.Write wrote, as it counts it.
+	t, err := image.NormalizeTag(tag)
+	if err != nil {
+		return fail(err)
+	}
+	size, err := tarball.CalculateSize(map[name.Reference]v1.Image{t: art.Image})
+	if err != nil {
+		return fail(err)
+	}
+	return Published{Medium: Stdout, Path: "-", Digest: d.String(), Size: size}, nil
 }
 
 // Close implements [Interface].
 func (s *Writer) Close() error { return nil }
-
-// countWriter counts what it writes.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
