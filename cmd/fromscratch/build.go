@@ -129,8 +129,8 @@ input (a Go build that fails).`,
   # from another root filesystem, to an OCI layout
   fromscratch build --root /srv/arm64-root --oci-layout ./out -t jq /usr/bin/jq
 
-  # push to a registry (credentials from ~/.docker/config.json)
-  fromscratch build --push registry.example.com/tools/jq:1.6 /usr/bin/jq
+  # push (credentials from ~/.docker/config.json), the SBOM attached; prints REPO:TAG@sha256:...
+  fromscratch build --push registry.example.com/tools/jq:1.6 --sbom jq.spdx.json /usr/bin/jq
 
   # a script: its interpreter comes with it
   fromscratch build -o app.tar --add ./app.sh:/app.sh --entrypoint /app.sh /bin/sh
