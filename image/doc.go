@@ -1,6 +1,7 @@
 // Package image turns a list of file entries into deterministic, reproducible
 // container image layers and images (Docker schema 2 or OCI media types), and
-// writes them to a `docker load` tarball, an OCI image layout, or a registry.
+// writes them to a `docker load` tarball or an OCI image layout (package
+// publish chooses among those and pushes to registries).
 //
 // Reproducible means byte-identical: the same entries and [Options] give the
 // same layer digests and the same image digest, whatever the files' mtimes,

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,10 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
@@ -355,42 +351,6 @@ func TestWriteOCILayoutFailure(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-func TestPush(t *testing.T) {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	img := testImage(t, Options{}, "pushed")
-	want := digestOf(t, img)
-
-	ref := host + "/fromscratch/test:v1"
-	got, err := Push(context.Background(), ref, img, true)
-	if err != nil {
-		t.Fatalf("Push() = %v", err)
-	}
-	if wantRef := host + "/fromscratch/test@" + want.String(); got != wantRef {
-		t.Errorf("Push() = %q, want %q", got, wantRef)
-	}
-	for _, r := range []string{ref, got} {
-		pr, err := name.ParseReference(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, err := remote.Image(pr)
-		if err != nil {
-			t.Fatalf("remote.Image(%s) = %v", r, err)
-		}
-		if d := digestOf(t, back); d != want {
-			t.Errorf("pulled %s: digest %v, want %v", r, d, want)
-		}
-		if err := validate.Image(back); err != nil {
-			t.Errorf("validate.Image(pulled) = %v", err)
-		}
-	}
-	if _, err := Push(context.Background(), "UPPER/case", img, true); err == nil {
-		t.Errorf("Push() to a bad reference succeeded")
 	}
 }
 

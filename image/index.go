@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -66,13 +64,5 @@ func WriteOCILayoutIndex(ctx context.Context, dir, tag string, idx v1.ImageIndex
 		Appendable: idx,
 		appendTo:   func(p layout.Path, o ...layout.Option) error { return p.AppendIndex(idx, o...) },
 		writeTo:    func(p layout.Path) error { return p.WriteIndex(idx) },
-	})
-}
-
-// PushIndex pushes idx and its images to ref as [Push] pushes an image, and
-// returns the index as a digest reference.
-func PushIndex(ctx context.Context, ref string, idx v1.ImageIndex, insecure bool) (string, error) {
-	return push(ctx, ref, insecure, idx, func(r name.Reference, o ...remote.Option) error {
-		return remote.WriteIndex(r, idx, o...)
 	})
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -26,31 +24,6 @@ const (
 
 // Tool names the creator in the documents.
 const Tool = "fromscratch"
-
-// WriteFile writes doc in format to path through a temporary file in the
-// same directory, renamed into place.
-func WriteFile(path, format string, doc *Document) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := Write(f, format, doc); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
 
 // Write writes doc in format (SPDX or CycloneDX).
 func Write(w io.Writer, format string, doc *Document) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/pkgdb"
+	"github.com/fromscratch/fromscratch/publish"
 	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/tracer"
 )
@@ -138,8 +139,8 @@ input (a Go build that fails).`,
   # one image per root, for two platforms, in one index
   fromscratch build --root linux/amd64=/ --root linux/arm64=/srv/arm64-root --push registry.example.com/tools/curl:8 curl
 
-  # push to a registry (credentials from ~/.docker/config.json)
-  fromscratch build --push registry.example.com/tools/jq:1.6 /usr/bin/jq
+  # push (credentials from ~/.docker/config.json), the SBOM attached; prints REPO:TAG@sha256:...
+  fromscratch build --push registry.example.com/tools/jq:1.6 --sbom jq.spdx.json /usr/bin/jq
 
   # a script: its interpreter comes with it
   fromscratch build -o app.tar --add ./app.sh:/app.sh --entrypoint /app.sh /bin/sh
@@ -205,23 +206,13 @@ func usage(format string, a ...any) error {
 }
 
 func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, args []string) error {
-	if o.output == "" && o.ociLayout == "" && o.push == "" {
-		return usage("build: no output: give -o FILE, --oci-layout DIR or --push REF")
-	}
-	if err := o.sinks().check(stdout); err != nil {
+	m, err := o.sinks().open("build", stdout)
+	if err != nil {
 		return err
 	}
-	if o.goPkg == "" && len(args) == 0 {
-		return usage("build: give PROGRAM, or --go PKG for a Go program")
-	}
-	if o.goPkg != "" && len(args) > 0 {
-		return usage("build --go %s: no PROGRAM or FILE arguments (%s); add files with --add SRC:DST", o.goPkg, strings.Join(args, " "))
-	}
-	platforms := builder.SplitPlatforms(o.platform)
-	if o.goPkg == "" && len(platforms) > 1 {
-		return usage("build: one --platform for PROGRAM (several are for --go): %s", strings.Join(platforms, ","))
-	}
-	if err := o.sbom.check("build", max(len(platforms), len(o.roots))); err != nil {
+	defer m.Close() // removes an archive not published
+	platforms, err := o.checkArgs(args)
+	if err != nil {
 		return err
 	}
 	bo, err := o.builderOptions(args, platforms)
@@ -233,13 +224,8 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	}
 	defer closeRoots(bo.Roots)
 	// A file archive as the only output gets the layers as they are made.
-	var archive *image.ArchiveWriter
-	if o.output != "" && o.output != "-" && o.ociLayout == "" && o.push == "" {
-		if archive, err = image.CreateArchive(o.output); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.output, err)}
-		}
-		defer archive.Close() // removes it unless committed
-		bo.Archive = archive
+	if bo.Archive, err = m.Stream(); err != nil {
+		return sinkError(err)
 	}
 	// Progress on a terminal only; it is gone before the last lines.
 	bar := progress.Start(stderr, "building")
@@ -264,74 +250,58 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	for _, n := range res.Notes {
 		bar.Printf(stderr, "fromscratch: %s\n", n)
 	}
+	art := publish.Artifact{Index: res.Index}
+	if res.Index == nil {
+		art.Image = res.Images[0]
+	}
+	if len(res.SBOMs) > 0 {
+		if art.SBOM, err = o.sbom.write(res.SBOMs[0]); err != nil {
+			return err
+		}
+	}
 	// The summaries go out once the outputs are written: a failed write
 	// leaves one line, its error.
-	summarize := func() {
-		bar.Stop()
-		if len(res.SBOMs) > 0 {
-			fmt.Fprintf(stderr, "fromscratch: wrote %s: %s\n", o.sbom.file, sbomSummary(res.SBOMs[0]))
-		}
-		for _, sum := range res.Summaries {
-			for _, p := range sum.Packages {
-				fmt.Fprintf(stderr, "fromscratch: added package %s %s: %d files, %s\n", p.Name, p.Version, p.Files, human(p.Bytes))
-			}
-			fmt.Fprintf(stderr, "fromscratch: built %s: %s\n", res.Tag, sum)
-		}
-	}
+	return o.sinks().publish(ctx, m, art, res.Tag, report{stdout, stderr, bar, buildResult(res), func() { o.summarize(stderr, res) }})
+}
 
+// checkArgs checks the arguments and the flags that go with them, and
+// returns the platforms asked for.
+func (o *buildOptions) checkArgs(args []string) ([]string, error) {
+	if o.goPkg == "" && len(args) == 0 {
+		return nil, usage("build: give PROGRAM, or --go PKG for a Go program")
+	}
+	if o.goPkg != "" && len(args) > 0 {
+		return nil, usage("build --go %s: no PROGRAM or FILE arguments (%s); add files with --add SRC:DST", o.goPkg, strings.Join(args, " "))
+	}
+	platforms := builder.SplitPlatforms(o.platform)
+	if o.goPkg == "" && len(platforms) > 1 {
+		return nil, usage("build: one --platform for PROGRAM (several are for --go): %s", strings.Join(platforms, ","))
+	}
+	if o.output != "" && len(platforms) > 1 {
+		return nil, usage("-o %s: a docker load tarball holds one platform, and %d are asked (%s): give one --platform, or write an index with --oci-layout or --push",
+			o.output, len(platforms), strings.Join(platforms, ","))
+	}
+	if o.output != "" && len(o.roots) > 1 {
+		return nil, usage("-o %s: a docker load tarball holds one platform, and %d roots make one each: write an index with --oci-layout or --push", o.output, len(o.roots))
+	}
+	if err := o.sbom.check("build", max(len(platforms), len(o.roots))); err != nil {
+		return nil, err
+	}
+	return platforms, nil
+}
+
+// summarize prints what build made, on stderr: the SBOM written, the
+// packages added, a line per image.
+func (o *buildOptions) summarize(stderr io.Writer, res *builder.Result) {
 	if len(res.SBOMs) > 0 {
-		if err := o.sbom.write(res.SBOMs[0]); err != nil {
-			return err
-		}
+		fmt.Fprintf(stderr, "fromscratch: wrote %s: %s\n", o.sbom.file, sbomSummary(res.SBOMs[0]))
 	}
-	if res.Index == nil {
-		var line string
-		if archive != nil {
-			if err := archive.Commit(ctx, res.Tag, res.Images[0]); err != nil {
-				return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.output, err)}
-			}
-			d, err := res.Images[0].Digest()
-			if err != nil {
-				return err
-			}
-			line = d.String()
-		} else if line, err = o.sinks().write(ctx, stdout, res.Tag, res.Images[0]); err != nil {
-			return err
+	for _, sum := range res.Summaries {
+		for _, p := range sum.Packages {
+			fmt.Fprintf(stderr, "fromscratch: added package %s %s: %d files, %s\n", p.Name, p.Version, p.Files, human(p.Bytes))
 		}
-		bar.Stop()
-		if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, buildResult(res)); err != nil {
-			return err
-		}
-		summarize()
-		return nil
+		fmt.Fprintf(stderr, "fromscratch: built %s: %s\n", res.Tag, sum)
 	}
-	if o.ociLayout != "" {
-		if err := image.WriteOCILayoutIndex(ctx, o.ociLayout, res.Tag, res.Index); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", o.ociLayout, err)}
-		}
-	}
-	if o.push != "" {
-		ref, err := image.PushIndex(ctx, o.push, res.Index, o.insecure)
-		if err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", o.push, err)}
-		}
-		bar.Stop()
-		if err := printResult(stdout, o.json, ref, buildResult(res)); err != nil {
-			return err
-		}
-		summarize()
-		return nil
-	}
-	digest, err := res.Index.Digest()
-	if err != nil {
-		return err
-	}
-	bar.Stop()
-	if err := printResult(stdout, o.json, digest.String(), buildResult(res)); err != nil {
-		return err
-	}
-	summarize()
-	return nil
 }
 
 // builderOptions turns the flags and arguments into builder.Options,
@@ -420,16 +390,8 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 	return bo, nil
 }
 
-// openRoots opens the --root values (none: the host's /), after checking
-// that the images they make fit the outputs: a tarball holds one.
+// openRoots opens the --root values (none: the host's /).
 func (o *buildOptions) openRoots(ctx context.Context, platforms []string) ([]*rootsrc.Root, error) {
-	if o.output != "" && len(platforms) > 1 {
-		return nil, usage("-o %s: a docker load tarball holds one platform, and %d are asked (%s): give one --platform, or write an index with --oci-layout or --push",
-			o.output, len(platforms), strings.Join(platforms, ","))
-	}
-	if o.output != "" && len(o.roots) > 1 {
-		return nil, usage("-o %s: a docker load tarball holds one platform, and %d roots make one each: write an index with --oci-layout or --push", o.output, len(o.roots))
-	}
 	opts := rootsrc.Options{Insecure: o.insecure, Keep: pkgdb.Wanted}
 	if len(platforms) == 1 {
 		opts.Platform = platforms[0]

@@ -72,7 +72,7 @@ func TestSquashSinksAndSources(t *testing.T) {
 	reg := strings.TrimPrefix(srv.URL, "http://")
 	layout := filepath.Join(dir, "flat")
 	out := run(t, "", bin, "squash", "--oci-layout", layout, "--push", reg+"/env:flat", "--insecure", "-t", "env:flat", "docker-archive:"+archive)
-	if !strings.Contains(out, reg+"/env@sha256:") {
+	if !strings.Contains(out, reg+"/env:flat@sha256:") {
 		t.Errorf("squash --push printed %q, want the digest reference", out)
 	}
 	var a, b inspectJSON

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -20,7 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/fromscratch/fromscratch/internal/testenv"
 )
@@ -305,4 +309,109 @@ func TestRegistryTimeouts(t *testing.T) {
 			t.Logf("%v: %s: %s", tc.args, took.Round(time.Millisecond), strings.TrimSpace(errOut))
 		})
 	}
+}
+
+// TestPushSBOM pushes build, squash and slim with --sbom to Debian's
+// docker-registry (distribution 2.8, which has no referrers API): the digest
+// line, the summary and --json name the pushed reference REPO:TAG@DIGEST,
+// and the SBOM is found back as a crane user finds it, from the tag
+// sha256-HEX.sbom (cosign's and ko's) and from the referrers of the image
+// (go-containerregistry reads the OCI 1.1 referrers tag sha256-HEX): an
+// artifact manifest whose subject is the image and whose one layer is the
+// --sbom file byte for byte.
+func TestPushSBOM(t *testing.T) {
+	host := startRegistry(t)
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	repo := host + "/fromscratch-test/jq"
+	built := repo + ":1"
+	for _, tc := range []struct {
+		name, ref, format, mediaType string
+		args                         []string
+	}{
+		{"build", built, "spdx", "application/spdx+json", []string{"build", "/usr/bin/jq"}},
+		{"squash", repo + ":flat", "cyclonedx", "application/vnd.cyclonedx+json", []string{"squash", "--insecure", built}},
+		{"slim", repo + ":slim", "spdx", "application/spdx+json", []string{"slim", "--insecure", built}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, tc.name+".json")
+			args := append([]string{tc.args[0], "--push", tc.ref, "--insecure", "--sbom", file, "--sbom-format", tc.format}, tc.args[1:]...)
+			line, stderr, code := runFromscratch(t, bin, args...)
+			if code != 0 {
+				t.Fatalf("%v = %d\n%s", args, code, stderr)
+			}
+			line = strings.TrimSpace(line)
+			t.Logf("%s\n%s", line, stderr)
+			d, err := name.NewDigest(line, name.Insecure)
+			if err != nil || !strings.HasPrefix(line, tc.ref+"@sha256:") {
+				t.Fatalf("%v printed %q, want %s@sha256:...", args, line, tc.ref)
+			}
+			hex := strings.TrimPrefix(d.DigestStr(), "sha256:")
+			sbomTag := d.Context().Tag("sha256-" + hex + ".sbom")
+			if !strings.Contains(stderr, "fromscratch: pushed "+line+" (") || !strings.Contains(stderr, "sha256-"+hex+".sbom") {
+				t.Errorf("stderr lacks the pushed reference or the SBOM's tag:\n%s", stderr)
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sbomManifest := checkSBOMArtifact(t, sbomTag, d, tc.mediaType, data)
+			var im *v1.IndexManifest
+			refs, err := remote.Referrers(d)
+			if err == nil {
+				im, err = refs.IndexManifest()
+			}
+			if err != nil || len(im.Manifests) != 1 || im.Manifests[0].Digest != sbomManifest || im.Manifests[0].ArtifactType != tc.mediaType {
+				t.Errorf("referrers of %s: %+v, %v; want the SBOM %s", d, im, err, sbomManifest)
+			}
+
+			// --json names the same reference, and what each output wrote.
+			jsonArgs := append([]string{tc.args[0], "--json", "--push", tc.ref, "--insecure", "-o", filepath.Join(dir, tc.name+".tar")}, tc.args[1:]...)
+			out, stderr, code := runFromscratch(t, bin, jsonArgs...)
+			var r resultJSON
+			if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+				t.Fatalf("%v = %d, %q\n%s", jsonArgs, code, out, stderr)
+			}
+			if r.Reference != tc.ref+"@"+r.Digest || len(r.Outputs) != 2 || r.Outputs[0].Path == "" || r.Outputs[1].Reference != r.Reference || r.Outputs[1].Size == 0 {
+				t.Errorf("%v: %+v, want reference %s@DIGEST and two outputs", jsonArgs, r, tc.ref)
+			}
+		})
+	}
+}
+
+// checkSBOMArtifact checks that the image at ref is the SBOM data of
+// mediaType attached to subject, and returns its manifest's digest.
+func checkSBOMArtifact(t *testing.T, ref name.Tag, subject name.Digest, mediaType string, data []byte) v1.Hash {
+	t.Helper()
+	img, err := remote.Image(ref)
+	var m *v1.Manifest
+	if err == nil {
+		m, err = img.Manifest()
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", ref, err)
+	}
+	if m.Subject == nil || m.Subject.Digest.String() != subject.DigestStr() || m.ArtifactType != mediaType || len(m.Layers) != 1 || string(m.Layers[0].MediaType) != mediaType {
+		t.Fatalf("%s: manifest %+v, want an artifact %s of %s with one layer", ref, m, mediaType, subject)
+	}
+	if want, _, _ := v1.SHA256(bytes.NewReader(data)); m.Layers[0].Digest != want || m.Layers[0].Size != int64(len(data)) {
+		t.Errorf("%s: layer %s, %d bytes; the --sbom file is %s, %d bytes", ref, m.Layers[0].Digest, m.Layers[0].Size, want, len(data))
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := ls[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("%s: layer differs from the --sbom file (%d vs %d bytes, %v)", ref, len(got), len(data), err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/fromscratch/fromscratch/builder"
+	"github.com/fromscratch/fromscratch/publish"
 )
 
 // resultJSON is what build, squash and slim print with --json, on stdout
@@ -17,7 +18,7 @@ import (
 type resultJSON struct {
 	Tag       string `json:"tag"`
 	Digest    string `json:"digest"`              // of the image, or of the index
-	Reference string `json:"reference,omitempty"` // pushed: REF@DIGEST
+	Reference string `json:"reference,omitempty"` // pushed: REPO:TAG@DIGEST
 	Platform  string `json:"platform,omitempty"`
 	Layers    int    `json:"layers"`
 	Files     int    `json:"files"`
@@ -25,18 +26,27 @@ type resultJSON struct {
 	Size     int64        `json:"size"`
 	Excluded []string     `json:"excluded,omitempty"`
 	Images   []resultJSON `json:"images,omitempty"` // an index's images, one per platform
+	// Outputs are what each output wrote, in order: -o, --oci-layout, --push.
+	Outputs []publish.Published `json:"outputs,omitempty"`
 }
 
-// printResult prints line, the digest or pushed reference sinks.write
-// returned, or with asJSON r completed with it.
-func printResult(w io.Writer, asJSON bool, line string, r resultJSON) error {
+// printResult prints the digest line, the pushed reference (the last, if
+// several: REPO:TAG@sha256:...) or else the digest, or with asJSON r
+// completed with what the sinks wrote.
+func printResult(w io.Writer, asJSON bool, pubs []publish.Published, r resultJSON) error {
+	r.Digest, r.Outputs = pubs[0].Digest, pubs
+	for _, p := range pubs {
+		if p.Reference != "" {
+			r.Reference = p.Reference
+		}
+	}
 	if !asJSON {
+		line := r.Digest
+		if r.Reference != "" {
+			line = r.Reference
+		}
 		_, err := fmt.Fprintln(w, line)
 		return err
-	}
-	r.Digest = line
-	if ref, digest, ok := strings.Cut(line, "@"); ok {
-		r.Reference, r.Digest = ref+"@"+digest, digest
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/spf13/pflag"
 
+	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/publish"
 	"github.com/fromscratch/fromscratch/sbom"
 )
 
@@ -30,7 +33,7 @@ func (p *packageFlags) register(f *pflag.FlagSet) {
 }
 
 func (s *sbomFlags) register(f *pflag.FlagSet) {
-	f.StringVar(&s.file, "sbom", "", "write the SBOM (every file with its sha256 and package) to `FILE`")
+	f.StringVar(&s.file, "sbom", "", "write the SBOM (every file with its sha256 and package) to `FILE`; with --push, also attach it to the pushed image (an OCI 1.1 referrer; tag sha256-DIGEST.sbom where the registry has no referrers API)")
 	f.StringVar(&s.format, "sbom-format", sbom.SPDX, "SBOM format: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.5 JSON)")
 	f.BoolVar(&s.noRecords, "no-package-records", false, "leave out the package records (/var/lib/dpkg/status.d) that let scanners find the image's packages")
 }
@@ -46,15 +49,26 @@ func (s *sbomFlags) check(cmd string, images int) error {
 	return nil
 }
 
-// write writes doc to the --sbom file.
-func (s *sbomFlags) write(doc *sbom.Document) error {
+// write writes doc to the --sbom file (a temporary file renamed into
+// place), and returns it as the sinks attach it to a pushed image: the same
+// bytes, with its media type.
+func (s *sbomFlags) write(doc *sbom.Document) (*publish.SBOM, error) {
 	if s.file == "" || doc == nil {
-		return nil
+		return nil, nil
 	}
-	if err := sbom.WriteFile(s.file, s.format, doc); err != nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: %s", s.file, describe(err))}
+	var b bytes.Buffer
+	err := sbom.Write(&b, s.format, doc)
+	if err == nil {
+		err = image.WriteFileAtomic(s.file, b.Bytes())
 	}
-	return nil
+	if err != nil {
+		return nil, &exitError{code: 2, msg: fmt.Sprintf("%s: %s", s.file, describe(err))}
+	}
+	mt := publish.SPDXMediaType
+	if s.format == sbom.CycloneDX {
+		mt = publish.CycloneDXMediaType
+	}
+	return &publish.SBOM{MediaType: mt, Data: b.Bytes()}, nil
 }
 
 // sbomSummary is "12 packages, 40 files (3 not from a package)".

@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/internal/progress"
+	"github.com/fromscratch/fromscratch/publish"
 )
 
 // sinks are the outputs of the commands that make an image (build, squash,
-// slim): -o, --oci-layout, --push.
+// slim): -o, --oci-layout, --push; open makes them publish's sinks.
 type sinks struct {
 	output, ociLayout, push string
 	insecure                bool
@@ -69,22 +68,57 @@ func (s sinks) compression(level levelFlag) (gzipLevel int, uncompressed bool, e
 	return 0, false, usage("--level %d: want 0 (none), 1 to 9 or auto", level)
 }
 
-// check refuses what cannot be written, before any work: an archive on
-// stdout (-o -) when stdout is a terminal, an -o that exists and is not a
-// regular file (a device, a symbolic link: it would be replaced).
-func (s sinks) check(stdout io.Writer) error {
+// open returns the sinks asked for, in the order they are written: -o
+// (a file, or stdout), --oci-layout, --push. It refuses, before any work, a
+// command without output, an archive on stdout (-o -) when stdout is a
+// terminal or with --json, an -o that exists and is not a regular file (a
+// device, a symbolic link: it would be replaced), a malformed --push.
+func (s sinks) open(cmd string, stdout io.Writer) (publish.Multi, error) {
 	switch {
+	case s.output == "" && s.ociLayout == "" && s.push == "":
+		return nil, usage("%s: no output: give -o FILE, --oci-layout DIR or --push REF", cmd)
 	case s.output == "-" && progress.IsTerminal(stdout):
-		return usage("-o -: stdout is a terminal; pipe the archive (-o - | docker load) or give a file")
-	case s.output != "" && s.output != "-":
-		if err := image.CheckOutput(s.output); err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", s.output, err)}
+		return nil, usage("-o -: stdout is a terminal; pipe the archive (-o - | docker load) or give a file")
+	case s.output == "-" && s.json:
+		return nil, usage("--json: stdout carries the archive (-o -); write it to a file")
+	}
+	var m publish.Multi
+	switch s.output {
+	case "":
+	case "-":
+		m = append(m, publish.NewWriter(stdout))
+	default:
+		a, err := publish.NewArchive(s.output)
+		if err != nil {
+			return nil, sinkError(err)
 		}
+		m = append(m, a)
 	}
-	if s.output == "-" && s.json {
-		return usage("--json: stdout carries the archive (-o -); write it to a file")
+	if s.ociLayout != "" {
+		m = append(m, publish.NewLayout(s.ociLayout))
 	}
-	return nil
+	if s.push != "" {
+		r, err := publish.NewRemote(s.push, s.insecure)
+		if err != nil {
+			return nil, sinkError(err)
+		}
+		m = append(m, r)
+	}
+	return m, nil
+}
+
+// sinkError words the failure of a sink, exit 2.
+func sinkError(err error) error {
+	var pe *publish.Error
+	switch {
+	case !errors.As(err, &pe):
+		return err
+	case pe.Medium == publish.Stdout:
+		return &exitError{code: 2, msg: fmt.Sprintf("writing the archive to stdout: %v", pe.Err)}
+	case pe.Medium == publish.Registry:
+		return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", pe.Target, pe.Err)}
+	}
+	return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", pe.Target, pe.Err)}
 }
 
 // outputArg is -o's value as the sinks take it: /dev/stdout is stdout, as
@@ -96,47 +130,55 @@ func outputArg(s string) string {
 	return s
 }
 
-// lineOut is where the digest line goes: stdout, or stderr when stdout
-// carries the archive (-o -).
-func (s sinks) lineOut(stdout, stderr io.Writer) io.Writer {
-	if s.output == "-" {
-		return stderr
-	}
-	return stdout
+// report is what a command prints once its image is published.
+type report struct {
+	stdout, stderr io.Writer
+	bar            *progress.Bar // stopped before anything is printed
+	result         resultJSON    // --json's object, less what the sinks say
+	summary        func()        // the command's lines on stderr
 }
 
-// write writes img to each output asked for (-o - is stdout) and returns
-// the line to print (to lineOut): its digest, or, pushed, its digest
-// reference. A failed write is exit 2 naming the output.
-func (s sinks) write(ctx context.Context, stdout io.Writer, tag string, img v1.Image) (string, error) {
-	switch s.output {
-	case "":
-	case "-":
-		if err := image.StreamDockerArchive(ctx, stdout, tag, img); err != nil {
-			return "", &exitError{code: 2, msg: fmt.Sprintf("writing the archive to stdout: %v", err)}
-		}
-	default:
-		if err := image.WriteDockerArchive(ctx, s.output, tag, img); err != nil {
-			return "", &exitError{code: 2, msg: fmt.Sprintf("%s: %v", s.output, err)}
-		}
-	}
-	if s.ociLayout != "" {
-		if err := image.WriteOCILayout(ctx, s.ociLayout, tag, img); err != nil {
-			return "", &exitError{code: 2, msg: fmt.Sprintf("%s: %v", s.ociLayout, err)}
-		}
-	}
-	if s.push != "" {
-		ref, err := image.Push(ctx, s.push, img, s.insecure)
-		if err != nil {
-			return "", &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", s.push, err)}
-		}
-		return ref, nil
-	}
-	digest, err := img.Digest()
+// publish writes art to m, then prints the result: the digest line (the
+// pushed reference, REPO:TAG@sha256:..., or the digest) or the --json
+// object on stdout (on stderr when stdout carries the archive), the
+// command's summary and a line per push on stderr. A failed write is one
+// line, its error.
+func (s sinks) publish(ctx context.Context, m publish.Multi, art publish.Artifact, tag string, r report) error {
+	pubs, err := m.Publish(ctx, art, tag)
 	if err != nil {
-		return "", err
+		return sinkError(err)
 	}
-	return digest.String(), nil
+	r.bar.Stop()
+	out := r.stdout
+	if s.output == "-" {
+		out = r.stderr
+	}
+	if err := printResult(out, s.json, pubs, r.result); err != nil {
+		return err
+	}
+	if r.summary != nil {
+		r.summary()
+	}
+	for _, p := range pubs {
+		if p.Medium != publish.Registry {
+			continue
+		}
+		fmt.Fprintf(r.stderr, "fromscratch: pushed %s (%s)\n", p.Reference, human(p.Size))
+		if p.SBOM != nil {
+			fmt.Fprintf(r.stderr, "fromscratch: attached the SBOM: %s\n", sbomWhere(p.SBOM))
+		}
+	}
+	return nil
+}
+
+// sbomWhere says where a pushed SBOM went: its manifest, and the tag
+// cosign finds it by where the registry has no referrers API (the other,
+// sha256-HEX, is in --json).
+func sbomWhere(s *publish.PublishedSBOM) string {
+	if len(s.Tags) == 0 {
+		return s.Reference + " (OCI 1.1 referrer)"
+	}
+	return fmt.Sprintf("%s (OCI 1.1 referrer; tag %s: the registry has no referrers API)", s.Reference, s.Tags[len(s.Tags)-1])
 }
 
 // sinks returns the outputs asked for; -o /dev/stdout becomes -o - (in o
@@ -157,4 +199,4 @@ func (o *slimOptions) sinks() sinks {
 }
 
 // jsonFlagUsage is the help of --json, for every command that writes an image.
-const jsonFlagUsage = "print the result as JSON on stdout instead of the digest line: tag, digest, reference (pushed), platform, layers, files, size (the files' bytes, uncompressed)"
+const jsonFlagUsage = "print the result as JSON on stdout instead of the digest line: tag, digest, reference (pushed: REPO:TAG@DIGEST), platform, layers, files, size (the files' bytes, uncompressed), outputs (what each output wrote, where a pushed SBOM went)"

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/imagesrc"
 	"github.com/fromscratch/fromscratch/internal/progress"
+	"github.com/fromscratch/fromscratch/publish"
 	"github.com/fromscratch/fromscratch/slim"
 )
 
@@ -150,52 +152,14 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.output == "" && o.ociLayout == "" && o.push == "" {
-		return usage("slim: no output: give -o FILE, --oci-layout DIR or --push REF")
-	}
-	if err := o.sinks().check(stdout); err != nil {
-		return err
-	}
-	level, uncompressed, err := o.sinks().compression(o.level)
+	m, err := o.sinks().open("slim", stdout)
 	if err != nil {
 		return err
 	}
-	if err := o.sbom.check("slim", 1); err != nil {
-		return err
-	}
-	for _, k := range o.keep {
-		if !strings.HasPrefix(k, "/") {
-			return usage("--keep %q: want an absolute path of the image", k)
-		}
-	}
-	tag := o.tag
-	if tag == "" {
-		tag = slimTag(ref)
-	}
-	if _, err := image.NormalizeTag(tag); err != nil {
-		return usage("-t: %v", err)
-	}
-	probes, err := parseProbes(o.probes, o.probeHTTP, dash)
+	defer m.Close()
+	sopts, tag, probes, err := o.slimOptions(ref, dash)
 	if err != nil {
-		return usage("slim: %v", err)
-	}
-	if o.timeout <= 0 {
-		return usage("--timeout %v: want a positive duration", o.timeout)
-	}
-	sopts := slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref, Exclude: o.exclude,
-		PackageRecords: !o.sbom.noRecords, SBOM: o.sbom.file != ""}
-	if o.entrypoint != "" {
-		if sopts.Entrypoint, err = words(o.entrypoint); err != nil {
-			return usage("--entrypoint: %v", err)
-		}
-	}
-	if o.cmd != "" {
-		if sopts.Cmd, err = words(o.cmd); err != nil {
-			return usage("--cmd: %v", err)
-		}
-		if sopts.Cmd == nil {
-			sopts.Cmd = []string{}
-		}
+		return err
 	}
 	img, err := openImage(ctx, ref, imagesrc.Options{Platform: o.platform, Insecure: o.insecure})
 	if err != nil {
@@ -204,29 +168,8 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 	var eng *engine
 	var want []probeResult
 	if len(probes) > 0 {
-		if eng, err = newEngine(); err != nil {
+		if eng, want, err = o.traceProbes(ctx, stderr, ref, img, &sopts, probes); err != nil {
 			return err
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
-		}
-		ep, cmd := cf.Config.Entrypoint, cf.Config.Cmd
-		if sopts.Entrypoint != nil {
-			ep, cmd = sopts.Entrypoint, nil
-		}
-		if sopts.Cmd != nil {
-			cmd = sopts.Cmd
-		}
-		name, done, err := eng.load(ctx, ref, img)
-		if err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}
-		}
-		fmt.Fprintf(stderr, "fromscratch: running %d probe(s) in %s under the tracer\n", len(probes), ref)
-		want, sopts.Traced, err = tracedProbes(ctx, eng, name, ep, cmd, probes, o.timeout)
-		done()
-		if err != nil {
-			return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %v", ref, err)}
 		}
 	}
 	bar := progress.Start(stderr, "slimming")
@@ -249,28 +192,103 @@ func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref 
 			return &exitError{code: 2, msg: fmt.Sprintf("slim %s: %v", ref, describe(err))}
 		}
 	}
-	line, err := o.sinks().write(ctx, stdout, tag, out)
-	if err != nil {
-		return err
-	}
+	art := publish.Artifact{Image: out}
 	if res.SBOM != nil {
 		res.SBOM.Name = tag
-		if err := o.sbom.write(res.SBOM); err != nil {
+		if art.SBOM, err = o.sbom.write(res.SBOM); err != nil {
 			return err
 		}
 	}
-	bar.Stop()
-	if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, resultJSON{Tag: tag, Platform: platformOf(out),
-		Layers: res.Layers, Files: res.Files, Size: res.Bytes, Excluded: res.Excluded}); err != nil {
-		return err
+	r := resultJSON{Tag: tag, Platform: platformOf(out), Layers: res.Layers, Files: res.Files, Size: res.Bytes, Excluded: res.Excluded}
+	return o.sinks().publish(ctx, m, art, tag, report{stdout, stderr, bar, r, func() { slimSummary(stderr, ref, res) }})
+}
+
+// slimOptions checks the flags and turns them into slim.Options, and
+// returns them with the tag and the probes.
+func (o *slimOptions) slimOptions(ref string, dash []string) (sopts slim.Options, tag string, probes []probe, err error) {
+	level, uncompressed, err := o.sinks().compression(o.level)
+	if err != nil {
+		return sopts, "", nil, err
 	}
+	if err := o.sbom.check("slim", 1); err != nil {
+		return sopts, "", nil, err
+	}
+	for _, k := range o.keep {
+		if !strings.HasPrefix(k, "/") {
+			return sopts, "", nil, usage("--keep %q: want an absolute path of the image", k)
+		}
+	}
+	if tag = o.tag; tag == "" {
+		tag = slimTag(ref)
+	}
+	if _, err := image.NormalizeTag(tag); err != nil {
+		return sopts, "", nil, usage("-t: %v", err)
+	}
+	if probes, err = parseProbes(o.probes, o.probeHTTP, dash); err != nil {
+		return sopts, "", nil, usage("slim: %v", err)
+	}
+	if o.timeout <= 0 {
+		return sopts, "", nil, usage("--timeout %v: want a positive duration", o.timeout)
+	}
+	sopts = slim.Options{Keep: o.keep, Created: sourceDateEpoch(), Level: level, Uncompressed: uncompressed, Name: ref, Exclude: o.exclude,
+		PackageRecords: !o.sbom.noRecords, SBOM: o.sbom.file != ""}
+	if o.entrypoint != "" {
+		if sopts.Entrypoint, err = words(o.entrypoint); err != nil {
+			return sopts, "", nil, usage("--entrypoint: %v", err)
+		}
+	}
+	if o.cmd != "" {
+		if sopts.Cmd, err = words(o.cmd); err != nil {
+			return sopts, "", nil, usage("--cmd: %v", err)
+		}
+		if sopts.Cmd == nil {
+			sopts.Cmd = []string{}
+		}
+	}
+	return sopts, tag, probes, nil
+}
+
+// traceProbes runs the probes in a container of img under the tracer, and
+// sets sopts.Traced to the paths they used; it returns the engine and what
+// each probe gave, for the slim image to give the same.
+func (o *slimOptions) traceProbes(ctx context.Context, stderr io.Writer, ref string, img v1.Image, sopts *slim.Options, probes []probe) (*engine, []probeResult, error) {
+	eng, err := newEngine()
+	if err != nil {
+		return nil, nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: reading config: %v", ref, err)}
+	}
+	ep, cmd := cf.Config.Entrypoint, cf.Config.Cmd
+	if sopts.Entrypoint != nil {
+		ep, cmd = sopts.Entrypoint, nil
+	}
+	if sopts.Cmd != nil {
+		cmd = sopts.Cmd
+	}
+	name, done, err := eng.load(ctx, ref, img)
+	if err != nil {
+		return nil, nil, &exitError{code: 2, msg: fmt.Sprintf("%s: %s", ref, describe(err))}
+	}
+	defer done()
+	fmt.Fprintf(stderr, "fromscratch: running %d probe(s) in %s under the tracer\n", len(probes), ref)
+	want, traced, err := tracedProbes(ctx, eng, name, ep, cmd, probes, o.timeout)
+	if err != nil {
+		return nil, nil, &exitError{code: 2, msg: fmt.Sprintf("slim %s: %v", ref, err)}
+	}
+	sopts.Traced = traced
+	return eng, want, nil
+}
+
+// slimSummary is slim's line on stderr.
+func slimSummary(stderr io.Writer, ref string, res *slim.Result) {
 	ratio := 0.0
 	if res.BytesBefore > 0 {
 		ratio = 100 * float64(res.BytesAfter) / float64(res.BytesBefore)
 	}
 	fmt.Fprintf(stderr, "fromscratch: slimmed %s: %s -> %s uncompressed (%.1f%%), %d layers, %d files, program %s%s\n",
 		ref, human(res.BytesBefore), human(res.BytesAfter), ratio, res.Layers, res.Files, res.Program, closure.ExcludedString(res.Excluded))
-	return nil
 }
 
 // slimTag is NAME:TAG-slim for a registry or daemon reference with a tag,

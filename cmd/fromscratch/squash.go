@@ -12,6 +12,7 @@ import (
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/imagesrc"
 	"github.com/fromscratch/fromscratch/internal/progress"
+	"github.com/fromscratch/fromscratch/publish"
 	"github.com/fromscratch/fromscratch/squash"
 )
 
@@ -82,12 +83,11 @@ Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 }
 
 func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, ref string) error {
-	if o.output == "" && o.ociLayout == "" && o.push == "" {
-		return usage("squash: no output: give -o FILE, --oci-layout DIR or --push REF")
-	}
-	if err := o.sinks().check(stdout); err != nil {
+	m, err := o.sinks().open("squash", stdout)
+	if err != nil {
 		return err
 	}
+	defer m.Close()
 	if o.from < 0 {
 		return usage("--from %d: want a number of layers >= 0", o.from)
 	}
@@ -122,21 +122,19 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	if c, ok := res.Squashed.(io.Closer); ok {
 		defer c.Close()
 	}
-	line, err := o.sinks().write(ctx, stdout, tag, out)
-	if err != nil {
-		return err
-	}
+	art := publish.Artifact{Image: out}
 	if res.SBOM != nil {
 		res.SBOM.Name = tag
-		if err := o.sbom.write(res.SBOM); err != nil {
+		if art.SBOM, err = o.sbom.write(res.SBOM); err != nil {
 			return err
 		}
 	}
-	bar.Stop()
-	if err := printResult(o.sinks().lineOut(stdout, stderr), o.json, line, resultJSON{Tag: tag, Platform: platformOf(out),
-		Layers: res.LayersAfter, Files: res.Files, Size: res.Bytes}); err != nil {
-		return err
-	}
+	r := resultJSON{Tag: tag, Platform: platformOf(out), Layers: res.LayersAfter, Files: res.Files, Size: res.Bytes}
+	return o.sinks().publish(ctx, m, art, tag, report{stdout, stderr, bar, r, func() { squashSummary(stderr, ref, res, uncompressed) }})
+}
+
+// squashSummary is squash's line on stderr.
+func squashSummary(stderr io.Writer, ref string, res *squash.Result, uncompressed bool) {
 	size := int64(0)
 	if res.Squashed != nil {
 		size, _ = res.Squashed.Size()
@@ -147,7 +145,6 @@ func runSquash(ctx context.Context, stdout, stderr io.Writer, o *squashOptions, 
 	}
 	fmt.Fprintf(stderr, "fromscratch: squashed %s: %d layers -> %d (new layer %s, %s)\n",
 		ref, res.LayersBefore, res.LayersAfter, human(size), kind)
-	return nil
 }
 
 // defaultTag is the repository:tag of a registry or daemon reference, or

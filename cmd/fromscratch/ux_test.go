@@ -541,7 +541,7 @@ func TestPushDefaultRepo(t *testing.T) {
 	repo := host + "/fromscratch-test-ux"
 	mod := t.TempDir()
 	out, stderr, code := runIn(t, mod, []string{"FROMSCRATCH_REPO=" + repo}, "build", "--push", "true:1", "--insecure", "/bin/true")
-	if code != 0 || !strings.HasPrefix(out, repo+"/true@sha256:") {
+	if code != 0 || !strings.HasPrefix(out, repo+"/true:1@sha256:") {
 		t.Fatalf("build --push true:1 with FROMSCRATCH_REPO=%s = %d, %q\n%s", repo, code, out, stderr)
 	}
 	for _, ref := range []string{repo + "/true:1", strings.TrimSpace(out)} {
@@ -554,7 +554,7 @@ func TestPushDefaultRepo(t *testing.T) {
 		}
 	}
 	full := host + "/other/true:2"
-	if out, stderr, code := runIn(t, mod, []string{"FROMSCRATCH_REPO=" + repo}, "build", "--push", full, "--insecure", "/bin/true"); code != 0 || !strings.HasPrefix(out, host+"/other/true@") {
+	if out, stderr, code := runIn(t, mod, []string{"FROMSCRATCH_REPO=" + repo}, "build", "--push", full, "--insecure", "/bin/true"); code != 0 || !strings.HasPrefix(out, host+"/other/true:2@") {
 		t.Errorf("build --push %s = %d, %q\n%s", full, code, out, stderr)
 	}
 }
