@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fromscratch/fromscratch/builder"
 	"github.com/fromscratch/fromscratch/image"
@@ -62,9 +63,61 @@ type buildOptions struct {
 func newBuildCmd() *cobra.Command {
 	o := &buildOptions{}
 	cmd := &cobra.Command{
-		Use:   "build [flags] PROGRAM [FILE...] | build --go PKG [flags]",
-		Short: "Build the smallest image that runs PROGRAM: it, its libraries and the loader",
-		Long: `build makes an image holding exactly PROGRAM, the extra FILEs, the libraries
+		Use:     "build [flags] PROGRAM [FILE...] | build --go PKG [flags]",
+		Short:   "Build the smallest image that runs PROGRAM: it, its libraries and the loader",
+		Long:    buildLong,
+		Example: buildExample,
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// addFlags defines the command's flags.
+func (o *buildOptions) addFlags(f *pflag.FlagSet) {
+	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
+	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
+	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
+	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: PROGRAM's name:latest)")
+	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry for --push and an image --root")
+	f.StringArrayVar(&o.roots, "root", nil, "root filesystem to take PROGRAM, FILEs and libraries from: a directory or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference; a bare name is looked for in the Docker engine first), read without extracting it (default /); repeat as --root PLATFORM=ROOT for a multi-platform image, one image per root")
+	f.StringSliceVar(&o.platform, "platform", nil, "expected platform, e.g. linux/arm64 (default: PROGRAM's, or an image root's), which picks one image of an image root's index; with --go, the platforms to build (comma-separated or repeated; default: the host's)")
+	f.StringVar(&o.entrypoint, "entrypoint", "", `entrypoint, a JSON array or words (default: PROGRAM)`)
+	f.StringVar(&o.cmd, "cmd", "", "default arguments, a JSON array or words")
+	f.StringArrayVar(&o.env, "env", nil, "K=V environment variable (repeatable); PATH has a default")
+	f.StringVar(&o.workdir, "workdir", "/", "working directory")
+	f.StringVar(&o.user, "user", "65532:65532", "user[:group] the image runs as (0 for root)")
+	f.StringArrayVar(&o.labels, "label", nil, "K=V image label (repeatable)")
+	f.StringArrayVar(&o.add, "add", nil, "SRC:DST host file or directory to add at DST, with its ELF dependencies (repeatable)")
+	f.BoolVar(&o.allowMissing, "allow-missing", false, "build even if a library or the loader is not found")
+	o.level = levelAuto
+	f.Var(&o.level, "level", levelFlagUsage)
+	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE (the default with --go)")
+	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo (the default with --go)")
+	f.BoolVar(&o.baseline, "hwcaps-baseline", false, "leave out glibc-hwcaps variants of libraries (by default all present are added)")
+	f.StringVar(&o.goPkg, "go", "", "build the Go main package PKG (go build, CGO_ENABLED=0) and make the image of it, at "+builder.GoBinDir+"/NAME")
+	f.StringVar(&o.ldflags, "ldflags", "", `with --go, linker flags added after "-s -w"`)
+	f.BoolVar(&o.debug, "debug", false, "add a top layer with a static busybox in /busybox (PATH extended); the layers below are unchanged")
+	f.StringArrayVar(&o.busybox, "busybox", nil, "with --debug, the static busybox to use (default: the root's /bin/busybox); repeatable, one per architecture")
+	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
+	f.StringArrayVar(&o.filesFrom, "files-from", nil, "add the paths listed in `FILE` (- for stdin; as fromscratch trace writes it: a path a line, # comments), directories without their contents, files with their libraries (repeatable)")
+	f.StringArrayVar(&o.traces, "trace", nil, "run the entrypoint with `ARGS` (a JSON array, or words quoted as in a shell) under the tracer first and add every path the run used (repeatable; the runs' output goes to stderr)")
+	f.DurationVar(&o.traceTimeout, "trace-timeout", time.Minute, "end a --trace run after this long, keeping what it used (0: no limit)")
+	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
+	f.BoolVar(&o.noCACerts, "no-ca-certs", false, "with --go, leave out the CA bundle a Go image has by default")
+	f.BoolVar(&o.noTzdata, "no-tzdata", false, "with --go, leave out the time zones a Go image has by default")
+	f.BoolVar(&o.noCheck, "no-check", false, "write the image even if it would not start (doctor's problems become warnings): a broken image on purpose")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (llvmjit*.so, __pycache__) or a whole path (/usr/share/doc)")
+	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
+	o.sbom.register(f)
+	o.pkgs.register(f)
+}
+
+// buildLong is the command's --help.
+const buildLong = `build makes an image holding exactly PROGRAM, the extra FILEs, the libraries
 the dynamic loader would load for them, the loader, and every symbolic link on
 the way, at the same paths as in the root filesystem. No Docker daemon is
 needed. A PROGRAM or FILE given by a relative path goes under /app at its
@@ -119,8 +172,10 @@ stays out unless --package-docs.
 
 Exit status: 0 built; 1 a library or the loader was not found (see
 --allow-missing), or the image would not start; 2 bad usage or unusable
-input (a Go build that fails).`,
-		Example: `  # a docker load tarball
+input (a Go build that fails).`
+
+// buildExample is the command's examples.
+const buildExample = `  # a docker load tarball
   fromscratch build -o curl.tar -t curl:latest /usr/bin/curl
   docker load -i curl.tar && docker run --rm curl:latest --version
 
@@ -155,51 +210,7 @@ input (a Go build that fails).`,
   fromscratch build --go ./cmd/server --platform linux/amd64,linux/arm64 --oci-layout ./out
 
   # with a shell and strace for debugging: docker run --entrypoint /busybox/sh ...
-  fromscratch build --go ./cmd/server -o server.tar --debug --debug-tools strace`,
-		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBuild(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
-	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
-	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
-	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: PROGRAM's name:latest)")
-	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry for --push and an image --root")
-	f.StringArrayVar(&o.roots, "root", nil, "root filesystem to take PROGRAM, FILEs and libraries from: a directory or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference; a bare name is looked for in the Docker engine first), read without extracting it (default /); repeat as --root PLATFORM=ROOT for a multi-platform image, one image per root")
-	f.StringSliceVar(&o.platform, "platform", nil, "expected platform, e.g. linux/arm64 (default: PROGRAM's, or an image root's), which picks one image of an image root's index; with --go, the platforms to build (comma-separated or repeated; default: the host's)")
-	f.StringVar(&o.entrypoint, "entrypoint", "", `entrypoint, a JSON array or words (default: PROGRAM)`)
-	f.StringVar(&o.cmd, "cmd", "", "default arguments, a JSON array or words")
-	f.StringArrayVar(&o.env, "env", nil, "K=V environment variable (repeatable); PATH has a default")
-	f.StringVar(&o.workdir, "workdir", "/", "working directory")
-	f.StringVar(&o.user, "user", "65532:65532", "user[:group] the image runs as (0 for root)")
-	f.StringArrayVar(&o.labels, "label", nil, "K=V image label (repeatable)")
-	f.StringArrayVar(&o.add, "add", nil, "SRC:DST host file or directory to add at DST, with its ELF dependencies (repeatable)")
-	f.BoolVar(&o.allowMissing, "allow-missing", false, "build even if a library or the loader is not found")
-	o.level = levelAuto
-	f.Var(&o.level, "level", levelFlagUsage)
-	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE (the default with --go)")
-	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo (the default with --go)")
-	f.BoolVar(&o.baseline, "hwcaps-baseline", false, "leave out glibc-hwcaps variants of libraries (by default all present are added)")
-	f.StringVar(&o.goPkg, "go", "", "build the Go main package PKG (go build, CGO_ENABLED=0) and make the image of it, at "+builder.GoBinDir+"/NAME")
-	f.StringVar(&o.ldflags, "ldflags", "", `with --go, linker flags added after "-s -w"`)
-	f.BoolVar(&o.debug, "debug", false, "add a top layer with a static busybox in /busybox (PATH extended); the layers below are unchanged")
-	f.StringArrayVar(&o.busybox, "busybox", nil, "with --debug, the static busybox to use (default: the root's /bin/busybox); repeatable, one per architecture")
-	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
-	f.StringArrayVar(&o.filesFrom, "files-from", nil, "add the paths listed in `FILE` (- for stdin; as fromscratch trace writes it: a path a line, # comments), directories without their contents, files with their libraries (repeatable)")
-	f.StringArrayVar(&o.traces, "trace", nil, "run the entrypoint with `ARGS` (a JSON array, or words quoted as in a shell) under the tracer first and add every path the run used (repeatable; the runs' output goes to stderr)")
-	f.DurationVar(&o.traceTimeout, "trace-timeout", time.Minute, "end a --trace run after this long, keeping what it used (0: no limit)")
-	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
-	f.BoolVar(&o.noCACerts, "no-ca-certs", false, "with --go, leave out the CA bundle a Go image has by default")
-	f.BoolVar(&o.noTzdata, "no-tzdata", false, "with --go, leave out the time zones a Go image has by default")
-	f.BoolVar(&o.noCheck, "no-check", false, "write the image even if it would not start (doctor's problems become warnings): a broken image on purpose")
-	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (llvmjit*.so, __pycache__) or a whole path (/usr/share/doc)")
-	f.BoolVar(&o.useConf, "ldconfig", false, "for a root without /etc/ld.so.cache, search its ld.so.conf directories as if ldconfig had run")
-	o.sbom.register(f)
-	o.pkgs.register(f)
-	return cmd
-}
+  fromscratch build --go ./cmd/server -o server.tar --debug --debug-tools strace`
 
 func usage(format string, a ...any) error {
 	return &exitError{code: 2, msg: fmt.Sprintf(format, a...)}
@@ -349,21 +360,36 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		}
 		bo.Add = append(bo.Add, builder.AddFile{Src: src, Dst: dst})
 	}
+	for _, l := range o.labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			return bo, usage("--label %q: want K=V", l)
+		}
+		bo.Labels[k] = v
+	}
+	return bo, o.runtimeOptions(&bo)
+}
+
+// runtimeOptions sets what the image runs (--entrypoint, --cmd) and what
+// the build runs or reads to find its run-time files (--files-from,
+// --trace).
+func (o *buildOptions) runtimeOptions(bo *builder.Options) error {
+	var err error
 	if o.entrypoint != "" {
 		if bo.Entrypoint, err = words(o.entrypoint); err != nil {
-			return bo, usage("--entrypoint: %v", err)
+			return usage("--entrypoint: %v", err)
 		}
 	}
 	if o.cmd != "" {
 		if bo.Cmd, err = words(o.cmd); err != nil {
-			return bo, usage("--cmd: %v", err)
+			return usage("--cmd: %v", err)
 		}
 	}
 	stdinTaken := false
 	for _, name := range o.filesFrom {
 		paths, err := readPathList(name)
 		if err != nil {
-			return bo, err
+			return err
 		}
 		stdinTaken = stdinTaken || name == "-"
 		bo.Paths = append(bo.Paths, paths...)
@@ -371,7 +397,7 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 	for _, t := range o.traces {
 		args, err := words(t)
 		if err != nil {
-			return bo, usage("--trace %q: %v", t, err)
+			return usage("--trace %q: %v", t, err)
 		}
 		bo.Traces = append(bo.Traces, args)
 	}
@@ -380,14 +406,7 @@ func (o *buildOptions) builderOptions(args, platforms []string) (builder.Options
 		bo.TraceStdin = os.Stdin
 	}
 	bo.TraceOutput = os.Stderr
-	for _, l := range o.labels {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok {
-			return bo, usage("--label %q: want K=V", l)
-		}
-		bo.Labels[k] = v
-	}
-	return bo, nil
+	return nil
 }
 
 // openRoots opens the --root values (none: the host's /).

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
@@ -44,9 +45,59 @@ type slimOptions struct {
 func newSlimCmd() *cobra.Command {
 	o := &slimOptions{}
 	cmd := &cobra.Command{
-		Use:   "slim [flags] IMAGE [--probe -- ARGS...]",
-		Short: "Cut an image down to what its entrypoint needs",
-		Long: `slim writes IMAGE with only what its entrypoint needs: the program it runs
+		Use:     "slim [flags] IMAGE [--probe -- ARGS...]",
+		Short:   "Cut an image down to what its entrypoint needs",
+		Long:    slimLong,
+		Example: slimExample,
+		Args: func(cmd *cobra.Command, args []string) error {
+			n := cmd.ArgsLenAtDash()
+			if n < 0 {
+				n = len(args)
+			}
+			if n != 1 {
+				return fmt.Errorf("want one IMAGE, got %d arguments before -- (several probes: --probe='ARGS')", n)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var dash []string
+			if cmd.ArgsLenAtDash() >= 0 {
+				dash = args[1:]
+				if dash == nil {
+					dash = []string{}
+				}
+			}
+			return runSlim(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args[0], dash)
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// addFlags defines the command's flags.
+func (o *slimOptions) addFlags(f *pflag.FlagSet) {
+	f.StringArrayVar(&o.keep, "keep", nil, "PATH of the image (a file or a directory) to keep too (repeatable)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (*.a, __pycache__) or a whole path (/usr/share/doc)")
+	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
+	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
+	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
+	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's NAME:TAG-slim, or slim:latest)")
+	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
+	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
+	o.level = levelAuto
+	f.Var(&o.level, "level", levelFlagUsage)
+	f.StringVar(&o.entrypoint, "entrypoint", "", "keep what this entrypoint needs and make it the slim image's (JSON array or words; clears Cmd, as docker run does)")
+	f.StringVar(&o.cmd, "cmd", "", "the slim image's Cmd instead of the image's (JSON array or words)")
+	f.StringArrayVar(&o.probes, "probe", nil, "run the entrypoint with the ARGS after -- (or --probe='ARGS', repeatable) under the tracer and keep what it uses; the slim image must do the same")
+	f.Lookup("probe").NoOptDefVal = probeDash
+	f.StringArrayVar(&o.probeHTTP, "probe-http", nil, "start the entrypoint, GET PORT[/PATH] once it answers, keep what that used; the slim image must answer the same (repeatable)")
+	f.DurationVar(&o.timeout, "timeout", defaultProbeTimeout, "bound on each probe: a command's run, or the wait for its port")
+	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
+	o.sbom.register(f)
+}
+
+// slimLong is the command's --help.
+const slimLong = `slim writes IMAGE with only what its entrypoint needs: the program it runs
 (looked up in the image's PATH, as doctor does), its #! interpreters, the
 libraries and loader the dynamic loader would load for them, the image's
 /etc/passwd, /etc/group and /etc/nsswitch.conf, the working directory, /tmp,
@@ -93,8 +144,10 @@ scanners find them; --sbom FILE writes the SBOM (see build --help).
 Exit status: 0 written; 1 the entrypoint cannot start (a library not in the
 image, or the image is already broken: see fromscratch doctor) or the slim
 image would not, or a probe gives another result on it; 2 bad usage, an
-unreadable or unsafe image, or probes that cannot run.`,
-		Example: `  fromscratch slim -o app-slim.tar docker-daemon:app:latest
+unreadable or unsafe image, or probes that cannot run.`
+
+// slimExample is the command's examples.
+const slimExample = `  fromscratch slim -o app-slim.tar docker-daemon:app:latest
   docker load -i app-slim.tar
 
   # keep the CA certificates and the time zones
@@ -104,49 +157,7 @@ unreadable or unsafe image, or probes that cannot run.`,
   fromscratch slim -o py-slim.tar --probe='-c "import json, sqlite3"' docker-daemon:python:3.11 --probe -- -m json.tool --help
 
   # a server: what answering GET / uses
-  fromscratch slim -o nginx-slim.tar --probe-http 80/index.html docker-daemon:nginx:fat`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			n := cmd.ArgsLenAtDash()
-			if n < 0 {
-				n = len(args)
-			}
-			if n != 1 {
-				return fmt.Errorf("want one IMAGE, got %d arguments before -- (several probes: --probe='ARGS')", n)
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var dash []string
-			if cmd.ArgsLenAtDash() >= 0 {
-				dash = args[1:]
-				if dash == nil {
-					dash = []string{}
-				}
-			}
-			return runSlim(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args[0], dash)
-		},
-	}
-	f := cmd.Flags()
-	f.StringArrayVar(&o.keep, "keep", nil, "PATH of the image (a file or a directory) to keep too (repeatable)")
-	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (*.a, __pycache__) or a whole path (/usr/share/doc)")
-	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
-	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
-	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
-	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's NAME:TAG-slim, or slim:latest)")
-	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
-	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
-	o.level = levelAuto
-	f.Var(&o.level, "level", levelFlagUsage)
-	f.StringVar(&o.entrypoint, "entrypoint", "", "keep what this entrypoint needs and make it the slim image's (JSON array or words; clears Cmd, as docker run does)")
-	f.StringVar(&o.cmd, "cmd", "", "the slim image's Cmd instead of the image's (JSON array or words)")
-	f.StringArrayVar(&o.probes, "probe", nil, "run the entrypoint with the ARGS after -- (or --probe='ARGS', repeatable) under the tracer and keep what it uses; the slim image must do the same")
-	f.Lookup("probe").NoOptDefVal = probeDash
-	f.StringArrayVar(&o.probeHTTP, "probe-http", nil, "start the entrypoint, GET PORT[/PATH] once it answers, keep what that used; the slim image must answer the same (repeatable)")
-	f.DurationVar(&o.timeout, "timeout", defaultProbeTimeout, "bound on each probe: a command's run, or the wait for its port")
-	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
-	o.sbom.register(f)
-	return cmd
-}
+  fromscratch slim -o nginx-slim.tar --probe-http 80/index.html docker-daemon:nginx:fat`
 
 func runSlim(ctx context.Context, stdout, stderr io.Writer, o *slimOptions, ref string, dash []string) error {
 	if ctx == nil {
