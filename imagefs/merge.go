@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/fromscratch/fromscratch/internal/countio"
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
@@ -294,7 +295,7 @@ func (t *FS) parseLayer(ctx context.Context, i int, l v1.Layer, out chan<- []eve
 		return 0, &LayerError{Layer: i, Digest: digest, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
 	}
 	defer rc.Close()
-	cr := &countingReader{r: rc}
+	cr := &countio.Reader{R: rc}
 	evs := make([]event, 0, chunkLen)
 	send := func() error {
 		if len(evs) == 0 {
@@ -344,7 +345,7 @@ func (t *FS) parseLayer(ctx context.Context, i int, l v1.Layer, out chan<- []eve
 		}
 		return 0, err
 	}
-	return cr.n, nil
+	return cr.N, nil
 }
 
 // applyLayer applies the events of layer i in order.

@@ -235,15 +235,3 @@ func (t *FS) capture(r io.Reader, name string, size int64) (*content, error) {
 	}
 	return c, nil
 }
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}

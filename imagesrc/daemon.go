@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"regexp"
@@ -102,18 +101,6 @@ func fromEngine(ctx context.Context, cli *engineClient, ref string) (v1.Image, e
 		return nil, err
 	}
 	return newStreamImage(f, rc, id, diffIDs), nil
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // IsBare reports whether ref is a bare name: a reference that names no

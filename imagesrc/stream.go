@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/fromscratch/fromscratch/internal/countio"
 )
 
 // streamImage is the image of a `docker save` stream while it arrives:
@@ -297,7 +299,7 @@ func (l *streamLayer) Uncompressed() (io.ReadCloser, error) {
 // written to f before its function is called.
 func copyHashed(f *os.File, r io.Reader, notify map[v1.Hash]func(archiveEntry) error) (map[v1.Hash]archiveEntry, int64, error) {
 	w := bufio.NewWriterSize(f, 1<<20)
-	cr := &countingReader{r: io.TeeReader(r, w)}
+	cr := &countio.Reader{R: io.TeeReader(r, w)}
 	files := map[v1.Hash]archiveEntry{}
 	tr := tar.NewReader(cr)
 	buf := make([]byte, 1<<20)
@@ -314,7 +316,7 @@ func copyHashed(f *os.File, r io.Reader, notify map[v1.Hash]func(archiveEntry) e
 		if hdr.Typeflag != tar.TypeReg || sparse(hdr) {
 			continue // a layer stored as a link is another's bytes
 		}
-		off := cr.n // tar reads a header and no further
+		off := cr.N // tar reads a header and no further
 		h.Reset()
 		if _, err := io.CopyBuffer(h, tr, buf); err != nil {
 			return nil, 0, err
@@ -340,7 +342,7 @@ func copyHashed(f *os.File, r io.Reader, notify map[v1.Hash]func(archiveEntry) e
 	if err := w.Flush(); err != nil {
 		return nil, 0, err
 	}
-	return files, cr.n, nil
+	return files, cr.N, nil
 }
 
 // imageOfStream is the image of the archive copied into f (n bytes), its
