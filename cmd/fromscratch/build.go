@@ -23,12 +23,9 @@ import (
 )
 
 type buildOptions struct {
+	outputFlags
 	roots        []string
-	output       string
-	ociLayout    string
-	push         string
 	tag          string
-	insecure     bool
 	platform     []string
 	entrypoint   string
 	cmd          string
@@ -38,7 +35,6 @@ type buildOptions struct {
 	labels       []string
 	add          []string
 	allowMissing bool
-	level        levelFlag
 	caCerts      bool
 	tzdata       bool
 	baseline     bool
@@ -52,7 +48,6 @@ type buildOptions struct {
 	traces       []string
 	traceTimeout time.Duration
 	exclude      []string
-	json         bool
 	noCACerts    bool
 	noTzdata     bool
 	noCheck      bool
@@ -78,9 +73,7 @@ func newBuildCmd() *cobra.Command {
 
 // addFlags defines the command's flags.
 func (o *buildOptions) addFlags(f *pflag.FlagSet) {
-	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
-	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
-	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
+	o.outputFlags.register(f)
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: PROGRAM's name:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry for --push and an image --root")
 	f.StringArrayVar(&o.roots, "root", nil, "root filesystem to take PROGRAM, FILEs and libraries from: a directory or an image (docker-archive:PATH, oci-layout:DIR, docker-daemon:NAME, a registry reference; a bare name is looked for in the Docker engine first), read without extracting it (default /); repeat as --root PLATFORM=ROOT for a multi-platform image, one image per root")
@@ -93,8 +86,6 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.labels, "label", nil, "K=V image label (repeatable)")
 	f.StringArrayVar(&o.add, "add", nil, "SRC:DST host file or directory to add at DST, with its ELF dependencies (repeatable)")
 	f.BoolVar(&o.allowMissing, "allow-missing", false, "build even if a library or the loader is not found")
-	o.level = levelAuto
-	f.Var(&o.level, "level", levelFlagUsage)
 	f.BoolVar(&o.caCerts, "ca-certs", false, "add the root's CA bundle (/etc/ssl/certs/ca-certificates.crt) and set SSL_CERT_FILE (the default with --go)")
 	f.BoolVar(&o.tzdata, "tzdata", false, "add the root's /usr/share/zoneinfo (the default with --go)")
 	f.BoolVar(&o.baseline, "hwcaps-baseline", false, "leave out glibc-hwcaps variants of libraries (by default all present are added)")

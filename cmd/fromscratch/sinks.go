@@ -9,6 +9,8 @@ import (
 
 	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/publish"
+
+	"github.com/spf13/pflag"
 )
 
 // sinks are the outputs of the commands that make an image (build, squash,
@@ -181,19 +183,29 @@ func sbomWhere(s *publish.PublishedSBOM) string {
 	return fmt.Sprintf("%s (OCI 1.1 referrer; tag %s: the registry has no referrers API)", s.Reference, s.Tags[len(s.Tags)-1])
 }
 
+// outputFlags are the flags of the commands that write an image (build,
+// squash, slim): where it goes, how its layers are compressed, how the
+// result is said. Each command registers --insecure and --json itself
+// (their help differs).
+type outputFlags struct {
+	output, ociLayout, push string
+	level                   levelFlag
+	insecure                bool
+	json                    bool
+}
+
+// register defines -o, --oci-layout, --push and --level.
+func (o *outputFlags) register(f *pflag.FlagSet) {
+	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
+	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
+	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
+	o.level = levelAuto
+	f.Var(&o.level, "level", levelFlagUsage)
+}
+
 // sinks returns the outputs asked for; -o /dev/stdout becomes -o - (in o
 // too: build reads o.output).
-func (o *buildOptions) sinks() sinks {
-	o.output = outputArg(o.output)
-	return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json}
-}
-
-func (o *squashOptions) sinks() sinks {
-	o.output = outputArg(o.output)
-	return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json}
-}
-
-func (o *slimOptions) sinks() sinks {
+func (o *outputFlags) sinks() sinks {
 	o.output = outputArg(o.output)
 	return sinks{o.output, o.ociLayout, o.push, o.insecure, o.json}
 }

@@ -22,14 +22,10 @@ import (
 )
 
 type slimOptions struct {
-	platform  string
-	insecure  bool
-	keep      []string
-	output    string
-	ociLayout string
-	push      string
-	tag       string
-	level     levelFlag
+	outputFlags
+	platform string
+	keep     []string
+	tag      string
 
 	entrypoint string
 	cmd        string
@@ -38,7 +34,6 @@ type slimOptions struct {
 	timeout    time.Duration
 
 	exclude []string
-	json    bool
 	sbom    sbomFlags
 }
 
@@ -78,14 +73,10 @@ func newSlimCmd() *cobra.Command {
 func (o *slimOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.keep, "keep", nil, "PATH of the image (a file or a directory) to keep too (repeatable)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "GLOB of paths to leave out with what is under them, unresolved (repeatable): a name (*.a, __pycache__) or a whole path (/usr/share/doc)")
-	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
-	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
-	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
+	o.outputFlags.register(f)
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's NAME:TAG-slim, or slim:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
-	o.level = levelAuto
-	f.Var(&o.level, "level", levelFlagUsage)
 	f.StringVar(&o.entrypoint, "entrypoint", "", "keep what this entrypoint needs and make it the slim image's (JSON array or words; clears Cmd, as docker run does)")
 	f.StringVar(&o.cmd, "cmd", "", "the slim image's Cmd instead of the image's (JSON array or words)")
 	f.StringArrayVar(&o.probes, "probe", nil, "run the entrypoint with the ARGS after -- (or --probe='ARGS', repeatable) under the tracer and keep what it uses; the slim image must do the same")

@@ -17,16 +17,11 @@ import (
 )
 
 type squashOptions struct {
-	platform  string
-	insecure  bool
-	from      int
-	output    string
-	ociLayout string
-	push      string
-	tag       string
-	level     levelFlag
-	json      bool
-	sbom      sbomFlags
+	outputFlags
+	platform string
+	from     int
+	tag      string
+	sbom     sbomFlags
 }
 
 func newSquashCmd() *cobra.Command {
@@ -69,14 +64,10 @@ Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.from, "from", 0, "keep the first N layers as they are and squash the layers above")
-	f.StringVarP(&o.output, "output", "o", "", "write a docker load tarball to `FILE`, a new or regular file (- or /dev/stdout for stdout: -o - | docker load)")
-	f.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout to DIR")
-	f.StringVar(&o.push, "push", "", "push the image to REF (a short name, without /, goes under $FROMSCRATCH_REPO when set)")
+	o.outputFlags.register(f)
 	f.StringVarP(&o.tag, "tag", "t", "", "NAME:TAG recorded in the tarball or layout (default: IMAGE's name, or squashed:latest)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a plain-HTTP registry (IMAGE and --push)")
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
-	o.level = levelAuto
-	f.Var(&o.level, "level", levelFlagUsage)
 	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
 	o.sbom.register(f)
 	return cmd
