@@ -78,6 +78,11 @@ func fromEngine(ctx context.Context, cli *engineClient, ref string) (v1.Image, e
 	if err != nil {
 		return nil, err
 	}
+	return fromInspected(ctx, cli, ins)
+}
+
+// fromInspected is fromEngine of an image already inspected.
+func fromInspected(ctx context.Context, cli *engineClient, ins *engineImage) (v1.Image, error) {
 	id, err := v1.NewHash(ins.ID)
 	if err != nil {
 		return nil, fmt.Errorf("the engine's image ID %q: %w", ins.ID, err)
@@ -160,7 +165,7 @@ func openBare(ctx context.Context, ref string, plat *v1.Platform, opts Options) 
 		case opts.Platform != "" && !(&v1.Platform{OS: ins.Os, Architecture: ins.Architecture, Variant: ins.Variant}).Satisfies(*plat):
 			engine = fmt.Sprintf("the Docker engine's (%s) is for %s/%s", cli.host, ins.Os, ins.Architecture)
 		default:
-			return fromEngine(ctx, cli, ins.ID)
+			return fromInspected(ctx, cli, ins) // inspected once
 		}
 	}
 	opts.registryOnly = true
