@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -320,13 +319,11 @@ func cgoPackages(ctx context.Context, goCmd, dir string, env []string, p v1.Plat
 	return strings.Fields(string(out))
 }
 
-var majorVersion = regexp.MustCompile(`^v[0-9]+$`)
-
 // ProgramName is the name go build gives the binary of importPath:
 // "example.com/cmd/server" is "server", "example.com/tool/v2" is "tool".
 func ProgramName(importPath string) string {
 	base := path.Base(importPath)
-	if majorVersion.MatchString(base) {
+	if v, ok := strings.CutPrefix(base, "v"); ok && v != "" && strings.Trim(v, "0123456789") == "" { // a major version suffix
 		if d := path.Base(path.Dir(importPath)); d != "." && d != "/" {
 			return d
 		}

@@ -452,3 +452,23 @@ func TestArchiveLinkedLayer(t *testing.T) {
 		}
 	}
 }
+
+func TestIsImageID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"sha256:" + strings.Repeat("a", 64): true,
+		strings.Repeat("0", 64):             true,
+		"4f2c":                              true,
+		"sha256:4f2c":                       true,
+		"":                                  false,
+		"sha256:":                           false,
+		strings.Repeat("a", 65):             false,
+		"4F2C":                              false,
+		"sha512:4f2c":                       false,
+		"app:latest":                        false,
+		"4f2g":                              false,
+	} {
+		if got := isImageID(s); got != want {
+			t.Errorf("isImageID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -16,7 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -58,16 +58,33 @@ type Root struct {
 	layers []v1.Layer
 }
 
-// platformPrefix is an os/arch[/variant] before "=" in a --root value.
-var platformPrefix = regexp.MustCompile(`^([a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?)=(.+)$`)
-
 // Split splits "PLATFORM=ROOT" (linux/arm64=/srv/arm64) into the platform
 // and the root; a value without such a prefix is all root.
 func Split(value string) (platform, root string) {
-	if m := platformPrefix.FindStringSubmatch(value); m != nil {
-		return m[1], m[2]
+	plat, root, ok := strings.Cut(value, "=")
+	if !ok || root == "" || !isPlatform(plat) {
+		return "", value
 	}
-	return "", value
+	return plat, root
+}
+
+// isPlatform says whether s is os/arch[/variant]: [a-z0-9]+, then
+// [a-z0-9_]+, then an optional [a-z0-9]+.
+func isPlatform(s string) bool {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return false
+	}
+	for i, p := range parts {
+		allowed := "abcdefghijklmnopqrstuvwxyz0123456789"
+		if i == 1 {
+			allowed += "_"
+		}
+		if p == "" || strings.Trim(p, allowed) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // IsImage reports whether the --root value (after any PLATFORM= prefix)

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -104,6 +103,7 @@ type tracer struct {
 	noInfo    bool // PTRACE_GET_SYSCALL_INFO is missing: read the registers
 	noVM      bool // process_vm_readv is refused: PTRACE_PEEKDATA
 	buf       []byte
+	cbuf      []byte            // C strings for system calls (see cpath)
 	rootFD    int               // root opened O_PATH for probeInRoot (0: not yet)
 	noOpenat2 bool              // openat2 is missing or refused: no probe in a root
 	dots      map[string]string // resolved directories of paths with ".."
@@ -126,6 +126,7 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 		dots:    map[string]string{},
 		live:    map[int]bool{},
 		buf:     make([]byte, 4096),
+		cbuf:    make([]byte, 0, 512),
 		all:     opts.All,
 	}
 	dir := opts.Dir
@@ -497,23 +498,23 @@ func (t *tracer) stopped(pid int, ws unix.WaitStatus) {
 	if !p.started {
 		p.started = true
 		if sig == unix.SIGSTOP {
-			unix.PtraceCont(pid, 0)
+			t.cont(pid, 0)
 			return
 		}
 	}
 	switch {
 	case sig == unix.SIGTRAP|0x80: // syscall-exit-stop
 		t.exit(pid, p)
-		unix.PtraceCont(pid, 0)
+		t.cont(pid, 0)
 	case sig == unix.SIGTRAP && ws.TrapCause() > 0:
 		switch ws.TrapCause() {
 		case unix.PTRACE_EVENT_SECCOMP:
 			if t.entry(pid, p) {
-				unix.PtraceSyscall(pid, 0)
+				t.toExit(pid)
 				return
 			}
 		case unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK, unix.PTRACE_EVENT_CLONE:
-			if msg, err := unix.PtraceGetEventMsg(pid); err == nil {
+			if msg, err := t.eventMsg(pid); err == nil {
 				if t.procs[int(msg)] == nil {
 					t.addProc(int(msg))
 				}
@@ -521,16 +522,16 @@ func (t *tracer) stopped(pid int, ws unix.WaitStatus) {
 		case unix.PTRACE_EVENT_EXEC:
 			t.exec(pid, p)
 		}
-		unix.PtraceCont(pid, 0)
+		t.cont(pid, 0)
 	default:
 		// A signal for the tracee, or (PTRACE_GETSIGINFO fails) a group-stop,
 		// which is not to be delivered again.
 		var si [128]byte
-		if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(pid), 0, uintptr(unsafe.Pointer(&si)), 0, 0); e != 0 {
-			unix.PtraceCont(pid, 0)
+		if t.ptrace(unix.PTRACE_GETSIGINFO, pid, 0, uintptr(unsafe.Pointer(&si))) != nil {
+			t.cont(pid, 0)
 			return
 		}
-		unix.PtraceCont(pid, int(sig))
+		t.cont(pid, int(sig))
 	}
 }
 
@@ -538,7 +539,7 @@ func (t *tracer) stopped(pid int, ws unix.WaitStatus) {
 func (t *tracer) info(pid int, want uint8) (syscallInfo, bool) {
 	var si syscallInfo
 	if !t.noInfo {
-		_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GET_SYSCALL_INFO, uintptr(pid), unsafe.Sizeof(si), uintptr(unsafe.Pointer(&si)), 0, 0)
+		_, e := t.sys(unix.SYS_PTRACE, unix.PTRACE_GET_SYSCALL_INFO, uintptr(pid), unsafe.Sizeof(si), uintptr(unsafe.Pointer(&si)), 0, 0)
 		if e == 0 && si.op == want {
 			return si, true
 		}
@@ -569,7 +570,7 @@ func (t *tracer) entry(pid int, p *proc) bool {
 		return false
 	}
 	if t.noInfo { // the registers have no SECCOMP_RET_DATA
-		msg, err := unix.PtraceGetEventMsg(pid)
+		msg, err := t.eventMsg(pid)
 		if err != nil {
 			return false
 		}
@@ -686,20 +687,15 @@ func (t *tracer) probe(pid, dirfd int, raw string, follow, dir bool) (found, ok 
 	if t.root != "" {
 		return t.probeInRoot(raw, follow, dir)
 	}
-	name := raw
-	if !strings.HasPrefix(raw, "/") {
-		if dirfd == unix.AT_FDCWD {
-			name = "/proc/" + strconv.Itoa(pid) + "/cwd/" + raw
-		} else {
-			name = "/proc/" + strconv.Itoa(pid) + "/fd/" + strconv.Itoa(dirfd) + "/" + raw
-		}
+	if strings.HasPrefix(raw, "/") {
+		pid = 0
 	}
 	flags := 0
 	if !follow {
 		flags = unix.AT_SYMLINK_NOFOLLOW
 	}
 	var st unix.Stat_t
-	return foundBy(unix.Fstatat(unix.AT_FDCWD, name, &st, flags), &st, dir)
+	return foundBy(t.fstatat(t.cpath(pid, dirfd, raw), &st, flags), &st, dir)
 }
 
 // foundBy is found as a lookup's error and stat say, for a call that
@@ -788,7 +784,7 @@ func (t *tracer) exit(pid int, p *proc) {
 // id is the event message): that thread is gone.
 func (t *tracer) exec(pid int, p *proc) {
 	former := pid
-	if msg, err := unix.PtraceGetEventMsg(pid); err == nil {
+	if msg, err := t.eventMsg(pid); err == nil {
 		former = int(msg)
 	}
 	var pd *pending
@@ -903,7 +899,7 @@ func (t *tracer) isFound(path string, op Op) bool {
 // see it without following a final symbolic link.
 func (t *tracer) exists(path string) bool {
 	var st unix.Stat_t
-	return unix.Lstat(t.root+path, &st) == nil
+	return t.fstatat(t.cpath(0, 0, t.root+path), &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 }
 
 // result is the accesses without the paths the run created (and what is
@@ -966,13 +962,7 @@ func (t *tracer) strip(p string) (string, bool) {
 
 // fdPath is the path of a tracee's open file (a directory for getdents).
 func (t *tracer) fdPath(pid, fd int) (string, bool) {
-	var name string
-	if fd == unix.AT_FDCWD {
-		name = fmt.Sprintf("/proc/%d/cwd", pid)
-	} else {
-		name = fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
-	}
-	n, err := unix.Readlink(name, t.buf)
+	n, err := t.readlink(t.cpath(pid, fd, ""), t.buf)
 	if err != nil {
 		return "", false
 	}
@@ -1065,10 +1055,7 @@ func (t *tracer) readString(pid int, addr uint64) (string, bool) {
 // readMem fills b from the tracee's memory at addr.
 func (t *tracer) readMem(pid int, addr uint64, b []byte) bool {
 	if !t.noVM {
-		local := []unix.Iovec{{Base: &b[0]}}
-		local[0].SetLen(len(b))
-		remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}
-		n, err := unix.ProcessVMReadv(pid, local, remote, 0)
+		n, err := t.processVMReadv(pid, b, addr)
 		if err == nil && n == len(b) {
 			return true
 		}
