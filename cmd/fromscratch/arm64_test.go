@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
@@ -450,36 +450,6 @@ func chrootLoaderTrace(root, file string) *oracleAnswer {
 	return a
 }
 
-// elfCorpusIn lists the regular ELF files under dirs (paths inside root),
-// once each, as paths inside root.
-func elfCorpusIn(t *testing.T, root string, dirs ...string) []string {
-	t.Helper()
-	seen := map[string]bool{}
-	var out []string
-	for _, d := range dirs {
-		rd, err := realpathIn(root, d)
-		if err != nil {
-			t.Fatalf("%s in %s: %v", d, root, err)
-		}
-		filepath.WalkDir(filepath.Join(root, rd), func(p string, e fs.DirEntry, err error) error {
-			if err != nil || !e.Type().IsRegular() {
-				return nil
-			}
-			in := "/" + strings.TrimPrefix(p, root+"/")
-			if seen[in] {
-				return nil
-			}
-			if isELFFile(p) {
-				seen[in] = true
-				out = append(out, in)
-			}
-			return nil
-		})
-	}
-	sort.Strings(out)
-	return out
-}
-
 // TestArm64Build builds images of the arm64 root's jq and curl: the image
 // config says linux/arm64, and each runs in Docker (under qemu) as the same
 // program does in a chroot of the root.
@@ -565,22 +535,9 @@ type imageConfig struct {
 func imageTarConfig(t *testing.T, path string) imageConfig {
 	t.Helper()
 	files := map[string][]byte{}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+	for h, r := range tartest.File(t, path) {
 		if h.Typeflag == tar.TypeReg && h.Size < 1<<20 { // not a layer
-			b, err := io.ReadAll(tr)
+			b, err := io.ReadAll(r)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // TestBuildPush pushes to Debian's docker-registry on 127.0.0.1, then
@@ -124,28 +125,15 @@ func TestBuildSize(t *testing.T) {
 // returns "tar+gzip" or "tar" for each, from its first bytes.
 func archiveLayerKinds(t *testing.T, archive string) []string {
 	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var manifest []struct{ Layers []string }
 	heads := map[string][]byte{}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(io.LimitReader(tr, 512))
+	for hdr, r := range tartest.File(t, archive) {
+		b, err := io.ReadAll(io.LimitReader(r, 512))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if hdr.Name == "manifest.json" {
-			b, _ = io.ReadAll(io.MultiReader(bytes.NewReader(b), tr))
+			b, _ = io.ReadAll(io.MultiReader(bytes.NewReader(b), r))
 			if err := json.Unmarshal(b, &manifest); err != nil {
 				t.Fatal(err)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // layerDigests returns the digests of the image's layers, bottom first.
@@ -35,25 +36,13 @@ func layerDigests(t *testing.T, img v1.Image) []v1.Hash {
 // layerPaths lists the non-directory entries of a layer.
 func layerPaths(t *testing.T, l v1.Layer) []string {
 	t.Helper()
-	rc, err := l.Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
 	var ps []string
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return ps
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for h := range tartest.Layer(t, l) {
 		if h.Typeflag != tar.TypeDir {
 			ps = append(ps, h.Name)
 		}
 	}
+	return ps
 }
 
 // checkDebugImage compares the plain and the debug archives: the debug

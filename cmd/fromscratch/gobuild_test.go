@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"debug/elf"
@@ -275,43 +274,6 @@ func TestBuildGoIndex(t *testing.T) {
 	})
 }
 
-// fileFromImage returns the content of name (no leading "/") from the
-// image's top layer that has it.
-func fileFromImage(t *testing.T, img v1.Image, name string) []byte {
-	t.Helper()
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := len(layers) - 1; i >= 0; i-- {
-		rc, err := layers[i].Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if h.Name == name {
-				b, err := io.ReadAll(tr)
-				rc.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return b
-			}
-		}
-		rc.Close()
-	}
-	t.Fatalf("%s not in the image", name)
-	return nil
-}
-
 // TestBuildGoErrors: usage errors and a package that needs cgo exit 2 with
 // one clear message.
 func TestBuildGoErrors(t *testing.T) {
@@ -361,19 +323,7 @@ func TestBuildGoAdd(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "kodata", "index.html"), []byte("<p>hi</p>\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "layout")
 	mustRunIn(t, dir, nil, "build", "--go", "./cmd/hello", "--add", "kodata:/kodata", "--env", "KO_DATA_PATH=/kodata", "--oci-layout", out)
-	p, err := layout.FromPath(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ii, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, _ := ii.IndexManifest()
-	img, err := ii.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := layoutImage(t, out)
 	if got := string(fileFromImage(t, img, "kodata/index.html")); got != "<p>hi</p>\n" {
 		t.Errorf("kodata/index.html = %q", got)
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
@@ -86,4 +91,43 @@ func gcc(t *testing.T, compiler, dir, file, src string, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %v %s: %v\n%s", compiler, args, file, err, out)
 	}
+}
+
+// imageFiles maps every regular file of an image (no whiteouts: the
+// images here have none) to its content.
+func imageFiles(t *testing.T, img v1.Image) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	for h, r := range tartest.Image(t, img) {
+		if h.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files["/"+strings.TrimPrefix(h.Name, "/")] = string(b)
+		}
+	}
+	return files
+}
+
+// fileFromImage returns the content of name (no leading "/") from the
+// image's top layer that has it.
+func fileFromImage(t *testing.T, img v1.Image, name string) []byte {
+	t.Helper()
+	var b []byte
+	found := false
+	for h, r := range tartest.Image(t, img) {
+		if h.Name != name {
+			continue
+		}
+		var err error
+		if b, err = io.ReadAll(r); err != nil {
+			t.Fatal(err)
+		}
+		found = true
+	}
+	if !found {
+		t.Fatalf("%s not in the image", name)
+	}
+	return b
 }

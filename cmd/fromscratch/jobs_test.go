@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/fromscratch/fromscratch/internal/countio"
+	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/program"
 )
 
@@ -275,37 +277,18 @@ func checkImageOverhead(t *testing.T, tarPath string, max float64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cr := &countReader{r: rc}
-		tr := tar.NewReader(cr)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		cr := &countio.Reader{R: rc}
+		for h := range tartest.Entries(t, cr) {
 			if h.Typeflag == tar.TypeReg {
 				files += h.Size
 			}
 		}
 		io.Copy(io.Discard, cr)
 		rc.Close()
-		total += cr.n
+		total += cr.N
 	}
 	if files == 0 || float64(total) > max*float64(files) {
 		t.Errorf("image layers hold %d bytes for %d bytes of files: more than %.2fx", total, files, max)
 	}
 	t.Logf("image: %d bytes of layers, %d bytes of files (%.3fx)", total, files, float64(total)/float64(files))
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // malEntry is one crafted entry.
@@ -323,17 +325,12 @@ func malSquashedNames(t *testing.T, archive string) map[string]bool {
 	}
 	defer f.Close()
 	names := map[string]bool{}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if err != nil {
-			break
-		}
+	for hdr, r := range tartest.Entries(t, f) {
 		if !strings.HasSuffix(hdr.Name, ".tar.gz") && !strings.HasSuffix(hdr.Name, ".tar") {
 			continue
 		}
 		// Plain tar (squash -o's default) or gzip (--level N).
-		br := bufio.NewReader(tr)
+		br := bufio.NewReader(r)
 		var layer io.Reader = br
 		if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 			zr, err := gzip.NewReader(br)
@@ -342,12 +339,7 @@ func malSquashedNames(t *testing.T, archive string) map[string]bool {
 			}
 			layer = zr
 		}
-		lr := tar.NewReader(layer)
-		for {
-			h, err := lr.Next()
-			if err != nil {
-				break
-			}
+		for h := range tartest.Entries(t, layer) {
 			names[h.Name] = true
 		}
 	}

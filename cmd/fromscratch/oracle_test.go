@@ -33,7 +33,7 @@ func TestLddOracle(t *testing.T) {
 	}
 	requireTool(t, "ldd")
 	bin := fromscratchBin(t)
-	corpus := elfCorpus(t, "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec")
+	corpus := elfCorpusIn(t, "", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec")
 	if len(corpus) < 100 {
 		t.Fatalf("only %d ELF files found: not a real system?", len(corpus))
 	}
@@ -124,23 +124,28 @@ func TestLddOracle(t *testing.T) {
 	}
 }
 
-// elfCorpus lists the regular ELF files under dirs, by real path, once each.
-func elfCorpus(t *testing.T, dirs ...string) []string {
+// elfCorpusIn lists the regular ELF files under dirs (paths inside root,
+// "" for the host), once each, by real path inside root.
+func elfCorpusIn(t *testing.T, root string, dirs ...string) []string {
 	t.Helper()
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range dirs {
-		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+		rd, err := realpathIn(root, d)
+		if err != nil {
+			t.Fatalf("%s in %s: %v", d, root, err)
+		}
+		filepath.WalkDir(filepath.Join(root, rd), func(p string, e fs.DirEntry, err error) error {
 			if err != nil || !e.Type().IsRegular() {
 				return nil
 			}
-			real, err := filepath.EvalSymlinks(p)
-			if err != nil || seen[real] {
+			in := "/" + strings.TrimPrefix(p, root+"/")
+			if seen[in] {
 				return nil
 			}
-			if isELFFile(real) {
-				seen[real] = true
-				out = append(out, real)
+			if isELFFile(p) {
+				seen[in] = true
+				out = append(out, in)
 			}
 			return nil
 		})

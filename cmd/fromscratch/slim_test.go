@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -84,42 +83,6 @@ func uncompressedBytes(t *testing.T, img v1.Image) int64 {
 		n += c
 	}
 	return n
-}
-
-// imageFiles maps every regular file of an image (no whiteouts: the
-// images here have none) to its content.
-func imageFiles(t *testing.T, img v1.Image) map[string]string {
-	t.Helper()
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{}
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if h.Typeflag == tar.TypeReg {
-				b, err := io.ReadAll(tr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				files["/"+strings.TrimPrefix(h.Name, "/")] = string(b)
-			}
-		}
-		rc.Close()
-	}
-	return files
 }
 
 func archiveImage(t *testing.T, p string) v1.Image {

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // layeredDockerfile exercises every way a layer changes what is below it.
@@ -97,15 +99,7 @@ func sqExportFS(t *testing.T, image string) map[string]sqExported {
 		t.Fatal(err)
 	}
 	files := map[string]sqExported{}
-	tr := tar.NewReader(out)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("docker export %s: %v", image, err)
-		}
+	for hdr, r := range tartest.Entries(t, out) {
 		p := path.Clean("/" + hdr.Name)
 		switch {
 		case p == "/.dockerenv", p == "/etc/hosts", p == "/etc/hostname", p == "/etc/resolv.conf",
@@ -122,7 +116,7 @@ func sqExportFS(t *testing.T, image string) map[string]sqExported {
 			e = target
 		case tar.TypeReg:
 			h := sha256.New()
-			if _, err := io.Copy(h, tr); err != nil {
+			if _, err := io.Copy(h, r); err != nil {
 				t.Fatal(err)
 			}
 			e.SHA256 = hex.EncodeToString(h.Sum(nil))
