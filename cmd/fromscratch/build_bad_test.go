@@ -123,16 +123,6 @@ func TestBuildBadInput(t *testing.T) {
 	})
 }
 
-// exitStatus returns the exit code of a failed command, -1 if it did not
-// exit (a signal).
-func exitStatus(err error) int {
-	type coder interface{ ExitCode() int }
-	if c, ok := err.(coder); ok {
-		return c.ExitCode()
-	}
-	return -1
-}
-
 // TestBuildInterrupted: a build interrupted while it writes its archive
 // leaves nothing in the output directory, neither the target nor the
 // temporary file, and says why in one line.

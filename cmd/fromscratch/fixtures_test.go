@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -900,25 +899,7 @@ func runLddJSON(t *testing.T, bin string, n int, args ...string) ([]lddJSON, str
 // output and exit code.
 func runFromscratch(t *testing.T, bin string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = "/"
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if ctx.Err() != nil || !errors.As(err, &ee) || ee.ExitCode() < 0 {
-			t.Fatalf("fromscratch %s = %v\nstderr: %s", strings.Join(args, " "), err, stderr.String())
-		}
-		code = ee.ExitCode()
-	}
-	if s := stderr.String(); strings.Contains(s, "panic") || strings.Contains(s, "goroutine ") {
-		t.Fatalf("fromscratch %s panicked:\n%s", strings.Join(args, " "), s)
-	}
-	return stdout.String(), stderr.String(), code
+	return cliRun{bin: bin, dir: "/", limit: time.Minute}.run(t, args...)
 }
 
 // trace is a real loader's list of what it loads (glibc's ldd, ld.so

@@ -3,7 +3,9 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +45,66 @@ func run(t *testing.T, stdin string, name string, args ...string) string {
 		t.Fatalf("%s %s = %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err, out, errOut)
 	}
 	return out
+}
+
+// runCommand runs cmd with stdin and returns its stdout, stderr and exit
+// code. A command that does not exit by itself (killed by a signal or its
+// context, or not started) fails the test.
+func runCommand(t *testing.T, cmd *exec.Cmd, stdin string) (string, string, int) {
+	t.Helper()
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := exitStatus(err)
+	if code < 0 {
+		t.Fatalf("%s = %v\nstderr: %s", strings.Join(cmd.Args, " "), err, stderr.String())
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// exitStatus is the exit code of a command that returned err: 0 for
+// none, -1 if it did not exit (a signal, not started).
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// cliRun is how a test runs fromscratch: bin (fromscratchBin when ""), in
+// dir (the test's own when ""), with env added to the test's environment,
+// stdin, as cred when set, killed after limit (5 minutes when 0).
+type cliRun struct {
+	bin, dir, stdin string
+	env             []string
+	cred            *syscall.Credential
+	limit           time.Duration
+}
+
+// run runs fromscratch with args and returns stdout, stderr and the exit
+// code; a run that does not exit by itself, or panics, fails the test.
+func (c cliRun) run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(c.limit, 5*time.Minute))
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cmp.Or(c.bin, fromscratchBin(t)), args...)
+	cmd.Dir = c.dir
+	if c.env != nil {
+		cmd.Env = append(os.Environ(), c.env...)
+	}
+	if c.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	}
+	stdout, stderr, code := runCommand(t, cmd, c.stdin)
+	if strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
+		t.Fatalf("fromscratch %s panicked:\n%s", strings.Join(args, " "), stderr)
+	}
+	return stdout, stderr, code
 }
 
 func runErr(stdin string, name string, args ...string) (string, string, error) {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -197,19 +195,8 @@ func hostRun(t *testing.T, j realJob) runResult {
 
 func runCmd(t *testing.T, cmd *exec.Cmd, stdin string) runResult {
 	t.Helper()
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() < 0 {
-			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
-		}
-		code = ee.ExitCode()
-	}
-	return runResult{stdout.String(), stderr.String(), code}
+	stdout, stderr, code := runCommand(t, cmd, stdin)
+	return runResult{stdout, stderr, code}
 }
 
 // buildJobImage builds with args (the job's stdin is the traced run's),

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,16 +194,13 @@ func TestMaliciousLayers(t *testing.T) {
 			malLayout(t, layout, tars, blobs)
 			ref := "oci-layout:" + layout
 			out := filepath.Join(base, "out-"+tc.name+".tar")
-			env := append(os.Environ(), "TMPDIR="+tmp)
+			cli := cliRun{bin: bin, dir: base, env: []string{"TMPDIR=" + tmp}}
 			for _, args := range [][]string{
 				{"inspect", ref},
 				{"squash", "-o", out, ref},
 				{"ldd", "--root", ref, "/x"},
 			} {
-				stdout, stderr, code := malRun(t, base, env, bin, args...)
-				if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
-					t.Fatalf("%v: panic:\n%s", args, stderr)
-				}
+				stdout, stderr, code := cli.run(t, args...)
 				if tc.wantErr != "" {
 					if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, tc.wantErr) {
 						t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", args, code, stderr, tc.wantErr)
@@ -301,18 +297,6 @@ func malHugeSize(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes() // no content, no end
-}
-
-// malRun runs bin in dir with env and returns stdout, stderr and the exit
-// code.
-func malRun(t *testing.T, dir string, env []string, bin string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir, cmd.Env = dir, env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), sqExitCode(err)
 }
 
 // malSquashedNames returns the entry names of the squashed layer of a

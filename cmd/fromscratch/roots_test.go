@@ -71,8 +71,8 @@ func TestBuildRootErrors(t *testing.T) {
 		{[]string{"trace", "--root", "docker-archive:" + img, "--", "/usr/bin/jq"}, "trace: --root docker-archive:" + img + ": an image"},
 	} {
 		_, stderr, err := runErr("", bin, tc.args...)
-		if sqExitCode(err) != 2 || !strings.HasPrefix(stderr, "fromscratch: "+tc.want) || strings.Count(stderr, "\n") != 1 {
-			t.Errorf("fromscratch %s: exit %d, stderr %q; want exit 2, one line starting %q", strings.Join(tc.args, " "), sqExitCode(err), stderr, tc.want)
+		if exitStatus(err) != 2 || !strings.HasPrefix(stderr, "fromscratch: "+tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("fromscratch %s: exit %d, stderr %q; want exit 2, one line starting %q", strings.Join(tc.args, " "), exitStatus(err), stderr, tc.want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,16 +33,7 @@ type doctorRunJSON struct {
 // and the exit status.
 func runFromscratchIn(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	out, errOut, err := runErr(stdin, fromscratchBin(t), args...)
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return out, errOut, 0
-	case errors.As(err, &ee):
-		return out, errOut, ee.ExitCode()
-	}
-	t.Fatalf("fromscratch %v: %v", args, err)
-	return "", "", 0
+	return cliRun{stdin: stdin}.run(t, args...)
 }
 
 // TestDoctorRun: iconv built without its gconv modules fails its job;

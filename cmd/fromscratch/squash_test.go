@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -188,13 +187,13 @@ func TestSquashSameFilesystem(t *testing.T) {
 		t.Errorf("layer 3 created_by = %q, want the rm /gone RUN", r.Layers[3].CreatedBy)
 	}
 	// The CI gates.
-	if _, _, err := runErr("", bin, "inspect", "--max-waste", "112006", "docker-archive:"+archive); sqExitCode(err) != 1 {
+	if _, _, err := runErr("", bin, "inspect", "--max-waste", "112006", "docker-archive:"+archive); exitStatus(err) != 1 {
 		t.Errorf("inspect --max-waste 112006: %v, want exit 1", err)
 	}
 	if _, _, err := runErr("", bin, "inspect", "--max-waste", "112007", "--min-efficiency", "0.5", "docker-archive:"+archive); err != nil {
 		t.Errorf("inspect --max-waste 112007 --min-efficiency 0.5: %v, want exit 0", err)
 	}
-	if _, _, err := runErr("", bin, "inspect", "--min-efficiency", "0.99", "docker-archive:"+archive); sqExitCode(err) != 1 {
+	if _, _, err := runErr("", bin, "inspect", "--min-efficiency", "0.99", "docker-archive:"+archive); exitStatus(err) != 1 {
 		t.Errorf("inspect --min-efficiency 0.99: %v, want exit 1", err)
 	}
 
@@ -241,15 +240,4 @@ func TestSquashSameFilesystem(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sqExitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
 }
