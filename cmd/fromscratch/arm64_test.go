@@ -308,29 +308,7 @@ func arm64Oracle(t *testing.T, root string, corpus []string) map[string]*oracleA
 	wg.Wait()
 	loaderTime := time.Since(start)
 
-	got := map[string]lddJSON{}
-	const chunk = 400
-	for i := 0; i < len(corpus); i += chunk {
-		end := min(i+chunk, len(corpus))
-		args := append([]string{"ldd", "--root", root, "--json"}, corpus[i:end]...)
-		cmd := exec.Command(bin, args...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() <= 2) {
-			t.Fatalf("fromscratch ldd = %v\n%s", err, stderr.String())
-		}
-		var res []lddJSON
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("fromscratch ldd --json: bad JSON: %v\n%s", err, stderr.String())
-		}
-		if len(res) != end-i {
-			t.Fatalf("fromscratch ldd --json gave %d objects for %d files", len(res), end-i)
-		}
-		for _, r := range res {
-			got[r.File] = r
-		}
-	}
+	got := lddCorpus(t, bin, corpus, "--root", root)
 
 	real := func(p string) string {
 		if r, err := realpathIn(root, p); err == nil {

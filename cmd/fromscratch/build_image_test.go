@@ -13,8 +13,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/fromscratch/fromscratch/internal/tartest"
@@ -93,10 +91,7 @@ func TestBuildSize(t *testing.T) {
 		}
 		closure += fi.Size()
 	}
-	img, err := tarball.ImageFromPath(out, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := archiveImage(t, out)
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -155,28 +150,6 @@ func archiveLayerKinds(t *testing.T, archive string) []string {
 		}
 	}
 	return kinds
-}
-
-// layoutImage returns the one image of the OCI layout at dir.
-func layoutImage(t *testing.T, dir string) v1.Image {
-	t.Helper()
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil || len(im.Manifests) != 1 {
-		t.Fatalf("layout %s: %v, %v: want one image", dir, im, err)
-	}
-	img, err := idx.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
 }
 
 // layerMediaTypes lists img's layer media types, from its manifest.

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/fromscratch/fromscratch/internal/tartest"
 )
@@ -52,14 +51,8 @@ func layerPaths(t *testing.T, l v1.Layer) []string {
 // it); PATH ends in :/busybox.
 func checkDebugImage(t *testing.T, plainTar, debugTar, records string, want ...string) {
 	t.Helper()
-	plain, err := tarball.ImageFromPath(plainTar, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbg, err := tarball.ImageFromPath(debugTar, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := archiveImage(t, plainTar)
+	dbg := archiveImage(t, debugTar)
 	pd, dd := layerDigests(t, plain), layerDigests(t, dbg)
 	more := 1
 	if records != "" {
@@ -167,10 +160,7 @@ func TestBuildDebugBusybox(t *testing.T) {
 		t.Errorf("a dynamic busybox: exit %d, stderr %q; want 2, not statically linked", code, errOut)
 	}
 	mustRunIn(t, "", nil, "build", "--root", root, "-o", out, "--debug", "--busybox", "/bin/busybox", "/usr/bin/jq")
-	img, err := tarball.ImageFromPath(out, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := archiveImage(t, out)
 	if got := string(fileFromImage(t, img, "busybox/busybox")); len(got) < 100000 {
 		t.Errorf("busybox/busybox is %d bytes", len(got))
 	}

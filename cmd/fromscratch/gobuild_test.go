@@ -14,11 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // goServer is the Go fixture: an HTTP server on ADDR (default :8080) that
@@ -123,10 +119,7 @@ func TestBuildGo(t *testing.T) {
 		t.Errorf("GET /ping = %q, want %q", got, want)
 	}
 
-	img, err := tarball.ImageFromPath(tarPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := archiveImage(t, tarPath)
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -179,18 +172,8 @@ func TestBuildGoIndex(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "layout")
 	mustRunIn(t, dir, nil, "build", "--go", "./cmd/hello", "--platform", "linux/amd64,linux/arm64", "--oci-layout", out)
 
-	p, err := layout.FromPath(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := top.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	top := layoutIndex(t, out)
+	tm := indexManifest(t, top)
 	if len(tm.Manifests) != 1 || !tm.Manifests[0].MediaType.IsIndex() || tm.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != "hello:latest" {
 		t.Fatalf("index.json: %+v, want one index named hello:latest", tm.Manifests)
 	}
@@ -198,10 +181,7 @@ func TestBuildGoIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	im := indexManifest(t, idx)
 	digests := map[string]v1.Hash{}
 	for _, m := range im.Manifests {
 		if m.Platform == nil {
@@ -329,18 +309,7 @@ func TestBuildGoPush(t *testing.T) {
 	if !strings.Contains(out, "@sha256:") {
 		t.Errorf("build --push printed %q, want a digest reference", out)
 	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Index(r)
-	if err != nil {
-		t.Fatalf("remote.Index(%s) = %v", ref, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	im := indexManifest(t, remoteIndex(t, ref))
 	var plats []string
 	for _, m := range im.Manifests {
 		plats = append(plats, m.Platform.String())

@@ -17,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/internal/testenv"
@@ -193,4 +197,67 @@ func fileFromImage(t *testing.T, img v1.Image, name string) []byte {
 		t.Fatalf("%s not in the image", name)
 	}
 	return b
+}
+
+// archiveImage reads the image of the docker-archive at p.
+func archiveImage(t *testing.T, p string) v1.Image {
+	t.Helper()
+	img, err := tarball.ImageFromPath(p, nil)
+	if err != nil {
+		t.Fatalf("tarball.ImageFromPath(%s) = %v", p, err)
+	}
+	return img
+}
+
+// layoutImage returns the one image of the OCI layout at dir.
+func layoutImage(t *testing.T, dir string) v1.Image {
+	t.Helper()
+	idx := layoutIndex(t, dir)
+	im := indexManifest(t, idx)
+	if len(im.Manifests) != 1 {
+		t.Fatalf("layout %s: %v: want one image", dir, im)
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// layoutIndex returns the index of the OCI layout at dir (its index.json).
+func layoutIndex(t *testing.T, dir string) v1.ImageIndex {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// remoteIndex returns the index a registry serves for ref.
+func remoteIndex(t *testing.T, ref string) v1.ImageIndex {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r)
+	if err != nil {
+		t.Fatalf("remote.Index(%s) = %v", ref, err)
+	}
+	return idx
+}
+
+// indexManifest returns idx's manifest.
+func indexManifest(t *testing.T, idx v1.ImageIndex) *v1.IndexManifest {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
 	"github.com/fromscratch/fromscratch/internal/countio"
 	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/program"
@@ -250,10 +248,7 @@ func clip(s string) string {
 // most max times the bytes of the files they hold.
 func checkImageOverhead(t *testing.T, tarPath string, max float64) {
 	t.Helper()
-	img, err := tarball.ImageFromPath(tarPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := archiveImage(t, tarPath)
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)

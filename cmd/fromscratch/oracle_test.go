@@ -56,29 +56,7 @@ func TestLddOracle(t *testing.T) {
 	close(jobs)
 	wg.Wait()
 
-	got := map[string]lddJSON{}
-	const chunk = 400
-	for i := 0; i < len(corpus); i += chunk {
-		end := min(i+chunk, len(corpus))
-		args := append([]string{"ldd", "--json"}, corpus[i:end]...)
-		cmd := exec.Command(bin, args...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() <= 2) {
-			t.Fatalf("fromscratch ldd = %v\n%s", err, stderr.String())
-		}
-		var res []lddJSON
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("fromscratch ldd --json: bad JSON: %v", err)
-		}
-		if len(res) != end-i {
-			t.Fatalf("fromscratch ldd --json gave %d objects for %d files", len(res), end-i)
-		}
-		for _, r := range res {
-			got[r.File] = r
-		}
-	}
+	got := lddCorpus(t, bin, corpus)
 
 	compared, skipped := 0, 0
 	var bad []string
@@ -122,6 +100,36 @@ func TestLddOracle(t *testing.T) {
 		}
 		t.Errorf("%d files differ from glibc ldd:\n%s", len(bad), strings.Join(bad, "\n"))
 	}
+}
+
+// lddCorpus runs fromscratch ldd --json with flags over the corpus, 400
+// files a run, and maps each file to its answer.
+func lddCorpus(t *testing.T, bin string, corpus []string, flags ...string) map[string]lddJSON {
+	t.Helper()
+	got := map[string]lddJSON{}
+	const chunk = 400
+	for i := 0; i < len(corpus); i += chunk {
+		end := min(i+chunk, len(corpus))
+		args := append(append([]string{"ldd", "--json"}, flags...), corpus[i:end]...)
+		cmd := exec.Command(bin, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() <= 2) {
+			t.Fatalf("fromscratch ldd = %v\n%s", err, stderr.String())
+		}
+		var res []lddJSON
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("fromscratch ldd --json: bad JSON: %v\n%s", err, stderr.String())
+		}
+		if len(res) != end-i {
+			t.Fatalf("fromscratch ldd --json gave %d objects for %d files", len(res), end-i)
+		}
+		for _, r := range res {
+			got[r.File] = r
+		}
+	}
+	return got
 }
 
 // elfCorpusIn lists the regular ELF files under dirs (paths inside root,

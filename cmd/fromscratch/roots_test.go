@@ -176,18 +176,7 @@ func TestBuildRootsIndex(t *testing.T) {
 	ref := fmt.Sprintf("%s/fromscratch-test/roots-curl:%d", host, os.Getpid())
 	run(t, "", bin, "build", "--root", hostPlat+"=/", "--root", "linux/arm64="+armRoot, "--insecure", "--push", ref, "/usr/bin/curl")
 
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Index(r)
-	if err != nil {
-		t.Fatalf("remote.Index(%s) = %v", ref, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	im := indexManifest(t, remoteIndex(t, ref))
 	digests := map[string]v1.Hash{}
 	for _, m := range im.Manifests {
 		if m.Platform != nil {

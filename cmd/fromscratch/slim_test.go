@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // slimFixture is a fat image: jq (the entrypoint), curl and its libraries
@@ -83,15 +82,6 @@ func uncompressedBytes(t *testing.T, img v1.Image) int64 {
 		n += c
 	}
 	return n
-}
-
-func archiveImage(t *testing.T, p string) v1.Image {
-	t.Helper()
-	img, err := tarball.ImageFromPath(p, nil)
-	if err != nil {
-		t.Fatalf("tarball.ImageFromPath(%s) = %v", p, err)
-	}
-	return img
 }
 
 // TestSlim: a fat image loaded in Docker, slimmed from the daemon, gives
