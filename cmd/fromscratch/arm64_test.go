@@ -289,23 +289,7 @@ func arm64Oracle(t *testing.T, root string, corpus []string) map[string]*oracleA
 	t.Helper()
 	bin := fromscratchBin(t)
 	start := time.Now()
-	want := make([]*oracleAnswer, len(corpus))
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				want[i] = chrootLoaderTrace(root, corpus[i])
-			}
-		}()
-	}
-	for i := range corpus {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	want := loaderAnswers(corpus, func(f string) *oracleAnswer { return chrootLoaderTrace(root, f) })
 	loaderTime := time.Since(start)
 
 	got := lddCorpus(t, bin, corpus, "--root", root)

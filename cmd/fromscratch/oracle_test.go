@@ -38,23 +38,7 @@ func TestLddOracle(t *testing.T) {
 		t.Fatalf("only %d ELF files found: not a real system?", len(corpus))
 	}
 
-	want := make([]*oracleAnswer, len(corpus))
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				want[i] = glibcLdd(corpus[i])
-			}
-		}()
-	}
-	for i := range corpus {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	want := loaderAnswers(corpus, glibcLdd)
 
 	got := lddCorpus(t, bin, corpus)
 
@@ -100,6 +84,29 @@ func TestLddOracle(t *testing.T) {
 		}
 		t.Errorf("%d files differ from glibc ldd:\n%s", len(bad), strings.Join(bad, "\n"))
 	}
+}
+
+// loaderAnswers is the loader's answer for each file of the corpus, from
+// answer run on four files at a time.
+func loaderAnswers(corpus []string, answer func(file string) *oracleAnswer) []*oracleAnswer {
+	want := make([]*oracleAnswer, len(corpus))
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				want[i] = answer(corpus[i])
+			}
+		}()
+	}
+	for i := range corpus {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return want
 }
 
 // lddCorpus runs fromscratch ldd --json with flags over the corpus, 400
