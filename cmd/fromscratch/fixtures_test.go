@@ -642,12 +642,7 @@ func TestFixtureLdd(t *testing.T) {
 				}
 				comparePaths(t, traceLoader(t, "ldd", fx.file), got)
 			default:
-				tr := traceLoader(t, append(fx.oracle, fx.file)...)
-				want := tr.set(realpath)
-				if d := diffSets(want, withoutUnlisted(resultSet(got, realpath), want, got, realpath)); d != "" {
-					t.Errorf("fromscratch ldd and %s differ: %s", strings.Join(fx.oracle, " "), d)
-				}
-				comparePaths(t, tr, got)
+				wantTrace(t, strings.Join(fx.oracle, " "), traceLoader(t, append(fx.oracle, fx.file)...), got, realpath)
 			}
 			wantRealpaths(t, got, realpath)
 		})
@@ -923,6 +918,18 @@ func (tr trace) set(real func(string) string) map[string]bool {
 		}
 	}
 	return s
+}
+
+// wantTrace checks fromscratch's answer got against a real loader's
+// listing tr (loader says which): the same real paths, but for what the
+// loader does not list (see withoutUnlisted), and the same path strings.
+func wantTrace(t *testing.T, loader string, tr trace, got lddJSON, real func(string) string) {
+	t.Helper()
+	want := tr.set(real)
+	if d := diffSets(want, withoutUnlisted(resultSet(got, real), want, got, real)); d != "" {
+		t.Errorf("fromscratch ldd and %s differ: %s", loader, d)
+	}
+	comparePaths(t, tr, got)
 }
 
 // traceLoader runs argv (from "/") and parses its ldd-style listing.
