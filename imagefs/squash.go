@@ -12,6 +12,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/rootfs"
 )
 
 // WriteSquashed writes to tw the one layer that, on top of the first from
@@ -145,7 +147,7 @@ func header(p string, n *node) *tar.Header {
 	h := &tar.Header{
 		Typeflag: n.typ,
 		Name:     strings.TrimPrefix(p, "/"),
-		Mode:     TarMode(n.mode),
+		Mode:     rootfs.UnixPerm(n.mode),
 		Uid:      n.uid,
 		Gid:      n.gid,
 		ModTime:  time.Unix(n.mtime, 0),
