@@ -16,12 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fromscratch/fromscratch/internal/tartest"
+	"github.com/fromscratch/fromscratch/rootfs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
-
-	"github.com/fromscratch/fromscratch/internal/tartest"
-	"github.com/fromscratch/fromscratch/rootfs"
 )
 
 // makeRoot writes files (path -> content) under a new temporary directory,
