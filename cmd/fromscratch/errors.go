@@ -10,6 +10,7 @@ import (
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/gobuild"
+	"github.com/fromscratch/fromscratch/internal/registry"
 	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 	"github.com/fromscratch/fromscratch/slim"
@@ -74,7 +75,12 @@ func message(err error) string {
 		return ee.msg
 	}
 	// Anything else is a usage error from cobra or a worded failure.
-	return suggestCommand(err.Error())
+	msg := suggestCommand(err.Error())
+	var pe *registry.PlainHTTPError
+	if errors.As(err, &pe) {
+		msg += " (--insecure allows it)"
+	}
+	return msg
 }
 
 // describe is the reason part of "FILE: reason", without the path a
@@ -254,4 +260,16 @@ func slimError(ref string, err error) error {
 		msg = fmt.Sprintf("slim %s: --keep %s: %v", ref, ke.Path, ke.Err)
 	}
 	return &worded{msg: msg, err: err}
+}
+
+// missingWarning words what build --allow-missing left out.
+func missingWarning(m builder.Missing) string {
+	w := m.Name + " not found (--allow-missing)"
+	if m.Listed {
+		w = m.Name + " (listed) not found (--allow-missing)"
+	}
+	if m.Root != "" {
+		w = m.Root + ": " + w
+	}
+	return w
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"testing"
 
 	"github.com/fromscratch/fromscratch/builder"
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/doctor"
+	"github.com/fromscratch/fromscratch/internal/registry"
 	"github.com/fromscratch/fromscratch/slim"
 	"github.com/fromscratch/fromscratch/squash"
 )
@@ -46,6 +48,22 @@ func TestExitCode(t *testing.T) {
 	} {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("%s: exitCode(%v) = %d, want %d", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestMissingWarning: what build --allow-missing left out, worded.
+func TestMissingWarning(t *testing.T) {
+	for _, tc := range []struct {
+		m    builder.Missing
+		want string
+	}{
+		{builder.Missing{Name: "libgone.so.1"}, "libgone.so.1 not found (--allow-missing)"},
+		{builder.Missing{Name: "/etc/app.conf", Listed: true}, "/etc/app.conf (listed) not found (--allow-missing)"},
+		{builder.Missing{Name: "libgone.so.1", Root: "linux/arm64=/srv/arm64"}, "linux/arm64=/srv/arm64: libgone.so.1 not found (--allow-missing)"},
+	} {
+		if got := missingWarning(tc.m); got != tc.want {
+			t.Errorf("missingWarning(%+v) = %q, want %q", tc.m, got, tc.want)
 		}
 	}
 }
@@ -89,6 +107,12 @@ func TestErrorMessages(t *testing.T) {
 		{builderError(context.Canceled), "build: context canceled"},
 		{squashError("img.tar", &squash.LayersError{From: 5, Layers: 2}), "img.tar: --from 5: the image has 2 layers"},
 		{slimError("img", &slim.KeepError{Path: "/nope", Err: slim.ErrBadKeep}), "slim img: --keep /nope: not in the image"},
+		{fmt.Errorf("pushing to %q: %w", "10.0.0.1:5000/app", &registry.PlainHTTPError{Host: "10.0.0.1:5000"}),
+			`pushing to "10.0.0.1:5000/app": 10.0.0.1:5000: plain HTTP refused (--insecure allows it)`},
+		{fmt.Errorf("reading %q: %w", "10.0.0.1:5000/app", registry.Explain(fmt.Errorf("%w; %w",
+			&url.Error{Op: "Get", URL: "https://10.0.0.1:5000/v2/", Err: errors.New("http: server gave HTTP response to HTTPS client")},
+			&url.Error{Op: "Get", URL: "http://10.0.0.1:5000/v2/", Err: &registry.PlainHTTPError{Host: "10.0.0.1:5000"}}))),
+			`reading "10.0.0.1:5000/app": Get "https://10.0.0.1:5000/v2/": http: server gave HTTP response to HTTPS client; plain HTTP refused (--insecure allows it)`},
 	} {
 		if got := message(tc.err); got != tc.want {
 			t.Errorf("message(%#v):\n got %q\nwant %q", tc.err, got, tc.want)
