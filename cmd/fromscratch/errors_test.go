@@ -52,6 +52,38 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
+// TestFixText: doctor's remedies worded for the command line, naming the
+// flags, and the rebuild as a command to run.
+func TestFixText(t *testing.T) {
+	for _, tc := range []struct {
+		p    doctor.Problem
+		want string
+	}{
+		{doctor.Problem{Fix: "doctor's words"}, "doctor's words"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.CreateWorkdir}}, "create it in the image (--add) if the program expects files there"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.FixWorkdir}}, "fix --workdir"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.SetEntrypoint}}, "set --entrypoint (fromscratch build sets it to PROGRAM)"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.SetPlatform, Got: "arm64", Want: "amd64"}},
+			"set the image's platform to the program's (--platform linux/arm64), or build the program for amd64"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.BuildFor, Want: "arm64"}}, "build the program for arm64 (GOARCH=arm64, a cross compiler, or --platform)"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.AddUserFile, File: "/etc/passwd"}},
+			"use a numeric --user, or add /etc/passwd (fromscratch build writes one with root and nonroot)"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.AddUser, Name: "staff", File: "/etc/group"}}, "add staff to /etc/group, or use a numeric --user"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.RebuildLoader, Rebuild: &doctor.Rebuild{Program: "/usr/bin/app", Host: "/usr/bin/app"}}},
+			"rebuild the image with the loader and libraries: `fromscratch build -o fixed.tar /usr/bin/app`, or link the program with -static"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.RebuildLibraries, Rebuild: &doctor.Rebuild{Program: "/app", Entrypoint: []string{"/app", "-x"}, Cmd: []string{"serve"}, Host: "/home/me/app"}}},
+			"rebuild the image with the program's libraries: `fromscratch build -o fixed.tar --entrypoint '[\"/app\",\"-x\"]' --cmd '[\"serve\"]' --add /home/me/app:/app /app`"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.RebuildLoader, Rebuild: &doctor.Rebuild{Program: "/app", Image: "docker-daemon:app:1", Musl: true}}},
+			"this is a musl program: rebuild the image with its loader and libraries: `id=$(docker create app:1) && docker cp \"$id:/app\" ./app && docker rm \"$id\" && fromscratch build -o fixed.tar --add ./app:/app /app`, or use a musl image (Alpine), or link with -static"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.RebuildLibraries, Rebuild: &doctor.Rebuild{Program: "/app", Image: "docker-archive:my app.tar"}}},
+			"rebuild the image with the program's libraries: `id=$(docker create \"$(docker load -qi 'my app.tar' | sed -n 's/^Loaded image[^:]*: //p' | head -n1)\") && docker cp \"$id:/app\" ./app && docker rm \"$id\" && fromscratch build -o fixed.tar --add ./app:/app /app`"},
+	} {
+		if got := fixText(tc.p); got != tc.want {
+			t.Errorf("fixText(%+v):\n got %q\nwant %q", tc.p.Remedy, got, tc.want)
+		}
+	}
+}
+
 // TestMissingWarning: what build --allow-missing left out, worded.
 func TestMissingWarning(t *testing.T) {
 	for _, tc := range []struct {
