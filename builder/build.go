@@ -63,6 +63,7 @@ func (r *Result) Close() error {
 // Missing is a library, or a listed path, the root lacks, left out of an
 // image because AllowMissing is set.
 type Missing struct {
+	// Name is the path, or the library as "NAME (needed by FILE)".
 	Name string
 	// Listed: a path of Files or of a trace, not a library.
 	Listed bool
@@ -81,7 +82,8 @@ type Summary struct {
 	Excluded []string
 	// Packages are the packages Options.Packages and PackageNames added.
 	Packages []AddedPackage
-	// Missing are the libraries the root lacks, left out (AllowMissing).
+	// Missing are the libraries the root lacks, left out (AllowMissing):
+	// "NAME (needed by FILE)".
 	Missing []string
 }
 

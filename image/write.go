@@ -54,22 +54,20 @@ func NormalizeTag(tag string) (name.Tag, error) {
 // docker save does not: the rename is what makes it atomic. On error or when
 // ctx is cancelled, the temporary file is removed and path is untouched.
 func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) error {
+	wrap := func(err error) error { return fmt.Errorf("writing %q: %w", path, err) }
 	t, err := NormalizeTag(tag)
 	if err == nil {
 		err = CheckOutput(path)
 	}
-	if err == nil {
-		err = renameInto(path, false, func(f *os.File) error { return writeArchive(ctx, f, t, img) }, func() error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			return CheckOutput(path) // made meanwhile
-		})
-	}
 	if err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
+		return wrap(err)
 	}
-	return nil
+	return renameInto(path, false, func(f *os.File) error { return writeArchive(ctx, f, t, img) }, func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return CheckOutput(path) // made meanwhile
+	}, wrap)
 }
 
 // StreamDockerArchive writes img to w as a `docker load` tarball tagged
@@ -300,14 +298,15 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	return renameInto(path, true, func(f *os.File) error {
 		_, err := f.Write(data)
 		return err
-	}, nil)
+	}, nil, nil)
 }
 
 // renameInto writes path through a hidden temporary file in its directory
 // (see createTemp): write fills it; it is made 0644, synced if sync,
 // closed, checked by ready (if not nil) and renamed to path. On error the
-// temporary file is removed and path is untouched.
-func renameInto(path string, sync bool, write func(*os.File) error, ready func() error) (err error) {
+// temporary file is removed and path is untouched; the errors after the
+// temporary file is made go through wrap (if not nil).
+func renameInto(path string, sync bool, write func(*os.File) error, ready func() error, wrap func(error) error) (err error) {
 	f, release, err := createTemp(path)
 	if err != nil {
 		return err
@@ -317,6 +316,9 @@ func renameInto(path string, sync bool, write func(*os.File) error, ready func()
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
+			if wrap != nil {
+				err = wrap(err)
+			}
 		}
 	}()
 	if err := write(f); err != nil {

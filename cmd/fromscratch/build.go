@@ -264,11 +264,11 @@ func buildNotes(bar *progress.Bar, stderr io.Writer, res *builder.Result) {
 	for _, t := range res.Traces {
 		bar.Printf(stderr, "fromscratch: traced %s\n", t)
 	}
-	for _, w := range res.Warnings {
-		bar.Printf(stderr, "fromscratch: warning: %s\n", w)
-	}
 	for _, m := range res.Missing {
 		bar.Printf(stderr, "fromscratch: warning: %s\n", missingWarning(m))
+	}
+	for _, w := range res.Warnings {
+		bar.Printf(stderr, "fromscratch: warning: %s\n", w)
 	}
 	for _, n := range res.Notes {
 		bar.Printf(stderr, "fromscratch: %s\n", n)

@@ -90,7 +90,7 @@ func TestMissingWarning(t *testing.T) {
 		m    builder.Missing
 		want string
 	}{
-		{builder.Missing{Name: "libgone.so.1"}, "libgone.so.1 not found (--allow-missing)"},
+		{builder.Missing{Name: "libgone.so.1 (needed by /app)"}, "libgone.so.1 (needed by /app) not found (--allow-missing)"},
 		{builder.Missing{Name: "/etc/app.conf", Listed: true}, "/etc/app.conf (listed) not found (--allow-missing)"},
 		{builder.Missing{Name: "libgone.so.1", Root: "linux/arm64=/srv/arm64"}, "linux/arm64=/srv/arm64: libgone.so.1 not found (--allow-missing)"},
 	} {
