@@ -89,6 +89,24 @@ func arm64DebianRoot(t *testing.T) string {
 	return arm64Root
 }
 
+// debootstrapRoot returns the cached amd64 root rootName made by
+// debootstrap with dargs, making it first if needed (minutes).
+func debootstrapRoot(t *testing.T, rootName string, dargs []string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow: needs a debootstrap")
+	}
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "debootstrap and chroot need root")
+	}
+	requireTool(t, "debootstrap")
+	root, err := ensureDebootstrapRoot(t, rootName, dargs, 30*time.Minute)
+	if err != nil {
+		t.Fatalf("%s root: %v", rootName, err)
+	}
+	return root
+}
+
 // debootstrapCmdline is the marker of a root made by debootstrap args.
 func debootstrapCmdline(dargs []string) string {
 	return "debootstrap " + strings.Join(dargs, " ") + "\n"

@@ -91,24 +91,7 @@ func TestBuildSize(t *testing.T) {
 		}
 		closure += fi.Size()
 	}
-	img := archiveImage(t, out)
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total int64
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := io.Copy(io.Discard, rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += n
-	}
+	total := uncompressedBytes(t, archiveImage(t, out))
 	limit := closure*102/100 + 64<<10
 	t.Logf("curl: closure %d bytes in %d files, layers %d bytes uncompressed (limit %d)", closure, len(files), total, limit)
 	if total > limit {

@@ -105,18 +105,7 @@ var nginxDebootstrapArgs = []string{
 
 func nginxRoot(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("slow: needs a debootstrap")
-	}
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "debootstrap needs root")
-	}
-	requireTool(t, "debootstrap")
-	root, err := ensureDebootstrapRoot(t, "amd64-bookworm-nginx", nginxDebootstrapArgs, 30*time.Minute)
-	if err != nil {
-		t.Fatalf("nginx root: %v", err)
-	}
-	return root
+	return debootstrapRoot(t, "amd64-bookworm-nginx", nginxDebootstrapArgs)
 }
 
 // fatNginxImage imports the nginx root as a one-layer image FROM scratch

@@ -37,26 +37,20 @@ func Entries(t testing.TB, r io.Reader) iter.Seq2[*tar.Header, io.Reader] {
 
 // File is [Entries] of the tar file at path (a docker-archive).
 func File(t testing.TB, path string) iter.Seq2[*tar.Header, io.Reader] {
-	return func(yield func(*tar.Header, io.Reader) bool) {
-		t.Helper()
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		for h, r := range Entries(t, f) {
-			if !yield(h, r) {
-				return
-			}
-		}
-	}
+	return opened(t, func() (io.ReadCloser, error) { return os.Open(path) })
 }
 
 // Layer is [Entries] of l, uncompressed.
 func Layer(t testing.TB, l v1.Layer) iter.Seq2[*tar.Header, io.Reader] {
+	return opened(t, l.Uncompressed)
+}
+
+// opened is [Entries] of the stream open returns, closed when the loop
+// ends.
+func opened(t testing.TB, open func() (io.ReadCloser, error)) iter.Seq2[*tar.Header, io.Reader] {
 	return func(yield func(*tar.Header, io.Reader) bool) {
 		t.Helper()
-		rc, err := l.Uncompressed()
+		rc, err := open()
 		if err != nil {
 			t.Fatal(err)
 		}
