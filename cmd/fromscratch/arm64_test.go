@@ -347,7 +347,7 @@ func arm64Oracle(t *testing.T, root string, corpus []string) map[string]*oracleA
 			bad = append(bad, fmt.Sprintf("%s: fromscratch error %q, loader: %v", f, g.Error, keys(ws)))
 			continue
 		}
-		gs := answerSet(g, real)
+		gs := resultSet(g, real)
 		if w.static {
 			static++
 			// The loader says "statically linked" for anything it has

@@ -1009,8 +1009,9 @@ func withoutUnlisted(gs, want map[string]bool, got lddJSON, real func(string) st
 	return gs
 }
 
-// resultSet is the set of real paths of what fromscratch says is loaded,
-// and "not found: NAME", as in TestLddOracle.
+// resultSet is fromscratch's answer r as the oracles compare it: the real
+// paths (resolved by real) of the loader and the libraries loaded, and
+// "not found: NAME" for each one missing.
 func resultSet(r lddJSON, real func(string) string) map[string]bool {
 	s := map[string]bool{}
 	if r.Static {

@@ -56,7 +56,7 @@ func TestLddOracle(t *testing.T) {
 			bad = append(bad, fmt.Sprintf("%s: fromscratch error %q, ldd: %v", f, g.Error, w.set))
 			continue
 		}
-		gs := answerSet(g, realpath)
+		gs := resultSet(g, realpath)
 		if w.static {
 			// glibc's ldd says "statically linked" for anything the
 			// loader has nothing to load for, loader included.
@@ -240,29 +240,6 @@ func glibcLdd(file string) *oracleAnswer {
 		a.skip = "no answer: " + strings.TrimSpace(all)
 	}
 	return a
-}
-
-// answerSet is fromscratch's answer for one file as the oracles compare it:
-// the real paths of the loader and the libraries (resolved by real), and
-// "not found: NAME" for each one missing.
-func answerSet(g lddJSON, real func(string) string) map[string]bool {
-	gs := map[string]bool{}
-	if g.Static {
-		return gs
-	}
-	if g.InterpreterFound != nil && *g.InterpreterFound {
-		gs[real(g.Interpreter)] = true
-	} else if g.Interpreter != "" {
-		gs["not found: "+g.Interpreter] = true
-	}
-	for _, l := range g.Libraries {
-		if l.Found {
-			gs[real(l.Path)] = true
-		} else {
-			gs["not found: "+l.Name] = true
-		}
-	}
-	return gs
 }
 
 func realpath(p string) string {
