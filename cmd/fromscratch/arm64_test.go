@@ -72,13 +72,7 @@ func requireQemuAarch64(t *testing.T) {
 // if needed (a few minutes: debootstrap's second stage runs under qemu).
 func arm64DebianRoot(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("slow: needs an arm64 debootstrap")
-	}
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "debootstrap and chroot need root")
-	}
-	requireTool(t, "debootstrap")
+	requireDebootstrap(t)
 	requireQemuAarch64(t)
 	arm64Once.Do(func() {
 		arm64Root, arm64Err = ensureDebootstrapRoot(t, arm64RootName, arm64DebootstrapArgs, arm64BuildTime)
@@ -89,9 +83,9 @@ func arm64DebianRoot(t *testing.T) string {
 	return arm64Root
 }
 
-// debootstrapRoot returns the cached amd64 root rootName made by
-// debootstrap with dargs, making it first if needed (minutes).
-func debootstrapRoot(t *testing.T, rootName string, dargs []string) string {
+// requireDebootstrap stops the test unless it may make a debootstrap root:
+// not -short (minutes), as root, with debootstrap.
+func requireDebootstrap(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("slow: needs a debootstrap")
@@ -100,6 +94,13 @@ func debootstrapRoot(t *testing.T, rootName string, dargs []string) string {
 		skipOrFail(t, "debootstrap and chroot need root")
 	}
 	requireTool(t, "debootstrap")
+}
+
+// debootstrapRoot returns the cached amd64 root rootName made by
+// debootstrap with dargs, making it first if needed (minutes).
+func debootstrapRoot(t *testing.T, rootName string, dargs []string) string {
+	t.Helper()
+	requireDebootstrap(t)
 	root, err := ensureDebootstrapRoot(t, rootName, dargs, 30*time.Minute)
 	if err != nil {
 		t.Fatalf("%s root: %v", rootName, err)
