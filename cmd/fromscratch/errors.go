@@ -77,7 +77,12 @@ func message(err error) string {
 		return ee.msg
 	}
 	// Anything else is a usage error from cobra or a worded failure.
-	msg := suggestCommand(err.Error())
+	return withFlagHint(suggestCommand(err.Error()), err)
+}
+
+// withFlagHint is msg, the words of err, with the flag that lifts what err
+// refused: --insecure for a registry spoken to over plain HTTP.
+func withFlagHint(msg string, err error) string {
 	var pe *registry.PlainHTTPError
 	if errors.As(err, &pe) {
 		msg += " (--insecure allows it)"

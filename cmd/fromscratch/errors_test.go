@@ -12,6 +12,7 @@ import (
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/doctor"
 	"github.com/fromscratch/fromscratch/internal/registry"
+	"github.com/fromscratch/fromscratch/publish"
 	"github.com/fromscratch/fromscratch/slim"
 	"github.com/fromscratch/fromscratch/squash"
 )
@@ -145,6 +146,8 @@ func TestErrorMessages(t *testing.T) {
 			&url.Error{Op: "Get", URL: "https://10.0.0.1:5000/v2/", Err: errors.New("http: server gave HTTP response to HTTPS client")},
 			&url.Error{Op: "Get", URL: "http://10.0.0.1:5000/v2/", Err: &registry.PlainHTTPError{Host: "10.0.0.1:5000"}}))),
 			`reading "10.0.0.1:5000/app": Get "https://10.0.0.1:5000/v2/": http: server gave HTTP response to HTTPS client; plain HTTP refused (--insecure allows it)`},
+		{sinkError(&publish.Error{Medium: publish.Registry, Target: "10.0.0.1:5000/app", Err: &registry.PlainHTTPError{Host: "10.0.0.1:5000"}}),
+			"pushing 10.0.0.1:5000/app: 10.0.0.1:5000: plain HTTP refused (--insecure allows it)"},
 	} {
 		if got := message(tc.err); got != tc.want {
 			t.Errorf("message(%#v):\n got %q\nwant %q", tc.err, got, tc.want)
