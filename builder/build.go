@@ -35,9 +35,11 @@ type Result struct {
 	// SBOMs list each image's files and packages (Options.SBOM), one
 	// per image.
 	SBOMs []*sbom.Document
-	// Warnings are for the user: the libraries left out by AllowMissing
-	// ("libfoo.so.1 not found (--allow-missing)").
+	// Warnings are for the user, in words: a link kept dangling, a base
+	// file the root lacks, the problems of an image built with NoCheck.
 	Warnings []string
+	// Missing are what AllowMissing left out of the images.
+	Missing []Missing
 	// Traces are the runs of Options.Traces, in order.
 	Traces []Trace
 	// Notes tell the user where things went: a relative PROGRAM or FILE
@@ -58,6 +60,18 @@ func (r *Result) Close() error {
 	return os.RemoveAll(dir)
 }
 
+// Missing is a library, or a listed path, the root lacks, left out of an
+// image because AllowMissing is set.
+type Missing struct {
+	// Name is the path, or the library as "NAME (needed by FILE)".
+	Name string
+	// Listed: a path of Files or of a trace, not a library.
+	Listed bool
+	// Root is the root that lacks it, as Roots spells it, when there
+	// are several.
+	Root string
+}
+
 // Summary describes one image for the user.
 type Summary struct {
 	Layers   int
@@ -68,6 +82,9 @@ type Summary struct {
 	Excluded []string
 	// Packages are the packages Options.Packages and PackageNames added.
 	Packages []AddedPackage
+	// Missing are the libraries the root lacks, left out (AllowMissing):
+	// "NAME (needed by FILE)".
+	Missing []string
 }
 
 // String is "3 layers, 12 files, 4.2 MB (linux/amd64)", then ";
@@ -259,7 +276,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 				return nil, &MissingPathsError{Paths: missing}
 			}
 			for _, m := range missing {
-				res.Warnings = append(res.Warnings, m+" (listed) not found (--allow-missing)")
+				res.Missing = append(res.Missing, Missing{Name: m, Listed: true})
 			}
 		}
 		inputs = append(inputs, used...)
@@ -320,6 +337,9 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		res.Images = append(res.Images, img)
 		res.Summaries = append(res.Summaries, sum)
 		res.Warnings = append(res.Warnings, warnings...)
+		for _, m := range sum.Missing {
+			res.Missing = append(res.Missing, Missing{Name: m})
+		}
 	}
 	if len(res.Images) > 1 {
 		if res.Index, err = image.Index(res.Images, iopts); err != nil {

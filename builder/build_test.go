@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
@@ -31,17 +31,10 @@ func layerFiles(t *testing.T, rc io.ReadCloser) []string {
 	t.Helper()
 	defer rc.Close()
 	var names []string
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		if err != nil {
-			t.Fatalf("tar.Next() = %v", err)
-		}
+	for h := range tartest.Entries(t, rc) {
 		names = append(names, "/"+filepath.Clean(h.Name))
 	}
+	return names
 }
 
 func TestBuildHostTrue(t *testing.T) {

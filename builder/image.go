@@ -63,9 +63,6 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		added = pk.brought(first, plan)
 	}
 	warnings := slices.Clone(plan.Warnings)
-	for _, m := range plan.Missing {
-		warnings = append(warnings, m+" not found (--allow-missing)")
-	}
 
 	cfg := c.cfg
 	cfg.Labels = maps.Clone(c.cfg.Labels)
@@ -95,7 +92,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		return nil, Summary{}, nil, err
 	}
 	warnings = append(warnings, more...)
-	sum := Summary{Excluded: plan.Excluded, Packages: added}
+	sum := Summary{Excluded: plan.Excluded, Packages: added, Missing: plan.Missing}
 	layers := make([]v1.Layer, len(work))
 	specs := make([]image.LayerSpec, len(work))
 	for i, w := range work {

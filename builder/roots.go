@@ -46,6 +46,10 @@ func buildRoots(ctx context.Context, o Options) (res *Result, err error) {
 		for _, w := range sub.Warnings {
 			res.Warnings = append(res.Warnings, r.Name+": "+w)
 		}
+		for _, m := range sub.Missing {
+			m.Root = r.Name
+			res.Missing = append(res.Missing, m)
+		}
 		res.Notes = append(res.Notes, sub.Notes...)
 	}
 	iopts := image.Options{Created: o.Created, Level: o.Level, Uncompressed: o.Uncompressed}

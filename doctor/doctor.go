@@ -50,6 +50,71 @@ type Problem struct {
 	Message string `json:"message"` // what Docker would say, or why
 	Fix     string `json:"fix"`
 	Warning bool   `json:"warning,omitempty"` // does not stop the start
+	// Remedy is Fix as data, for a front end that words it with its own
+	// options; Fix says it in doctor's words. Its Kind is zero where Fix
+	// is all there is.
+	Remedy Remedy `json:"-"`
+}
+
+// Remedy is a Problem's fix: what to change, and the values it names.
+type Remedy struct {
+	Kind RemedyKind
+	// Got and Want are the program's and the image's architectures
+	// (SetPlatform, BuildFor).
+	Got, Want string
+	// Name and File are a user or group name and the file that should
+	// list it (AddUser; File alone for AddUserFile).
+	Name, File string
+	// Rebuild is the rebuild that fixes the image (RebuildLoader,
+	// RebuildLibraries).
+	Rebuild *Rebuild
+}
+
+// RemedyKind says which fix a Remedy is.
+type RemedyKind int
+
+const (
+	// NoRemedy: Fix says it all.
+	NoRemedy RemedyKind = iota
+	// CreateWorkdir: create the missing working directory in the image,
+	// if the program expects files there.
+	CreateWorkdir
+	// FixWorkdir: set a working directory that is a directory.
+	FixWorkdir
+	// SetEntrypoint: give the image an entrypoint.
+	SetEntrypoint
+	// SetPlatform: set the image's platform to the program's (Got), or
+	// build the program for the image's (Want).
+	SetPlatform
+	// BuildFor: build the program for the image's architecture (Want).
+	BuildFor
+	// AddUserFile: use a numeric user, or add File.
+	AddUserFile
+	// AddUser: add Name to File, or use a numeric user.
+	AddUser
+	// RebuildLoader: rebuild the image with the program's loader and
+	// libraries, or link the program static.
+	RebuildLoader
+	// RebuildLibraries: rebuild the image with the program's libraries.
+	RebuildLibraries
+)
+
+// Rebuild is a build of the image's program with what it needs, with the
+// image's entrypoint and cmd.
+type Rebuild struct {
+	// Program is the program, a path in the image.
+	Program string
+	// Entrypoint is the entrypoint to set, when it is not Program alone;
+	// Cmd the cmd to set, if any.
+	Entrypoint, Cmd []string
+	// Host is the program's copy on the host (Program itself when the
+	// host has it at the same path), or "" when none was found: then it
+	// is to be copied out of Image.
+	Host string
+	// Image is the image as Config.Image names it.
+	Image string
+	// Musl says the program is musl's.
+	Musl bool
 }
 
 // Report is doctor's verdict.
@@ -83,14 +148,19 @@ type doc struct {
 	fsys rootfs.FS
 	cfg  Config
 	rep  *Report
+	fix  *Rebuild // the program's rebuild, once worked out (one hash of it)
 }
 
-func (d *doc) fail(check, p, msg, fix string) {
+// fail adds a problem and returns it, to set its Remedy.
+func (d *doc) fail(check, p, msg, fix string) *Problem {
 	d.rep.Problems = append(d.rep.Problems, Problem{Check: check, Path: p, Message: msg, Fix: fix})
+	return &d.rep.Problems[len(d.rep.Problems)-1]
 }
 
-func (d *doc) warn(check, p, msg, fix string) {
+// warn adds a warning and returns it, to set its Remedy.
+func (d *doc) warn(check, p, msg, fix string) *Problem {
 	d.rep.Problems = append(d.rep.Problems, Problem{Check: check, Path: p, Message: msg, Fix: fix, Warning: true})
+	return &d.rep.Problems[len(d.rep.Problems)-1]
 }
 
 func (d *doc) run() {
@@ -99,13 +169,16 @@ func (d *doc) run() {
 	d.checkUser()
 	if wd := d.cfg.WorkingDir; wd != "" {
 		if real, err := rootfs.Realpath(d.fsys, wd); err != nil {
-			d.warn("workdir", wd, "working directory "+wd+" does not exist (Docker creates it empty at start)", "create it in the image (--add) if the program expects files there")
+			d.warn("workdir", wd, "working directory "+wd+" does not exist (Docker creates it empty at start)",
+				"create it in the image if the program expects files there").Remedy = Remedy{Kind: CreateWorkdir}
 		} else if fi, err := d.fsys.Lstat(real); err == nil && !fi.IsDir() {
-			d.fail("workdir", wd, "working directory "+wd+" is not a directory", "fix --workdir")
+			d.fail("workdir", wd, "working directory "+wd+" is not a directory",
+				"set a working directory that is a directory").Remedy = Remedy{Kind: FixWorkdir}
 		}
 	}
 	if len(argv) == 0 {
-		d.fail("command", "", "no command specified: the image has neither Entrypoint nor Cmd", "set --entrypoint (fromscratch build sets it to PROGRAM)")
+		d.fail("command", "", "no command specified: the image has neither Entrypoint nor Cmd",
+			"set the image's entrypoint").Remedy = Remedy{Kind: SetEntrypoint}
 		return
 	}
 	ex, err := program.ResolveDir(d.fsys, d.cfg.WorkingDir, argv, d.cfg.Env)
@@ -224,10 +297,10 @@ func (d *doc) elf(prog string, info *elfinfo.Info, head []byte) {
 					"set the image's platform to the program's")
 			} else if h := d.emulator(head); h != "" {
 				d.warn("architecture", prog, fmt.Sprintf("the program is for %s, the image for %s: it runs here under emulation (binfmt_misc %s), and fails with exec format error on a host without such a handler", got, want, h),
-					fmt.Sprintf("set the image's platform to the program's (--platform linux/%s), or build the program for %s", got, want))
+					fmt.Sprintf("set the image's platform to the program's (linux/%s), or build the program for %s", got, want)).Remedy = Remedy{Kind: SetPlatform, Got: got, Want: want}
 			} else {
 				d.fail("architecture", prog, fmt.Sprintf("exec %s: exec format error: the program is for %s, the image for %s", prog, got, want),
-					fmt.Sprintf("build the program for %s (GOARCH=%s, a cross compiler, or --platform)", want, want))
+					fmt.Sprintf("build the program for %s (GOARCH=%s or a cross compiler), or set the image's platform", want, want)).Remedy = Remedy{Kind: BuildFor, Want: want}
 				return
 			}
 		} else if h := d.emulator(head); h != "" {
@@ -250,11 +323,11 @@ func (d *doc) elf(prog string, info *elfinfo.Info, head []byte) {
 		if have := d.loaders(); len(have) > 0 {
 			msg += " (the image has " + strings.Join(have, ", ") + ")"
 		}
-		fix := "rebuild the image with the loader and libraries: `" + d.buildFix(prog) + "`, or link the program with -static"
+		fix := "rebuild the image with the loader and libraries, or link the program with -static"
 		if res.Flavor == "musl" {
-			fix = "this is a musl program: rebuild the image with its loader and libraries: `" + d.buildFix(prog) + "`, or use a musl image (Alpine), or link with -static"
+			fix = "this is a musl program: rebuild the image with its loader and libraries, or use a musl image (Alpine), or link with -static"
 		}
-		d.fail("loader", res.Interpreter, msg, fix)
+		d.fail("loader", res.Interpreter, msg, fix).Remedy = Remedy{Kind: RebuildLoader, Rebuild: d.rebuild(prog, res.Flavor == "musl")}
 		return
 	}
 	for _, l := range res.Libraries {
@@ -266,7 +339,7 @@ func (d *doc) elf(prog string, info *elfinfo.Info, head []byte) {
 			if other := d.otherClass(l.Name, info); other != "" {
 				msg += "; " + other
 			}
-			d.fail("library", l.Name, msg, "rebuild the image with the program's libraries: `"+d.buildFix(prog)+"`")
+			d.fail("library", l.Name, msg, "rebuild the image with the program's libraries").Remedy = Remedy{Kind: RebuildLibraries, Rebuild: d.rebuild(prog, res.Flavor == "musl")}
 		}
 	}
 	if !d.rep.Healthy() || res.Flavor == "musl" { // musl's loader ignores symbol versions
@@ -404,7 +477,7 @@ func (d *doc) checkUser() {
 		b, err := rootfs.ReadFile(d.fsys, file, 16<<20)
 		if err != nil {
 			d.fail("user", file, fmt.Sprintf("unable to find %s %s: no %s in the image", what, name, file),
-				fmt.Sprintf("use a numeric --user, or add %s (fromscratch build writes one with root and nonroot)", file))
+				fmt.Sprintf("use a numeric user, or add %s", file)).Remedy = Remedy{Kind: AddUserFile, File: file}
 			return
 		}
 		for _, line := range strings.Split(string(b), "\n") {
@@ -413,7 +486,7 @@ func (d *doc) checkUser() {
 			}
 		}
 		d.fail("user", file, fmt.Sprintf("unable to find %s %s: no matching entries in %s", what, name, path.Base(file)),
-			fmt.Sprintf("add %s to %s, or use a numeric --user", name, file))
+			fmt.Sprintf("add %s to %s, or use a numeric user", name, file)).Remedy = Remedy{Kind: AddUser, Name: name, File: file}
 	}
 	check(user, "/etc/passwd", "user")
 	check(group, "/etc/group", "group")

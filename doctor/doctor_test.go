@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +139,20 @@ func (im *image) glibc() *image {
 	return im.add("/lib/x86_64-linux-gnu/libc.so.6", "host:/lib/x86_64-linux-gnu/libc.so.6", 0o755)
 }
 
+// wantRemedy checks a problem's remedy: its values, and of its rebuild
+// the program, entrypoint, cmd and libc.
+func wantRemedy(t *testing.T, got, want Remedy) {
+	t.Helper()
+	g, w := got, want
+	g.Rebuild, w.Rebuild = nil, nil
+	if g != w || (got.Rebuild == nil) != (want.Rebuild == nil) {
+		t.Fatalf("Remedy = %+v, want %+v", got, want)
+	}
+	if r, wr := got.Rebuild, want.Rebuild; r != nil && (r.Program != wr.Program || !slices.Equal(r.Entrypoint, wr.Entrypoint) || !slices.Equal(r.Cmd, wr.Cmd) || r.Musl != wr.Musl) {
+		t.Errorf("Rebuild = %+v, want %+v", *r, *wr)
+	}
+}
+
 func TestDiagnose(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -148,11 +163,13 @@ func TestDiagnose(t *testing.T) {
 		program string // Report.Program, when checked
 		warning string // the check of a warning expected
 		chain   []string
+		remedy  Remedy // the first problem's, when Kind is set
 	}{
 		{
 			name:  "no command",
 			image: func(im *image) { im.add("/hello", "prog:hello-static", 0o755) },
 			check: "command", message: "no command specified",
+			remedy: Remedy{Kind: SetEntrypoint},
 		},
 		{
 			name:  "static",
@@ -168,6 +185,7 @@ func TestDiagnose(t *testing.T) {
 			},
 			cfg:   Config{Entrypoint: []string{"/hello"}},
 			check: "loader", message: "its loader /lib64/ld-linux-x86-64.so.2 is not in the image (the image has /lib/ld-musl-x86_64.so.1)",
+			remedy: Remedy{Kind: RebuildLoader, Rebuild: &Rebuild{Program: "/hello"}},
 		},
 		{
 			name:    "glibc program with its loader and libc",
@@ -180,8 +198,9 @@ func TestDiagnose(t *testing.T) {
 			image: func(im *image) {
 				im.glibc().add("/verprog", "prog:verprog", 0o755)
 			},
-			cfg:   Config{Entrypoint: []string{"/verprog"}},
+			cfg:   Config{Entrypoint: []string{"/verprog"}, Cmd: []string{"-v"}},
 			check: "library", message: "libver.so.1: cannot open shared object file",
+			remedy: Remedy{Kind: RebuildLibraries, Rebuild: &Rebuild{Program: "/verprog", Cmd: []string{"-v"}}},
 		},
 		{
 			name: "version met",
@@ -239,12 +258,14 @@ func TestDiagnose(t *testing.T) {
 			image: func(im *image) { im.add("/hello", "prog:hello-static", 0o755) },
 			cfg:   Config{Entrypoint: []string{"/hello"}, Architecture: "arm64"},
 			check: "architecture", message: "the program is for amd64, the image for arm64",
+			remedy: Remedy{Kind: BuildFor, Want: "arm64"},
 		},
 		{
 			name:  "user name without /etc/passwd",
 			image: func(im *image) { im.add("/hello", "prog:hello-static", 0o755) },
 			cfg:   Config{Entrypoint: []string{"/hello"}, User: "nobody"},
 			check: "user", message: "unable to find user nobody: no /etc/passwd",
+			remedy: Remedy{Kind: AddUserFile, File: "/etc/passwd"},
 		},
 		{
 			name: "user in passwd, group not in group",
@@ -255,6 +276,7 @@ func TestDiagnose(t *testing.T) {
 			},
 			cfg:   Config{Entrypoint: []string{"/hello"}, User: "app:staff"},
 			check: "user", message: "unable to find group staff: no matching entries in group",
+			remedy: Remedy{Kind: AddUser, Name: "staff", File: "/etc/group"},
 		},
 		{
 			name:  "numeric user",
@@ -365,6 +387,7 @@ func TestDiagnose(t *testing.T) {
 			image: func(im *image) { im.add("/hello", "prog:hello-static", 0o755) },
 			cfg:   Config{Entrypoint: []string{"/hello"}, WorkingDir: "/hello"},
 			check: "workdir", message: "is not a directory",
+			remedy: Remedy{Kind: FixWorkdir},
 		},
 		{
 			name:    "working directory missing: a warning",
@@ -411,6 +434,9 @@ func TestDiagnose(t *testing.T) {
 			}
 			if tt.chain != nil && strings.Join(rep.Chain, " ") != strings.Join(tt.chain, " ") {
 				t.Errorf("Chain = %q, want %q", rep.Chain, tt.chain)
+			}
+			if tt.remedy.Kind != NoRemedy {
+				wantRemedy(t, first.Remedy, tt.remedy)
 			}
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"os"
 	"path"
@@ -16,42 +15,26 @@ import (
 	"github.com/fromscratch/fromscratch/rootfs"
 )
 
-// buildFix is the command that rebuilds the image's program prog with what
-// it needs (`fromscratch build`), with the image's entrypoint and cmd: from
-// its copy on the host when one is found (see Config.HostDir), or else from
-// a copy taken out of the image with docker cp.
-func (d *doc) buildFix(prog string) string {
-	args := []string{"fromscratch", "build", "-o", "fixed.tar"}
+// rebuild is the rebuild of the image's program prog with what it needs,
+// with the image's entrypoint and cmd, from its copy on the host when one
+// is found (see Config.HostDir), or else from the image.
+func (d *doc) rebuild(prog string, musl bool) *Rebuild {
+	if d.fix != nil && d.fix.Program == prog {
+		return d.fix
+	}
+	r := &Rebuild{Program: prog, Host: d.hostCopy(prog), Image: d.cfg.Image, Musl: musl}
 	argv := append(slices.Clone(d.cfg.Entrypoint), d.cfg.Cmd...)
-	switch {
-	case len(d.cfg.Entrypoint) > 1 || len(d.cfg.Entrypoint) == 1 && d.cfg.Entrypoint[0] != prog:
-		args = append(args, "--entrypoint", jsonArg(d.cfg.Entrypoint))
+	switch ep := d.cfg.Entrypoint; {
+	case len(ep) > 1 || len(ep) == 1 && ep[0] != prog:
+		r.Entrypoint = ep
 		if len(d.cfg.Cmd) > 0 {
-			args = append(args, "--cmd", jsonArg(d.cfg.Cmd))
+			r.Cmd = d.cfg.Cmd
 		}
 	case len(argv) > 1:
-		args = append(args, "--cmd", jsonArg(argv[1:]))
+		r.Cmd = argv[1:]
 	}
-	host := d.hostCopy(prog)
-	switch {
-	case host == prog:
-		return shellJoin(append(args, prog))
-	case host != "":
-		return shellJoin(append(args, "--add", host+":"+prog, prog))
-	}
-	// Out of the engine: the image as the engine names it.
-	name := path.Base(prog)
-	ref := "IMAGE"
-	switch img := d.cfg.Image; {
-	case strings.HasPrefix(img, "docker-archive:"):
-		file, _, _ := strings.Cut(strings.TrimPrefix(img, "docker-archive:"), ":")
-		ref = "\"$(docker load -qi " + shellQuote(file) + " | sed -n 's/^Loaded image[^:]*: //p' | head -n1)\""
-	case strings.HasPrefix(img, "oci-layout:"), img == "":
-	default:
-		ref = shellQuote(strings.TrimPrefix(img, "docker-daemon:"))
-	}
-	return "id=$(docker create " + ref + ") && docker cp \"$id:" + prog + "\" ./" + name +
-		" && docker rm \"$id\" && " + shellJoin(append(args, "--add", "./"+name+":"+prog, prog))
+	d.fix = r
+	return r
 }
 
 // hostCopy returns a host file with the content of the image's file prog:
@@ -104,27 +87,6 @@ func digest(open func() (io.ReadCloser, error)) ([]byte, int64, bool) {
 		return nil, 0, false
 	}
 	return h.Sum(nil), n, true
-}
-
-func jsonArg(a []string) string {
-	b, _ := json.Marshal(a)
-	return string(b)
-}
-
-// shellJoin quotes each word for sh where needed.
-func shellJoin(words []string) string {
-	q := make([]string, len(words))
-	for i, w := range words {
-		q[i] = shellQuote(w)
-	}
-	return strings.Join(q, " ")
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (d *doc) emulator(head []byte) string {

@@ -80,21 +80,6 @@ type planned struct {
 	link string // for a hard link, the absolute path of the group's first member
 }
 
-// unixMode returns m's permission bits as the tar header's mode.
-func unixMode(m fs.FileMode) int64 {
-	mode := int64(m.Perm()) | int64(m&0o7000)
-	if m&fs.ModeSetuid != 0 {
-		mode |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		mode |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		mode |= 0o1000
-	}
-	return mode
-}
-
 func invalid(p, format string, args ...any) error {
 	return fmt.Errorf("layer entry %q: %s: %w", p, fmt.Sprintf(format, args...), ErrInvalidEntry)
 }

@@ -221,19 +221,27 @@ func (i failingImage) Layers() ([]v1.Layer, error) {
 	return ls, nil
 }
 
-func TestWriteDockerArchiveFailure(t *testing.T) {
-	img := testImage(t, Options{}, strings.Repeat("x", 1<<20))
+// writeFailure is a write of img that fails: its context is cancelled, or
+// a layer fails to read. The error must wrap is.
+type writeFailure struct {
+	name string
+	ctx  context.Context
+	img  v1.Image
+	is   error
+}
+
+// writeFailures are the failing writes of img.
+func writeFailures(img v1.Image) []writeFailure {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	for _, tt := range []struct {
-		name string
-		ctx  context.Context
-		img  v1.Image
-		is   error
-	}{
+	return []writeFailure{
 		{"cancelled", cancelled, img, context.Canceled},
 		{"layer fails", context.Background(), failingImage{img}, errInjected},
-	} {
+	}
+}
+
+func TestWriteDockerArchiveFailure(t *testing.T) {
+	for _, tt := range writeFailures(testImage(t, Options{}, strings.Repeat("x", 1<<20))) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "img.tar")
@@ -326,18 +334,7 @@ func TestWriteOCILayout(t *testing.T) {
 // TestWriteOCILayoutFailure: a failed or cancelled write leaves nothing,
 // neither the layout nor the parents it made for it.
 func TestWriteOCILayoutFailure(t *testing.T) {
-	img := testImage(t, Options{}, "x")
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	for _, tt := range []struct {
-		name string
-		ctx  context.Context
-		img  v1.Image
-		is   error
-	}{
-		{"cancelled", cancelled, img, context.Canceled},
-		{"layer fails", context.Background(), failingImage{img}, errInjected},
-	} {
+	for _, tt := range writeFailures(testImage(t, Options{}, "x")) {
 		// The layout's directory, and directories made for it.
 		for _, sub := range []string{"layout", "a/b/c/layout"} {
 			t.Run(tt.name+"/"+sub, func(t *testing.T) {

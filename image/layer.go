@@ -313,7 +313,7 @@ func writeItem(ctx context.Context, tw *tar.Writer, fsys rootfs.FS, it planned, 
 	hdr := &tar.Header{
 		Typeflag: e.Type,
 		Name:     strings.TrimPrefix(it.path, "/"),
-		Mode:     unixMode(e.Mode),
+		Mode:     rootfs.UnixPerm(e.Mode),
 		Uid:      e.UID,
 		Gid:      e.GID,
 		ModTime:  mtime,

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/rootfs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -67,22 +68,9 @@ type header struct {
 // header must have: fixed mtime, no atime/ctime, no names, no PAX records.
 func readLayer(t *testing.T, l v1.Layer, mtime time.Time) []header {
 	t.Helper()
-	rc, err := l.Uncompressed()
-	if err != nil {
-		t.Fatalf("Uncompressed() = %v", err)
-	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
 	var out []header
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading layer: %v", err)
-		}
-		b, err := io.ReadAll(tr)
+	for h, r := range tartest.Layer(t, l) {
+		b, err := io.ReadAll(r)
 		if err != nil {
 			t.Fatalf("reading %q: %v", h.Name, err)
 		}

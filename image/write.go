@@ -53,44 +53,21 @@ func NormalizeTag(tag string) (name.Tag, error) {
 // regular file ([CheckOutput]). It does not fsync, as
 // docker save does not: the rename is what makes it atomic. On error or when
 // ctx is cancelled, the temporary file is removed and path is untouched.
-func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) (err error) {
+func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) error {
+	wrap := func(err error) error { return fmt.Errorf("writing %q: %w", path, err) }
 	t, err := NormalizeTag(tag)
+	if err == nil {
+		err = CheckOutput(path)
+	}
 	if err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
+		return wrap(err)
 	}
-	if err := CheckOutput(path); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	f, release, err := createTemp(path)
-	if err != nil {
-		return err
-	}
-	defer release()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+	return renameInto(path, false, func(f *os.File) error { return writeArchive(ctx, f, t, img) }, func() error {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-	}()
-	if err := writeArchive(ctx, f, t, img); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := CheckOutput(path); err != nil { // made meanwhile
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	return nil
+		return CheckOutput(path) // made meanwhile
+	}, wrap)
 }
 
 // StreamDockerArchive writes img to w as a `docker load` tarball tagged
@@ -318,6 +295,18 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		}
 		return f.Close()
 	}
+	return renameInto(path, true, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	}, nil, nil)
+}
+
+// renameInto writes path through a hidden temporary file in its directory
+// (see createTemp): write fills it; it is made 0644, synced if sync,
+// closed, checked by ready (if not nil) and renamed to path. On error the
+// temporary file is removed and path is untouched; the errors after the
+// temporary file is made go through wrap (if not nil).
+func renameInto(path string, sync bool, write func(*os.File) error, ready func() error, wrap func(error) error) (err error) {
 	f, release, err := createTemp(path)
 	if err != nil {
 		return err
@@ -327,19 +316,29 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
+			if wrap != nil {
+				err = wrap(err)
+			}
 		}
 	}()
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		return err
 	}
 	if err := f.Chmod(0o644); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			return err
+		}
 	}
 	return os.Rename(f.Name(), path)
 }
@@ -365,16 +364,7 @@ type ctxWriter struct {
 	progress func(int64)
 }
 
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := c.w.Write(p)
-	if c.progress != nil {
-		c.progress(int64(n))
-	}
-	return n, err
-}
+func (c ctxWriter) Write(p []byte) (int, error) { return ctxMove(c.ctx, c.progress, c.w.Write, p) }
 
 // ctxReader fails once ctx is done, and counts what it reads to progress
 // (if not nil).
@@ -384,18 +374,22 @@ type ctxReader struct {
 	progress func(int64)
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
+func (c ctxReader) Read(p []byte) (int, error) { return ctxMove(c.ctx, c.progress, c.r.Read, p) }
+
+func (c ctxReader) Close() error { return c.r.Close() }
+
+// ctxMove is one Read or Write (move) of p, unless ctx is done, counted to
+// progress (if not nil).
+func ctxMove(ctx context.Context, progress func(int64), move func([]byte) (int, error), p []byte) (int, error) {
+	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	n, err := c.r.Read(p)
-	if c.progress != nil {
-		c.progress(int64(n))
+	n, err := move(p)
+	if progress != nil {
+		progress(int64(n))
 	}
 	return n, err
 }
-
-func (c ctxReader) Close() error { return c.r.Close() }
 
 // ctxImage is an image whose layers' readers fail once ctx is done, for
 // writers that take no context (layout).
@@ -432,28 +426,28 @@ type ctxLayer struct {
 	ctx context.Context
 }
 
-// Compressed implements v1.Layer.
+// Compressed implements v1.Layer: what is read of it counts to the
+// context's Progress.
 func (l ctxLayer) Compressed() (io.ReadCloser, error) {
-	if err := l.ctx.Err(); err != nil {
-		return nil, err
-	}
-	rc, err := l.Layer.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	return ctxReader{l.ctx, rc, addFunc(l.ctx)}, nil
+	return l.open(l.Layer.Compressed, addFunc(l.ctx))
 }
 
 // Uncompressed implements v1.Layer.
 func (l ctxLayer) Uncompressed() (io.ReadCloser, error) {
+	return l.open(l.Layer.Uncompressed, nil)
+}
+
+// open is a reader of open's that fails once ctx is done, counted to
+// progress (if not nil).
+func (l ctxLayer) open(open func() (io.ReadCloser, error), progress func(int64)) (io.ReadCloser, error) {
 	if err := l.ctx.Err(); err != nil {
 		return nil, err
 	}
-	rc, err := l.Layer.Uncompressed()
+	rc, err := open()
 	if err != nil {
 		return nil, err
 	}
-	return ctxReader{l.ctx, rc, nil}, nil
+	return ctxReader{l.ctx, rc, progress}, nil
 }
 
 // WriteFileAtomic replaces the file path with data: a temporary file in the

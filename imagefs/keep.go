@@ -62,24 +62,13 @@ func (t *FS) KeepContents(ctx context.Context, layers []v1.Layer, paths []string
 			last[c.layer] = c.pos
 		}
 	}
+	buffered := func(r io.Reader) (io.Reader, func()) { return bufio.NewReaderSize(r, 1<<20), func() {} }
 	for i := range layers {
 		end, ok := last[i]
 		if !ok {
 			continue
 		}
-		digest, _ := layers[i].DiffID()
-		lerr := func(entry string, err error) error {
-			return &LayerError{Layer: i, Digest: digest.String(), Entry: entry, Err: err}
-		}
-		rc, err := layers[i].Uncompressed()
-		if err != nil {
-			return lerr("", fmt.Errorf("%w: %w", ErrCorrupt, err))
-		}
-		stop := errors.New("done")
-		err = WalkTar(bufio.NewReaderSize(rc, 1<<20), func(pos int, hdr *tar.Header, tr *tar.Reader) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		err := rereadLayer(ctx, layers, i, end, buffered, func(pos int, hdr *tar.Header, tr *tar.Reader, lerr func(string, error) error) error {
 			for _, c := range where[at{i, pos}] {
 				if hdr.Size != c.size {
 					return lerr(hdr.Name, fmt.Errorf("%w: the layer changed between two reads", ErrCorrupt))
@@ -90,24 +79,56 @@ func (t *FS) KeepContents(ctx context.Context, layers []v1.Layer, paths []string
 				}
 				c.file, c.avail = file, nil
 			}
-			if pos >= end {
-				return stop
-			}
 			return nil
 		})
-		rc.Close()
-		if err != nil && !errors.Is(err, stop) {
-			var le *LayerError
-			if !errors.As(err, &le) {
-				err = lerr("", err)
-			}
+		if err != nil {
 			return err
-		}
-		if err == nil {
-			return lerr("", fmt.Errorf("%w: the layer ended before entry %d", ErrCorrupt, end))
 		}
 	}
 	return nil
+}
+
+// rereadLayer reads layer i of layers once more, through wrap (a buffer;
+// its func is called once the layer is read), from its first entry to
+// entry end, and calls each with every entry's position, header and
+// content, and lerr, which makes an error about the layer. Any error is a
+// *LayerError; a layer that ends before entry end is ErrCorrupt.
+func rereadLayer(ctx context.Context, layers []v1.Layer, i, end int, wrap func(io.Reader) (io.Reader, func()),
+	each func(pos int, hdr *tar.Header, tr *tar.Reader, lerr func(entry string, err error) error) error) error {
+	digest, _ := layers[i].DiffID()
+	lerr := func(entry string, err error) error {
+		return &LayerError{Layer: i, Digest: digest.String(), Entry: entry, Err: err}
+	}
+	rc, err := layers[i].Uncompressed()
+	if err != nil {
+		return lerr("", fmt.Errorf("%w: %w", ErrCorrupt, err))
+	}
+	defer rc.Close()
+	r, done := wrap(rc)
+	defer done()
+	stop := errors.New("done")
+	err = WalkTar(r, func(pos int, hdr *tar.Header, tr *tar.Reader) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := each(pos, hdr, tr, lerr); err != nil {
+			return err
+		}
+		if pos >= end {
+			return stop
+		}
+		return nil
+	})
+	var le *LayerError
+	switch {
+	case err == nil:
+		return lerr("", fmt.Errorf("%w: the layer ended before entry %d", ErrCorrupt, end))
+	case errors.Is(err, stop):
+		return nil
+	case errors.As(err, &le):
+		return err
+	}
+	return lerr("", err)
 }
 
 // keepStream copies size bytes of r into the temporary directory, named by

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"path"
 	"strings"
 
 	"github.com/fromscratch/fromscratch/elfinfo"
+	"github.com/fromscratch/fromscratch/rootfs"
 )
 
 // Limits on what one entry may hold.
@@ -89,36 +89,6 @@ func CleanName(raw string) (string, error) {
 	return path.Clean("/" + raw), nil
 }
 
-// modeOf converts tar's mode bits.
-func modeOf(m int64) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
-}
-
-// TarMode converts a mode back to tar's bits.
-func TarMode(m fs.FileMode) int64 {
-	out := int64(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		out |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		out |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		out |= 0o1000
-	}
-	return out
-}
-
 // parseEntry turns one header into an event, copying the content the view
 // keeps into the temporary directory.
 func (t *FS) parseEntry(layer, pos int, hdr *tar.Header, tr io.Reader) (event, error) {
@@ -154,7 +124,7 @@ func (t *FS) parseEntry(layer, pos int, hdr *tar.Header, tr io.Reader) (event, e
 	}
 	n := node{
 		typ:    hdr.Typeflag,
-		mode:   modeOf(hdr.Mode),
+		mode:   rootfs.PermFromUnix(hdr.Mode),
 		uid:    hdr.Uid,
 		gid:    hdr.Gid,
 		mtime:  hdr.ModTime.Unix(),

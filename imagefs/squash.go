@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/rootfs"
 )
 
 // WriteSquashed writes to tw the one layer that, on top of the first from
@@ -102,23 +103,11 @@ func (t *FS) WriteSquashed(ctx context.Context, tw *tar.Writer, layers []v1.Laye
 		last[k.layer] = max(last[k.layer], k.pos)
 	}
 	for i := lo; i <= hi; i++ {
-		if _, ok := last[i]; !ok {
+		end, ok := last[i]
+		if !ok {
 			continue
 		}
-		digest, _ := layers[i].DiffID()
-		lerr := func(entry string, err error) error {
-			return &LayerError{Layer: i, Digest: digest.String(), Entry: entry, Err: err}
-		}
-		rc, err := layers[i].Uncompressed()
-		if err != nil {
-			return lerr("", fmt.Errorf("%w: %w", ErrCorrupt, err))
-		}
-		stop := errors.New("done")
-		pr, closePrefetch := prefetch(rc)
-		err = WalkTar(pr, func(pos int, hdr *tar.Header, tr *tar.Reader) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		err := rereadLayer(ctx, layers, i, end, prefetch, func(pos int, hdr *tar.Header, tr *tar.Reader, lerr func(string, error) error) error {
 			cs := where[at{i, pos}]
 			for _, c := range cs {
 				if hdr.Size != c.size {
@@ -144,18 +133,9 @@ func (t *FS) WriteSquashed(ctx context.Context, tw *tar.Writer, layers []v1.Laye
 					}
 				}
 			}
-			if pos >= last[i] {
-				return stop
-			}
 			return nil
 		})
-		closePrefetch()
-		rc.Close()
-		if err != nil && !errors.Is(err, stop) {
-			var le *LayerError
-			if !errors.As(err, &le) {
-				err = lerr("", err)
-			}
+		if err != nil {
 			return err
 		}
 	}
@@ -167,7 +147,7 @@ func header(p string, n *node) *tar.Header {
 	h := &tar.Header{
 		Typeflag: n.typ,
 		Name:     strings.TrimPrefix(p, "/"),
-		Mode:     TarMode(n.mode),
+		Mode:     rootfs.UnixPerm(n.mode),
 		Uid:      n.uid,
 		Gid:      n.gid,
 		ModTime:  time.Unix(n.mtime, 0),

@@ -134,12 +134,18 @@ func (x *layoutIndex) child(h v1.Hash) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("%w: %s is not in the index", ErrNotFound, h)
 }
 
-func (x *layoutIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+// childJSON returns the descriptor of h in the index and its JSON.
+func (x *layoutIndex) childJSON(h v1.Hash) (v1.Descriptor, []byte, error) {
 	d, err := x.child(h)
 	if err != nil {
-		return nil, err
+		return d, nil, err
 	}
 	raw, err := x.dir.readJSON(d)
+	return d, raw, err
+}
+
+func (x *layoutIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	d, raw, err := x.childJSON(h)
 	if err != nil {
 		return nil, err
 	}
@@ -147,11 +153,7 @@ func (x *layoutIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 }
 
 func (x *layoutIndex) Image(h v1.Hash) (v1.Image, error) {
-	d, err := x.child(h)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := x.dir.readJSON(d)
+	d, raw, err := x.childJSON(h)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/fromscratch/fromscratch/image"
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // TestArchiveOfSeveral: a docker archive of two images needs a name, given
@@ -399,23 +400,10 @@ func TestArchiveLinkedLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Rewrite it: the third layer is a link to the second's file.
-	in, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
 	var out bytes.Buffer
 	tw := tar.NewWriter(&out)
-	tr := tar.NewReader(in)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
+	for hdr, r := range tartest.File(t, p) {
+		b, _ := io.ReadAll(r)
 		if hdr.Name == "manifest.json" {
 			var m tarball.Manifest
 			if err := json.Unmarshal(b, &m); err != nil || len(m) != 1 || len(m[0].Layers) != 3 || m[0].Layers[1] != m[0].Layers[2] {

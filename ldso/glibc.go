@@ -136,6 +136,19 @@ func (r *Resolver) guessSystemDirs(a arch) []string {
 	return []string{"/lib", "/usr/lib"}
 }
 
+// direct is the library at p, a needed name with a slash (a relative one
+// is opened from the working directory), as both loaders open it.
+func (s *session) direct(p string) found {
+	if !path.IsAbs(p) {
+		p = path.Join(s.r.opts.WorkDir, p)
+	}
+	f, ok := s.candidate(path.Dir(p), path.Base(p))
+	if ok {
+		f.path, f.via = p, "direct"
+	}
+	return f
+}
+
 // searchGlibc is _dl_map_object's search for a name needed by object l.
 func (s *session) searchGlibc(name string, l *object) found {
 	if strings.Contains(name, "/") {
@@ -146,14 +159,7 @@ func (s *session) searchGlibc(name string, l *object) found {
 				return found{}
 			}
 		}
-		if !path.IsAbs(p) {
-			p = path.Join(s.r.opts.WorkDir, p)
-		}
-		f, ok := s.candidate(path.Dir(p), path.Base(p))
-		if ok {
-			f.path, f.via = p, "direct"
-		}
-		return f
+		return s.direct(p)
 	}
 	// Most searches depend on the name alone (no RPATH, RUNPATH or
 	// LD_LIBRARY_PATH in play): their answer is shared by every program

@@ -47,15 +47,7 @@ func (r *Resolver) muslSysPath(interp string, a arch) []string {
 // searchMusl is load_library's search for a name needed by object l.
 func (s *session) searchMusl(name string, l *object) found {
 	if strings.Contains(name, "/") {
-		p := name
-		if !path.IsAbs(p) {
-			p = path.Join(s.r.opts.WorkDir, p)
-		}
-		f, ok := s.candidate(path.Dir(p), path.Base(p))
-		if ok {
-			f.path, f.via = p, "direct"
-		}
-		return f
+		return s.direct(name)
 	}
 	if len(s.r.opts.LibraryPath) > 0 {
 		if f, ok := s.muslOpen(name, s.r.opts.LibraryPath, "LD_LIBRARY_PATH"); ok {

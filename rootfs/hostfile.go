@@ -133,7 +133,7 @@ func (i *hostInfo) ModTime() time.Time { return time.Unix(i.st.Mtim.Unix()) }
 func (i *hostInfo) Sys() any           { return i.st }
 
 func (i *hostInfo) Mode() fs.FileMode {
-	m := fs.FileMode(i.st.Mode & 0o777)
+	m := PermFromUnix(int64(i.st.Mode))
 	switch i.st.Mode & unix.S_IFMT {
 	case unix.S_IFBLK:
 		m |= fs.ModeDevice
@@ -147,15 +147,6 @@ func (i *hostInfo) Mode() fs.FileMode {
 		m |= fs.ModeSymlink
 	case unix.S_IFSOCK:
 		m |= fs.ModeSocket
-	}
-	if i.st.Mode&unix.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if i.st.Mode&unix.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if i.st.Mode&unix.S_ISVTX != 0 {
-		m |= fs.ModeSticky
 	}
 	return m
 }

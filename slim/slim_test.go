@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fromscratch/fromscratch/internal/testenv"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
+	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
 type ent struct {
@@ -89,27 +91,14 @@ func fatImage(t *testing.T, entrypoint string) v1.Image {
 // "" (others), and path -> uid.
 func contents(t *testing.T, img v1.Image) (map[string]string, map[string]int) {
 	t.Helper()
-	layers, _ := img.Layers()
 	files, owners := map[string]string{}, map[string]int{}
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
+	for h, r := range tartest.Image(t, img) {
+		b, err := io.ReadAll(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(tr)
-			p := "/" + strings.TrimSuffix(h.Name, "/")
-			files[p], owners[p] = string(b), h.Uid
-		}
-		rc.Close()
+		p := "/" + strings.TrimSuffix(h.Name, "/")
+		files[p], owners[p] = string(b), h.Uid
 	}
 	return files, owners
 }

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // apkRoot makes an Alpine-like root whose lib/apk/db/installed is written
@@ -73,10 +71,7 @@ func TestApkRoot(t *testing.T) {
 		}
 	}
 
-	img, err := tarball.ImageFromPath(out, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := archiveImage(t, out)
 	db := string(fileFromImage(t, img, "lib/apk/db/installed"))
 	for _, w := range []string{"P:musl\nV:1.2.3-r0\n", "P:hello\nV:1.0-r1\n", "F:usr/bin\nR:hello\n", "F:lib\nR:ld-musl-x86_64.so.1\n"} {
 		if !strings.Contains(db, w) {

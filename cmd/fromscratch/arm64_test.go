@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/internal/testenv"
 )
 
@@ -72,13 +72,7 @@ func requireQemuAarch64(t *testing.T) {
 // if needed (a few minutes: debootstrap's second stage runs under qemu).
 func arm64DebianRoot(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("slow: needs an arm64 debootstrap")
-	}
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "debootstrap and chroot need root")
-	}
-	requireTool(t, "debootstrap")
+	requireDebootstrap(t)
 	requireQemuAarch64(t)
 	arm64Once.Do(func() {
 		arm64Root, arm64Err = ensureDebootstrapRoot(t, arm64RootName, arm64DebootstrapArgs, arm64BuildTime)
@@ -87,6 +81,31 @@ func arm64DebianRoot(t *testing.T) string {
 		t.Fatalf("arm64 root: %v", arm64Err)
 	}
 	return arm64Root
+}
+
+// requireDebootstrap stops the test unless it may make a debootstrap root:
+// not -short (minutes), as root, with debootstrap.
+func requireDebootstrap(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow: needs a debootstrap")
+	}
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "debootstrap and chroot need root")
+	}
+	requireTool(t, "debootstrap")
+}
+
+// debootstrapRoot returns the cached amd64 root rootName made by
+// debootstrap with dargs, making it first if needed (minutes).
+func debootstrapRoot(t *testing.T, rootName string, dargs []string) string {
+	t.Helper()
+	requireDebootstrap(t)
+	root, err := ensureDebootstrapRoot(t, rootName, dargs, 30*time.Minute)
+	if err != nil {
+		t.Fatalf("%s root: %v", rootName, err)
+	}
+	return root
 }
 
 // debootstrapCmdline is the marker of a root made by debootstrap args.
@@ -289,48 +308,10 @@ func arm64Oracle(t *testing.T, root string, corpus []string) map[string]*oracleA
 	t.Helper()
 	bin := fromscratchBin(t)
 	start := time.Now()
-	want := make([]*oracleAnswer, len(corpus))
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				want[i] = chrootLoaderTrace(root, corpus[i])
-			}
-		}()
-	}
-	for i := range corpus {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	want := loaderAnswers(corpus, func(f string) *oracleAnswer { return chrootLoaderTrace(root, f) })
 	loaderTime := time.Since(start)
 
-	got := map[string]lddJSON{}
-	const chunk = 400
-	for i := 0; i < len(corpus); i += chunk {
-		end := min(i+chunk, len(corpus))
-		args := append([]string{"ldd", "--root", root, "--json"}, corpus[i:end]...)
-		cmd := exec.Command(bin, args...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() <= 2) {
-			t.Fatalf("fromscratch ldd = %v\n%s", err, stderr.String())
-		}
-		var res []lddJSON
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("fromscratch ldd --json: bad JSON: %v\n%s", err, stderr.String())
-		}
-		if len(res) != end-i {
-			t.Fatalf("fromscratch ldd --json gave %d objects for %d files", len(res), end-i)
-		}
-		for _, r := range res {
-			got[r.File] = r
-		}
-	}
+	got := lddCorpus(t, bin, corpus, "--root", root)
 
 	real := func(p string) string {
 		if r, err := realpathIn(root, p); err == nil {
@@ -367,7 +348,7 @@ func arm64Oracle(t *testing.T, root string, corpus []string) map[string]*oracleA
 			bad = append(bad, fmt.Sprintf("%s: fromscratch error %q, loader: %v", f, g.Error, keys(ws)))
 			continue
 		}
-		gs := answerSet(g, real)
+		gs := resultSet(g, real)
 		if w.static {
 			static++
 			// The loader says "statically linked" for anything it has
@@ -448,36 +429,6 @@ func chrootLoaderTrace(root, file string) *oracleAnswer {
 		}
 	}
 	return a
-}
-
-// elfCorpusIn lists the regular ELF files under dirs (paths inside root),
-// once each, as paths inside root.
-func elfCorpusIn(t *testing.T, root string, dirs ...string) []string {
-	t.Helper()
-	seen := map[string]bool{}
-	var out []string
-	for _, d := range dirs {
-		rd, err := realpathIn(root, d)
-		if err != nil {
-			t.Fatalf("%s in %s: %v", d, root, err)
-		}
-		filepath.WalkDir(filepath.Join(root, rd), func(p string, e fs.DirEntry, err error) error {
-			if err != nil || !e.Type().IsRegular() {
-				return nil
-			}
-			in := "/" + strings.TrimPrefix(p, root+"/")
-			if seen[in] {
-				return nil
-			}
-			if isELFFile(p) {
-				seen[in] = true
-				out = append(out, in)
-			}
-			return nil
-		})
-	}
-	sort.Strings(out)
-	return out
 }
 
 // TestArm64Build builds images of the arm64 root's jq and curl: the image
@@ -565,22 +516,9 @@ type imageConfig struct {
 func imageTarConfig(t *testing.T, path string) imageConfig {
 	t.Helper()
 	files := map[string][]byte{}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+	for h, r := range tartest.File(t, path) {
 		if h.Typeflag == tar.TypeReg && h.Size < 1<<20 { // not a layer
-			b, err := io.ReadAll(tr)
+			b, err := io.ReadAll(r)
 			if err != nil {
 				t.Fatal(err)
 			}

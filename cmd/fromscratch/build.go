@@ -243,15 +243,7 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 		return builderError(err)
 	}
 	defer res.Close()
-	for _, t := range res.Traces {
-		bar.Printf(stderr, "fromscratch: traced %s\n", t)
-	}
-	for _, w := range res.Warnings {
-		bar.Printf(stderr, "fromscratch: warning: %s\n", w)
-	}
-	for _, n := range res.Notes {
-		bar.Printf(stderr, "fromscratch: %s\n", n)
-	}
+	buildNotes(bar, stderr, res)
 	art := publish.Artifact{Index: res.Index}
 	if res.Index == nil {
 		art.Image = res.Images[0]
@@ -264,6 +256,23 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, o *buildOptions, ar
 	// The summaries go out once the outputs are written: a failed write
 	// leaves one line, its error.
 	return o.sinks().publish(ctx, m, art, res.Tag, report{stdout, stderr, bar, buildResult(res), func() { o.summarize(stderr, res) }})
+}
+
+// buildNotes prints what a build tells beside its outputs: the traced
+// runs, the warnings, where things went.
+func buildNotes(bar *progress.Bar, stderr io.Writer, res *builder.Result) {
+	for _, t := range res.Traces {
+		bar.Printf(stderr, "fromscratch: traced %s\n", t)
+	}
+	for _, m := range res.Missing {
+		bar.Printf(stderr, "fromscratch: warning: %s\n", missingWarning(m))
+	}
+	for _, w := range res.Warnings {
+		bar.Printf(stderr, "fromscratch: warning: %s\n", w)
+	}
+	for _, n := range res.Notes {
+		bar.Printf(stderr, "fromscratch: %s\n", n)
+	}
 }
 
 // checkArgs checks the arguments and the flags that go with them, and

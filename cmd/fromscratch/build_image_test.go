@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -14,9 +13,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // TestBuildPush pushes to Debian's docker-registry on 127.0.0.1, then
@@ -92,27 +91,7 @@ func TestBuildSize(t *testing.T) {
 		}
 		closure += fi.Size()
 	}
-	img, err := tarball.ImageFromPath(out, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total int64
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := io.Copy(io.Discard, rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += n
-	}
+	total := uncompressedBytes(t, archiveImage(t, out))
 	limit := closure*102/100 + 64<<10
 	t.Logf("curl: closure %d bytes in %d files, layers %d bytes uncompressed (limit %d)", closure, len(files), total, limit)
 	if total > limit {
@@ -124,28 +103,15 @@ func TestBuildSize(t *testing.T) {
 // returns "tar+gzip" or "tar" for each, from its first bytes.
 func archiveLayerKinds(t *testing.T, archive string) []string {
 	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var manifest []struct{ Layers []string }
 	heads := map[string][]byte{}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(io.LimitReader(tr, 512))
+	for hdr, r := range tartest.File(t, archive) {
+		b, err := io.ReadAll(io.LimitReader(r, 512))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if hdr.Name == "manifest.json" {
-			b, _ = io.ReadAll(io.MultiReader(bytes.NewReader(b), tr))
+			b, _ = io.ReadAll(io.MultiReader(bytes.NewReader(b), r))
 			if err := json.Unmarshal(b, &manifest); err != nil {
 				t.Fatal(err)
 			}
@@ -167,28 +133,6 @@ func archiveLayerKinds(t *testing.T, archive string) []string {
 		}
 	}
 	return kinds
-}
-
-// layoutImage returns the one image of the OCI layout at dir.
-func layoutImage(t *testing.T, dir string) v1.Image {
-	t.Helper()
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil || len(im.Manifests) != 1 {
-		t.Fatalf("layout %s: %v, %v: want one image", dir, im, err)
-	}
-	img, err := idx.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
 }
 
 // layerMediaTypes lists img's layer media types, from its manifest.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +10,8 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // layerDigests returns the digests of the image's layers, bottom first.
@@ -35,25 +35,13 @@ func layerDigests(t *testing.T, img v1.Image) []v1.Hash {
 // layerPaths lists the non-directory entries of a layer.
 func layerPaths(t *testing.T, l v1.Layer) []string {
 	t.Helper()
-	rc, err := l.Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
 	var ps []string
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return ps
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for h := range tartest.Layer(t, l) {
 		if h.Typeflag != tar.TypeDir {
 			ps = append(ps, h.Name)
 		}
 	}
+	return ps
 }
 
 // checkDebugImage compares the plain and the debug archives: the debug
@@ -63,14 +51,8 @@ func layerPaths(t *testing.T, l v1.Layer) []string {
 // it); PATH ends in :/busybox.
 func checkDebugImage(t *testing.T, plainTar, debugTar, records string, want ...string) {
 	t.Helper()
-	plain, err := tarball.ImageFromPath(plainTar, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbg, err := tarball.ImageFromPath(debugTar, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := archiveImage(t, plainTar)
+	dbg := archiveImage(t, debugTar)
 	pd, dd := layerDigests(t, plain), layerDigests(t, dbg)
 	more := 1
 	if records != "" {
@@ -178,10 +160,7 @@ func TestBuildDebugBusybox(t *testing.T) {
 		t.Errorf("a dynamic busybox: exit %d, stderr %q; want 2, not statically linked", code, errOut)
 	}
 	mustRunIn(t, "", nil, "build", "--root", root, "-o", out, "--debug", "--busybox", "/bin/busybox", "/usr/bin/jq")
-	img, err := tarball.ImageFromPath(out, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := archiveImage(t, out)
 	if got := string(fileFromImage(t, img, "busybox/busybox")); len(got) < 100000 {
 		t.Errorf("busybox/busybox is %d bytes", len(got))
 	}

@@ -148,6 +148,9 @@ func diagnoseImage(ctx context.Context, o *doctorOptions, ref string) (v1.Image,
 		// First: nothing of the image starts on that platform.
 		rep.Problems = append([]doctor.Problem{*p}, rep.Problems...)
 	}
+	for i, p := range rep.Problems {
+		rep.Problems[i].Fix = fixText(p)
+	}
 	return img, cfg, rep, nil
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // doctorFixtures are the programs the doctor images are made of, compiled
@@ -283,10 +282,7 @@ func doctorSave(t *testing.T, tag string) string {
 // go-containerregistry) and returns the layout's directory.
 func doctorOCILayout(t *testing.T, archive string) string {
 	t.Helper()
-	img, err := tarball.ImageFromPath(archive, nil)
-	if err != nil {
-		t.Fatalf("tarball.ImageFromPath(%s) = %v", archive, err)
-	}
+	img := archiveImage(t, archive)
 	dir := filepath.Join(t.TempDir(), "layout")
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 
 	"github.com/fromscratch/fromscratch/builder"
 	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/doctor"
 	"github.com/fromscratch/fromscratch/elfinfo"
 	"github.com/fromscratch/fromscratch/gobuild"
+	"github.com/fromscratch/fromscratch/internal/registry"
 	"github.com/fromscratch/fromscratch/program"
 	"github.com/fromscratch/fromscratch/rootfs"
 	"github.com/fromscratch/fromscratch/slim"
@@ -74,7 +77,17 @@ func message(err error) string {
 		return ee.msg
 	}
 	// Anything else is a usage error from cobra or a worded failure.
-	return suggestCommand(err.Error())
+	return withFlagHint(suggestCommand(err.Error()), err)
+}
+
+// withFlagHint is msg, the words of err, with the flag that lifts what err
+// refused: --insecure for a registry spoken to over plain HTTP.
+func withFlagHint(msg string, err error) string {
+	var pe *registry.PlainHTTPError
+	if errors.As(err, &pe) {
+		msg += " (--insecure allows it)"
+	}
+	return msg
 }
 
 // describe is the reason part of "FILE: reason", without the path a
@@ -148,7 +161,7 @@ func buildMessage(err error) string {
 		return fmt.Sprintf("build: %s (listed paths the root lacks; --allow-missing builds anyway): %v",
 			strings.Join(me.Paths, ", "), closure.ErrMissing)
 	case errors.As(err, &se):
-		fix := se.Problem.Fix
+		fix := fixText(se.Problem)
 		if se.Problem.Check == "program" || se.Problem.Check == "command" {
 			fix = "point --entrypoint at a program the image holds: PROGRAM, a FILE, or one under an --add DST"
 		}
@@ -254,4 +267,79 @@ func slimError(ref string, err error) error {
 		msg = fmt.Sprintf("slim %s: --keep %s: %v", ref, ke.Path, ke.Err)
 	}
 	return &worded{msg: msg, err: err}
+}
+
+// missingWarning words what build --allow-missing left out.
+func missingWarning(m builder.Missing) string {
+	w := m.Name + " not found (--allow-missing)"
+	if m.Listed {
+		w = m.Name + " (listed) not found (--allow-missing)"
+	}
+	if m.Root != "" {
+		w = m.Root + ": " + w
+	}
+	return w
+}
+
+// fixText words a doctor problem's fix for the command line, naming the
+// flags that make it: doctor's own words (Fix) where its Remedy says no
+// more.
+func fixText(p doctor.Problem) string {
+	r := p.Remedy
+	switch r.Kind {
+	case doctor.CreateWorkdir:
+		return "create it in the image (--add) if the program expects files there"
+	case doctor.FixWorkdir:
+		return "fix --workdir"
+	case doctor.SetEntrypoint:
+		return "set --entrypoint (fromscratch build sets it to PROGRAM)"
+	case doctor.SetPlatform:
+		return fmt.Sprintf("set the image's platform to the program's (--platform linux/%s), or build the program for %s", r.Got, r.Want)
+	case doctor.BuildFor:
+		return fmt.Sprintf("build the program for %s (GOARCH=%s, a cross compiler, or --platform)", r.Want, r.Want)
+	case doctor.AddUserFile:
+		return fmt.Sprintf("use a numeric --user, or add %s (fromscratch build writes one with root and nonroot)", r.File)
+	case doctor.AddUser:
+		return fmt.Sprintf("add %s to %s, or use a numeric --user", r.Name, r.File)
+	case doctor.RebuildLoader:
+		if r.Rebuild.Musl {
+			return "this is a musl program: rebuild the image with its loader and libraries: `" + rebuildCommand(r.Rebuild) + "`, or use a musl image (Alpine), or link with -static"
+		}
+		return "rebuild the image with the loader and libraries: `" + rebuildCommand(r.Rebuild) + "`, or link the program with -static"
+	case doctor.RebuildLibraries:
+		return "rebuild the image with the program's libraries: `" + rebuildCommand(r.Rebuild) + "`"
+	}
+	return p.Fix
+}
+
+// rebuildCommand is the sh command of a rebuild doctor suggests: fromscratch
+// build from the program's copy on the host, or from one docker cp takes
+// out of the image.
+func rebuildCommand(r *doctor.Rebuild) string {
+	args := []string{"fromscratch", "build", "-o", "fixed.tar"}
+	if r.Entrypoint != nil {
+		args = append(args, "--entrypoint", quoteArgs(r.Entrypoint))
+	}
+	if r.Cmd != nil {
+		args = append(args, "--cmd", quoteArgs(r.Cmd))
+	}
+	switch {
+	case r.Host == r.Program:
+		return shellJoin(append(args, r.Program))
+	case r.Host != "":
+		return shellJoin(append(args, "--add", r.Host+":"+r.Program, r.Program))
+	}
+	// Out of the engine: the image as the engine names it.
+	name := path.Base(r.Program)
+	ref := "IMAGE"
+	switch img := r.Image; {
+	case strings.HasPrefix(img, "docker-archive:"):
+		file, _, _ := strings.Cut(strings.TrimPrefix(img, "docker-archive:"), ":")
+		ref = "\"$(docker load -qi " + shellQuote(file) + " | sed -n 's/^Loaded image[^:]*: //p' | head -n1)\""
+	case strings.HasPrefix(img, "oci-layout:"), img == "":
+	default:
+		ref = shellQuote(strings.TrimPrefix(img, "docker-daemon:"))
+	}
+	return "id=$(docker create " + ref + ") && docker cp \"$id:" + r.Program + "\" ./" + name +
+		" && docker rm \"$id\" && " + shellJoin(append(args, "--add", "./"+name+":"+r.Program, r.Program))
 }

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"testing"
 
 	"github.com/fromscratch/fromscratch/builder"
 	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/doctor"
+	"github.com/fromscratch/fromscratch/internal/registry"
+	"github.com/fromscratch/fromscratch/publish"
 	"github.com/fromscratch/fromscratch/slim"
 	"github.com/fromscratch/fromscratch/squash"
 )
@@ -46,6 +49,54 @@ func TestExitCode(t *testing.T) {
 	} {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("%s: exitCode(%v) = %d, want %d", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestFixText: doctor's remedies worded for the command line, naming the
+// flags, and the rebuild as a command to run.
+func TestFixText(t *testing.T) {
+	for _, tc := range []struct {
+		p    doctor.Problem
+		want string
+	}{
+		{doctor.Problem{Fix: "doctor's words"}, "doctor's words"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.CreateWorkdir}}, "create it in the image (--add) if the program expects files there"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.FixWorkdir}}, "fix --workdir"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.SetEntrypoint}}, "set --entrypoint (fromscratch build sets it to PROGRAM)"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.SetPlatform, Got: "arm64", Want: "amd64"}},
+			"set the image's platform to the program's (--platform linux/arm64), or build the program for amd64"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.BuildFor, Want: "arm64"}}, "build the program for arm64 (GOARCH=arm64, a cross compiler, or --platform)"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.AddUserFile, File: "/etc/passwd"}},
+			"use a numeric --user, or add /etc/passwd (fromscratch build writes one with root and nonroot)"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.AddUser, Name: "staff", File: "/etc/group"}}, "add staff to /etc/group, or use a numeric --user"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.RebuildLoader, Rebuild: &doctor.Rebuild{Program: "/usr/bin/app", Host: "/usr/bin/app"}}},
+			"rebuild the image with the loader and libraries: `fromscratch build -o fixed.tar /usr/bin/app`, or link the program with -static"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.RebuildLibraries, Rebuild: &doctor.Rebuild{Program: "/app", Entrypoint: []string{"/app", "-x"}, Cmd: []string{"serve"}, Host: "/home/me/app"}}},
+			"rebuild the image with the program's libraries: `fromscratch build -o fixed.tar --entrypoint '[\"/app\",\"-x\"]' --cmd '[\"serve\"]' --add /home/me/app:/app /app`"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.RebuildLoader, Rebuild: &doctor.Rebuild{Program: "/app", Image: "docker-daemon:app:1", Musl: true}}},
+			"this is a musl program: rebuild the image with its loader and libraries: `id=$(docker create app:1) && docker cp \"$id:/app\" ./app && docker rm \"$id\" && fromscratch build -o fixed.tar --add ./app:/app /app`, or use a musl image (Alpine), or link with -static"},
+		{doctor.Problem{Remedy: doctor.Remedy{Kind: doctor.RebuildLibraries, Rebuild: &doctor.Rebuild{Program: "/app", Image: "docker-archive:my app.tar"}}},
+			"rebuild the image with the program's libraries: `id=$(docker create \"$(docker load -qi 'my app.tar' | sed -n 's/^Loaded image[^:]*: //p' | head -n1)\") && docker cp \"$id:/app\" ./app && docker rm \"$id\" && fromscratch build -o fixed.tar --add ./app:/app /app`"},
+	} {
+		if got := fixText(tc.p); got != tc.want {
+			t.Errorf("fixText(%+v):\n got %q\nwant %q", tc.p.Remedy, got, tc.want)
+		}
+	}
+}
+
+// TestMissingWarning: what build --allow-missing left out, worded.
+func TestMissingWarning(t *testing.T) {
+	for _, tc := range []struct {
+		m    builder.Missing
+		want string
+	}{
+		{builder.Missing{Name: "libgone.so.1 (needed by /app)"}, "libgone.so.1 (needed by /app) not found (--allow-missing)"},
+		{builder.Missing{Name: "/etc/app.conf", Listed: true}, "/etc/app.conf (listed) not found (--allow-missing)"},
+		{builder.Missing{Name: "libgone.so.1", Root: "linux/arm64=/srv/arm64"}, "linux/arm64=/srv/arm64: libgone.so.1 not found (--allow-missing)"},
+	} {
+		if got := missingWarning(tc.m); got != tc.want {
+			t.Errorf("missingWarning(%+v) = %q, want %q", tc.m, got, tc.want)
 		}
 	}
 }
@@ -89,6 +140,14 @@ func TestErrorMessages(t *testing.T) {
 		{builderError(context.Canceled), "build: context canceled"},
 		{squashError("img.tar", &squash.LayersError{From: 5, Layers: 2}), "img.tar: --from 5: the image has 2 layers"},
 		{slimError("img", &slim.KeepError{Path: "/nope", Err: slim.ErrBadKeep}), "slim img: --keep /nope: not in the image"},
+		{fmt.Errorf("pushing to %q: %w", "10.0.0.1:5000/app", &registry.PlainHTTPError{Host: "10.0.0.1:5000"}),
+			`pushing to "10.0.0.1:5000/app": 10.0.0.1:5000: plain HTTP refused (--insecure allows it)`},
+		{fmt.Errorf("reading %q: %w", "10.0.0.1:5000/app", registry.Explain(fmt.Errorf("%w; %w",
+			&url.Error{Op: "Get", URL: "https://10.0.0.1:5000/v2/", Err: errors.New("http: server gave HTTP response to HTTPS client")},
+			&url.Error{Op: "Get", URL: "http://10.0.0.1:5000/v2/", Err: &registry.PlainHTTPError{Host: "10.0.0.1:5000"}}))),
+			`reading "10.0.0.1:5000/app": Get "https://10.0.0.1:5000/v2/": http: server gave HTTP response to HTTPS client; plain HTTP refused (--insecure allows it)`},
+		{sinkError(&publish.Error{Medium: publish.Registry, Target: "10.0.0.1:5000/app", Err: &registry.PlainHTTPError{Host: "10.0.0.1:5000"}}),
+			"pushing 10.0.0.1:5000/app: 10.0.0.1:5000: plain HTTP refused (--insecure allows it)"},
 	} {
 		if got := message(tc.err); got != tc.want {
 			t.Errorf("message(%#v):\n got %q\nwant %q", tc.err, got, tc.want)

@@ -191,7 +191,7 @@ func TestPushUnderFaults(t *testing.T) {
 			args := []string{"build", "--insecure", "--push", proxy + "/" + repo + ":1", "--add", data + ":/data", "/usr/bin/jq"}
 			t0 := time.Now()
 			out, errOut, err := runErr("", bin, args...)
-			results[i] = result{repo + ":1", out, errOut, sqExitCode(err), time.Since(t0)}
+			results[i] = result{repo + ":1", out, errOut, exitStatus(err), time.Since(t0)}
 		}(i)
 	}
 	wg.Wait()

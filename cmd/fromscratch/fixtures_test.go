@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -643,12 +642,7 @@ func TestFixtureLdd(t *testing.T) {
 				}
 				comparePaths(t, traceLoader(t, "ldd", fx.file), got)
 			default:
-				tr := traceLoader(t, append(fx.oracle, fx.file)...)
-				want := tr.set(realpath)
-				if d := diffSets(want, withoutUnlisted(resultSet(got, realpath), want, got, realpath)); d != "" {
-					t.Errorf("fromscratch ldd and %s differ: %s", strings.Join(fx.oracle, " "), d)
-				}
-				comparePaths(t, tr, got)
+				wantTrace(t, strings.Join(fx.oracle, " "), traceLoader(t, append(fx.oracle, fx.file)...), got, realpath)
 			}
 			wantRealpaths(t, got, realpath)
 		})
@@ -900,25 +894,7 @@ func runLddJSON(t *testing.T, bin string, n int, args ...string) ([]lddJSON, str
 // output and exit code.
 func runFromscratch(t *testing.T, bin string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = "/"
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if ctx.Err() != nil || !errors.As(err, &ee) || ee.ExitCode() < 0 {
-			t.Fatalf("fromscratch %s = %v\nstderr: %s", strings.Join(args, " "), err, stderr.String())
-		}
-		code = ee.ExitCode()
-	}
-	if s := stderr.String(); strings.Contains(s, "panic") || strings.Contains(s, "goroutine ") {
-		t.Fatalf("fromscratch %s panicked:\n%s", strings.Join(args, " "), s)
-	}
-	return stdout.String(), stderr.String(), code
+	return cliRun{bin: bin, dir: "/", limit: time.Minute}.run(t, args...)
 }
 
 // trace is a real loader's list of what it loads (glibc's ldd, ld.so
@@ -942,6 +918,18 @@ func (tr trace) set(real func(string) string) map[string]bool {
 		}
 	}
 	return s
+}
+
+// wantTrace checks fromscratch's answer got against a real loader's
+// listing tr (loader says which): the same real paths, but for what the
+// loader does not list (see withoutUnlisted), and the same path strings.
+func wantTrace(t *testing.T, loader string, tr trace, got lddJSON, real func(string) string) {
+	t.Helper()
+	want := tr.set(real)
+	if d := diffSets(want, withoutUnlisted(resultSet(got, real), want, got, real)); d != "" {
+		t.Errorf("fromscratch ldd and %s differ: %s", loader, d)
+	}
+	comparePaths(t, tr, got)
 }
 
 // traceLoader runs argv (from "/") and parses its ldd-style listing.
@@ -1021,8 +1009,9 @@ func withoutUnlisted(gs, want map[string]bool, got lddJSON, real func(string) st
 	return gs
 }
 
-// resultSet is the set of real paths of what fromscratch says is loaded,
-// and "not found: NAME", as in TestLddOracle.
+// resultSet is fromscratch's answer r as the oracles compare it: the real
+// paths (resolved by real) of the loader and the libraries loaded, and
+// "not found: NAME" for each one missing.
 func resultSet(r lddJSON, real func(string) string) map[string]bool {
 	s := map[string]bool{}
 	if r.Static {

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"context"
 	"debug/elf"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,11 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // goServer is the Go fixture: an HTTP server on ADDR (default :8080) that
@@ -71,23 +64,7 @@ func goModule(t *testing.T, name, src string) string {
 // code.
 func runIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, fromscratchBin(t), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return stdout.String(), stderr.String(), 0
-	case errors.As(err, &ee):
-		return stdout.String(), stderr.String(), ee.ExitCode()
-	}
-	t.Fatalf("fromscratch %s: %v", strings.Join(args, " "), err)
-	return "", "", -1
+	return cliRun{dir: dir, env: env, limit: 10 * time.Minute}.run(t, args...)
 }
 
 // mustRunIn is runIn that fails the test unless fromscratch exits 0.
@@ -142,10 +119,7 @@ func TestBuildGo(t *testing.T) {
 		t.Errorf("GET /ping = %q, want %q", got, want)
 	}
 
-	img, err := tarball.ImageFromPath(tarPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := archiveImage(t, tarPath)
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -198,18 +172,8 @@ func TestBuildGoIndex(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "layout")
 	mustRunIn(t, dir, nil, "build", "--go", "./cmd/hello", "--platform", "linux/amd64,linux/arm64", "--oci-layout", out)
 
-	p, err := layout.FromPath(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := top.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	top := layoutIndex(t, out)
+	tm := indexManifest(t, top)
 	if len(tm.Manifests) != 1 || !tm.Manifests[0].MediaType.IsIndex() || tm.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != "hello:latest" {
 		t.Fatalf("index.json: %+v, want one index named hello:latest", tm.Manifests)
 	}
@@ -217,10 +181,7 @@ func TestBuildGoIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	im := indexManifest(t, idx)
 	digests := map[string]v1.Hash{}
 	for _, m := range im.Manifests {
 		if m.Platform == nil {
@@ -275,43 +236,6 @@ func TestBuildGoIndex(t *testing.T) {
 	})
 }
 
-// fileFromImage returns the content of name (no leading "/") from the
-// image's top layer that has it.
-func fileFromImage(t *testing.T, img v1.Image, name string) []byte {
-	t.Helper()
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := len(layers) - 1; i >= 0; i-- {
-		rc, err := layers[i].Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if h.Name == name {
-				b, err := io.ReadAll(tr)
-				rc.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return b
-			}
-		}
-		rc.Close()
-	}
-	t.Fatalf("%s not in the image", name)
-	return nil
-}
-
 // TestBuildGoErrors: usage errors and a package that needs cgo exit 2 with
 // one clear message.
 func TestBuildGoErrors(t *testing.T) {
@@ -361,19 +285,7 @@ func TestBuildGoAdd(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "kodata", "index.html"), []byte("<p>hi</p>\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "layout")
 	mustRunIn(t, dir, nil, "build", "--go", "./cmd/hello", "--add", "kodata:/kodata", "--env", "KO_DATA_PATH=/kodata", "--oci-layout", out)
-	p, err := layout.FromPath(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ii, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, _ := ii.IndexManifest()
-	img, err := ii.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := layoutImage(t, out)
 	if got := string(fileFromImage(t, img, "kodata/index.html")); got != "<p>hi</p>\n" {
 		t.Errorf("kodata/index.html = %q", got)
 	}
@@ -397,18 +309,7 @@ func TestBuildGoPush(t *testing.T) {
 	if !strings.Contains(out, "@sha256:") {
 		t.Errorf("build --push printed %q, want a digest reference", out)
 	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Index(r)
-	if err != nil {
-		t.Fatalf("remote.Index(%s) = %v", ref, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	im := indexManifest(t, remoteIndex(t, ref))
 	var plats []string
 	for _, m := range im.Manifests {
 		plats = append(plats, m.Platform.String())

@@ -54,7 +54,7 @@ func TestLddRootImage(t *testing.T) {
 	}
 	// A directory stays a directory; a missing one that is no reference
 	// is an error.
-	if _, stderr, err := runErr("", bin, "ldd", "--root", filepath.Join(dir, "nope"), "/x"); sqExitCode(err) != 2 || stderr == "" {
+	if _, stderr, err := runErr("", bin, "ldd", "--root", filepath.Join(dir, "nope"), "/x"); exitStatus(err) != 2 || stderr == "" {
 		t.Errorf("ldd --root missing dir: %v %q", err, stderr)
 	}
 }
@@ -86,7 +86,7 @@ func TestSquashSinksAndSources(t *testing.T) {
 	if first := run(t, "", bin, "squash", "--oci-layout", filepath.Join(dir, "flat3"), "docker-archive:"+archive); first != again {
 		t.Errorf("squash is not reproducible: %s vs %s", first, again)
 	}
-	if _, stderr, err := runErr("", bin, "squash", "docker-archive:"+archive); sqExitCode(err) != 2 || !strings.Contains(stderr, "no output") {
+	if _, stderr, err := runErr("", bin, "squash", "docker-archive:"+archive); exitStatus(err) != 2 || !strings.Contains(stderr, "no output") {
 		t.Errorf("squash without output: %v %q", err, stderr)
 	}
 

@@ -30,7 +30,7 @@ func describeImageErr(err error) string {
 	if errors.As(err, &pe) {
 		return pe.Path + ": " + pe.Err.Error()
 	}
-	return err.Error()
+	return withFlagHint(err.Error(), err)
 }
 
 // openRoot opens the root of `--root VALUE` (see rootsrc.Open: a

@@ -2,10 +2,8 @@ package main
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -14,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
+	"github.com/fromscratch/fromscratch/internal/countio"
+	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/program"
 )
 
@@ -195,19 +193,8 @@ func hostRun(t *testing.T, j realJob) runResult {
 
 func runCmd(t *testing.T, cmd *exec.Cmd, stdin string) runResult {
 	t.Helper()
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() < 0 {
-			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
-		}
-		code = ee.ExitCode()
-	}
-	return runResult{stdout.String(), stderr.String(), code}
+	stdout, stderr, code := runCommand(t, cmd, stdin)
+	return runResult{stdout, stderr, code}
 }
 
 // buildJobImage builds with args (the job's stdin is the traced run's),
@@ -261,10 +248,7 @@ func clip(s string) string {
 // most max times the bytes of the files they hold.
 func checkImageOverhead(t *testing.T, tarPath string, max float64) {
 	t.Helper()
-	img, err := tarball.ImageFromPath(tarPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := archiveImage(t, tarPath)
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -275,37 +259,18 @@ func checkImageOverhead(t *testing.T, tarPath string, max float64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cr := &countReader{r: rc}
-		tr := tar.NewReader(cr)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		cr := &countio.Reader{R: rc}
+		for h := range tartest.Entries(t, cr) {
 			if h.Typeflag == tar.TypeReg {
 				files += h.Size
 			}
 		}
 		io.Copy(io.Discard, cr)
 		rc.Close()
-		total += cr.n
+		total += cr.N
 	}
 	if files == 0 || float64(total) > max*float64(files) {
 		t.Errorf("image layers hold %d bytes for %d bytes of files: more than %.2fx", total, files, max)
 	}
 	t.Logf("image: %d bytes of layers, %d bytes of files (%.3fx)", total, files, float64(total)/float64(files))
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

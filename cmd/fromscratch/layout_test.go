@@ -157,7 +157,7 @@ func runMaxRSS(t *testing.T, bin string, args ...string) (string, int, int64) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	code := sqExitCode(err)
+	code := exitStatus(err)
 	if cmd.ProcessState == nil {
 		t.Fatalf("%v: %v", args, err)
 	}

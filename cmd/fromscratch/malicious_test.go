@@ -11,11 +11,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // malEntry is one crafted entry.
@@ -193,16 +194,13 @@ func TestMaliciousLayers(t *testing.T) {
 			malLayout(t, layout, tars, blobs)
 			ref := "oci-layout:" + layout
 			out := filepath.Join(base, "out-"+tc.name+".tar")
-			env := append(os.Environ(), "TMPDIR="+tmp)
+			cli := cliRun{bin: bin, dir: base, env: []string{"TMPDIR=" + tmp}}
 			for _, args := range [][]string{
 				{"inspect", ref},
 				{"squash", "-o", out, ref},
 				{"ldd", "--root", ref, "/x"},
 			} {
-				stdout, stderr, code := malRun(t, base, env, bin, args...)
-				if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
-					t.Fatalf("%v: panic:\n%s", args, stderr)
-				}
+				stdout, stderr, code := cli.run(t, args...)
 				if tc.wantErr != "" {
 					if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, tc.wantErr) {
 						t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", args, code, stderr, tc.wantErr)
@@ -301,18 +299,6 @@ func malHugeSize(t *testing.T) []byte {
 	return b.Bytes() // no content, no end
 }
 
-// malRun runs bin in dir with env and returns stdout, stderr and the exit
-// code.
-func malRun(t *testing.T, dir string, env []string, bin string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir, cmd.Env = dir, env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), sqExitCode(err)
-}
-
 // malSquashedNames returns the entry names of the squashed layer of a
 // one-layer docker-archive (directories keep their trailing "/").
 func malSquashedNames(t *testing.T, archive string) map[string]bool {
@@ -323,17 +309,12 @@ func malSquashedNames(t *testing.T, archive string) map[string]bool {
 	}
 	defer f.Close()
 	names := map[string]bool{}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if err != nil {
-			break
-		}
+	for hdr, r := range tartest.Entries(t, f) {
 		if !strings.HasSuffix(hdr.Name, ".tar.gz") && !strings.HasSuffix(hdr.Name, ".tar") {
 			continue
 		}
 		// Plain tar (squash -o's default) or gzip (--level N).
-		br := bufio.NewReader(tr)
+		br := bufio.NewReader(r)
 		var layer io.Reader = br
 		if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 			zr, err := gzip.NewReader(br)
@@ -342,12 +323,7 @@ func malSquashedNames(t *testing.T, archive string) map[string]bool {
 			}
 			layer = zr
 		}
-		lr := tar.NewReader(layer)
-		for {
-			h, err := lr.Next()
-			if err != nil {
-				break
-			}
+		for h := range tartest.Entries(t, layer) {
 			names[h.Name] = true
 		}
 	}

@@ -33,52 +33,14 @@ func TestLddOracle(t *testing.T) {
 	}
 	requireTool(t, "ldd")
 	bin := fromscratchBin(t)
-	corpus := elfCorpus(t, "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec")
+	corpus := elfCorpusIn(t, "", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec")
 	if len(corpus) < 100 {
 		t.Fatalf("only %d ELF files found: not a real system?", len(corpus))
 	}
 
-	want := make([]*oracleAnswer, len(corpus))
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				want[i] = glibcLdd(corpus[i])
-			}
-		}()
-	}
-	for i := range corpus {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	want := loaderAnswers(corpus, glibcLdd)
 
-	got := map[string]lddJSON{}
-	const chunk = 400
-	for i := 0; i < len(corpus); i += chunk {
-		end := min(i+chunk, len(corpus))
-		args := append([]string{"ldd", "--json"}, corpus[i:end]...)
-		cmd := exec.Command(bin, args...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() <= 2) {
-			t.Fatalf("fromscratch ldd = %v\n%s", err, stderr.String())
-		}
-		var res []lddJSON
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("fromscratch ldd --json: bad JSON: %v", err)
-		}
-		if len(res) != end-i {
-			t.Fatalf("fromscratch ldd --json gave %d objects for %d files", len(res), end-i)
-		}
-		for _, r := range res {
-			got[r.File] = r
-		}
-	}
+	got := lddCorpus(t, bin, corpus)
 
 	compared, skipped := 0, 0
 	var bad []string
@@ -94,7 +56,7 @@ func TestLddOracle(t *testing.T) {
 			bad = append(bad, fmt.Sprintf("%s: fromscratch error %q, ldd: %v", f, g.Error, w.set))
 			continue
 		}
-		gs := answerSet(g, realpath)
+		gs := resultSet(g, realpath)
 		if w.static {
 			// glibc's ldd says "statically linked" for anything the
 			// loader has nothing to load for, loader included.
@@ -124,23 +86,81 @@ func TestLddOracle(t *testing.T) {
 	}
 }
 
-// elfCorpus lists the regular ELF files under dirs, by real path, once each.
-func elfCorpus(t *testing.T, dirs ...string) []string {
+// loaderAnswers is the loader's answer for each file of the corpus, from
+// answer run on four files at a time.
+func loaderAnswers(corpus []string, answer func(file string) *oracleAnswer) []*oracleAnswer {
+	want := make([]*oracleAnswer, len(corpus))
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				want[i] = answer(corpus[i])
+			}
+		}()
+	}
+	for i := range corpus {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return want
+}
+
+// lddCorpus runs fromscratch ldd --json with flags over the corpus, 400
+// files a run, and maps each file to its answer.
+func lddCorpus(t *testing.T, bin string, corpus []string, flags ...string) map[string]lddJSON {
+	t.Helper()
+	got := map[string]lddJSON{}
+	const chunk = 400
+	for i := 0; i < len(corpus); i += chunk {
+		end := min(i+chunk, len(corpus))
+		args := append(append([]string{"ldd", "--json"}, flags...), corpus[i:end]...)
+		cmd := exec.Command(bin, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() <= 2) {
+			t.Fatalf("fromscratch ldd = %v\n%s", err, stderr.String())
+		}
+		var res []lddJSON
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("fromscratch ldd --json: bad JSON: %v\n%s", err, stderr.String())
+		}
+		if len(res) != end-i {
+			t.Fatalf("fromscratch ldd --json gave %d objects for %d files", len(res), end-i)
+		}
+		for _, r := range res {
+			got[r.File] = r
+		}
+	}
+	return got
+}
+
+// elfCorpusIn lists the regular ELF files under dirs (paths inside root,
+// "" for the host), once each, by real path inside root.
+func elfCorpusIn(t *testing.T, root string, dirs ...string) []string {
 	t.Helper()
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range dirs {
-		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+		rd, err := realpathIn(root, d)
+		if err != nil {
+			t.Fatalf("%s in %s: %v", d, root, err)
+		}
+		filepath.WalkDir(filepath.Join(root, rd), func(p string, e fs.DirEntry, err error) error {
 			if err != nil || !e.Type().IsRegular() {
 				return nil
 			}
-			real, err := filepath.EvalSymlinks(p)
-			if err != nil || seen[real] {
+			in := "/" + strings.TrimPrefix(p, root+"/")
+			if seen[in] {
 				return nil
 			}
-			if isELFFile(real) {
-				seen[real] = true
-				out = append(out, real)
+			if isELFFile(p) {
+				seen[in] = true
+				out = append(out, in)
 			}
 			return nil
 		})
@@ -220,29 +240,6 @@ func glibcLdd(file string) *oracleAnswer {
 		a.skip = "no answer: " + strings.TrimSpace(all)
 	}
 	return a
-}
-
-// answerSet is fromscratch's answer for one file as the oracles compare it:
-// the real paths of the loader and the libraries (resolved by real), and
-// "not found: NAME" for each one missing.
-func answerSet(g lddJSON, real func(string) string) map[string]bool {
-	gs := map[string]bool{}
-	if g.Static {
-		return gs
-	}
-	if g.InterpreterFound != nil && *g.InterpreterFound {
-		gs[real(g.Interpreter)] = true
-	} else if g.Interpreter != "" {
-		gs["not found: "+g.Interpreter] = true
-	}
-	for _, l := range g.Libraries {
-		if l.Found {
-			gs[real(l.Path)] = true
-		} else {
-			gs["not found: "+l.Name] = true
-		}
-	}
-	return gs
 }
 
 func realpath(p string) string {

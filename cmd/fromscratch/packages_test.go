@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // The Debian 12 root of debian:12-slim's kind (minbase) that the size
@@ -19,18 +17,7 @@ var minbaseDebootstrapArgs = []string{"--variant=minbase", "bookworm", "ROOT", a
 
 func minbaseRoot(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("slow: needs a debootstrap and Debian images")
-	}
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "debootstrap and chroot need root")
-	}
-	requireTool(t, "debootstrap")
-	root, err := ensureDebootstrapRoot(t, "amd64-bookworm-minbase", minbaseDebootstrapArgs, 30*time.Minute)
-	if err != nil {
-		t.Fatalf("minbase root: %v", err)
-	}
-	return root
+	return debootstrapRoot(t, "amd64-bookworm-minbase", minbaseDebootstrapArgs)
 }
 
 // debianSlimImage starts making a debian:12-slim-like image with packages

@@ -204,7 +204,7 @@ func runWithin(t *testing.T, limit time.Duration, env []string, args ...string) 
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start)
-	code := sqExitCode(err)
+	code := exitStatus(err)
 	if ctx.Err() != nil {
 		code = -1
 	}

@@ -60,12 +60,7 @@ func TestRootClosure(t *testing.T) {
 	// The same path strings as on the host.
 	comparePaths(t, host, got)
 	// The same answer as the loader of the root.
-	tr := chrootTrace(t, root, prog)
-	want := tr.set(real)
-	if d := diffSets(want, withoutUnlisted(resultSet(got, real), want, got, real)); d != "" {
-		t.Errorf("fromscratch ldd --root and the root's loader differ: %s", d)
-	}
-	comparePaths(t, tr, got)
+	wantTrace(t, "the root's loader", chrootTrace(t, root, prog), got, real)
 }
 
 // TestRootLdSoConf: a library only in a directory named by
@@ -165,12 +160,7 @@ func TestRootLdSoConf(t *testing.T) {
 			wantInterpreter(t, got, glibcLoader, "glibc")
 			tc.check(t, got)
 			wantInRoot(t, root, got)
-			tr := chrootTrace(t, root, tc.file)
-			want := tr.set(real)
-			if d := diffSets(want, withoutUnlisted(resultSet(got, real), want, got, real)); d != "" {
-				t.Errorf("fromscratch ldd --root and the root's loader differ: %s", d)
-			}
-			comparePaths(t, tr, got)
+			wantTrace(t, "the root's loader", chrootTrace(t, root, tc.file), got, real)
 		})
 	}
 }
@@ -240,12 +230,7 @@ func TestRootEscape(t *testing.T) {
 		}
 	}
 	real := rootRealpath(root)
-	tr := chrootTrace(t, root, "/usr/bin/prog")
-	want := tr.set(real)
-	if d := diffSets(want, withoutUnlisted(resultSet(got, real), want, got, real)); d != "" {
-		t.Errorf("fromscratch ldd --root and the root's loader differ: %s", d)
-	}
-	comparePaths(t, tr, got)
+	wantTrace(t, "the root's loader", chrootTrace(t, root, "/usr/bin/prog"), got, real)
 }
 
 // TestRootNoLoader: a root that holds only the program.

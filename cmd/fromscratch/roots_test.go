@@ -71,8 +71,8 @@ func TestBuildRootErrors(t *testing.T) {
 		{[]string{"trace", "--root", "docker-archive:" + img, "--", "/usr/bin/jq"}, "trace: --root docker-archive:" + img + ": an image"},
 	} {
 		_, stderr, err := runErr("", bin, tc.args...)
-		if sqExitCode(err) != 2 || !strings.HasPrefix(stderr, "fromscratch: "+tc.want) || strings.Count(stderr, "\n") != 1 {
-			t.Errorf("fromscratch %s: exit %d, stderr %q; want exit 2, one line starting %q", strings.Join(tc.args, " "), sqExitCode(err), stderr, tc.want)
+		if exitStatus(err) != 2 || !strings.HasPrefix(stderr, "fromscratch: "+tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("fromscratch %s: exit %d, stderr %q; want exit 2, one line starting %q", strings.Join(tc.args, " "), exitStatus(err), stderr, tc.want)
 		}
 	}
 }
@@ -176,18 +176,7 @@ func TestBuildRootsIndex(t *testing.T) {
 	ref := fmt.Sprintf("%s/fromscratch-test/roots-curl:%d", host, os.Getpid())
 	run(t, "", bin, "build", "--root", hostPlat+"=/", "--root", "linux/arm64="+armRoot, "--insecure", "--push", ref, "/usr/bin/curl")
 
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Index(r)
-	if err != nil {
-		t.Fatalf("remote.Index(%s) = %v", ref, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	im := indexManifest(t, remoteIndex(t, ref))
 	digests := map[string]v1.Hash{}
 	for _, m := range im.Manifests {
 		if m.Platform != nil {

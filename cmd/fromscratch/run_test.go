@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,16 +33,7 @@ type doctorRunJSON struct {
 // and the exit status.
 func runFromscratchIn(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	out, errOut, err := runErr(stdin, fromscratchBin(t), args...)
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return out, errOut, 0
-	case errors.As(err, &ee):
-		return out, errOut, ee.ExitCode()
-	}
-	t.Fatalf("fromscratch %v: %v", args, err)
-	return "", "", 0
+	return cliRun{stdin: stdin}.run(t, args...)
 }
 
 // TestDoctorRun: iconv built without its gconv modules fails its job;
@@ -115,18 +105,7 @@ var nginxDebootstrapArgs = []string{
 
 func nginxRoot(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("slow: needs a debootstrap")
-	}
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "debootstrap needs root")
-	}
-	requireTool(t, "debootstrap")
-	root, err := ensureDebootstrapRoot(t, "amd64-bookworm-nginx", nginxDebootstrapArgs, 30*time.Minute)
-	if err != nil {
-		t.Fatalf("nginx root: %v", err)
-	}
-	return root
+	return debootstrapRoot(t, "amd64-bookworm-nginx", nginxDebootstrapArgs)
 }
 
 // fatNginxImage imports the nginx root as a one-layer image FROM scratch

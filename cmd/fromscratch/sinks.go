@@ -118,7 +118,7 @@ func sinkError(err error) error {
 	case pe.Medium == publish.Stdout:
 		return &exitError{code: 2, msg: fmt.Sprintf("writing the archive to stdout: %v", pe.Err)}
 	case pe.Medium == publish.Registry:
-		return &exitError{code: 2, msg: fmt.Sprintf("pushing %s: %v", pe.Target, pe.Err)}
+		return &exitError{code: 2, msg: withFlagHint(fmt.Sprintf("pushing %s: %v", pe.Target, pe.Err), pe.Err)}
 	}
 	return &exitError{code: 2, msg: fmt.Sprintf("%s: %v", pe.Target, pe.Err)}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // slimFixture is a fat image: jq (the entrypoint), curl and its libraries
@@ -84,51 +82,6 @@ func uncompressedBytes(t *testing.T, img v1.Image) int64 {
 		n += c
 	}
 	return n
-}
-
-// imageFiles maps every regular file of an image (no whiteouts: the
-// images here have none) to its content.
-func imageFiles(t *testing.T, img v1.Image) map[string]string {
-	t.Helper()
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{}
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if h.Typeflag == tar.TypeReg {
-				b, err := io.ReadAll(tr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				files["/"+strings.TrimPrefix(h.Name, "/")] = string(b)
-			}
-		}
-		rc.Close()
-	}
-	return files
-}
-
-func archiveImage(t *testing.T, p string) v1.Image {
-	t.Helper()
-	img, err := tarball.ImageFromPath(p, nil)
-	if err != nil {
-		t.Fatalf("tarball.ImageFromPath(%s) = %v", p, err)
-	}
-	return img
 }
 
 // TestSlim: a fat image loaded in Docker, slimmed from the daemon, gives

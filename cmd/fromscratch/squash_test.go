@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // layeredDockerfile exercises every way a layer changes what is below it.
@@ -97,15 +98,7 @@ func sqExportFS(t *testing.T, image string) map[string]sqExported {
 		t.Fatal(err)
 	}
 	files := map[string]sqExported{}
-	tr := tar.NewReader(out)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("docker export %s: %v", image, err)
-		}
+	for hdr, r := range tartest.Entries(t, out) {
 		p := path.Clean("/" + hdr.Name)
 		switch {
 		case p == "/.dockerenv", p == "/etc/hosts", p == "/etc/hostname", p == "/etc/resolv.conf",
@@ -122,7 +115,7 @@ func sqExportFS(t *testing.T, image string) map[string]sqExported {
 			e = target
 		case tar.TypeReg:
 			h := sha256.New()
-			if _, err := io.Copy(h, tr); err != nil {
+			if _, err := io.Copy(h, r); err != nil {
 				t.Fatal(err)
 			}
 			e.SHA256 = hex.EncodeToString(h.Sum(nil))
@@ -194,13 +187,13 @@ func TestSquashSameFilesystem(t *testing.T) {
 		t.Errorf("layer 3 created_by = %q, want the rm /gone RUN", r.Layers[3].CreatedBy)
 	}
 	// The CI gates.
-	if _, _, err := runErr("", bin, "inspect", "--max-waste", "112006", "docker-archive:"+archive); sqExitCode(err) != 1 {
+	if _, _, err := runErr("", bin, "inspect", "--max-waste", "112006", "docker-archive:"+archive); exitStatus(err) != 1 {
 		t.Errorf("inspect --max-waste 112006: %v, want exit 1", err)
 	}
 	if _, _, err := runErr("", bin, "inspect", "--max-waste", "112007", "--min-efficiency", "0.5", "docker-archive:"+archive); err != nil {
 		t.Errorf("inspect --max-waste 112007 --min-efficiency 0.5: %v, want exit 0", err)
 	}
-	if _, _, err := runErr("", bin, "inspect", "--min-efficiency", "0.99", "docker-archive:"+archive); sqExitCode(err) != 1 {
+	if _, _, err := runErr("", bin, "inspect", "--min-efficiency", "0.99", "docker-archive:"+archive); exitStatus(err) != 1 {
 		t.Errorf("inspect --min-efficiency 0.99: %v, want exit 1", err)
 	}
 
@@ -247,15 +240,4 @@ func TestSquashSameFilesystem(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sqExitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -19,29 +17,7 @@ import (
 // stdout, stderr and the exit code.
 func runTraceCLI(t *testing.T, dir, stdin string, cred *syscall.Credential, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, fromscratchBin(t), args...)
-	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(stdin)
-	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if ctx.Err() != nil || !errors.As(err, &ee) {
-			t.Fatalf("fromscratch %s = %v\nstderr: %s", strings.Join(args, " "), err, stderr.String())
-		}
-		code = ee.ExitCode()
-	}
-	if s := stderr.String(); strings.Contains(s, "panic:") || strings.Contains(s, "goroutine ") {
-		t.Fatalf("fromscratch %s panicked:\n%s", strings.Join(args, " "), s)
-	}
-	return stdout.String(), stderr.String(), code
+	return cliRun{dir: dir, stdin: stdin, cred: cred, limit: 2 * time.Minute}.run(t, args...)
 }
 
 // The text list: the comment line, the paths found sorted and once, the

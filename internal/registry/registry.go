@@ -99,21 +99,31 @@ func NewTransport(insecure bool, timeout time.Duration) http.RoundTripper {
 }
 
 // PlainHTTPError is the error of an http:// request without insecure.
-type PlainHTTPError struct{ Host string }
+type PlainHTTPError struct {
+	Host string
+	// HTTPS is the error of the HTTPS request tried first, if any (see
+	// [Explain]).
+	HTTPS error
+}
 
 func (e *PlainHTTPError) Error() string {
-	return e.Host + ": plain HTTP needs --insecure"
+	if e.HTTPS != nil {
+		return e.HTTPS.Error() + "; plain HTTP refused"
+	}
+	return e.Host + ": plain HTTP refused"
 }
+
+func (e *PlainHTTPError) Unwrap() error { return e.HTTPS }
 
 // Explain returns err, shortened when it holds a *PlainHTTPError: the ping
 // of a registry on a local or private address tries HTTPS, then HTTP, and
 // fails with both errors; the HTTPS one is what the user needs, and that
-// plain HTTP needs --insecure.
+// plain HTTP was refused: a *PlainHTTPError whose HTTPS is that error.
 func Explain(err error) error {
 	var pe *PlainHTTPError
 	var ue *url.Error
 	if errors.As(err, &pe) && errors.As(err, &ue) && ue.URL != "" && strings.HasPrefix(ue.URL, "https:") {
-		return fmt.Errorf("%w (plain HTTP needs --insecure)", ue)
+		return &PlainHTTPError{Host: pe.Host, HTTPS: ue}
 	}
 	return err
 }
