@@ -257,8 +257,9 @@ func fromLayout(spec string, plat *v1.Platform, explicit bool) (v1.Image, error)
 }
 
 // pick chooses an image of index ii: by digest ("@sha256:..."), by
-// ref.name annotation (a full "name:tag" or the tag alone), then by
-// platform; an index found on the way is searched in turn.
+// ref.name annotation (a full "name:tag", the tag alone, or a name without
+// a tag for "name:latest", as Docker reads it), then by platform; an index
+// found on the way is searched in turn.
 func pick(ii v1.ImageIndex, sel string, plat *v1.Platform, explicit bool) (v1.Image, error) {
 	im, err := ii.IndexManifest()
 	if err != nil {
@@ -274,7 +275,8 @@ func pick(ii v1.ImageIndex, sel string, plat *v1.Platform, explicit bool) (v1.Im
 			if "@"+d.Digest.String() == sel {
 				cands = append(cands, d)
 			}
-		case ann == sel || strings.HasSuffix(ann, ":"+sel) || tagOf(ann) == sel:
+		case ann == sel || strings.HasSuffix(ann, ":"+sel) || tagOf(ann) == sel,
+			tagOf(sel) == "" && ann == sel+":latest":
 			cands = append(cands, d)
 		}
 	}

@@ -460,3 +460,34 @@ func TestIsImageID(t *testing.T) {
 		}
 	}
 }
+
+// TestLayoutNameMeansLatest: an image written to a layout as "app" (build
+// -t app, recorded as "app:latest") is picked by oci-layout:DIR:app, as
+// doctor's and inspect's help show it, as by its tag or its full name; a
+// name without a tag means :latest only, never another tag of the name.
+func TestLayoutNameMeansLatest(t *testing.T) {
+	ctx := context.Background()
+	latest, _ := random.Image(64, 1)
+	other, _ := random.Image(64, 1)
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := image.WriteOCILayout(ctx, dir, "app", latest); err != nil {
+		t.Fatal(err)
+	}
+	if err := image.WriteOCILayout(ctx, dir, "app:1", other); err != nil {
+		t.Fatal(err)
+	}
+	for sel, want := range map[string]v1.Image{"app": latest, "latest": latest, "app:latest": latest, "app:1": other, "1": other} {
+		img, err := Open(ctx, OCILayout+dir+":"+sel, Options{})
+		if err != nil {
+			t.Fatalf("Open(oci-layout:DIR:%s) = %v", sel, err)
+		}
+		got, _ := img.Digest()
+		wantD, _ := want.Digest()
+		if got != wantD {
+			t.Errorf("Open(oci-layout:DIR:%s) = %s, want %s", sel, got, wantD)
+		}
+	}
+	if _, err := Open(ctx, OCILayout+dir+":other", Options{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Open(oci-layout:DIR:other) = %v, want ErrNotFound", err)
+	}
+}
