@@ -79,9 +79,9 @@ func (o *slimOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.platform, "platform", "", "platform to pick from a multi-platform image, e.g. linux/arm64 (default: the host's)")
 	f.StringVar(&o.entrypoint, "entrypoint", "", "keep what this entrypoint needs and make it the slim image's (JSON array or words; clears Cmd, as docker run does)")
 	f.StringVar(&o.cmd, "cmd", "", "the slim image's Cmd instead of the image's (JSON array or words)")
-	f.StringArrayVar(&o.probes, "probe", nil, "run the entrypoint with the ARGS after -- (or --probe='ARGS', repeatable) under the tracer and keep what it uses; the slim image must do the same")
+	f.StringArrayVar(&o.probes, "probe", nil, "run the entrypoint with the `ARGS` after -- (or --probe='ARGS', words or a JSON array; repeatable) under the tracer and keep what it uses; the slim image must do the same")
 	f.Lookup("probe").NoOptDefVal = probeDash
-	f.StringArrayVar(&o.probeHTTP, "probe-http", nil, "start the entrypoint, GET PORT[/PATH] once it answers, keep what that used; the slim image must answer the same (repeatable)")
+	f.StringArrayVar(&o.probeHTTP, "probe-http", nil, "start the entrypoint, GET `PORT[/PATH]` once it answers, keep what that used; the slim image must answer the same (repeatable)")
 	f.DurationVar(&o.timeout, "timeout", defaultProbeTimeout, "bound on each probe: a command's run, or the wait for its port")
 	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
 	o.sbom.register(f)

@@ -16,9 +16,10 @@ import (
 // an HTTP port to answer.
 const defaultProbeTimeout = time.Minute
 
-// probeDash is --probe's value without =: the probe's ARGS are those after
-// --.
-const probeDash = "\x00--"
+// probeDash is --probe's value without = (--help shows it as
+// --probe ARGS[=--]): the probe's ARGS are those after --. A probe of the
+// one argument "--" is given as a JSON array, --probe='["--"]'.
+const probeDash = "--"
 
 // probe is one job slim runs the image with: a command line (args replace
 // the Cmd) or an HTTP GET of a port of the running entrypoint.

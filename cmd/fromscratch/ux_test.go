@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -300,19 +301,20 @@ func TestInspectWasteAndConfig(t *testing.T) {
 }
 
 // TestDoctorHelpExamples: each example of doctor --help, run against an
-// app.tar whose entrypoint is not a shell, checks the command line it says:
-// an example naming /bin/sh checks /bin/sh, not the entrypoint with
-// /bin/sh as its arguments.
+// app.tar (and an OCI layout ./out holding it as -t app writes it) whose
+// entrypoint is not a shell, checks the command line it says: an example
+// naming /bin/sh checks /bin/sh, not the entrypoint with /bin/sh as its
+// arguments.
 func TestDoctorHelpExamples(t *testing.T) {
 	requireTool(t, "dash")
 	bin := fromscratchBin(t)
 	dir := t.TempDir()
-	run(t, "", bin, "build", "-o", filepath.Join(dir, "app.tar"), "/bin/true", "/bin/sh")
+	run(t, "", bin, "build", "-o", filepath.Join(dir, "app.tar"), "--oci-layout", filepath.Join(dir, "out"), "-t", "app", "/bin/true", "/bin/sh")
 	help := run(t, "", bin, "doctor", "--help")
 	n := 0
 	for _, line := range strings.Split(help, "\n") {
 		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "fromscratch doctor ") || !strings.Contains(line, "docker-archive:app.tar") {
+		if !strings.HasPrefix(line, "fromscratch doctor ") || !strings.Contains(line, "docker-archive:app.tar") && !strings.Contains(line, "oci-layout:./out:app") {
 			continue
 		}
 		n++
@@ -330,8 +332,24 @@ func TestDoctorHelpExamples(t *testing.T) {
 			t.Errorf("%s checks %q: want the image's entrypoint first", line, rep.Command)
 		}
 	}
-	if n < 2 {
-		t.Errorf("doctor --help has %d examples on docker-archive:app.tar", n)
+	if n < 3 {
+		t.Errorf("doctor --help has %d examples on docker-archive:app.tar and oci-layout:./out:app", n)
+	}
+}
+
+// TestHelpFlagsReadable: every command's --help shows each flag on its own
+// line with its value's name, with no control character: slim's --probe,
+// which takes no value before --, is shown as --probe ARGS[=--].
+func TestHelpFlagsReadable(t *testing.T) {
+	bin := fromscratchBin(t)
+	for _, c := range []string{"ldd", "build", "doctor", "inspect", "squash", "slim", "trace", "version"} {
+		help := run(t, "", bin, c, "--help")
+		if i := strings.IndexFunc(help, func(r rune) bool { return r < ' ' && r != '\n' && r != '\t' }); i >= 0 {
+			t.Errorf("%s --help has a control character %q near %q", c, help[i], help[max(0, i-40):i])
+		}
+		if c == "slim" && !regexp.MustCompile(`(?m)^ +--probe ARGS\[=--\] +run `).MatchString(help) {
+			t.Errorf("slim --help shows no line --probe ARGS[=--]:\n%s", help)
+		}
 	}
 }
 
