@@ -124,9 +124,10 @@ from each root, one image each, combined in an index (--oci-layout, --push);
 each root's programs must be of its PLATFORM.
 
 Layers, lowest first: the loader, the C library and the runtime files; the
-other libraries; the program and its files. Images built from one root share
-their lower layers. The same inputs give the same image digest
-(SOURCE_DATE_EPOCH sets the timestamps; the default is the Unix epoch).
+other libraries; the program and its files; the package records (below).
+Images built from one root share their lower layers. The same inputs give
+the same image digest (SOURCE_DATE_EPOCH sets the timestamps; the default
+is the Unix epoch).
 
 With --go PKG, the Go main package PKG is built with the host's toolchain
 (CGO_ENABLED=0, -trimpath, -buildvcs=false, -ldflags "-s -w" then --ldflags;

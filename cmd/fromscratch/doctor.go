@@ -101,8 +101,8 @@ time: plugins and modules it dlopens, data and configuration files, programs
 it runs.
 
 Exit status: 0 healthy, 1 the entrypoint cannot start (with --run: or the
-program looked for a path the reference root has), 2 the image cannot be
-read or run.`
+program looked for a path the reference root has), 2 bad usage, or the
+image cannot be read or run.`
 
 const doctorExample = `  # the classic: a glibc program copied into FROM scratch
   fromscratch doctor docker-daemon:myapp:latest

@@ -36,7 +36,8 @@ func newLddCmd() *cobra.Command {
 loader would find them, by reading ELF files instead of running them: safe on
 untrusted files, and right for another root filesystem or architecture.
 
-Exit status: 0 all found, 1 something not found, 2 a FILE could not be read.`,
+Exit status: 0 all found, 1 something not found, 2 bad usage or a FILE that
+could not be used (one line on stderr; the other FILEs are still reported).`,
 		Example: `  # like glibc's ldd, without load addresses
   fromscratch ldd /usr/bin/curl
 

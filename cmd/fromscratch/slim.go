@@ -99,8 +99,8 @@ managers, documentation. Owners and modes are the image's.
 The configuration (entrypoint, cmd, env, user, working directory, labels,
 exposed ports, volumes) is kept as it is. The new image has up to three
 layers, as build makes them (loader, C library and runtime files; other
-libraries; program and kept files; the package records), one history entry each, and the same
-digest for the same IMAGE and flags (SOURCE_DATE_EPOCH sets the timestamps;
+libraries; program and kept files), the package records on top, one history
+entry each, and the same digest for the same IMAGE and flags (SOURCE_DATE_EPOCH sets the timestamps;
 the default is the Unix epoch).
 
 Before writing, the slim image is checked as doctor would: slim refuses to

@@ -50,8 +50,8 @@ them). Without -o the list goes to stderr once the program has exited.
 --root DIR runs the program chrooted into DIR (root only); paths are then as
 the program sees them, inside DIR.
 
-Exit status: the program's (128+N if signal N ended it); 2 if the program
-cannot be started or traced (one line on stderr). The list is written in
+Exit status: the program's (128+N if signal N ended it); 2 bad usage, or
+the program cannot be started or traced (one line on stderr). The list is written in
 every case where the program ran, even when it failed or timed out.`,
 		Example: `  # what python3 reads to import json, in a file to edit and build from
   fromscratch trace -o python.files -- python3 -c 'import json'
