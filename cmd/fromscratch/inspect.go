@@ -58,7 +58,7 @@ Exit status: 0 fine; 1 a --max-waste or --min-efficiency gate was crossed;
   fromscratch inspect --json oci-layout:./out:app | jq .efficiency
   # a CI gate
   fromscratch inspect --max-waste 5% --min-efficiency 0.95 registry.example/app:1.0`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "one IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInspect(cmd.Context(), cmd.OutOrStdout(), o, args[0])
 		},

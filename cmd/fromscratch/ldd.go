@@ -49,7 +49,7 @@ could not be used (one line on stderr; the other FILEs are still reported).`,
 
   # for scripts
   fromscratch ldd --json /usr/bin/curl /usr/sbin/nginx | jq .`,
-		Args: cobra.MinimumNArgs(1),
+		Args: wantArgs(1, -1, "at least one FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLdd(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
 		},

@@ -23,3 +23,15 @@ filesystem and architecture, and build the smallest image that runs it.`,
 	})
 	return root
 }
+
+// wantArgs accepts min to max arguments (max < 0: no bound); otherwise it
+// says, as a usage error, what the command takes: "fromscratch: ldd: want
+// at least one FILE, got 0 arguments".
+func wantArgs(min, max int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < min || max >= 0 && len(args) > max {
+			return usage("%s: want %s, got %d arguments", cmd.Name(), what, len(args))
+		}
+		return nil
+	}
+}

@@ -57,7 +57,7 @@ Exit status: 0 squashed; 2 bad usage or an unreadable or unsafe image.`,
   fromscratch squash --from 3 --oci-layout ./out -t app:flat oci-layout:./src:app
 
   fromscratch squash --push registry.example/app:flat registry.example/app:1.0`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "one IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSquash(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args[0])
 		},

@@ -64,7 +64,7 @@ every case where the program ran, even when it failed or timed out.`,
 
   # a server: stop it after 10 s, the trace is kept
   fromscratch trace --timeout 10s -o nginx.files -- nginx -g 'daemon off;'`,
-		Args: cobra.MinimumNArgs(1),
+		Args: wantArgs(1, -1, "-- PROGRAM [ARGS...]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTrace(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args)
 		},

@@ -162,7 +162,7 @@ func TestTraceBadInput(t *testing.T) {
 	}{
 		{[]string{"trace", "--", "no-such-program-fromscratch"}, nil, "fromscratch: trace: cannot start the program: no-such-program-fromscratch: not found in PATH\n"},
 		{[]string{"trace", "--", "/no/such/program"}, nil, "fromscratch: trace: cannot start the program: /no/such/program: no such file"},
-		{[]string{"trace"}, nil, "fromscratch: requires at least 1 arg(s)"},
+		{[]string{"trace"}, nil, "fromscratch: trace: want -- PROGRAM [ARGS...], got 0 arguments\n"},
 		{[]string{"trace", "--root", dir, "--", "/bin/true"}, nobody, "fromscratch: trace: --root " + dir + ": needs root"},
 	} {
 		if tc.cred != nil {

@@ -356,7 +356,8 @@ func TestHelpFlagsReadable(t *testing.T) {
 // TestVersionAndSuggestions: version and --version name the commit the
 // binary was built from (built in a clone: go stamps no VCS data in a git
 // worktree); completion is listed in the help; a mistyped command or flag
-// gets the nearest one, in one line.
+// gets the nearest one, in one line; a wrong number of arguments says what
+// the command takes.
 func TestVersionAndSuggestions(t *testing.T) {
 	requireTool(t, "git")
 	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
@@ -397,6 +398,8 @@ func TestVersionAndSuggestions(t *testing.T) {
 		{[]string{"build", "--outptu", "x.tar", "/bin/true"}, "unknown flag: --outptu (did you mean --output?)"},
 		{[]string{"inspect", "--jsn", "x"}, "unknown flag: --jsn (did you mean --json?)"},
 		{[]string{"slim", "--keepp", "/x", "x"}, "unknown flag: --keepp (did you mean --keep?)"},
+		{[]string{"ldd"}, "ldd: want at least one FILE, got 0 arguments"},
+		{[]string{"squash", "-o", "x.tar", "a", "b"}, "squash: want one IMAGE, got 2 arguments"},
 	} {
 		_, stderr, code := runFromscratch(t, bin, tt.args...)
 		if code != 2 || strings.TrimSpace(stderr) != "fromscratch: "+tt.want {
