@@ -300,10 +300,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, fmt.Errorf("%w, and %d are asked", ErrOneImage, len(jobs))
 	}
 	iopts := image.Options{Created: o.Created, Level: o.Level, Uncompressed: o.Uncompressed}
-	res.Tag = o.Tag
-	if res.Tag == "" {
-		res.Tag = tagName + ":latest"
-	}
+	res.Tag = withTag(o.Tag, tagName)
 	want := r.Platform
 	if len(platforms) == 1 {
 		want = platforms[0]
@@ -361,4 +358,19 @@ func SplitPlatforms(values []string) []string {
 		}
 	}
 	return platforms
+}
+
+// withTag is the reference an image is named by: tag as given with the
+// default ":latest" the writers add to a name without one (so "jq" reads
+// "jq:latest", as docker load will list it), or NAME:latest when none is
+// given.
+func withTag(tag, name string) string {
+	if tag == "" {
+		return name + ":latest"
+	}
+	last := tag[strings.LastIndex(tag, "/")+1:]
+	if strings.ContainsAny(last, ":@") {
+		return tag
+	}
+	return tag + ":latest"
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fromscratch/fromscratch/internal/tartest"
@@ -180,5 +181,20 @@ func TestBuildBadInput(t *testing.T) {
 				t.Errorf("Build() = %q, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestWithTag(t *testing.T) {
+	for _, tc := range []struct{ tag, name, want string }{
+		{"", "curl", "curl:latest"},
+		{"jq", "x", "jq:latest"},
+		{"jq:1.6", "x", "jq:1.6"},
+		{"127.0.0.1:5000/jq", "x", "127.0.0.1:5000/jq:latest"},
+		{"127.0.0.1:5000/jq:v2", "x", "127.0.0.1:5000/jq:v2"},
+		{"example.com/a/jq@sha256:" + strings.Repeat("0", 64), "x", "example.com/a/jq@sha256:" + strings.Repeat("0", 64)},
+	} {
+		if got := withTag(tc.tag, tc.name); got != tc.want {
+			t.Errorf("withTag(%q, %q) = %q, want %q", tc.tag, tc.name, got, tc.want)
+		}
 	}
 }

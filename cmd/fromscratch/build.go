@@ -310,7 +310,7 @@ func (o *buildOptions) summarize(stderr io.Writer, res *builder.Result) {
 	}
 	for _, sum := range res.Summaries {
 		for _, p := range sum.Packages {
-			fmt.Fprintf(stderr, "fromscratch: added package %s %s: %d files, %s\n", p.Name, p.Version, p.Files, human(p.Bytes))
+			fmt.Fprintf(stderr, "fromscratch: added package %s %s: %s, %s\n", p.Name, p.Version, plural(p.Files, "file"), human(p.Bytes))
 		}
 		fmt.Fprintf(stderr, "fromscratch: built %s: %s\n", res.Tag, sum)
 	}

@@ -139,11 +139,11 @@ func problems(r *inspect.Report, o *inspectOptions, g inspect.Gates) []string {
 
 func printInspect(w io.Writer, r *inspectJSON) {
 	if r.Size == r.Uncompressed { // plain tar layers, as docker save writes them
-		fmt.Fprintf(w, "Image:       %s (%s), %d layers, %s (plain tar layers)\n",
-			r.Image, r.Platform, len(r.Layers), human(r.Uncompressed))
+		fmt.Fprintf(w, "Image:       %s (%s), %s, %s (plain tar layers)\n",
+			r.Image, r.Platform, plural(len(r.Layers), "layer"), human(r.Uncompressed))
 	} else {
-		fmt.Fprintf(w, "Image:       %s (%s), %d layers, %s compressed, %s uncompressed\n",
-			r.Image, r.Platform, len(r.Layers), human(r.Size), human(r.Uncompressed))
+		fmt.Fprintf(w, "Image:       %s (%s), %s, %s compressed, %s uncompressed\n",
+			r.Image, r.Platform, plural(len(r.Layers), "layer"), human(r.Size), human(r.Uncompressed))
 	}
 	printEntrypoint(w, r.Entrypoint)
 	printConfig(w, r.Config)
@@ -232,3 +232,11 @@ func printLayers(w io.Writer, layers []imagefs.LayerStats) {
 
 // human prints a byte count with a decimal unit.
 func human(n int64) string { return progress.Bytes(n) }
+
+// plural is "1 file", "2 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
