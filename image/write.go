@@ -62,7 +62,7 @@ func WriteDockerArchive(ctx context.Context, path, tag string, img v1.Image) err
 	if err != nil {
 		return wrap(err)
 	}
-	return renameInto(path, false, func(f *os.File) error { return writeArchive(ctx, f, t, img) }, func() error {
+	return renameInto(path, func(f *os.File) error { return writeArchive(ctx, f, t, img) }, func() error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -295,18 +295,20 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		}
 		return f.Close()
 	}
-	return renameInto(path, true, func(f *os.File) error {
+	return renameInto(path, func(f *os.File) error {
 		_, err := f.Write(data)
 		return err
 	}, nil, nil)
 }
 
 // renameInto writes path through a hidden temporary file in its directory
-// (see createTemp): write fills it; it is made 0644, synced if sync,
-// closed, checked by ready (if not nil) and renamed to path. On error the
+// (see createTemp): write fills it; it is made 0644, closed, checked by
+// ready (if not nil) and renamed to path. It is not synced: the rename is
+// what makes the output whole or absent, as for go build's outputs; an
+// fsync made a trace's small list cost milliseconds. On error the
 // temporary file is removed and path is untouched; the errors after the
 // temporary file is made go through wrap (if not nil).
-func renameInto(path string, sync bool, write func(*os.File) error, ready func() error, wrap func(error) error) (err error) {
+func renameInto(path string, write func(*os.File) error, ready func() error, wrap func(error) error) (err error) {
 	f, release, err := createTemp(path)
 	if err != nil {
 		return err
@@ -326,11 +328,6 @@ func renameInto(path string, sync bool, write func(*os.File) error, ready func()
 	}
 	if err := f.Chmod(0o644); err != nil {
 		return err
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			return err
-		}
 	}
 	if err := f.Close(); err != nil {
 		return err

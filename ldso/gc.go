@@ -1,8 +1,8 @@
 package ldso
 
 import (
+	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 )
 
 // CollectLess turns the garbage collector off until the memory in use grows
@@ -13,11 +13,13 @@ import (
 // a whole system's files it cost a sixth of the CPU time. Call it before
 // ResolveAll, and restore once the answers are written.
 func CollectLess(files int) (restore func()) {
-	// What the memory limit counts (see debug.SetMemoryLimit), without the
-	// stop of the world of runtime.ReadMemStats.
-	in := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
-	metrics.Read(in)
-	inUse := int64(in[0].Value.Uint64() - in[1].Value.Uint64())
+	// What the memory limit counts (see debug.SetMemoryLimit). Read once,
+	// by the one goroutine at work, the stop of the world is short; the
+	// runtime/metrics package would cost every command's start its
+	// initialisation.
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	inUse := int64(ms.Sys - ms.HeapReleased)
 	limit := inUse + 64<<20 + 32<<10*int64(files)
 	prevLimit := debug.SetMemoryLimit(-1)
 	if limit < prevLimit {
