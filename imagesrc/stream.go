@@ -338,9 +338,13 @@ func copyStream(sp *spool, r io.Reader, names *layerNames, told func(*toldFile),
 			continue // a layer stored as a link is another's bytes
 		}
 		e := archiveEntry{off: cr.N, size: hdr.Size} // tar reads a header and no further
-		if d, ok := names.layer(hdr.Name); ok && !toldBefore(tolds, d) {
+		if d, checked, ok := names.layer(hdr.Name); ok && !toldBefore(tolds, d) {
 			t := &toldFile{name: hdr.Name, entry: e, diffID: d, checked: make(chan struct{})}
-			sp.tell(t)
+			if checked {
+				close(t.checked) // by the engine (see layerNames)
+			} else {
+				sp.tell(t)
+			}
 			tolds = append(tolds, t)
 			told(t)
 			if err := drain(tr, buf); err != nil {

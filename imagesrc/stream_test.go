@@ -70,8 +70,11 @@ func TestLayerNames(t *testing.T) {
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		d, ok := names.layer(hdr.Name)
+		d, checked, ok := names.layer(hdr.Name)
 		b, _ := io.ReadAll(tr)
+		if ok && !checked {
+			t.Errorf("%s told, but not as checked by the engine", hdr.Name)
+		}
 		names.seen(hdr.Name, b)
 		switch {
 		case strings.HasSuffix(hdr.Name, "/layer.tar") && !ok:
@@ -87,44 +90,33 @@ func TestLayerNames(t *testing.T) {
 	if told != 2 {
 		t.Errorf("%d layer files told, want 2 (the third layer is a link)", told)
 	}
-	// An OCI layout's plain layer: its blob's name is its diff_id.
-	if d, ok := names.layer("blobs/sha256/" + diffIDs[1].Hex); !ok || d != diffIDs[1] {
-		t.Errorf("blobs/sha256/%s: told %v as %s", diffIDs[1].Hex, ok, d)
+	// An OCI layout's plain layer: its blob's name is its diff_id (its
+	// bytes are hashed on their way).
+	if d, checked, ok := names.layer("blobs/sha256/" + diffIDs[1].Hex); !ok || checked || d != diffIDs[1] {
+		t.Errorf("blobs/sha256/%s: told %v as %s, checked %v", diffIDs[1].Hex, ok, d, checked)
 	}
 	// A json that is not docker's, or of another layer, tells nothing.
 	names.seen("x/json", []byte(`{"id":"x"}`))
-	if _, ok := names.layer("x/layer.tar"); ok {
+	if _, _, ok := names.layer("x/layer.tar"); ok {
 		t.Error("x/layer.tar told")
 	}
 }
 
 // TestStreamedDocker20: a layer of docker 20.10's stream reads while it
 // arrives, a block at a time: its first bytes while the stream holds the
-// rest back, its last once in and hashed; the image is the archive's. A
-// byte changed in a layer's file fails the read of that layer and the
-// image, though the name told it.
+// rest back, its last once in; the image is the archive's.
 func TestStreamedDocker20(t *testing.T) {
 	defer func(b int) { spoolBlock = b }(spoolBlock)
 	spoolBlock = 512
 	raw, id, diffIDs := docker20Image(t)
-	dir := t.TempDir()
 	want, err := Open(context.Background(), docker20, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func(raw []byte) (*streamImage, *io.PipeWriter) {
-		f, err := os.CreateTemp(dir, "stream")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		pr, pw := io.Pipe()
-		return newStreamImage(f, pr, id, diffIDs), pw
-	}
 	// Held in the middle of the first layer's file.
 	off, size := fileAt(t, raw, diffIDs[0])
 	held := int(off) + 1024
-	got, pw := start(raw)
+	got, pw := startStream(t, id, diffIDs)
 	go pw.Write(raw[:held])
 	gl, _ := got.Layers()
 	select {
@@ -160,28 +152,57 @@ func TestStreamedDocker20(t *testing.T) {
 	if err := <-rest; err != nil {
 		t.Errorf("layer 0 after the stream: %v", err)
 	}
-	for i, l := range gl {
-		if h := readLayer(t, l); h != diffIDs[i] {
-			t.Errorf("layer %d reads as %s, want %s", i, h, diffIDs[i])
-		}
-	}
-	gd, err := got.Digest()
-	wd, _ := want.Digest()
-	if err != nil || gd != wd {
-		t.Errorf("streamed image %s (%v), opened %s", gd, err, wd)
-	}
+	checkStreamed(t, got, want, diffIDs)
+}
 
-	// A byte of layer 1's file changed.
-	bad := bytes.Clone(raw)
-	off, _ = fileAt(t, raw, diffIDs[1])
+// TestStreamedBlobs: an OCI layout's stream (docker 25 and later), its
+// plain layers named blobs/sha256/DIFF_ID, reads as the archive does; a
+// byte changed in a layer's blob fails the read of that layer, and the
+// image, though its name told it.
+func TestStreamedBlobs(t *testing.T) {
+	defer func(b int) { spoolBlock = b }(spoolBlock)
+	spoolBlock = 512
+	raw, id, diffIDs := docker20Image(t)
+	want, err := Open(context.Background(), docker20, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The docker 25 layout of the same image: blobs, then manifest.json.
+	blob := func(h v1.Hash) string { return "blobs/sha256/" + h.Hex }
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, b []byte) {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+		tw.Write(b)
+	}
+	cfg, _ := want.RawConfigFile()
+	add(blob(diffIDs[0]), layerBytes(t, raw, diffIDs[0]))
+	add(blob(diffIDs[1]), layerBytes(t, raw, diffIDs[1]))
+	add(blob(id), cfg)
+	man, _ := json.Marshal([]map[string]any{{"Config": blob(id), "RepoTags": nil,
+		"Layers": []string{blob(diffIDs[0]), blob(diffIDs[1]), blob(diffIDs[2])}}})
+	add("manifest.json", man)
+	tw.Close()
+	oci := buf.Bytes()
+
+	got, pw := startStream(t, id, diffIDs)
+	go func() {
+		pw.Write(oci)
+		pw.Close()
+	}()
+	checkStreamed(t, got, want, diffIDs)
+
+	// A byte of layer 1's blob changed.
+	bad := bytes.Clone(oci)
+	off, _ := fileAt(t, oci, diffIDs[1])
 	bad[off+512] ^= 1 // the content of its first file
-	got, pw = start(bad)
+	got, pw = startStream(t, id, diffIDs)
 	go func() {
 		pw.Write(bad)
 		pw.Close()
 	}()
-	gl, _ = got.Layers()
-	rc, err = gl[1].Uncompressed()
+	gl, _ := got.Layers()
+	rc, err := gl[1].Uncompressed()
 	if err == nil {
 		_, err = io.ReadAll(rc)
 	}
@@ -194,6 +215,42 @@ func TestStreamedDocker20(t *testing.T) {
 	if h := readLayer(t, gl[0]); h != diffIDs[0] {
 		t.Errorf("layer 0 of the stream with layer 1 changed reads as %s", h)
 	}
+}
+
+// startStream returns the image of a stream written to the pipe returned.
+func startStream(t *testing.T, id v1.Hash, diffIDs []v1.Hash) (*streamImage, *io.PipeWriter) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	pr, pw := io.Pipe()
+	return newStreamImage(f, pr, id, diffIDs), pw
+}
+
+// checkStreamed checks that every layer of got reads as its diff_id, and
+// that got is want.
+func checkStreamed(t *testing.T, got *streamImage, want v1.Image, diffIDs []v1.Hash) {
+	t.Helper()
+	gl, _ := got.Layers()
+	for i, l := range gl {
+		if h := readLayer(t, l); h != diffIDs[i] {
+			t.Errorf("layer %d reads as %s, want %s", i, h, diffIDs[i])
+		}
+	}
+	gd, err := got.Digest()
+	wd, _ := want.Digest()
+	if err != nil || gd != wd {
+		t.Errorf("streamed image %s (%v), opened %s", gd, err, wd)
+	}
+}
+
+// layerBytes is the regular file of archive raw that hashes to h.
+func layerBytes(t *testing.T, raw []byte, h v1.Hash) []byte {
+	t.Helper()
+	off, size := fileAt(t, raw, h)
+	return raw[off : off+size]
 }
 
 // fileAt is where the regular file of archive raw that hashes to h is.

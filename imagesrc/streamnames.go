@@ -14,15 +14,22 @@ import (
 // arrives rather than once it is in:
 //   - an OCI layout (docker 25 and later) names an uncompressed layer
 //     blobs/sha256/HEX, HEX its diff_id;
-//   - docker 20.10 stores layer i as DIR/layer.tar, DIR the layer's
-//     legacy (v1) ID: a hash of DIR/json, which the stream sends just
-//     before (VERSION, json, layer.tar: the order of names), and of the
-//     layer's chain ID (see v1Layer).
+//   - docker 20.10 (and every engine before 25) stores layer i as
+//     DIR/layer.tar, DIR the layer's legacy (v1) ID: a hash of DIR/json,
+//     which the stream sends just before (VERSION, json, layer.tar: the
+//     order of names), and of the layer's chain ID (see v1Layer).
 //
-// A file told is still hashed as it passes (see spool): a reader gets
-// its last byte only once its bytes hash to the diff_id. A file not told
-// (a compressed layer, another layout) is found by its hash once it is
-// in.
+// A blob told is still hashed as it passes (see spool): a reader gets
+// its end only once its bytes hash to the diff_id. A legacy layer.tar is
+// not hashed again (checked): the engine that writes that layout writes
+// each layer from its layer store through moby's layer.TarStream, which
+// fails at the end of a layer whose bytes do not hash to its diff_id, and
+// it writes the whole image to a temporary directory before it sends the
+// first byte, so a layer that does not match fails the request (an HTTP
+// error, not a stream); the name binds the file to the layer's chain ID,
+// and the config that arrives must hash to the image ID and list the
+// engine's diff_ids (streamImage.final). A file not told (a compressed
+// layer, another layout) is found by its hash once it is in.
 type layerNames struct {
 	diffIDs []v1.Hash
 	byHex   map[string]v1.Hash
@@ -55,20 +62,21 @@ func (n *layerNames) seen(name string, content []byte) {
 }
 
 // layer returns the diff_id of the layer the file name holds, when its
-// name and what came before tell it.
-func (n *layerNames) layer(name string) (v1.Hash, bool) {
+// name and what came before tell it, and whether the engine checked its
+// bytes against it (a legacy layer.tar, see layerNames).
+func (n *layerNames) layer(name string) (d v1.Hash, checked, ok bool) {
 	if hex, ok := strings.CutPrefix(name, "blobs/sha256/"); ok {
 		d, ok := n.byHex[hex]
-		return d, ok
+		return d, false, ok
 	}
 	dir, base := path.Split(name)
 	if base != "layer.tar" || dir != n.dir {
-		return v1.Hash{}, false
+		return v1.Hash{}, false, false
 	}
 	if i := v1Layer(n.json, strings.TrimSuffix(dir, "/"), n.chains); i >= 0 {
-		return n.diffIDs[i], true
+		return n.diffIDs[i], true, true
 	}
-	return v1.Hash{}, false
+	return v1.Hash{}, false, false
 }
 
 // v1Layer returns the index of the chain ID that makes js (a DIR/json of
