@@ -1,9 +1,7 @@
 package imagefs
 
 import (
-	"crypto/sha256"
 	"debug/elf"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -102,10 +102,12 @@ func (t *FS) keepELF(r io.Reader, head []byte, size int64) (*content, error) {
 type spooled struct {
 	f       *os.File
 	size    int64
-	sum     []byte
 	stored  []span // non-zero pages written
 	missing []span // non-zero pages not written (beyond the spool)
 }
+
+// spoolBufs are the 64 KiB buffers of spool (one per file otherwise).
+var spoolBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // spool stores the entry in a temporary file, zero pages as holes. With
 // protect (an ELF file), only the first elfPrefix bytes, the ranges
@@ -122,8 +124,9 @@ func (t *FS) spool(r io.Reader, head []byte, size int64, protect func(prefix []b
 			k.remove()
 		}
 	}()
-	h := sha256.New()
-	buf := make([]byte, 64<<10)
+	bp := spoolBufs.Get().(*[]byte)
+	defer spoolBufs.Put(bp)
+	buf := *bp
 	n := copy(buf, head)
 	var prefix []byte // the first elfPrefix bytes, for protect
 	var ranges [][2]int64
@@ -146,29 +149,43 @@ func (t *FS) spool(r io.Reader, head []byte, size int64, protect func(prefix []b
 			n += m
 		}
 		chunk := buf[:want]
-		h.Write(chunk)
 		if protect != nil && prefix == nil && (off+int64(want) >= elfPrefix || off+int64(want) == size) {
 			// The chunks are 64 KiB: the first one is the prefix.
 			prefix = chunk
 			ranges, _ = protect(prefix)
 		}
+		// The pages to store, a run of them at a time (one write).
+		run := 0 // chunk[run:p] is the run being stored
+		store := func(p int) error {
+			if run < p {
+				if _, err := f.WriteAt(chunk[run:p], off+int64(run)); err != nil {
+					return keepErr(err)
+				}
+				k.stored = addSpan(k.stored, off+int64(run), off+int64(p))
+			}
+			return nil
+		}
 		for p := 0; p < len(chunk); p += keepPage {
 			page := chunk[p:min(p+keepPage, len(chunk))]
 			at := off + int64(p)
-			if allZero(page) {
-				continue
-			}
-			if protect != nil && at >= elfPrefix && !protected(at, at+int64(len(page))) {
+			skip := allZero(page)
+			if !skip && protect != nil && at >= elfPrefix && !protected(at, at+int64(len(page))) {
 				if extra+int64(len(page)) > ELFSpool {
 					k.missing = addSpan(k.missing, at, at+int64(len(page)))
-					continue
+					skip = true
+				} else {
+					extra += int64(len(page))
 				}
-				extra += int64(len(page))
 			}
-			if _, err := f.WriteAt(page, at); err != nil {
-				return nil, keepErr(err)
+			if skip {
+				if err := store(p); err != nil {
+					return nil, err
+				}
+				run = p + len(page)
 			}
-			k.stored = addSpan(k.stored, at, at+int64(len(page)))
+		}
+		if err := store(len(chunk)); err != nil {
+			return nil, err
 		}
 		off += int64(want)
 		n = 0
@@ -176,7 +193,6 @@ func (t *FS) spool(r io.Reader, head []byte, size int64, protect func(prefix []b
 	if err := f.Truncate(size); err != nil {
 		return nil, keepErr(err)
 	}
-	k.sum = h.Sum(nil)
 	return k, nil
 }
 
@@ -191,7 +207,9 @@ func (k *spooled) finish(t *FS, keep []span) (c *content, err error) {
 	}()
 	c = &content{size: k.size}
 	kept := int64(0)
-	name := hex.EncodeToString(k.sum)
+	// Named as created, without the dot: one file per content (not by
+	// its hash, which would cost a SHA-256 of every ELF file read).
+	name := strings.TrimPrefix(filepath.Base(k.f.Name()), ".partial-")
 	if keep == nil && len(k.missing) == 0 {
 		for _, s := range k.stored {
 			kept += s.end - s.off

@@ -69,9 +69,10 @@ func fromDaemon(ctx context.Context, ref string) (v1.Image, error) {
 // from the inspect API, then its bytes in one pass of the save API's
 // stream (what `docker save` writes), copied into a temporary file
 // (removed at once, and read in place while the image is in use) and
-// hashed on the way: the image is returned at once, and each layer (the
-// stream's file that hashes to its diff_id) and the config (the one that
-// hashes to the image ID) can be read as soon as they are in, while the
+// hashed on the way: the image is returned at once, and each layer can be
+// read while it arrives (docker 20.10's and OCI layouts name it before
+// its bytes) or once in (the stream's file that hashes to its diff_id),
+// the config (the file that hashes to the image ID) once in, while the
 // rest arrives (see streamImage). The image of a `docker save` archive,
 // its bytes checked, without reading them again.
 func fromEngine(ctx context.Context, cli *engineClient, ref string) (v1.Image, error) {

@@ -2,7 +2,6 @@ package imagesrc
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,15 +18,18 @@ import (
 )
 
 // streamImage is the image of a `docker save` stream while it arrives:
-// the stream is copied into a temporary file (and read there in place)
-// with every regular file hashed on its way, and each layer is readable as
-// soon as the file that hashes to its diff_id is in, whatever the order
+// the stream is copied into a temporary file (a spool, read there in
+// place) with every regular file hashed on its way, whatever the order
 // the stream sends them in (docker 20.10 sends each layer in a directory
 // named by an ID of its own, in the order of those names, the config
-// among them); the config as soon as the file that hashes to the image ID
-// is. Once the stream has been read, the rest (manifest, digest) is the
-// image of the archive copied, as imageOfStream reads it: compressed
-// layers (an engine with the containerd store) are read then.
+// among them). A layer whose file the stream names before its bytes (see
+// layerNames) is readable from its first block on, while it arrives; its
+// last byte reads once its bytes hash to its diff_id. Any other layer is
+// readable as soon as the file that hashes to its diff_id is in; the
+// config as soon as the file that hashes to the image ID is. Once the
+// stream has been read, the rest (manifest, digest) is the image of the
+// archive copied, as imageOfStream reads it: compressed layers (an engine
+// with the containerd store) are read then.
 type streamImage struct {
 	id      v1.Hash
 	diffIDs []v1.Hash
@@ -56,16 +58,22 @@ func newStreamImage(f *os.File, r io.ReadCloser, id v1.Hash, diffIDs []v1.Hash) 
 
 // read copies the stream and sets what arrives.
 func (s *streamImage) read(f *os.File, r io.ReadCloser) {
-	notify := map[v1.Hash]func(archiveEntry) error{}
-	for i, d := range s.diffIDs {
-		prev := notify[d] // one layer's bytes can be several layers'
-		notify[d] = func(e archiveEntry) error {
-			if prev != nil {
-				prev(e)
+	sp := newSpool(f)
+	// ready gives the layers of diff_id d their bytes, at e in file.
+	// ready gives the layers of diff_id d their bytes.
+	ready := func(d v1.Hash, plain partial.CompressedLayer) {
+		for i, di := range s.diffIDs {
+			if l := s.layers[i]; di == d && l.plain == nil { // one layer's bytes can be several layers'
+				l.plain = plain
+				close(l.ready)
 			}
-			l := s.layers[i]
-			l.plain = &archiveLayer{file: f, entry: e, mt: types.DockerUncompressedLayer, plain: true, diffID: d}
-			close(l.ready)
+		}
+	}
+	told := func(t *toldFile) { ready(t.diffID, toldLayer{sp, t}) }
+	notify := map[v1.Hash]func(archiveEntry) error{}
+	for _, d := range s.diffIDs {
+		notify[d] = func(e archiveEntry) error {
+			ready(d, &archiveLayer{file: f, entry: e, mt: types.DockerUncompressedLayer, plain: true, diffID: d})
 			return nil
 		}
 	}
@@ -81,12 +89,21 @@ func (s *streamImage) read(f *os.File, r io.ReadCloser) {
 		close(s.config)
 		return nil
 	}
-	files, n, err := copyHashed(f, r, notify)
+	files, tolds, err := copyStream(sp, r, newLayerNames(s.diffIDs), told, notify)
 	r.Close()
+	sp.close(err)
+	for _, t := range tolds {
+		if err == nil {
+			err = t.err
+		}
+		if _, dup := files[t.diffID]; !dup && err == nil {
+			files[t.diffID] = t.entry
+		}
+	}
 	if err != nil {
 		s.err = fmt.Errorf("reading the engine's stream: %w", err)
 	} else {
-		s.img, s.err = s.final(f, n, files)
+		s.img, s.err = s.final(f, sp.off, files)
 	}
 	if s.cfgRaw == nil {
 		close(s.config)
@@ -228,7 +245,7 @@ type streamLayer struct {
 	s     *streamImage
 	i     int
 	ready chan struct{} // closed when plain is set or the stream is read
-	plain *archiveLayer
+	plain partial.CompressedLayer
 }
 
 // Streamed marks a layer that waits for its bytes (imagefs.StreamedLayer).
@@ -293,14 +310,18 @@ func (l *streamLayer) Uncompressed() (io.ReadCloser, error) {
 	return ll.Uncompressed()
 }
 
-// copyHashed copies the tar stream r into f and returns where each regular
-// file's bytes are in f, by the SHA-256 of those bytes (the first file of
-// each hash), and the bytes copied. A file whose hash is in notify is
-// written to f before its function is called.
-func copyHashed(f *os.File, r io.Reader, notify map[v1.Hash]func(archiveEntry) error) (map[v1.Hash]archiveEntry, int64, error) {
-	w := bufio.NewWriterSize(f, 1<<20)
-	cr := &countio.Reader{R: io.TeeReader(r, w)}
+// copyStream copies the tar stream r into the spool sp and returns where
+// each regular file's bytes are in it, by the SHA-256 of those bytes (the
+// first file of each hash): a file is hashed as it is copied, and one
+// whose hash is in notify is written before its function is called. A
+// layer file that names tell (see layerNames) is not: it is handed to
+// told at its header, and the spool hashes it on its way (its verdict is
+// in the toldFile returned once the spool is closed). The spool is
+// flushed at the end; the caller closes it.
+func copyStream(sp *spool, r io.Reader, names *layerNames, told func(*toldFile), notify map[v1.Hash]func(archiveEntry) error) (map[v1.Hash]archiveEntry, []*toldFile, error) {
+	cr := &countio.Reader{R: io.TeeReader(r, sp)}
 	files := map[v1.Hash]archiveEntry{}
+	var tolds []*toldFile
 	tr := tar.NewReader(cr)
 	buf := make([]byte, 1<<20)
 	h := sha256.New()
@@ -311,38 +332,81 @@ func copyHashed(f *os.File, r io.Reader, notify map[v1.Hash]func(archiveEntry) e
 			break
 		}
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
 		if hdr.Typeflag != tar.TypeReg || sparse(hdr) {
 			continue // a layer stored as a link is another's bytes
 		}
-		off := cr.N // tar reads a header and no further
+		e := archiveEntry{off: cr.N, size: hdr.Size} // tar reads a header and no further
+		if d, checked, ok := names.layer(hdr.Name); ok && !toldBefore(tolds, d) {
+			t := &toldFile{name: hdr.Name, entry: e, diffID: d, checked: make(chan struct{})}
+			if checked {
+				close(t.checked) // by the engine (see layerNames)
+			} else {
+				sp.tell(t)
+			}
+			tolds = append(tolds, t)
+			told(t)
+			if err := drain(tr, buf); err != nil {
+				return nil, nil, err
+			}
+			if err := sp.flush(); err != nil { // its last block, for its readers
+				return nil, nil, err
+			}
+			continue
+		}
 		h.Reset()
-		if _, err := io.CopyBuffer(h, tr, buf); err != nil {
-			return nil, 0, err
+		if hdr.Size <= int64(len(buf)) {
+			small := buf[:hdr.Size]
+			if _, err := io.ReadFull(tr, small); err != nil {
+				return nil, nil, err
+			}
+			h.Write(small)
+			names.seen(hdr.Name, small)
+		} else if _, err := io.CopyBuffer(h, tr, buf); err != nil {
+			return nil, nil, err
 		}
 		d := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(sum[:0]))}
 		if _, dup := files[d]; dup {
 			continue
 		}
-		e := archiveEntry{off: off, size: hdr.Size}
 		files[d] = e
 		if fn := notify[d]; fn != nil {
-			if err := w.Flush(); err != nil {
-				return nil, 0, err
+			if err := sp.flush(); err != nil {
+				return nil, nil, err
 			}
 			if err := fn(e); err != nil {
-				return nil, 0, err
+				return nil, nil, err
 			}
 		}
 	}
-	if _, err := io.CopyBuffer(io.Discard, cr, buf); err != nil { // the rest, as docker save writes it
-		return nil, 0, err
+	if err := drain(cr, buf); err != nil { // the rest, as docker save writes it
+		return nil, nil, err
 	}
-	if err := w.Flush(); err != nil {
-		return nil, 0, err
+	return files, tolds, sp.flush()
+}
+
+// toldBefore reports whether a file of tolds holds diff_id d.
+func toldBefore(tolds []*toldFile, d v1.Hash) bool {
+	for _, t := range tolds {
+		if t.diffID == d {
+			return true
+		}
 	}
-	return files, cr.N, nil
+	return false
+}
+
+// drain reads r to its end through buf.
+func drain(r io.Reader, buf []byte) error {
+	for {
+		_, err := r.Read(buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // imageOfStream is the image of the archive copied into f (n bytes), its
