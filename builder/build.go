@@ -84,6 +84,9 @@ type job struct {
 	platform  *v1.Platform // for --go: the platform built for
 	goImport  string       // for --go: the package's import path
 	wantImage string       // the image root the platform asked for comes from, when not Platforms
+	// accounts: a run read /etc/passwd or /etc/group, which get the root's
+	// system accounts.
+	accounts bool
 }
 
 // Build builds the image of o.Program, or of o.GoPackage for each
@@ -241,7 +244,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 					entrypoint = []string{abs}
 				}
 			}
-			traced, traces, err := traceRuns(ctx, &o, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir, common.cfg.User)
+			traced, traces, err := traceRuns(ctx, &o, fsys, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir, common.cfg.User)
 			if err != nil {
 				return nil, err
 			}
@@ -253,7 +256,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			}
 			paths = append(slices.Clone(paths), traced...)
 		}
-		used, missing := pathInputs(fsys, paths)
+		used, missing, accounts := pathInputs(fsys, paths)
 		if len(missing) > 0 {
 			if !o.AllowMissing {
 				return nil, &MissingPathsError{Paths: missing}
@@ -263,7 +266,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			}
 		}
 		inputs = append(inputs, used...)
-		j := job{arg: arg, program: prog, inputs: append(inputs, common.adds...)}
+		j := job{arg: arg, program: prog, inputs: append(inputs, common.adds...), accounts: accounts}
 		if len(platforms) == 0 && r.IsImage() {
 			j.wantImage = r.Name
 		}
@@ -271,12 +274,13 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	}
 
 	if o.GoPackage != "" && len(o.Paths) > 0 {
-		used, missing := pathInputs(fsys, o.Paths)
+		used, missing, accounts := pathInputs(fsys, o.Paths)
 		if len(missing) > 0 && !o.AllowMissing {
 			return nil, &MissingPathsError{Paths: missing}
 		}
 		for i := range jobs {
 			jobs[i].inputs = append(jobs[i].inputs, used...)
+			jobs[i].accounts = accounts
 		}
 	}
 	if o.Archive != nil && len(jobs) > 1 {
