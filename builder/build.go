@@ -228,7 +228,13 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp})
 		}
 		tagName = path.Base(prog)
-		paths := o.Paths
+		// A listed path of a relative PROGRAM's tree is where the program is.
+		var paths []string
+		for _, p := range o.Paths {
+			if p = place.traced(p); p != "" {
+				paths = append(paths, p)
+			}
+		}
 		if len(o.Traces) > 0 {
 			entrypoint := o.Entrypoint
 			if len(entrypoint) == 0 {
@@ -244,17 +250,12 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 					entrypoint = []string{abs}
 				}
 			}
-			traced, traces, err := traceRuns(ctx, &o, fsys, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir, common.cfg.User)
+			traced, traces, err := traceRuns(ctx, &o, fsys, place, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir, common.cfg.User)
 			if err != nil {
 				return nil, err
 			}
 			res.Traces = traces
-			if place != nil {
-				traced = slices.DeleteFunc(traced, func(p string) bool {
-					return p == place.base || strings.HasPrefix(p, place.base+"/")
-				})
-			}
-			paths = append(slices.Clone(paths), traced...)
+			paths = append(paths, traced...)
 		}
 		used, missing, accounts := pathInputs(fsys, paths)
 		if len(missing) > 0 {

@@ -62,7 +62,9 @@ func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing
 // and returns the paths the runs used, each once, in the order met: the
 // image's user's home and the generated files are not among them, but for
 // accountFiles.
-func traceRuns(ctx context.Context, o *Options, fsys rootfs.FS, entrypoint []string, env []string, workdir, user string) ([]string, []Trace, error) {
+// place, if not nil, is where the host tree of a relative PROGRAM goes:
+// the paths under it are mapped there (placement.traced).
+func traceRuns(ctx context.Context, o *Options, fsys rootfs.FS, place *placement, entrypoint []string, env []string, workdir, user string) ([]string, []Trace, error) {
 	var paths []string
 	var traces []Trace
 	seen := map[string]bool{}
@@ -77,7 +79,7 @@ func traceRuns(ctx context.Context, o *Options, fsys rootfs.FS, entrypoint []str
 		// As root, the run is made to look like the image's: its user, its
 		// /etc/passwd, /etc/group and nsswitch.conf, an empty /tmp, a
 		// /home with the nonroot user's home only, an empty /root.
-		view, err := imageView(o.root(), fsys, user)
+		view, err := imageView(o.root(), fsys, user, place.hostDir())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -97,12 +99,13 @@ func traceRuns(ctx context.Context, o *Options, fsys rootfs.FS, entrypoint []str
 		}
 		t := Trace{Argv: argv, ExitCode: res.ExitCode, TimedOut: res.TimedOut}
 		for _, a := range res.Accesses {
-			if !a.Found || (skipPath(a.Path) && !accountFiles[a.Path]) || inHome(a.Path, user) {
+			p := place.traced(a.Path)
+			if !a.Found || p == "" || (skipPath(p) && !accountFiles[p]) || inHome(p, user) {
 				continue
 			}
-			if !seen[a.Path] {
-				seen[a.Path] = true
-				paths = append(paths, a.Path)
+			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
 				t.Paths++
 			}
 		}
@@ -167,8 +170,10 @@ type runView struct {
 // (uid[:gid], or root or nonroot, the users of the image's /etc/passwd;
 // another name runs as the caller). Its /etc/passwd and /etc/group are
 // the image's with fsys's system accounts, as the image has them when the
-// run reads them.
-func imageView(root string, fsys rootfs.FS, user string) (*runView, error) {
+// run reads them. keep, if not "", is a host directory the run needs (the
+// tree of a relative PROGRAM): /tmp, /home or /root stays the host's when
+// it holds keep.
+func imageView(root string, fsys rootfs.FS, user, keep string) (*runView, error) {
 	dir, err := os.MkdirTemp("", "fromscratch-trace-")
 	if err != nil {
 		return nil, err
@@ -221,6 +226,11 @@ func imageView(root string, fsys rootfs.FS, user string) (*runView, error) {
 	}
 	// /tmp last: the sources are under the host's /tmp, which it hides.
 	for _, d := range append(dirs, tracer.Bind{Source: tmp, Target: "/tmp"}) {
+		// One that holds keep stays the host's: the run needs keep, and a
+		// mount over it would hide it.
+		if keep == d.Target || strings.HasPrefix(keep, d.Target+"/") {
+			continue
+		}
 		if isKind(root, d.Target, true) {
 			v.binds = append(v.binds, d)
 		}
