@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,9 +84,14 @@ func traceRuns(ctx context.Context, o *Options, fsys rootfs.FS, place *placement
 		if err != nil {
 			return nil, nil, err
 		}
-		defer os.RemoveAll(view.dir)
+		defer view.remove()
 		topts.Binds = view.binds
 		topts.User, topts.UID, topts.GID = view.user, view.uid, view.gid
+		if view.app != "" {
+			entrypoint = slices.Clone(entrypoint)
+			entrypoint[0] = view.inApp(place.hostDir(), entrypoint[0])
+			place = &placement{base: view.app, cwd: place.cwd}
+		}
 	}
 	for _, args := range o.Traces {
 		argv := append(append([]string{}, entrypoint...), args...)
@@ -163,6 +169,26 @@ type runView struct {
 	binds    []tracer.Bind
 	user     bool
 	uid, gid uint32
+	// app is where the tree of a relative PROGRAM is mounted for the run:
+	// a directory of /var/tmp, which the view does not hide and the run's
+	// user can enter, whatever the tree's own directories allow.
+	app string
+}
+
+// remove removes the view's directories.
+func (v *runView) remove() {
+	os.RemoveAll(v.dir)
+	if v.app != "" {
+		os.Remove(v.app)
+	}
+}
+
+// inApp is where the host path p under tree is in the run: under app.
+func (v *runView) inApp(tree, p string) string {
+	if rest, ok := strings.CutPrefix(p, tree+"/"); ok {
+		return path.Join(v.app, rest)
+	}
+	return p
 }
 
 // imageView makes the files of the image's view for a traced run in a
@@ -170,18 +196,27 @@ type runView struct {
 // (uid[:gid], or root or nonroot, the users of the image's /etc/passwd;
 // another name runs as the caller). Its /etc/passwd and /etc/group are
 // the image's with fsys's system accounts, as the image has them when the
-// run reads them. keep, if not "", is a host directory the run needs (the
-// tree of a relative PROGRAM): /tmp, /home or /root stays the host's when
-// it holds keep.
-func imageView(root string, fsys rootfs.FS, user, keep string) (*runView, error) {
+// run reads them. tree, if not "", is the host directory of a relative
+// PROGRAM, mounted at runView.app.
+func imageView(root string, fsys rootfs.FS, user, tree string) (*runView, error) {
 	dir, err := os.MkdirTemp("", "fromscratch-trace-")
 	if err != nil {
 		return nil, err
 	}
 	v := &runView{dir: dir}
 	fail := func(err error) (*runView, error) {
-		os.RemoveAll(dir)
+		v.remove()
 		return nil, fmt.Errorf("a view of the image for a traced run: %w", err)
+	}
+	if tree != "" {
+		// First: the tree may be under /tmp, /home or /root, hidden below.
+		if v.app, err = os.MkdirTemp("/var/tmp", "fromscratch-app-"); err != nil {
+			return fail(err)
+		}
+		if err := os.Chmod(v.app, 0o755); err != nil {
+			return fail(err)
+		}
+		v.binds = append(v.binds, tracer.Bind{Source: tree, Target: v.app})
 	}
 	users, groups := systemAccounts(fsys)
 	files := []struct {
@@ -226,11 +261,6 @@ func imageView(root string, fsys rootfs.FS, user, keep string) (*runView, error)
 	}
 	// /tmp last: the sources are under the host's /tmp, which it hides.
 	for _, d := range append(dirs, tracer.Bind{Source: tmp, Target: "/tmp"}) {
-		// One that holds keep stays the host's: the run needs keep, and a
-		// mount over it would hide it.
-		if keep == d.Target || strings.HasPrefix(keep, d.Target+"/") {
-			continue
-		}
 		if isKind(root, d.Target, true) {
 			v.binds = append(v.binds, d)
 		}
