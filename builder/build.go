@@ -101,6 +101,9 @@ type job struct {
 	platform  *v1.Platform // for --go: the platform built for
 	goImport  string       // for --go: the package's import path
 	wantImage string       // the image root the platform asked for comes from, when not Platforms
+	// accounts: a run read /etc/passwd or /etc/group, which get the root's
+	// system accounts.
+	accounts bool
 }
 
 // Build builds the image of o.Program, or of o.GoPackage for each
@@ -242,7 +245,13 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp})
 		}
 		tagName = path.Base(prog)
-		paths := o.Paths
+		// A listed path of a relative PROGRAM's tree is where the program is.
+		var paths []string
+		for _, p := range o.Paths {
+			if p = place.traced(p); p != "" {
+				paths = append(paths, p)
+			}
+		}
 		if len(o.Traces) > 0 {
 			entrypoint := o.Entrypoint
 			if len(entrypoint) == 0 {
@@ -258,19 +267,14 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 					entrypoint = []string{abs}
 				}
 			}
-			traced, traces, err := traceRuns(ctx, &o, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir, common.cfg.User)
+			traced, traces, err := traceRuns(ctx, &o, fsys, place, entrypoint, traceEnv(common.env, common.cfg.User), common.cfg.WorkingDir, common.cfg.User)
 			if err != nil {
 				return nil, err
 			}
 			res.Traces = traces
-			if place != nil {
-				traced = slices.DeleteFunc(traced, func(p string) bool {
-					return p == place.base || strings.HasPrefix(p, place.base+"/")
-				})
-			}
-			paths = append(slices.Clone(paths), traced...)
+			paths = append(paths, traced...)
 		}
-		used, missing := pathInputs(fsys, paths)
+		used, missing, accounts := pathInputs(fsys, paths)
 		if len(missing) > 0 {
 			if !o.AllowMissing {
 				return nil, &MissingPathsError{Paths: missing}
@@ -280,7 +284,7 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			}
 		}
 		inputs = append(inputs, used...)
-		j := job{arg: arg, program: prog, inputs: append(inputs, common.adds...)}
+		j := job{arg: arg, program: prog, inputs: append(inputs, common.adds...), accounts: accounts}
 		if len(platforms) == 0 && r.IsImage() {
 			j.wantImage = r.Name
 		}
@@ -288,12 +292,13 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	}
 
 	if o.GoPackage != "" && len(o.Paths) > 0 {
-		used, missing := pathInputs(fsys, o.Paths)
+		used, missing, accounts := pathInputs(fsys, o.Paths)
 		if len(missing) > 0 && !o.AllowMissing {
 			return nil, &MissingPathsError{Paths: missing}
 		}
 		for i := range jobs {
 			jobs[i].inputs = append(jobs[i].inputs, used...)
+			jobs[i].accounts = accounts
 		}
 	}
 	if o.Archive != nil && len(jobs) > 1 {

@@ -35,7 +35,8 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		Exclude:      o.Exclude,
 		Env:          c.env,
 	}
-	plan, err := closure.Compute(fsys, append(slices.Clone(j.inputs), c.base...), c.extra, copts)
+	extra := c.extraFor(fsys, j)
+	plan, err := closure.Compute(fsys, append(slices.Clone(j.inputs), c.base...), extra, copts)
 	if err != nil {
 		if errors.Is(err, closure.ErrMissing) {
 			return nil, Summary{}, nil, err
@@ -54,7 +55,7 @@ func buildImage(ctx context.Context, o *Options, fsys rootfs.FS, c *spec, dbg *d
 		}
 		first := plan
 		all := append(append(slices.Clone(j.inputs), c.base...), inputs...)
-		if plan, err = closure.Compute(fsys, all, append(slices.Clone(c.extra), items...), copts); err != nil {
+		if plan, err = closure.Compute(fsys, all, append(slices.Clone(extra), items...), copts); err != nil {
 			if errors.Is(err, closure.ErrMissing) {
 				return nil, Summary{}, nil, err
 			}

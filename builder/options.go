@@ -47,7 +47,10 @@ type Options struct {
 	// without its contents, a file with its ELF closure, with the
 	// symbolic links on the way. The files the image generates
 	// (/etc/passwd, /etc/group, /etc/nsswitch.conf) and paths under /tmp
-	// are left out. A path the root lacks is ErrMissing unless AllowMissing.
+	// are left out (a listed /etc/passwd or /etc/group gives the image's
+	// the root's system accounts too); a path in the tree of a relative
+	// Program is under AppDir, as the program is. A path the root lacks is
+	// ErrMissing unless AllowMissing.
 	Paths []string
 	// Traces are argument lists: the entrypoint is run with each under
 	// the tracer (in the root, which must be a directory, in WorkingDir,

@@ -1,14 +1,20 @@
 package builder
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/rootfs"
 	"github.com/fromscratch/fromscratch/rootsrc"
 )
 
@@ -106,4 +112,87 @@ func count(s []string, v string) int {
 		}
 	}
 	return n
+}
+
+// TestSystemAccounts: a run that read /etc/passwd (a listed path) gets an
+// image whose /etc/passwd and /etc/group hold the root's system accounts
+// after the image's own (a service's user, nobody), and no person's
+// account or name, nor the root's root.
+func TestSystemAccounts(t *testing.T) {
+	requireELF(t, "/bin/true")
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n" +
+			"alice:x:1000:1000:Alice:/home/alice:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n+::::::\nbad line\n",
+		"etc/group": "root:x:0:\nwww-data:x:33:alice,www-data\nalice:x:1000:\nnogroup:x:65534:\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsys, err := rootfs.Dir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, groups := systemAccounts(fsys)
+	wantUsers := "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+	wantGroups := "www-data:x:33:www-data\nnogroup:x:65534:\n"
+	if users != wantUsers || groups != wantGroups {
+		t.Errorf("systemAccounts() = %q, %q; want %q, %q", users, groups, wantUsers, wantGroups)
+	}
+
+	for _, c := range []struct {
+		paths []string
+		want  string
+	}{{nil, passwd}, {[]string{"/etc/group"}, passwd + wantUsers}} {
+		res, err := Build(context.Background(), Options{Roots: dirRoot(t, root), Program: "/bin/true", AllowMissing: true,
+			Add: []AddFile{{Src: "/bin/true", Dst: "/bin/true"}}, Paths: c.paths})
+		if err != nil {
+			t.Fatalf("Build() = %v", err)
+		}
+		got := imageFile(t, res.Images[0], "/etc/passwd")
+		res.Close()
+		if got != c.want {
+			t.Errorf("listed %q: /etc/passwd = %q, want %q", c.paths, got, c.want)
+		}
+	}
+}
+
+// imageFile is the content of the regular file p in img's layers.
+func imageFile(t *testing.T, img v1.Image, p string) string {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := ""
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if "/"+path.Clean(h.Name) == p {
+				b, err := io.ReadAll(tr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				content = string(b)
+			}
+		}
+		rc.Close()
+	}
+	return content
 }

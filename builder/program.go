@@ -74,6 +74,35 @@ func (p *placement) image(a string) (string, bool) {
 	return path.Join(AppDir, filepath.ToSlash(rel)), true
 }
 
+// hostDir is the host directory put at AppDir, "" for none.
+func (p *placement) hostDir() string {
+	if p == nil {
+		return ""
+	}
+	return p.base
+}
+
+// traced is where a path a traced run used is in the image: one under
+// base (the run is of the relative PROGRAM's host copy: its own files,
+// modules and data beside it) is under AppDir, as the program is; a
+// directory above base is not in the image ("": the image never holds the
+// checkout's path); any other is where it is.
+func (p *placement) traced(q string) string {
+	if p == nil {
+		return q
+	}
+	if q == p.base {
+		return AppDir
+	}
+	if rel, ok := strings.CutPrefix(q, p.base+"/"); ok {
+		return path.Join(AppDir, rel)
+	}
+	if strings.HasPrefix(p.base, strings.TrimSuffix(q, "/")+"/") {
+		return ""
+	}
+	return q
+}
+
 // checkProgram refuses a PROGRAM that cannot be an entrypoint, as the
 // kernel would refuse it (program.Resolve with the image's environment
 // env); arg is PROGRAM as given, for messages. What a #! script's

@@ -104,10 +104,34 @@ func commonSpec(o *Options, host rootfs.FS) (*spec, error) {
 	if c.cfg.User == "" {
 		c.cfg.User = nonroot
 	}
+	if isRoot(c.cfg.User) {
+		// The HOME Docker gives root: a program writes its dotfiles there.
+		c.extra = append(c.extra, closure.Item{Path: "/root", Kind: closure.Dir, Mode: 0o700})
+	}
 	if c.cfg.Labels == nil {
 		c.cfg.Labels = map[string]string{}
 	}
 	return c, nil
+}
+
+// extraFor is the generated files of j's image: a job whose run read
+// /etc/passwd or /etc/group gets the root's system accounts in them too, as
+// the run found them (imageView).
+func (c *spec) extraFor(fsys rootfs.FS, j job) []closure.Item {
+	if !j.accounts {
+		return c.extra
+	}
+	users, groups := systemAccounts(fsys)
+	extra := slices.Clone(c.extra)
+	for i, it := range extra {
+		switch it.Path {
+		case "/etc/passwd":
+			extra[i].Data = []byte(passwd + users)
+		case "/etc/group":
+			extra[i].Data = []byte(group + groups)
+		}
+	}
+	return extra
 }
 
 // checkBase refuses a --ca-certs or --tzdata path the root lacks, naming

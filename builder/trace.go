@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,11 @@ type Trace struct {
 // root's copy does not bring it.
 var generated = map[string]bool{"/etc/passwd": true, "/etc/group": true, "/etc/nsswitch.conf": true, "/tmp": true}
 
+// accountFiles are the generated files a run reads to look up a user or
+// group: when it does, the image's hold the root's system accounts too
+// (systemAccounts), as the run found them.
+var accountFiles = map[string]bool{"/etc/passwd": true, "/etc/group": true}
+
 // skipPath says whether a used path stays out of the image.
 func skipPath(p string) bool {
 	return p == "/" || generated[p] || strings.HasPrefix(p, "/tmp/") ||
@@ -36,10 +42,11 @@ func skipPath(p string) bool {
 }
 
 // pathInputs turns used paths into closure inputs; the paths the root lacks
-// are returned apart.
-func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing []string) {
+// are returned apart. accounts says whether a path is one of accountFiles.
+func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing []string, accounts bool) {
 	for _, p := range paths {
 		p = path.Clean(p)
+		accounts = accounts || accountFiles[p]
 		if !path.IsAbs(p) || skipPath(p) {
 			continue
 		}
@@ -49,12 +56,16 @@ func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing
 		}
 		inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
 	}
-	return inputs, missing
+	return inputs, missing, accounts
 }
 
 // traceRuns runs the entrypoint under the tracer once per o.Traces entry
-// and returns the paths the runs used, each once, in the order met.
-func traceRuns(ctx context.Context, o *Options, entrypoint []string, env []string, workdir, user string) ([]string, []Trace, error) {
+// and returns the paths the runs used, each once, in the order met: the
+// image's user's home and the generated files are not among them, but for
+// accountFiles.
+// place, if not nil, is where the host tree of a relative PROGRAM goes:
+// the paths under it are mapped there (placement.traced).
+func traceRuns(ctx context.Context, o *Options, fsys rootfs.FS, place *placement, entrypoint []string, env []string, workdir, user string) ([]string, []Trace, error) {
 	var paths []string
 	var traces []Trace
 	seen := map[string]bool{}
@@ -67,15 +78,20 @@ func traceRuns(ctx context.Context, o *Options, entrypoint []string, env []strin
 		Timeout: o.TraceTimeout}
 	if os.Geteuid() == 0 {
 		// As root, the run is made to look like the image's: its user, its
-		// /etc/passwd, /etc/group and nsswitch.conf, an empty /tmp and a
-		// /home with the nonroot user's home only.
-		view, err := imageView(o.root(), user)
+		// /etc/passwd, /etc/group and nsswitch.conf, an empty /tmp, a
+		// /home with the nonroot user's home only, an empty /root.
+		view, err := imageView(o.root(), fsys, user, place.hostDir())
 		if err != nil {
 			return nil, nil, err
 		}
-		defer os.RemoveAll(view.dir)
+		defer view.remove()
 		topts.Binds = view.binds
 		topts.User, topts.UID, topts.GID = view.user, view.uid, view.gid
+		if view.app != "" {
+			entrypoint = slices.Clone(entrypoint)
+			entrypoint[0] = view.inApp(place.hostDir(), entrypoint[0])
+			place = &placement{base: view.app, cwd: place.cwd}
+		}
 	}
 	for _, args := range o.Traces {
 		argv := append(append([]string{}, entrypoint...), args...)
@@ -89,12 +105,13 @@ func traceRuns(ctx context.Context, o *Options, entrypoint []string, env []strin
 		}
 		t := Trace{Argv: argv, ExitCode: res.ExitCode, TimedOut: res.TimedOut}
 		for _, a := range res.Accesses {
-			if !a.Found || skipPath(a.Path) {
+			p := place.traced(a.Path)
+			if !a.Found || p == "" || (skipPath(p) && !accountFiles[p]) || inHome(p, user) {
 				continue
 			}
-			if !seen[a.Path] {
-				seen[a.Path] = true
-				paths = append(paths, a.Path)
+			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
 				t.Paths++
 			}
 		}
@@ -103,13 +120,31 @@ func traceRuns(ctx context.Context, o *Options, entrypoint []string, env []strin
 	return paths, traces, nil
 }
 
+// userHome is the HOME Docker gives the image's user: /root for root,
+// nonroot's home for any other (the image's /etc/passwd has no other).
+func userHome(user string) string {
+	if isRoot(user) {
+		return "/root"
+	}
+	return "/home/nonroot"
+}
+
+// isRoot says whether the image's user is root.
+func isRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "0" || u == "root"
+}
+
+// inHome says whether p is root's home or under it, for an image whose
+// user is root: the image's is empty, as a traced run sees it.
+func inHome(p, user string) bool {
+	return isRoot(user) && (p == "/root" || strings.HasPrefix(p, "/root/"))
+}
+
 // traceEnv is the environment a traced run gets: the image's, with the
 // HOME Docker would give its user.
 func traceEnv(env []string, user string) []string {
-	home := "/home/nonroot"
-	if u, _, _ := strings.Cut(user, ":"); u == "0" || u == "root" {
-		home = "/root"
-	}
+	home := userHome(user)
 	out := append([]string{}, env...)
 	for _, e := range out {
 		if strings.HasPrefix(e, "HOME=") {
@@ -134,25 +169,59 @@ type runView struct {
 	binds    []tracer.Bind
 	user     bool
 	uid, gid uint32
+	// app is where the tree of a relative PROGRAM is mounted for the run:
+	// a directory of /var/tmp, which the view does not hide and the run's
+	// user can enter, whatever the tree's own directories allow.
+	app string
+}
+
+// remove removes the view's directories.
+func (v *runView) remove() {
+	os.RemoveAll(v.dir)
+	if v.app != "" {
+		os.Remove(v.app)
+	}
+}
+
+// inApp is where the host path p under tree is in the run: under app.
+func (v *runView) inApp(tree, p string) string {
+	if rest, ok := strings.CutPrefix(p, tree+"/"); ok {
+		return path.Join(v.app, rest)
+	}
+	return p
 }
 
 // imageView makes the files of the image's view for a traced run in a
 // temporary directory, and the user to run as, from the image's user
 // (uid[:gid], or root or nonroot, the users of the image's /etc/passwd;
-// another name runs as the caller).
-func imageView(root, user string) (*runView, error) {
+// another name runs as the caller). Its /etc/passwd and /etc/group are
+// the image's with fsys's system accounts, as the image has them when the
+// run reads them. tree, if not "", is the host directory of a relative
+// PROGRAM, mounted at runView.app.
+func imageView(root string, fsys rootfs.FS, user, tree string) (*runView, error) {
 	dir, err := os.MkdirTemp("", "fromscratch-trace-")
 	if err != nil {
 		return nil, err
 	}
 	v := &runView{dir: dir}
 	fail := func(err error) (*runView, error) {
-		os.RemoveAll(dir)
+		v.remove()
 		return nil, fmt.Errorf("a view of the image for a traced run: %w", err)
 	}
+	if tree != "" {
+		// First: the tree may be under /tmp, /home or /root, hidden below.
+		if v.app, err = os.MkdirTemp("/var/tmp", "fromscratch-app-"); err != nil {
+			return fail(err)
+		}
+		if err := os.Chmod(v.app, 0o755); err != nil {
+			return fail(err)
+		}
+		v.binds = append(v.binds, tracer.Bind{Source: tree, Target: v.app})
+	}
+	users, groups := systemAccounts(fsys)
 	files := []struct {
 		target, content string
-	}{{"/etc/passwd", passwd}, {"/etc/group", group}, {"/etc/nsswitch.conf", nsswitch}}
+	}{{"/etc/passwd", passwd + users}, {"/etc/group", group + groups}, {"/etc/nsswitch.conf", nsswitch}}
 	for _, f := range files {
 		src := filepath.Join(dir, path.Base(f.target))
 		if err := os.WriteFile(src, []byte(f.content), 0o644); err != nil {
@@ -164,7 +233,8 @@ func imageView(root, user string) (*runView, error) {
 	}
 	tmp := filepath.Join(dir, "tmp")
 	home := filepath.Join(dir, "home")
-	for _, d := range []string{tmp, home, filepath.Join(home, "nonroot")} {
+	rootHome := filepath.Join(dir, "root")
+	for _, d := range []string{tmp, home, filepath.Join(home, "nonroot"), rootHome} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return fail(err)
 		}
@@ -172,8 +242,10 @@ func imageView(root, user string) (*runView, error) {
 	if err := os.Chmod(tmp, 0o777|fs.ModeSticky); err != nil {
 		return fail(err)
 	}
-	if err := os.Chmod(filepath.Join(home, "nonroot"), 0o700); err != nil {
-		return fail(err)
+	for _, d := range []string{filepath.Join(home, "nonroot"), rootHome} {
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fail(err)
+		}
 	}
 	if err := os.Lchown(filepath.Join(home, "nonroot"), 65532, 65532); err != nil {
 		return fail(err)
@@ -182,14 +254,72 @@ func imageView(root, user string) (*runView, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return fail(err)
 	}
+	dirs := []tracer.Bind{{Source: home, Target: "/home"}}
+	if isRoot(user) {
+		// root's home, empty as the image's: not the host's dotfiles.
+		dirs = append(dirs, tracer.Bind{Source: rootHome, Target: "/root"})
+	}
 	// /tmp last: the sources are under the host's /tmp, which it hides.
-	for _, d := range []struct{ src, target string }{{home, "/home"}, {tmp, "/tmp"}} {
-		if isKind(root, d.target, true) {
-			v.binds = append(v.binds, tracer.Bind{Source: d.src, Target: d.target})
+	for _, d := range append(dirs, tracer.Bind{Source: tmp, Target: "/tmp"}) {
+		if isKind(root, d.Target, true) {
+			v.binds = append(v.binds, d)
 		}
 	}
 	v.uid, v.gid, v.user = imageUser(user)
 	return v, nil
+}
+
+// systemAccounts are the lines of fsys's /etc/passwd and /etc/group for
+// its system users and groups (ids below 1000, and nobody's 65534) other
+// than the image's own root and nonroot: the service accounts a run looks
+// up (nginx's www-data, memcached's memcache). A group keeps the members
+// among those users only: no person's name goes in an image.
+func systemAccounts(fsys rootfs.FS) (users, groups string) {
+	keep := map[string]bool{"root": true}
+	users = accountLines(fsys, "/etc/passwd", func(f []string) bool {
+		if len(f) != 7 {
+			return false
+		}
+		keep[f[0]] = true
+		return true
+	})
+	groups = accountLines(fsys, "/etc/group", func(f []string) bool {
+		if len(f) != 4 {
+			return false
+		}
+		var members []string
+		for _, m := range strings.Split(f[3], ",") {
+			if keep[m] {
+				members = append(members, m)
+			}
+		}
+		f[3] = strings.Join(members, ",")
+		return true
+	})
+	return users, groups
+}
+
+// accountLines are the lines of file (passwd or group: name:x:id:...)
+// of system ids that ok accepts (it may edit the fields), each ending in
+// a newline.
+func accountLines(fsys rootfs.FS, file string, ok func(f []string) bool) string {
+	b, err := rootfs.ReadFile(fsys, file, 1<<20)
+	if err != nil {
+		return ""
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 3 || f[0] == "" || f[0] == "root" || f[0] == "nonroot" || strings.ContainsAny(f[0][:1], "+-") {
+			continue
+		}
+		id, err := strconv.ParseUint(f[2], 10, 32)
+		if err != nil || id == 0 || id == 65532 || (id >= 1000 && id != 65534) || !ok(f) {
+			continue
+		}
+		out.WriteString(strings.Join(f, ":") + "\n")
+	}
+	return out.String()
 }
 
 // isKind says whether p exists in root as a directory (dir) or a regular

@@ -133,7 +133,17 @@ type builder struct {
 	// one of them (the image cannot load what the root does).
 	excluded  map[string]bool
 	unchecked map[*ldso.Result]bool
+	// run is set while the files of a Shallow input (a library a traced
+	// run loaded) are added; runSONames are the DT_SONAMEs of those, and
+	// runMissing their libraries that no search finds (see runLoaded).
+	run        bool
+	runSONames map[string]bool
+	runMissing []runLib
 }
+
+// runLib is a library a run's library needs that no search finds: Name,
+// and Missing as Plan.Missing says it.
+type runLib struct{ Name, Missing string }
 
 // Compute plans the image for inputs inside the root fsys. extra items
 // (generated files: /etc/passwd, /tmp) go in as they are.
@@ -142,7 +152,7 @@ func Compute(fsys rootfs.FS, inputs []Input, extra []Item, opts Options) (*Plan,
 		opts.Ldso.HWCaps = []string{} // resolve the baseline; variants are added below
 	}
 	b := &builder{fsys: fsys, opts: opts, plan: &Plan{}, followed: map[string]bool{},
-		excluded: map[string]bool{}, unchecked: map[*ldso.Result]bool{}}
+		excluded: map[string]bool{}, unchecked: map[*ldso.Result]bool{}, runSONames: map[string]bool{}}
 	b.r = ldso.New(fsys, opts.Ldso)
 	for i := range b.layers {
 		b.layers[i] = map[string]*Item{}
@@ -155,6 +165,7 @@ func Compute(fsys rootfs.FS, inputs []Input, extra []Item, opts Options) (*Plan,
 			return nil, err
 		}
 	}
+	b.runLoaded()
 	if len(b.plan.Missing) > 0 && !opts.AllowMissing {
 		return nil, fmt.Errorf("%s: %w", strings.Join(b.plan.Missing, ", "), ErrMissing)
 	}
@@ -373,8 +384,14 @@ func (b *builder) input(in Input) error {
 			return nil
 		}
 		in.Shallow = false
+		if _, info := sniff(b.fsys, real); info != nil && info.SOName != "" {
+			b.runSONames[info.SOName] = true
+		}
 		// An ELF file no loader loads (an object file) is copied as it is.
-		if err := b.input(in); err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
+		b.run = true
+		err = b.input(in)
+		b.run = false
+		if err != nil && !errors.Is(err, ldso.ErrNotDynamic) {
 			return err
 		}
 		return nil
@@ -540,6 +557,10 @@ func (b *builder) result(res *ldso.Result) error {
 			if lib.Error != "" {
 				m += ": " + lib.Error
 			}
+			if b.run {
+				b.runMissing = append(b.runMissing, runLib{lib.Name, m})
+				continue
+			}
 			b.plan.Missing = append(b.plan.Missing, m)
 			continue
 		}
@@ -559,6 +580,20 @@ func (b *builder) result(res *ldso.Result) error {
 		}
 	}
 	return nil
+}
+
+// runLoaded counts as missing the libraries that a run's libraries need
+// and no search finds, but for those whose name is the DT_SONAME of a
+// library the run loaded: the loader takes an object already loaded whose
+// soname is the name needed (glibc's _dl_map_object), as the JVM's
+// libjava.so finds libjvm.so, which java dlopens by its path in
+// lib/server.
+func (b *builder) runLoaded() {
+	for _, m := range b.runMissing {
+		if !b.runSONames[m.Name] {
+			b.plan.Missing = append(b.plan.Missing, m.Missing)
+		}
+	}
 }
 
 // hwcapsVariants adds DIR/glibc-hwcaps/*/NAME next to a library found in DIR.

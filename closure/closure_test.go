@@ -204,3 +204,47 @@ func TestExcluded(t *testing.T) {
 		}
 	}
 }
+
+// TestRunLoadedSOName: a library a run loaded (a Shallow input) whose
+// DT_NEEDED no search finds is complete when the run also loaded a library
+// of that DT_SONAME, as the JVM's libjava.so takes the libjvm.so that java
+// dlopened from lib/server; the rule is the run's only.
+func TestRunLoadedSOName(t *testing.T) {
+	gcc := testenv.Tool(t, "gcc")
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "server"), 0o755)
+	os.WriteFile(filepath.Join(dir, "core.c"), []byte("int core(void){return 1;}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "plug.c"), []byte("int core(void); int plug(void){return core();}\n"), 0o644)
+	for _, args := range [][]string{
+		{"-shared", "-fPIC", "-Wl,-soname,libcore.so", "-o", "server/libcore.so", "core.c"},
+		{"-shared", "-fPIC", "-o", "libplug.so", "plug.c", "server/libcore.so"},
+	} {
+		cmd := exec.Command(gcc, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("gcc %v: %v\n%s", args, err, out)
+		}
+	}
+	fsys, _ := rootfs.Dir("/")
+	core, plug := filepath.Join(dir, "server/libcore.so"), filepath.Join(dir, "libplug.so")
+	for _, c := range []struct {
+		inputs  []Input
+		missing bool
+	}{
+		{[]Input{{Path: core, Layer: LayerApp, Shallow: true}, {Path: plug, Layer: LayerApp, Shallow: true}}, false},
+		{[]Input{{Path: plug, Layer: LayerApp, Shallow: true}, {Path: core, Layer: LayerApp, Shallow: true}}, false},
+		{[]Input{{Path: plug, Layer: LayerApp, Shallow: true}}, true},
+		{[]Input{{Path: core, Layer: LayerApp, Shallow: true}, {Path: plug, Layer: LayerApp}}, true},
+	} {
+		plan, err := Compute(fsys, c.inputs, nil, Options{})
+		if c.missing != errors.Is(err, ErrMissing) || c.missing && !strings.Contains(err.Error(), "libcore.so (needed by "+plug) {
+			t.Errorf("Compute(%+v) = %v, want missing %v", c.inputs, err, c.missing)
+			continue
+		}
+		if !c.missing {
+			if _, ok := items(plan)[plug]; !ok {
+				t.Errorf("Compute(%+v): the plan lacks %s", c.inputs, plug)
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,8 +32,11 @@ type realJob struct {
 	stderr bool
 	// clean are host paths the job creates, removed before each host run.
 	clean []string
-	// needs is the tool whose absence skips the job outside CI.
-	needs string
+	// needs is the tool whose absence skips the job outside CI; needsFile
+	// a file.
+	needs, needsFile string
+	// flags are build's further flags, for both images (--user 0).
+	flags []string
 	// wantOut, when set, is what the job's standard output must hold, for
 	// a job the host cannot run as the image does (initdb refuses root,
 	// and the host has no user 65532): the host is not asked.
@@ -81,6 +85,21 @@ func realJobs() []realJob {
 		// a server's setup: initdb reads its share files and runs postgres
 		// (as the image's user: initdb refuses root)
 		{name: "initdb", argv: []string{"/usr/lib/postgresql/15/bin/initdb", "-D", "/tmp/fromscratch-job-pgdata"}, wantOut: "Success. You can now start the database server"},
+		// a server's configuration, checked as root: it includes module
+		// and site files and looks up its user, www-data (the image's
+		// /etc/passwd gets the root's system accounts)
+		{name: "nginx-t", argv: []string{"/usr/sbin/nginx", "-t"}, flags: []string{"--user", "0"}, stderr: true, needs: "nginx"},
+		// the JVM: java dlopens lib/server/libjvm.so, which libjava.so
+		// needs by a name no search finds; the module image lib/modules
+		{name: "java-modules", argv: []string{"/usr/bin/java", "--list-modules"}, needs: "java"},
+		// translated messages (gettext's .mo files) and a UTF-8 locale
+		{name: "gettext-de", argv: []string{"/usr/bin/ls", "--help"}, env: []string{"LANG=C.UTF-8", "LANGUAGE=de"},
+			needsFile: "/usr/share/locale/de/LC_MESSAGES/coreutils.mo"},
+		{name: "sed-utf8", argv: []string{"/usr/bin/sed", "s/./X/g"}, stdin: "héllo wörld straße\n", env: []string{"LANG=C.UTF-8"}},
+		// helpers (troff, grotty) and their data (macros, font tables)
+		{name: "groff-man", argv: []string{"/usr/bin/groff", "-Tutf8", "-man"}, stdin: ".TH T 1\n.SH NAME\nt \\- a test \\(em page\n.SH DESCRIPTION\nHello \\fBworld\\fR.\n", needs: "groff"},
+		// dictionaries
+		{name: "aspell", argv: []string{"/usr/bin/aspell", "-a", "--lang=en"}, stdin: "helo wrld teh quick\n", needs: "aspell"},
 	}
 }
 
@@ -99,6 +118,9 @@ func TestRealJobs(t *testing.T) {
 			if j.needs != "" {
 				requireTool(t, j.needs)
 			}
+			if j.needsFile != "" {
+				requireFile(t, j.needsFile)
+			}
 			var want runResult
 			if j.wantOut == "" {
 				want = hostRun(t, j)
@@ -111,7 +133,7 @@ func TestRealJobs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			args := []string{"--trace", string(traceArgs)}
+			args := append([]string{"--trace", string(traceArgs)}, j.flags...)
 			for _, e := range j.env {
 				args = append(args, "--env", e)
 			}
@@ -130,7 +152,7 @@ func TestRealJobs(t *testing.T) {
 			}
 			checkImageOverhead(t, tarPath, 1.1)
 
-			plainArgs := []string{}
+			plainArgs := slices.Clone(j.flags)
 			for _, e := range j.env {
 				plainArgs = append(plainArgs, "--env", e)
 			}
@@ -273,4 +295,75 @@ func checkImageOverhead(t *testing.T, tarPath string, max float64) {
 		t.Errorf("image layers hold %d bytes for %d bytes of files: more than %.2fx", total, files, max)
 	}
 	t.Logf("image: %d bytes of layers, %d bytes of files (%.3fx)", total, files, float64(total)/float64(files))
+}
+
+// TestRealJobRelativeProgram: a script of one's own, built by its relative
+// path from its directory (a temporary one, under /tmp, as a checkout in
+// CI is), imports a module and reads a data file beside it. Built with
+// the trace route (--trace, and fromscratch trace -o with --files-from),
+// its image does the job in Docker as the host does, with the module and
+// the data under /app beside the script, and holds no path of the
+// checkout's.
+func TestRealJobRelativeProgram(t *testing.T) {
+	requireDocker(t)
+	requireTool(t, "python3")
+	bin := fromscratchBin(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "tool.py", `#!/usr/bin/env python3
+import json, os, sys, zoneinfo, datetime
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "lib"))
+import helper
+data = json.load(open(os.path.join(here, "data.json")))
+print(helper.greet(data["name"]), datetime.datetime(2020, 1, 1, tzinfo=zoneinfo.ZoneInfo(data["tz"])).utcoffset())
+`)
+	if err := os.Chmod(filepath.Join(dir, "tool.py"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mkdir(t, filepath.Join(dir, "lib"))
+	writeFile(t, dir, "lib/helper.py", "def greet(n):\n    return 'hello ' + n\n")
+	writeFile(t, dir, "data.json", `{"name": "job", "tz": "Asia/Kolkata"}`)
+	j := realJob{name: "relative", argv: []string{"./tool.py"}}
+	host := exec.Command("./tool.py")
+	host.Dir, host.Env = dir, jobEnv(j)
+	want := runCmd(t, host, "")
+	if want.code != 0 || want.stdout != "hello job 5:30:00\n" {
+		t.Fatalf("on the host: exit %d, %q\n%s", want.code, want.stdout, want.stderr)
+	}
+
+	list := filepath.Join(t.TempDir(), "tool.list")
+	tr := exec.Command(bin, "trace", "-o", list, "--", "./tool.py")
+	tr.Dir, tr.Env = dir, jobEnv(j)
+	if r := runCmd(t, tr, ""); r.code != 0 {
+		t.Fatalf("fromscratch trace: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, route := range [][]string{{"--trace", "[]"}, {"--files-from", list}} {
+		tag := uniqueTag("job-relative")
+		tarPath := filepath.Join(t.TempDir(), "relative.tar")
+		cmd := exec.Command(bin, append(append([]string{"build", "-o", tarPath, "-t", tag}, route...), "./tool.py")...)
+		cmd.Dir = dir
+		if r := runCmd(t, cmd, ""); r.code != 0 {
+			t.Fatalf("fromscratch build %s: exit %d\n%s", route[0], r.code, r.stderr)
+		}
+		run(t, "", "docker", "load", "-i", tarPath)
+		t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+		compareRuns(t, route[0], j, want, containerRun(t, tag, j))
+		// Not /tmp/TestX/001 nor /tmp/TestX (/tmp is every image's).
+		for _, name := range archiveNames(t, tarPath) {
+			name = "/" + strings.TrimSuffix(name, "/")
+			if d := filepath.Dir(dir); name == d || strings.HasPrefix(name, d+"/") {
+				t.Errorf("%s: the image holds %s, a path of the checkout's %s", route[0], name, dir)
+			}
+		}
+	}
+}
+
+// archiveNames lists every entry of a docker-archive's layers.
+func archiveNames(t *testing.T, tarPath string) []string {
+	t.Helper()
+	var names []string
+	for h := range tartest.Image(t, archiveImage(t, tarPath)) {
+		names = append(names, h.Name)
+	}
+	return names
 }
