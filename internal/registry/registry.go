@@ -1,5 +1,5 @@
 // Package registry holds what every registry request of fromscratch uses,
-// reads (imagesrc) and pushes (image) alike: HTTPS only unless --insecure,
+// reads (imagesrc) and pushes (image) alike: HTTPS only unless insecure is asked,
 // a bound on how long a registry may keep us waiting, and retries of what
 // is safe to retry.
 //
