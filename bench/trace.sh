@@ -5,11 +5,13 @@
 #   python3    /usr/bin/python3 importing much of the standard library
 #   gcc        gcc -O2 of a small C file, linked (cc1, as, collect2, ld)
 #
-# each run three ways: untraced, under `fromscratch trace -o FILE`, and under
+# each run four ways: untraced, under `fromscratch trace -o FILE`, under
 # `strace -f -e trace=file -o /dev/null` (strace stops on every system call
-# its filter cannot skip, and formats each). Ratios: trace/untraced (goal
-# <= 1.5) and strace/trace (goal > 1). A benchmark, not a test. See
-# bench/README.md.
+# its filter cannot skip, and formats each), and under bench/trace-floor.c,
+# the least a ptrace tracer with the same seccomp filter does per stop (the
+# floor of the mechanism on this machine). Ratios: trace/untraced (goal
+# <= 1.5), strace/trace (goal > 1), floor/untraced and trace/floor. A
+# benchmark, not a test. See bench/README.md.
 #
 # Environment:
 #   BENCH_RUNS=10   timed runs of each command (hyperfine, after 2 warm-ups)
@@ -26,6 +28,8 @@ trap 'rm -rf "$tmp"' EXIT
 echo "building fromscratch" >&2
 CGO_ENABLED=0 go build -o "$tmp/fromscratch" ./cmd/fromscratch # static, as installed (README)
 fs="$tmp/fromscratch"
+gcc -O2 -o "$tmp/trace-floor" bench/trace-floor.c
+floor="$tmp/trace-floor"
 
 cat >"$tmp/hello.c" <<'C'
 #include <stdio.h>
@@ -45,17 +49,18 @@ cc=(gcc -O2 -o "$tmp/hello" "$tmp/hello.c" -lm)
 "${py[@]}" # fails here if a module is missing
 
 q() { printf '%q ' "$@"; }
-printf '%-8s %-5s %10s %10s %10s %14s %14s\n' job time untraced_s trace_s strace_s trace/untraced strace/trace
+printf '%-8s %-5s %10s %10s %10s %10s %14s %14s %14s %12s\n' job time untraced_s trace_s strace_s floor_s trace/untraced strace/trace floor/untraced trace/floor
 for job in python3 gcc; do
   if [[ $job == python3 ]]; then cmd=$(q "${py[@]}"); else cmd=$(q "${cc[@]}"); fi
   hyperfine -N -w 2 -r "$runs" --export-json "$tmp/$job.json" \
     -n untraced "$cmd" \
     -n trace "$fs trace -o $tmp/$job.files -- $cmd" \
-    -n strace "strace -f -e trace=file -o /dev/null $cmd" >&2
+    -n strace "strace -f -e trace=file -o /dev/null $cmd" \
+    -n floor "$floor $cmd" >&2
   for kind in wall cpu; do
     jq -r --arg job "$job" --arg kind "$kind" '[.results[] | {(.command): (if $kind == "wall" then .mean else .user + .system end)}] | add |
-      "\($job) \($kind) \(.untraced) \(.trace) \(.strace) \(.trace / .untraced) \(.strace / .trace)"' "$tmp/$job.json" |
-      awk '{printf "%-8s %-5s %10.3f %10.3f %10.3f %14.2f %14.2f\n", $1, $2, $3, $4, $5, $6, $7}'
+      "\($job) \($kind) \(.untraced) \(.trace) \(.strace) \(.floor) \(.trace / .untraced) \(.strace / .trace) \(.floor / .untraced) \(.trace / .floor)"' "$tmp/$job.json" |
+      awk '{printf "%-8s %-5s %10.3f %10.3f %10.3f %10.3f %14.2f %14.2f %14.2f %12.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}'
   done
   echo "  ($job: $(grep -vc '^#' "$tmp/$job.files") paths found, $(grep -c '^# not found' "$tmp/$job.files") not found)"
 done
