@@ -14,7 +14,14 @@ import (
 // run, so that neither the scheduler (entering and leaving it around each
 // call) nor sysmon (which watches Ps in system calls) is woken thousands
 // of times for calls that take a few microseconds.
+//
+// sys and ptrace take pointers as uintptr, as unix.Syscall6 does; the
+// uintptrescapes directive gives them its guarantee: a pointer converted
+// to uintptr in the call is moved to the heap and kept alive for the call,
+// so that a growth of the goroutine's stack cannot move a stat buffer
+// under the kernel's write.
 
+//go:uintptrescapes
 func (t *tracer) sys(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, unix.Errno) {
 	var r uintptr
 	var e unix.Errno
@@ -33,6 +40,7 @@ func errnoErr(e unix.Errno) error {
 	return e
 }
 
+//go:uintptrescapes
 func (t *tracer) ptrace(req, pid int, addr, data uintptr) error {
 	_, e := t.sys(unix.SYS_PTRACE, uintptr(req), uintptr(pid), addr, data, 0, 0)
 	return errnoErr(e)
