@@ -12,6 +12,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/internal/tartest"
 )
 
 // docker20 is `docker save` of Debian's docker 20.10 (20.10.24) of an
@@ -28,16 +30,8 @@ func docker20Image(t *testing.T) ([]byte, v1.Hash, []v1.Hash) {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{}
-	tr := tar.NewReader(bytes.NewReader(raw))
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
+	for hdr, r := range tartest.Entries(t, bytes.NewReader(raw)) {
+		b, _ := io.ReadAll(r)
 		files[hdr.Name] = b
 	}
 	var m []struct{ Config string }
@@ -57,21 +51,13 @@ func docker20Image(t *testing.T) ([]byte, v1.Hash, []v1.Hash) {
 func TestLayerNames(t *testing.T) {
 	raw, _, diffIDs := docker20Image(t)
 	names := newLayerNames(diffIDs)
-	tr := tar.NewReader(bytes.NewReader(raw))
 	told := 0
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for hdr, r := range tartest.Entries(t, bytes.NewReader(raw)) {
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
 		d, checked, ok := names.layer(hdr.Name)
-		b, _ := io.ReadAll(tr)
+		b, _ := io.ReadAll(r)
 		if ok && !checked {
 			t.Errorf("%s told, but not as checked by the engine", hdr.Name)
 		}

@@ -104,25 +104,26 @@ func injectSyscall(pid int, base regs, pc uint64, nr uintptr, args ...uint64) er
 // PTRACE_PEEKDATA, which for the filter's half a kilobyte was some 60
 // ptrace calls each way and milliseconds of every trace's start.
 func peekData(pid int, addr uint64, b []byte) error {
-	local := []unix.Iovec{{Base: &b[0]}}
-	local[0].SetLen(len(b))
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}
-	if n, err := unix.ProcessVMReadv(pid, local, remote, 0); err == nil && n == len(b) {
-		return nil
-	}
-	_, err := unix.PtracePeekData(pid, uintptr(addr), b)
-	return err
+	return copyData(pid, addr, b, unix.ProcessVMReadv, unix.PtracePeekData)
 }
 
 // pokeData writes b into the tracee's (writable) memory at addr, as
 // peekData reads.
 func pokeData(pid int, addr uint64, b []byte) error {
+	return copyData(pid, addr, b, unix.ProcessVMWritev, unix.PtracePokeData)
+}
+
+// copyData moves b between this process and the tracee's memory at addr
+// with vm (process_vm_readv or _writev), or word by word with ptrace.
+func copyData(pid int, addr uint64, b []byte,
+	vm func(int, []unix.Iovec, []unix.RemoteIovec, uint) (int, error),
+	ptrace func(int, uintptr, []byte) (int, error)) error {
 	local := []unix.Iovec{{Base: &b[0]}}
 	local[0].SetLen(len(b))
 	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(b)}}
-	if n, err := unix.ProcessVMWritev(pid, local, remote, 0); err == nil && n == len(b) {
+	if n, err := vm(pid, local, remote, 0); err == nil && n == len(b) {
 		return nil
 	}
-	_, err := unix.PtracePokeData(pid, uintptr(addr), b)
+	_, err := ptrace(pid, uintptr(addr), b)
 	return err
 }
