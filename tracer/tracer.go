@@ -116,7 +116,9 @@ type Bind struct {
 // Result is what a traced run did.
 type Result struct {
 	// Accesses in the order they first happened. Paths under /proc, /sys
-	// and /dev, and paths the run itself created, are left out.
+	// and /dev, paths the run itself created, and qemu-user's looks under
+	// its prefix that found nothing (a foreign-architecture program, see
+	// emulatorPrefixes), are left out.
 	Accesses []Access `json:"accesses"`
 	// ExitCode is the program's exit status, or 128+signal if a signal
 	// ended it (as a shell reports it).

@@ -107,6 +107,7 @@ type tracer struct {
 	rootFD    int               // root opened O_PATH for probeInRoot (0: not yet)
 	noOpenat2 bool              // openat2 is missing or refused: no probe in a root
 	dots      map[string]string // resolved directories of paths with ".."
+	emulator  []string          // qemu-user's prefixes (see emulatorPrefixes)
 
 	mu     sync.Mutex
 	live   map[int]bool // pids to kill at a timeout or cancel
@@ -168,6 +169,7 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("%w: working directory %s: %v", ErrStart, dir, reasonOf(err))
 		}
 	}
+	t.emulator = emulatorPrefixes(env)
 	path, err := lookPath(t.root, dir, opts.Argv[0], env)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
@@ -817,9 +819,11 @@ func (t *tracer) execed(pid int, path string) {
 			t.record(interp, OpExec, t.exists(interp), pid)
 		}
 	}
-	// The file the process runs, symbolic links resolved.
+	// The file the process runs, symbolic links resolved, if the root has
+	// it: not the host's qemu that binfmt_misc's F flag runs a foreign
+	// program with (see emulatorPrefixes).
 	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
-		if exe, ok := t.strip(exe); ok && !t.excluded(exe) {
+		if exe, ok := t.strip(exe); ok && !t.excluded(exe) && t.exists(exe) {
 			t.record(exe, OpExec, true, pid)
 		}
 	}
@@ -903,11 +907,11 @@ func (t *tracer) exists(path string) bool {
 }
 
 // result is the accesses without the paths the run created (and what is
-// under them).
+// under them), nor qemu-user's probes that found nothing.
 func (t *tracer) result() []Access {
 	out := make([]Access, 0, len(t.accesses))
 	for _, a := range t.accesses {
-		if !t.underCreated(a.Path) {
+		if !t.underCreated(a.Path) && (a.Found || t.all || !emulatorProbe(t.emulator, a.Path)) {
 			out = append(out, a)
 		}
 	}
