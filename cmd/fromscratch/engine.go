@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -45,6 +46,10 @@ var traceRunFlags = []string{"--cap-add", "SYS_PTRACE", "--security-opt", "secco
 type engine struct {
 	docker string // the docker CLI
 	self   string // this static fromscratch, to bind-mount
+	// foreign is the platform of each loaded image of another architecture
+	// than the host's (run under qemu-user through binfmt_misc): `docker
+	// run --platform` says it is meant.
+	foreign map[string]string
 }
 
 // newEngine finds the docker CLI and this program, which must be static to
@@ -94,6 +99,7 @@ func randomSuffix() string {
 // temporary tag that done removes.
 func (e *engine) load(ctx context.Context, ref string, img v1.Image) (string, func(), error) {
 	if n, ok := strings.CutPrefix(ref, imagesrc.DockerDaemon); ok {
+		e.noteForeign(n, img)
 		return n, func() {}, nil
 	}
 	tag, err := name.NewTag("fromscratch-tmp:" + randomSuffix())
@@ -103,11 +109,26 @@ func (e *engine) load(ctx context.Context, ref string, img v1.Image) (string, fu
 	if err := e.dockerLoad(ctx, tag, img); err != nil {
 		return "", nil, fmt.Errorf("loading the image into the Docker engine: %w", err)
 	}
+	e.noteForeign(tag.String(), img)
 	done := func() {
 		// Only the tag goes if the engine had the image under another name.
 		exec.Command(e.docker, "rmi", tag.String()).Run()
 	}
 	return tag.String(), done, nil
+}
+
+// noteForeign notes the platform of the image run as name when it is not
+// the host's.
+func (e *engine) noteForeign(name string, img v1.Image) {
+	cf, err := img.ConfigFile()
+	if err != nil || cf.Architecture == "" || (cf.OS == "linux" && cf.Architecture == runtime.GOARCH) {
+		return
+	}
+	p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	if e.foreign == nil {
+		e.foreign = map[string]string{}
+	}
+	e.foreign[name] = p.String()
 }
 
 // dockerLoad streams img as a docker archive tagged tag into `docker load`.
@@ -179,6 +200,9 @@ func (t *tailBuffer) lastLine() string { return lastLine(string(t.b)) }
 func (e *engine) dockerArgs(c *container) []string {
 	s := c.spec
 	a := []string{"run", "--name", c.name}
+	if p := e.foreign[s.image]; p != "" {
+		a = append(a, "--platform", p)
+	}
 	if s.publish != 0 {
 		a = append(a, "-d", "-p", fmt.Sprintf("127.0.0.1::%d/tcp", s.publish))
 	} else {
