@@ -42,7 +42,10 @@ func buildRoots(ctx context.Context, o Options) (res *Result, err error) {
 		res.Images = append(res.Images, sub.Images...)
 		res.Summaries = append(res.Summaries, sub.Summaries...)
 		res.SBOMs = append(res.SBOMs, sub.SBOMs...)
-		res.Traces = append(res.Traces, sub.Traces...)
+		for _, t := range sub.Traces {
+			t.Root = rootValue(r)
+			res.Traces = append(res.Traces, t)
+		}
 		for _, w := range sub.Warnings {
 			res.Warnings = append(res.Warnings, r.Name+": "+w)
 		}

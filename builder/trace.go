@@ -24,6 +24,8 @@ type Trace struct {
 	TimedOut bool
 	// Paths is how many paths the run used that the image gets.
 	Paths int
+	// Root is the root the run was in, when a build has several (Roots).
+	Root string
 }
 
 // generated are the paths every image has of its own: a run's use of the
@@ -154,9 +156,13 @@ func traceEnv(env []string, user string) []string {
 	return append(out, "HOME="+home)
 }
 
-// String is "ARGV: exit N, M paths".
+// String is "ARGV: exit N, M paths" ("ARGV in ROOT: ..." with a Root).
 func (t Trace) String() string {
-	s := fmt.Sprintf("%s: exit %d, %d paths", strings.Join(t.Argv, " "), t.ExitCode, t.Paths)
+	s := strings.Join(t.Argv, " ")
+	if t.Root != "" {
+		s += " in " + t.Root
+	}
+	s += fmt.Sprintf(": exit %d, %d paths", t.ExitCode, t.Paths)
 	if t.TimedOut {
 		s += " (ended by the timeout)"
 	}
