@@ -280,6 +280,10 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		argv := opts.Argv
 		pid, err := syscall.ForkExec(path, argv, attr)
+		if ferr := foreignExec(t.root, path, err); ferr != nil {
+			done <- outcome{nil, ferr}
+			return
+		}
 		if err == syscall.ENOEXEC {
 			// execvp runs a file of no executable format as a shell script.
 			argv = append([]string{"sh", path}, argv[1:]...)
