@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/fromscratch/fromscratch/doctor"
+)
+
+// The trace route on an arm64 root: its programs run under qemu-user
+// (binfmt_misc with the F flag: the host's qemu-aarch64-static, even in a
+// chroot), and the tracer sees qemu's x86-64 system calls, on the guest's
+// paths.
+
+// The arm64 Debian 12 root with python3, made by debootstrap once and
+// cached as arm64CacheDir/arm64-bookworm-python.
+const arm64PythonRootName = "arm64-bookworm-python"
+
+var arm64PythonArgs = []string{
+	"--arch=arm64", "--variant=minbase", "--include=python3",
+	"bookworm", "ROOT", arm64Mirror,
+}
+
+// arm64PythonRoot returns the cached arm64 root with python3, making it
+// first if needed (minutes: debootstrap's second stage runs under qemu).
+func arm64PythonRoot(t *testing.T) string {
+	t.Helper()
+	requireDebootstrap(t)
+	requireQemuAarch64(t)
+	root, err := ensureDebootstrapRoot(t, arm64PythonRootName, arm64PythonArgs, arm64BuildTime)
+	if err != nil {
+		t.Fatalf("arm64 python root: %v", err)
+	}
+	return root
+}
+
+// arm64Job is a small job of a program of the arm64 root that needs files
+// no ELF header names; want is what it prints, in a chroot of the root as
+// on the host.
+type arm64Job struct {
+	name  string
+	argv  []string
+	stdin string
+	want  string
+	// uses are paths of the root the trace must list as found.
+	uses []string
+}
+
+var arm64Jobs = []arm64Job{
+	{name: "python-json", argv: []string{"/usr/bin/python3", "-c", `import json, decimal; print(json.dumps({"a": str(decimal.Decimal("1.1") * 3)}))`},
+		want: "{\"a\": \"3.3\"}\n",
+		uses: []string{"/usr/lib/python3.11/json/__init__.py", "/usr/lib/python3.11/lib-dynload/_decimal.cpython-311-aarch64-linux-gnu.so", "/usr/lib/python3.11/encodings/utf_8.py"}},
+	{name: "iconv-latin1", argv: []string{"/usr/bin/iconv", "-f", "UTF-8", "-t", "ISO-8859-1"}, stdin: "héllo wörld\n",
+		want: "h\xe9llo w\xf6rld\n",
+		uses: []string{"/usr/lib/aarch64-linux-gnu/gconv/ISO8859-1.so", "/usr/lib/aarch64-linux-gnu/gconv/gconv-modules.cache"}},
+}
+
+// qemuPath says whether p is qemu's own: a look under its interpreter
+// prefix, or its binary.
+func qemuPath(p string) bool {
+	return strings.HasPrefix(p, "/etc/qemu-binfmt/") || strings.HasPrefix(p, "/usr/gnemul/") || strings.Contains(filepath.Base(p), "qemu-")
+}
+
+// TestArm64Trace traces each job in the arm64 root (fromscratch trace
+// --root) and compares the paths found with those strace shows the same
+// run using in a chroot of the root (strace -ff -e trace=file chroot ROOT
+// ...: qemu's system calls, on the guest's paths, as the tracer sees
+// them): the same set, qemu's own looks under its prefix left out.
+func TestArm64Trace(t *testing.T) {
+	root := arm64PythonRoot(t)
+	for _, j := range arm64Jobs {
+		t.Run(j.name, func(t *testing.T) {
+			if out, errOut, err := chrootRun(root, j.stdin, j.argv[0], j.argv[1:]...); err != nil || out != j.want {
+				t.Fatalf("in a chroot of %s: %v, stdout %q, want %q\n%s", root, err, out, j.want, errOut)
+			}
+			list := filepath.Join(t.TempDir(), "trace.json")
+			out, errOut, code := cliRun{stdin: j.stdin}.run(t, append([]string{"trace", "--root", root, "--json", "-o", list, "--"}, j.argv...)...)
+			if code != 0 || out != j.want {
+				t.Fatalf("fromscratch trace --root %s: exit %d, stdout %q, want %q\n%s", root, code, out, j.want, errOut)
+			}
+			b, err := os.ReadFile(list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tf traceJSON
+			if err := json.Unmarshal(b, &tf); err != nil {
+				t.Fatal(err)
+			}
+			got, gotAbsent := map[string]bool{}, map[string]bool{}
+			for _, a := range tf.Accesses {
+				if qemuPath(a.Path) {
+					t.Errorf("the trace lists qemu's %s (%s, found %v)", a.Path, a.Op, a.Found)
+				}
+				if a.Found {
+					got[a.Path] = true
+				} else {
+					gotAbsent[a.Path] = true
+				}
+			}
+			for p := range got {
+				delete(gotAbsent, p)
+			}
+			for _, p := range j.uses {
+				if !got[p] {
+					t.Errorf("the trace does not list %s found", p)
+				}
+			}
+			want, wantAbsent := chrootStraceUsed(t, root, j.stdin, j.argv)
+			missing := diffInRoot(root, want, got)
+			extra := diffInRoot(root, got, want)
+			t.Logf("%s under qemu: found: the trace %d paths, strace %d, %d of strace's not in the trace, %d of the trace's not in strace's; not found: the trace %d, strace %d",
+				j.name, len(got), len(want), len(missing), len(extra), len(gotAbsent), len(wantAbsent))
+			if !maps.Equal(gotAbsent, wantAbsent) {
+				t.Errorf("paths not found: the trace lists %v, strace shows %v", keys(gotAbsent), keys(wantAbsent))
+			}
+			if len(missing) > 0 {
+				t.Errorf("strace shows these used, the trace does not list them found: %v", missing)
+			}
+			if len(extra) > 0 {
+				t.Errorf("the trace lists these found, strace does not show them used: %v", extra)
+			}
+		})
+	}
+}
+
+// diffInRoot returns the paths of a that are not in b, as they are or as
+// the same real path inside root.
+func diffInRoot(root string, a, b map[string]bool) []string {
+	real := map[string]bool{}
+	for p := range b {
+		if r, err := realpathIn(root, p); err == nil {
+			real[r] = true
+		}
+	}
+	var out []string
+	for p := range a {
+		if b[p] {
+			continue
+		}
+		if r, err := realpathIn(root, p); err == nil && real[r] {
+			continue
+		}
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// straceCall is one line of strace -ff: NAME(ARGS) = RESULT [ERRNO].
+var straceCall = regexp.MustCompile(`^(\w+)\((.*)\)\s+= (-?\d+|\?)(?: (E[A-Z]+))?`)
+
+// straceFirstPath is the first string argument after AT_FDCWD or
+// nothing: an absolute path (one relative to another fd is not read).
+var straceFirstPath = regexp.MustCompile(`^(?:AT_FDCWD, )?"(/(?:[^"\\]|\\.)*)"`)
+
+// chrootStraceUsed runs argv under strace -ff -e trace=file in a chroot
+// of root and returns the paths inside root that the calls after the
+// chroot found, as the tracer counts them (a result other than ENOENT
+// and ENOTDIR), and those they did not find: not under /proc, /sys or
+// /dev, not created by the run, not qemu's looks under its prefix.
+func chrootStraceUsed(t *testing.T, root, stdin string, argv []string) (used, absent map[string]bool) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "st")
+	a := append([]string{"-ff", "-qq", "-s", "4096", "-e", "trace=file", "-e", "signal=none", "-o", out, "chroot", root}, argv...)
+	if _, errOut, code := runCommand(t, exec.Command(requireTool(t, "strace"), a...), stdin); code != 0 {
+		t.Fatalf("strace chroot %s %v: exit %d\n%s", root, argv, code, errOut)
+	}
+	files, _ := filepath.Glob(out + ".*")
+	used, absent, created := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The chroot process's calls up to its exec of the program are
+		// chroot(8)'s, not the run's.
+		inRoot, chrooted := !strings.Contains(string(b), `chroot("`), false
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			m := straceCall.FindStringSubmatch(sc.Text())
+			if m == nil {
+				continue
+			}
+			if m[1] == "chroot" {
+				chrooted = true
+				continue
+			}
+			inRoot = inRoot || chrooted && m[1] == "execve"
+			p := straceFirstPath.FindStringSubmatch(m[2])
+			if !inRoot || p == nil || strings.Contains(p[1], `\`) {
+				continue
+			}
+			path := filepath.Clean(p[1])
+			switch {
+			case m[4] == "ENOENT" || m[4] == "ENOTDIR":
+				absent[path] = true
+			case m[1] == "creat" || strings.Contains(m[2], "O_CREAT") || strings.HasPrefix(m[1], "mkdir"):
+				created[path] = true
+			case strings.HasPrefix(m[1], "open") || strings.HasPrefix(m[1], "exec") || strings.Contains(m[1], "stat") ||
+				strings.Contains(m[1], "access") || strings.HasPrefix(m[1], "readlink") || m[1] == "chdir":
+				used[path] = true
+			}
+		}
+	}
+	for _, set := range []map[string]bool{used, absent} {
+		for p := range set {
+			if created[p] || qemuPath(p) || p == "/proc" || p == "/sys" || p == "/dev" ||
+				strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") || strings.HasPrefix(p, "/dev/") {
+				delete(set, p)
+			}
+		}
+	}
+	for p := range used {
+		delete(absent, p) // found by another call
+	}
+	if len(used) < 5 {
+		t.Fatalf("strace shows only %d paths used: %v", len(used), used)
+	}
+	return used, absent
+}
+
+// TestTraceForeignNoHandler: a program for a machine this kernel runs
+// neither itself nor through a binfmt_misc handler fails to start with one
+// line saying why, exit 2, and is not run as a shell script.
+func TestTraceForeignNoHandler(t *testing.T) {
+	// An ELF header for IA-64 (machine 50), which no qemu-user runs.
+	head := []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x02\x00\x32\x00\x01\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x00" +
+		"\x40\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x40\x00\x38\x00\x00\x00\x40\x00\x00\x00\x00\x00")
+	if h := doctor.HostBinfmt(head); h != "" {
+		t.Skipf("binfmt_misc %s runs IA-64 programs here", h)
+	}
+	prog := filepath.Join(t.TempDir(), "ia64prog")
+	if err := os.WriteFile(prog, head, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := cliRun{}.run(t, "trace", "--", prog)
+	want := fmt.Sprintf("fromscratch: trace: cannot start the program: %s: exec format error: a program for ia_64, which this kernel runs only through a binfmt_misc handler", prog)
+	if code != 2 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, want) {
+		t.Errorf("trace of an IA-64 program: exit %d, stdout %q, stderr %q; want 2 and one line starting %q", code, out, errOut, want)
+	}
+}
