@@ -251,3 +251,71 @@ func TestTraceForeignNoHandler(t *testing.T) {
 		t.Errorf("trace of an IA-64 program: exit %d, stdout %q, stderr %q; want 2 and one line starting %q", code, out, errOut, want)
 	}
 }
+
+// TestArm64BuildTrace builds each job's arm64 image with the trace route
+// (build --root ROOT --trace ARGS PROGRAM, the run traced under qemu): in
+// Docker (--platform linux/arm64) it does the job exactly as the program
+// does in a chroot of the root. The image built without --trace does not,
+// and doctor --run on it (the static x86-64 fromscratch bind-mounted into
+// the arm64 container, tracing the entrypoint run through binfmt_misc)
+// exits 1 naming a path it lacks and the root has, none of qemu's.
+func TestArm64BuildTrace(t *testing.T) {
+	root := arm64PythonRoot(t)
+	requireDocker(t)
+	bin := fromscratchBin(t)
+	for _, j := range arm64Jobs {
+		t.Run(j.name, func(t *testing.T) {
+			out, errOut, err := chrootRun(root, j.stdin, j.argv[0], j.argv[1:]...)
+			if err != nil || out != j.want {
+				t.Fatalf("in a chroot of %s: %v, stdout %q, want %q\n%s", root, err, out, j.want, errOut)
+			}
+			want := runResult{stdout: out}
+			job := realJob{name: "arm64-" + j.name, argv: j.argv, stdin: j.stdin}
+			traceArgs, err := json.Marshal(j.argv[1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			tag, tarPath := buildJobImage(t, bin, job, []string{"--root", root, "--trace", string(traceArgs), j.argv[0]})
+			if cfg := imageTarConfig(t, tarPath); cfg.Architecture != "arm64" {
+				t.Errorf("image architecture %q, want arm64", cfg.Architecture)
+			}
+			compareRuns(t, "traced arm64 image", job, want, arm64ContainerRun(t, tag, job))
+			checkImageOverhead(t, tarPath, 1.1)
+
+			plainTag, plainTar := buildJobImage(t, bin, job, []string{"--root", root, j.argv[0]})
+			if plain := arm64ContainerRun(t, plainTag, job); plain.code == 0 && plain.stdout == want.stdout {
+				t.Errorf("the image built without --trace does the job too: the job tests nothing")
+			}
+			cmd := exec.Command(bin, append([]string{"doctor", "--json", "docker-archive:" + plainTar, "--run", "--root", root, "--"}, j.argv[1:]...)...)
+			r := runCmd(t, cmd, j.stdin)
+			var rep doctorRunJSON
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || rep.Healthy {
+				t.Fatalf("doctor --run on the arm64 image built without --trace: exit %d (%v), want 1\nstdout: %s\nstderr: %s", r.code, err, clip(r.stdout), clip(r.stderr))
+			}
+			if strings.Contains(r.stderr, "does not match the detected host platform") {
+				t.Errorf("doctor --run: Docker warns of the platform (no --platform linux/arm64): %s", clip(r.stderr))
+			}
+			named := ""
+			for _, m := range rep.Missing {
+				if qemuPath(m.Path) {
+					t.Errorf("doctor --run names qemu's %s", m.Path)
+				}
+				if m.InRoot != "" && named == "" {
+					named = m.Path
+				}
+			}
+			if named == "" {
+				t.Errorf("doctor --run names no missing path the root has: %+v", rep.Missing)
+			} else {
+				t.Logf("doctor --run names %s (%d paths missing)", named, len(rep.Missing))
+			}
+		})
+	}
+}
+
+// arm64ContainerRun runs the job in the arm64 image tag.
+func arm64ContainerRun(t *testing.T, tag string, j realJob) runResult {
+	t.Helper()
+	cmd := exec.Command("docker", append([]string{"run", "--rm", "-i", "--network", "none", "--platform", "linux/arm64", tag}, j.argv[1:]...)...)
+	return runCmd(t, cmd, j.stdin)
+}
