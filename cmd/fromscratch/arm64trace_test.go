@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -318,4 +319,58 @@ func arm64ContainerRun(t *testing.T, tag string, j realJob) runResult {
 	t.Helper()
 	cmd := exec.Command("docker", append([]string{"run", "--rm", "-i", "--network", "none", "--platform", "linux/arm64", tag}, j.argv[1:]...)...)
 	return runCmd(t, cmd, j.stdin)
+}
+
+// TestArm64BuildTraceIndex builds python3 from the host root and the arm64
+// root with the trace route in one command (build --root linux/amd64=/
+// --root linux/arm64=ROOT --trace ARGS), pushed to a registry as an index:
+// the job is traced in each root, and each entry of the index does it in
+// Docker.
+func TestArm64BuildTraceIndex(t *testing.T) {
+	if runtime.GOARCH == "arm64" {
+		t.Skip("the host root is linux/arm64 too: the index needs two platforms")
+	}
+	hostPlat := "linux/" + runtime.GOARCH
+	j := arm64Jobs[0]
+	requireFile(t, j.argv[0])
+	root := arm64PythonRoot(t)
+	requireDocker(t)
+	if out, errOut, code := runCommand(t, exec.Command(j.argv[0], j.argv[1:]...), ""); code != 0 || out != j.want {
+		t.Fatalf("on the host: exit %d, stdout %q, want %q\n%s", code, out, j.want, errOut)
+	}
+	host := startRegistry(t)
+	ref := fmt.Sprintf("%s/fromscratch-test/arm64-trace-index:%d", host, os.Getpid())
+	traceArgs, err := json.Marshal(j.argv[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := cliRun{}.run(t, "build", "--root", hostPlat+"=/", "--root", "linux/arm64="+root, "--trace", string(traceArgs), "--insecure", "--push", ref, j.argv[0])
+	if code != 0 {
+		t.Fatalf("build: exit %d\n%s", code, errOut)
+	}
+	for _, r := range []string{hostPlat + "=/", "linux/arm64=" + root} {
+		if !strings.Contains(errOut, " in "+r+": exit 0, ") {
+			t.Errorf("build's stderr has no traced run in %s:\n%s", r, errOut)
+		}
+	}
+	digests := map[string]string{}
+	for _, m := range indexManifest(t, remoteIndex(t, ref)).Manifests {
+		if m.Platform != nil {
+			digests[m.Platform.String()] = m.Digest.String()
+		}
+	}
+	for _, plat := range []string{hostPlat, "linux/arm64"} {
+		d, ok := digests[plat]
+		if !ok {
+			t.Errorf("no %s in the index %v", plat, digests)
+			continue
+		}
+		entry := ref[:strings.LastIndex(ref, ":")] + "@" + d
+		run(t, "", "docker", "pull", "--platform", plat, entry)
+		t.Cleanup(func() { exec.Command("docker", "rmi", "-f", entry).Run() })
+		cmd := exec.Command("docker", append([]string{"run", "--rm", "--network", "none", "--platform", plat, entry}, j.argv[1:]...)...)
+		if got := runCmd(t, cmd, ""); got.code != 0 || got.stdout != j.want {
+			t.Errorf("%s entry: exit %d, stdout %q, want %q\nstderr: %s", plat, got.code, got.stdout, j.want, clip(got.stderr))
+		}
+	}
 }
