@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -13,6 +14,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/fromscratch/fromscratch/doctor"
 )
@@ -372,5 +378,52 @@ func TestArm64BuildTraceIndex(t *testing.T) {
 		if got := runCmd(t, cmd, ""); got.code != 0 || got.stdout != j.want {
 			t.Errorf("%s entry: exit %d, stdout %q, want %q\nstderr: %s", plat, got.code, got.stdout, j.want, clip(got.stderr))
 		}
+	}
+}
+
+// TestArm64SlimProbe slims an arm64 image FROM scratch of the whole arm64
+// root (python3 its entrypoint) with --probe: the probe is traced in the
+// arm64 container under qemu, the slim image is at least 10 times smaller
+// and does the job in Docker as the root does.
+func TestArm64SlimProbe(t *testing.T) {
+	root := arm64PythonRoot(t)
+	requireDocker(t)
+	j := arm64Jobs[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	fat := rootDirImage(ctx, t, root, "arm64")
+	cf, err := fat.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config
+	cfg.Entrypoint = []string{j.argv[0]}
+	if fat, err = mutate.Config(fat, cfg); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	fatTar, slimTar := filepath.Join(dir, "fat.tar"), filepath.Join(dir, "slim.tar")
+	if err := tarball.WriteToFile(fatTar, name.MustParseReference("fromscratch-test/arm64-fat:latest"), fat); err != nil {
+		t.Fatal(err)
+	}
+	probe, err := json.Marshal(j.argv[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := uniqueTag("arm64-slim")
+	out, errOut, code := cliRun{}.run(t, "slim", "-o", slimTar, "-t", tag, "--probe="+string(probe), "docker-archive:"+fatTar)
+	if code != 0 {
+		t.Fatalf("slim --probe: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	run(t, "", "docker", "load", "-i", slimTar)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	job := realJob{name: "arm64-slim", argv: j.argv}
+	if got := arm64ContainerRun(t, tag, job); got.code != 0 || got.stdout != j.want {
+		t.Errorf("slim image: exit %d, stdout %q, want %q\nstderr: %s", got.code, got.stdout, j.want, clip(got.stderr))
+	}
+	fatSize, slimSize := uncompressedBytes(t, fat), uncompressedBytes(t, archiveImage(t, slimTar))
+	t.Logf("fat %d bytes, slim %d bytes (%.1fx smaller)", fatSize, slimSize, float64(fatSize)/float64(slimSize))
+	if slimSize*10 > fatSize {
+		t.Errorf("slim image %d bytes, fat %d: not 10 times smaller", slimSize, fatSize)
 	}
 }

@@ -78,13 +78,26 @@ func TestBuildRootErrors(t *testing.T) {
 }
 
 // pushRootImage pushes the directory root as a one-layer image of the
-// platform linux/arch to ref (a registry on 127.0.0.1), as `docker import`
-// would make it.
+// platform linux/arch (rootDirImage) to ref (a registry on 127.0.0.1).
 func pushRootImage(t *testing.T, root, arch, ref string) {
 	t.Helper()
-	layerTar := filepath.Join(t.TempDir(), "layer.tar")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	img := rootDirImage(ctx, t, root, arch)
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img, remote.WithContext(ctx)); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+}
+
+// rootDirImage is the directory root as a one-layer image of the platform
+// linux/arch, as `docker import` would make it.
+func rootDirImage(ctx context.Context, t *testing.T, root, arch string) v1.Image {
+	t.Helper()
+	layerTar := filepath.Join(t.TempDir(), "layer.tar")
 	out, err := exec.CommandContext(ctx, "tar", "-C", root, "--exclude=./"+arm64Marker, "--exclude=./proc/*", "--exclude=./sys/*", "--exclude=./dev/*",
 		"-cf", layerTar, ".").CombinedOutput()
 	if err != nil {
@@ -107,13 +120,7 @@ func pushRootImage(t *testing.T, root, arch, ref string) {
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img, remote.WithContext(ctx)); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
+	return img
 }
 
 // TestBuildRootRegistryImage builds curl from a Debian 12 image in a
