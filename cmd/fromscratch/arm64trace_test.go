@@ -69,6 +69,10 @@ var arm64Jobs = []arm64Job{
 	{name: "iconv-latin1", argv: []string{"/usr/bin/iconv", "-f", "UTF-8", "-t", "ISO-8859-1"}, stdin: "héllo wörld\n",
 		want: "h\xe9llo w\xf6rld\n",
 		uses: []string{"/usr/lib/aarch64-linux-gnu/gconv/ISO8859-1.so", "/usr/lib/aarch64-linux-gnu/gconv/gconv-modules.cache"}},
+	// processes that exec others: each a qemu of its own
+	{name: "sh-pipe", argv: []string{"/bin/sh", "-c", "echo hé | iconv -f UTF-8 -t ISO-8859-1 | od -An -c"},
+		want: "   h 351  \\n\n",
+		uses: []string{"/usr/bin/iconv", "/usr/bin/od", "/usr/lib/aarch64-linux-gnu/gconv/ISO8859-1.so"}},
 }
 
 // qemuPath says whether p is qemu's own: a look under its interpreter
