@@ -292,6 +292,7 @@ func TestArm64BuildTrace(t *testing.T) {
 			}
 			compareRuns(t, "traced arm64 image", job, want, arm64ContainerRun(t, tag, job))
 			checkImageOverhead(t, tarPath, 1.1)
+			checkContainerTrace(t, bin, tag, j)
 
 			plainTag, plainTar := buildJobImage(t, bin, job, []string{"--root", root, j.argv[0]})
 			if plain := arm64ContainerRun(t, plainTag, job); plain.code == 0 && plain.stdout == want.stdout {
@@ -321,6 +322,45 @@ func TestArm64BuildTrace(t *testing.T) {
 				t.Logf("doctor --run names %s (%d paths missing)", named, len(rep.Missing))
 			}
 		})
+	}
+}
+
+// checkContainerTrace traces the job in a container of the arm64 image
+// tag, as doctor --run and slim --probe do (the static fromscratch
+// bind-mounted as the entrypoint): it does the job, and the trace lists
+// the job's paths found and none of qemu's (the qemu-aarch64-static that
+// runs the program is the host's, not the image's).
+func checkContainerTrace(t *testing.T, bin, tag string, j arm64Job) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("docker", append([]string{"run", "--rm", "-i", "--network", "none", "--platform", "linux/arm64",
+		"-v", bin + ":/fromscratch:ro", "-v", dir + ":/out", "--entrypoint", "/fromscratch", tag,
+		"trace", "--json", "-o", "/out/trace.json", "--"}, j.argv...)...)
+	if r := runCmd(t, cmd, j.stdin); r.code != 0 || r.stdout != j.want {
+		t.Fatalf("traced in the container: exit %d, stdout %q, want %q\nstderr: %s", r.code, r.stdout, j.want, clip(r.stderr))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "trace.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tf traceJSON
+	if err := json.Unmarshal(b, &tf); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, a := range tf.Accesses {
+		if qemuPath(a.Path) {
+			t.Errorf("the trace in the container lists qemu's %s (%s, found %v)", a.Path, a.Op, a.Found)
+		}
+		found[a.Path] = found[a.Path] || a.Found
+	}
+	for _, p := range j.uses {
+		if !found[p] {
+			t.Errorf("the trace in the container does not list %s found", p)
+		}
 	}
 }
 
