@@ -48,7 +48,9 @@ the list can be edited and given to build --files-from. Paths under /proc,
 them). Without -o the list goes to stderr once the program has exited.
 
 --root DIR runs the program chrooted into DIR (root only); paths are then as
-the program sees them, inside DIR.
+the program sees them, inside DIR. A root of another architecture runs under
+qemu-user, through a binfmt_misc handler with the F flag: the list is the
+root's files the program used, without qemu's own.
 
 Exit status: the program's (128+N if signal N ended it); 2 bad usage, or
 the program cannot be started or traced (one line on stderr). The list is written in
@@ -61,6 +63,9 @@ every case where the program ran, even when it failed or timed out.`,
 
   # inside a root filesystem, as JSON (op, found, pid of each path)
   sudo fromscratch trace --root ./rootfs --json -o trace.json -- /usr/bin/env
+
+  # an arm64 root on an x86-64 host: run under qemu-user (binfmt_misc, F flag)
+  sudo fromscratch trace --root ./arm64-root -o py.files -- /usr/bin/python3 -c 'import json'
 
   # a server: stop it after 10 s, the trace is kept
   fromscratch trace --timeout 10s -o nginx.files -- nginx -g 'daemon off;'`,
