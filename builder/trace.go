@@ -1,9 +1,12 @@
 package builder
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -41,22 +44,120 @@ func skipPath(p string) bool {
 		p == "/home/nonroot" || strings.HasPrefix(p, "/home/nonroot/")
 }
 
+// WholeSuffix ends a path of a list that takes a directory with its
+// direct entries ("DIR/*"), not as an empty directory: a directory a run
+// listed for the names it holds (NamesListed), or one a person wants
+// whole.
+const WholeSuffix = "/*"
+
+// NamesListed returns the directories a run listed (getdents) without
+// using any path under them, sorted: what the run took from them is their
+// names. aspell dump dicts prints the dictionaries /usr/lib/aspell holds,
+// hunspell -D those of /usr/share/hunspell, ls the entries. A run that
+// lists a directory to find what it then uses (Python's import, glibc's
+// gconv, a conf.d include) used a path under it: such a directory is
+// created with the entries used only, not with Python's whole site-packages.
+func NamesListed(acc []tracer.Access) []string {
+	var found, listed []string
+	for _, a := range acc {
+		if !a.Found {
+			continue
+		}
+		found = append(found, a.Path)
+		if a.Op == tracer.OpList && a.Path != "/" {
+			listed = append(listed, a.Path)
+		}
+	}
+	slices.Sort(found)
+	slices.Sort(listed)
+	listed = slices.Compact(listed)
+	out := listed[:0]
+	for _, d := range listed {
+		i, _ := slices.BinarySearch(found, d+"/")
+		if i == len(found) || !strings.HasPrefix(found[i], d+"/") {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ReadPathList reads a --files-from list (tracer.ReadList); from the JSON
+// form, a directory the run listed for its names (NamesListed) comes as
+// "DIR/*", as the text form says it.
+func ReadPathList(r io.Reader) ([]string, error) {
+	data, err := io.ReadAll(io.LimitReader(r, tracer.MaxList+1))
+	if err != nil {
+		return nil, err
+	}
+	paths, err := tracer.ReadList(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		var doc struct {
+			Accesses []tracer.Access `json:"accesses"`
+		}
+		if err := json.Unmarshal(t, &doc); err != nil {
+			return nil, err
+		}
+		for _, d := range NamesListed(doc.Accesses) {
+			paths = append(paths, d+WholeSuffix)
+		}
+	}
+	return paths, nil
+}
+
 // pathInputs turns used paths into closure inputs; the paths the root lacks
 // are returned apart. accounts says whether a path is one of accountFiles.
+// A "DIR/*" path takes DIR and its direct entries (wholeInputs).
 func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing []string, accounts bool) {
 	for _, p := range paths {
-		p = path.Clean(p)
+		whole := strings.HasSuffix(p, WholeSuffix)
+		p = path.Clean(strings.TrimSuffix(p, WholeSuffix))
+		if p == "." {
+			p = "/"
+		}
 		accounts = accounts || accountFiles[p]
 		if !path.IsAbs(p) || skipPath(p) {
 			continue
 		}
-		if _, err := rootfs.Realpath(fsys, p); err != nil {
+		real, err := rootfs.Realpath(fsys, p)
+		if err != nil {
 			missing = append(missing, p)
 			continue
 		}
 		inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
+		if whole {
+			inputs = append(inputs, wholeInputs(fsys, p, real)...)
+		}
 	}
 	return inputs, missing, accounts
+}
+
+// wholeInputs are the direct entries of directory dir (real in the root),
+// each as a used path: a file with its bytes (and its ELF closure), a
+// symbolic link with what it leads to, a directory empty. A link that
+// leads nowhere in the root, and what the image generates, stay out.
+func wholeInputs(fsys rootfs.FS, dir, real string) []closure.Input {
+	if st, err := fsys.Lstat(real); err != nil || !st.IsDir() {
+		return nil
+	}
+	names, err := rootfs.ReadDirNames(fsys, real)
+	if err != nil {
+		return nil
+	}
+	slices.Sort(names)
+	var inputs []closure.Input
+	for _, n := range names {
+		p := path.Join(dir, n)
+		if skipPath(p) {
+			continue
+		}
+		if _, err := rootfs.Realpath(fsys, p); err == nil {
+			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
+		}
+	}
+	return inputs
 }
 
 // traceRuns runs the entrypoint under the tracer once per o.Traces entry
@@ -110,6 +211,17 @@ func traceRuns(ctx context.Context, o *Options, fsys rootfs.FS, place *placement
 				continue
 			}
 			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+				t.Paths++
+			}
+		}
+		for _, d := range NamesListed(res.Accesses) {
+			p := place.traced(d)
+			if p == "" || skipPath(p) || inHome(p, user) {
+				continue
+			}
+			if p += WholeSuffix; !seen[p] {
 				seen[p] = true
 				paths = append(paths, p)
 				t.Paths++

@@ -19,7 +19,6 @@ import (
 	"github.com/fromscratch/fromscratch/pkgdb"
 	"github.com/fromscratch/fromscratch/publish"
 	"github.com/fromscratch/fromscratch/rootsrc"
-	"github.com/fromscratch/fromscratch/tracer"
 )
 
 type buildOptions struct {
@@ -446,7 +445,7 @@ func readPathList(name string) ([]string, error) {
 		defer f.Close()
 		r = f
 	}
-	paths, err := tracer.ReadList(r)
+	paths, err := builder.ReadPathList(r)
 	if err != nil {
 		return nil, usage("--files-from %s: %v", name, err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fromscratch/fromscratch/builder"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/tracer"
@@ -169,8 +170,9 @@ func traceReason(err error) string {
 }
 
 // writeTraceText writes the list build --files-from reads: a comment line
-// with the command and its exit status, the paths found (sorted, once),
-// then the paths not found as comments.
+// with the command and its exit status, the paths found (sorted, once;
+// a directory listed for its names also as DIR/*), then the paths not
+// found as comments.
 func writeTraceText(w *bytes.Buffer, argv []string, res *tracer.Result) {
 	quoted := make([]string, len(argv))
 	for i, a := range argv {
@@ -198,6 +200,9 @@ func writeTraceText(w *bytes.Buffer, argv []string, res *tracer.Result) {
 	paths := make([]string, 0, len(found))
 	for p := range found {
 		paths = append(paths, p)
+	}
+	for _, d := range builder.NamesListed(res.Accesses) {
+		paths = append(paths, d+builder.WholeSuffix)
 	}
 	sort.Strings(paths)
 	sort.Strings(missing)
