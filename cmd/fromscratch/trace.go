@@ -42,8 +42,10 @@ stdout and stderr are the program's. The program is stopped only on the
 system calls that name paths (seccomp-bpf), and no privilege is needed.
 
 The list: a first line "# fromscratch trace: ARGV (exit N)", then each path
-that was found, absolute, sorted, once; then the paths looked for and not
-found, as "# not found: PATH" lines. Lines starting with # are comments:
+that was found, absolute, sorted, once (a directory listed with no path
+under it used, listed for its names as "aspell dump dicts" lists
+/usr/lib/aspell, also as DIR/*: build takes it with its direct entries);
+then the paths looked for and not found, as "# not found: PATH" lines. Lines starting with # are comments:
 the list can be edited and given to build --files-from. Paths under /proc,
 /sys and /dev, and files the run itself created, are left out (--all keeps
 them). Without -o the list goes to stderr once the program has exited.
