@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -202,7 +203,7 @@ func imageFile(t *testing.T, img v1.Image, p string) string {
 // TestNamesListed: a directory listed with no path under it used is
 // listed for its names; one listed to find what the run then used in it
 // (an entry, or a path deeper down) is not, nor the root, nor one not
-// found.
+// found, nor one met on a walk (its parent listed too).
 func TestNamesListed(t *testing.T) {
 	acc := []tracer.Access{
 		{Path: "/usr/lib/aspell", Op: tracer.OpList, Found: true},
@@ -215,7 +216,9 @@ func TestNamesListed(t *testing.T) {
 		{Path: "/usr/share/hunspell", Op: tracer.OpList, Found: true},
 		{Path: "/usr/share/hunspell/default.aff", Op: tracer.OpOpen, Found: false},
 		{Path: "/", Op: tracer.OpList, Found: true},
+		{Path: "/var", Op: tracer.OpList, Found: true},
 		{Path: "/gone", Op: tracer.OpList, Found: false},
+		{Path: "/usr/lib/python3.11/email", Op: tracer.OpList, Found: true},
 	}
 	want := []string{"/usr/lib/aspell", "/usr/share/hunspell"}
 	if got := NamesListed(acc); !slices.Equal(got, want) {
@@ -255,6 +258,13 @@ func TestBuildWholeListing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A socket among the entries (a listed /run has docker.sock) is left
+	// out, not an error.
+	sock, err := net.Listen("unix", filepath.Join(root, "usr/lib/dicts/s.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
 	true_, err := os.ReadFile("/bin/true")
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +303,7 @@ func TestBuildWholeListing(t *testing.T) {
 				t.Errorf("%.20q: image lacks %s; has %q", list, want, files)
 			}
 		}
-		for _, unwanted := range []string{"/usr/lib/dicts/sub/x.dat", "/usr/lib/dicts/gone.rws"} {
+		for _, unwanted := range []string{"/usr/lib/dicts/sub/x.dat", "/usr/lib/dicts/gone.rws", "/usr/lib/dicts/s.sock"} {
 			if slices.Contains(files, unwanted) {
 				t.Errorf("%.20q: image has %s", list, unwanted)
 			}

@@ -51,21 +51,30 @@ func skipPath(p string) bool {
 const WholeSuffix = "/*"
 
 // NamesListed returns the directories a run listed (getdents) without
-// using any path under them, sorted: what the run took from them is their
-// names. aspell dump dicts prints the dictionaries /usr/lib/aspell holds,
-// hunspell -D those of /usr/share/hunspell, ls the entries. A run that
-// lists a directory to find what it then uses (Python's import, glibc's
-// gconv, a conf.d include) used a path under it: such a directory is
-// created with the entries used only, not with Python's whole site-packages.
+// using any path under them, and whose parent it did not list, sorted:
+// what the run took from them is their names. aspell dump dicts prints
+// the dictionaries /usr/lib/aspell holds, hunspell -D those of
+// /usr/share/hunspell, ls the entries. A run that lists a directory to
+// find what it then uses (Python's import, glibc's gconv, a conf.d
+// include) used a path under it: such a directory is created with the
+// entries used only, not with Python's whole site-packages. A directory
+// whose parent the run listed too was met on a walk down a tree (find,
+// ls -R, Python's pkgutil.iter_modules going through the directories of
+// the working directory): the walk's directories stay as they are, not
+// each with its files.
 func NamesListed(acc []tracer.Access) []string {
 	var found, listed []string
+	walked := map[string]bool{}
 	for _, a := range acc {
 		if !a.Found {
 			continue
 		}
 		found = append(found, a.Path)
-		if a.Op == tracer.OpList && a.Path != "/" {
-			listed = append(listed, a.Path)
+		if a.Op == tracer.OpList {
+			walked[a.Path] = true
+			if a.Path != "/" {
+				listed = append(listed, a.Path)
+			}
 		}
 	}
 	slices.Sort(found)
@@ -73,6 +82,9 @@ func NamesListed(acc []tracer.Access) []string {
 	listed = slices.Compact(listed)
 	out := listed[:0]
 	for _, d := range listed {
+		if walked[path.Dir(d)] {
+			continue
+		}
 		i, _ := slices.BinarySearch(found, d+"/")
 		if i == len(found) || !strings.HasPrefix(found[i], d+"/") {
 			out = append(out, d)
@@ -137,7 +149,8 @@ func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing
 // wholeInputs are the direct entries of directory dir (real in the root),
 // each as a used path: a file with its bytes (and its ELF closure), a
 // symbolic link with what it leads to, a directory empty. A link that
-// leads nowhere in the root, and what the image generates, stay out.
+// leads nowhere in the root, what is neither (a socket, a device, a
+// FIFO) and what the image generates stay out.
 func wholeInputs(fsys rootfs.FS, dir, real string) []closure.Input {
 	if st, err := fsys.Lstat(real); err != nil || !st.IsDir() {
 		return nil
@@ -153,7 +166,11 @@ func wholeInputs(fsys rootfs.FS, dir, real string) []closure.Input {
 		if skipPath(p) {
 			continue
 		}
-		if _, err := rootfs.Realpath(fsys, p); err == nil {
+		r, err := rootfs.Realpath(fsys, p)
+		if err != nil {
+			continue
+		}
+		if st, err := fsys.Lstat(r); err == nil && (st.Mode().IsRegular() || st.IsDir()) {
 			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
 		}
 	}
