@@ -44,12 +44,6 @@ func skipPath(p string) bool {
 		p == "/home/nonroot" || strings.HasPrefix(p, "/home/nonroot/")
 }
 
-// WholeSuffix ends a path of a list that takes a directory with its
-// direct entries ("DIR/*"), not as an empty directory: a directory a run
-// listed for the names it holds (NamesListed), or one a person wants
-// whole.
-const WholeSuffix = "/*"
-
 // NamesListed returns the directories a run listed (getdents) without
 // using any path under them, and whose parent it did not list, sorted:
 // what the run took from them is their names. aspell dump dicts prints
@@ -113,7 +107,7 @@ func ReadPathList(r io.Reader) ([]string, error) {
 			return nil, err
 		}
 		for _, d := range NamesListed(doc.Accesses) {
-			paths = append(paths, d+WholeSuffix)
+			paths = append(paths, d+closure.WholeSuffix)
 		}
 	}
 	return paths, nil
@@ -121,11 +115,11 @@ func ReadPathList(r io.Reader) ([]string, error) {
 
 // pathInputs turns used paths into closure inputs; the paths the root lacks
 // are returned apart. accounts says whether a path is one of accountFiles.
-// A "DIR/*" path takes DIR and its direct entries (wholeInputs).
+// A "DIR/*" path takes DIR and its direct entries (closure.EntryInputs).
 func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing []string, accounts bool) {
 	for _, p := range paths {
-		whole := strings.HasSuffix(p, WholeSuffix)
-		p = path.Clean(strings.TrimSuffix(p, WholeSuffix))
+		whole := strings.HasSuffix(p, closure.WholeSuffix)
+		p = path.Clean(strings.TrimSuffix(p, closure.WholeSuffix))
 		if p == "." {
 			p = "/"
 		}
@@ -133,48 +127,16 @@ func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing
 		if !path.IsAbs(p) || skipPath(p) {
 			continue
 		}
-		real, err := rootfs.Realpath(fsys, p)
-		if err != nil {
+		if _, err := rootfs.Realpath(fsys, p); err != nil {
 			missing = append(missing, p)
 			continue
 		}
 		inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
 		if whole {
-			inputs = append(inputs, wholeInputs(fsys, p, real)...)
+			inputs = append(inputs, closure.EntryInputs(fsys, p, closure.LayerApp, skipPath)...)
 		}
 	}
 	return inputs, missing, accounts
-}
-
-// wholeInputs are the direct entries of directory dir (real in the root),
-// each as a used path: a file with its bytes (and its ELF closure), a
-// symbolic link with what it leads to, a directory empty. A link that
-// leads nowhere in the root, what is neither (a socket, a device, a
-// FIFO) and what the image generates stay out.
-func wholeInputs(fsys rootfs.FS, dir, real string) []closure.Input {
-	if st, err := fsys.Lstat(real); err != nil || !st.IsDir() {
-		return nil
-	}
-	names, err := rootfs.ReadDirNames(fsys, real)
-	if err != nil {
-		return nil
-	}
-	slices.Sort(names)
-	var inputs []closure.Input
-	for _, n := range names {
-		p := path.Join(dir, n)
-		if skipPath(p) {
-			continue
-		}
-		r, err := rootfs.Realpath(fsys, p)
-		if err != nil {
-			continue
-		}
-		if st, err := fsys.Lstat(r); err == nil && (st.Mode().IsRegular() || st.IsDir()) {
-			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
-		}
-	}
-	return inputs
 }
 
 // traceRuns runs the entrypoint under the tracer once per o.Traces entry
@@ -238,7 +200,7 @@ func traceRuns(ctx context.Context, o *Options, fsys rootfs.FS, place *placement
 			if p == "" || skipPath(p) || inHome(p, user) {
 				continue
 			}
-			if p += WholeSuffix; !seen[p] {
+			if p += closure.WholeSuffix; !seen[p] {
 				seen[p] = true
 				paths = append(paths, p)
 				t.Paths++

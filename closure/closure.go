@@ -68,6 +68,46 @@ type Input struct {
 	Shallow bool
 }
 
+// WholeSuffix ends a path of a list that takes a directory with its direct
+// entries ("DIR/*", see EntryInputs), not as an empty directory.
+const WholeSuffix = "/*"
+
+// EntryInputs are the direct entries of directory dir (a path of fsys,
+// symbolic links on the way allowed), sorted, each as a Shallow input in
+// layer l: a file comes with its bytes (and ELF closure), a symbolic link
+// with what it leads to, a directory empty. A link that leads nowhere in
+// the root, what is neither file nor directory (a socket, a device, a
+// FIFO) and the paths skip names are left out; nil if dir is no directory.
+func EntryInputs(fsys rootfs.FS, dir string, l Layer, skip func(string) bool) []Input {
+	real, err := rootfs.Realpath(fsys, dir)
+	if err != nil {
+		return nil
+	}
+	if st, err := fsys.Lstat(real); err != nil || !st.IsDir() {
+		return nil
+	}
+	names, err := rootfs.ReadDirNames(fsys, real)
+	if err != nil {
+		return nil
+	}
+	sort.Strings(names)
+	var inputs []Input
+	for _, n := range names {
+		p := path.Join(dir, n)
+		if skip != nil && skip(p) {
+			continue
+		}
+		r, err := rootfs.Realpath(fsys, p)
+		if err != nil {
+			continue
+		}
+		if st, err := fsys.Lstat(r); err == nil && (st.Mode().IsRegular() || st.IsDir()) {
+			inputs = append(inputs, Input{Path: p, Layer: l, Shallow: true})
+		}
+	}
+	return inputs
+}
+
 // Options tune the closure.
 type Options struct {
 	Ldso ldso.Options

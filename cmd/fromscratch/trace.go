@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fromscratch/fromscratch/builder"
+	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/tracer"
@@ -204,7 +205,7 @@ func writeTraceText(w *bytes.Buffer, argv []string, res *tracer.Result) {
 		paths = append(paths, p)
 	}
 	for _, d := range builder.NamesListed(res.Accesses) {
-		paths = append(paths, d+builder.WholeSuffix)
+		paths = append(paths, d+closure.WholeSuffix)
 	}
 	sort.Strings(paths)
 	sort.Strings(missing)
