@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/internal/tartest"
 	"github.com/fromscratch/fromscratch/rootfs"
 	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/tracer"
@@ -309,6 +310,44 @@ func TestBuildWholeListing(t *testing.T) {
 			}
 		}
 	}
+	// A directory whose entries hold more than MaxWhole is created empty,
+	// with a warning (a sparse file: no disk used).
+	if err := os.MkdirAll(filepath.Join(root, "usr/sbin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/sbin/small"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(root, "usr/sbin/small"), closure.MaxWhole); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(context.Background(), Options{Roots: dirRoot(t, root), Program: "/bin/true", AllowMissing: true, Paths: []string{"/usr/sbin/*"}})
+	if err != nil {
+		t.Fatalf("Build() = %v", err)
+	}
+	res.Close()
+	if slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "/usr/sbin") }) {
+		t.Errorf("MaxWhole bytes of entries: warnings %q, want none of /usr/sbin", res.Warnings)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/sbin/more"), []byte("y"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Build(context.Background(), Options{Roots: dirRoot(t, root), Program: "/bin/true", AllowMissing: true, Paths: []string{"/usr/sbin/*"}})
+	if err != nil {
+		t.Fatalf("Build() = %v", err)
+	}
+	defer res.Close()
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.HasPrefix(w, "/usr/sbin/*: its entries hold 16.0 MB") }) {
+		t.Errorf("more than MaxWhole bytes of entries: warnings %q, want one naming /usr/sbin/*", res.Warnings)
+	}
+	var names []string
+	for h := range tartest.Image(t, res.Images[0]) {
+		names = append(names, h.Name)
+	}
+	if !slices.Contains(names, "usr/sbin/") || slices.Contains(names, "usr/sbin/more") {
+		t.Errorf("more than MaxWhole bytes of entries: want usr/sbin/ empty, the image has %q", names)
+	}
+
 	_, err = Build(context.Background(), Options{Roots: dirRoot(t, root), Program: "/bin/true", AllowMissing: false,
 		Paths: []string{"/usr/lib/nodicts/*"}})
 	var me *MissingPathsError

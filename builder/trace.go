@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/rootfs"
 	"github.com/fromscratch/fromscratch/tracer"
 )
@@ -113,30 +114,50 @@ func ReadPathList(r io.Reader) ([]string, error) {
 	return paths, nil
 }
 
-// pathInputs turns used paths into closure inputs; the paths the root lacks
-// are returned apart. accounts says whether a path is one of accountFiles.
-// A "DIR/*" path takes DIR and its direct entries (closure.EntryInputs).
-func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing []string, accounts bool) {
+// usedPaths are the closure inputs of used paths (pathInputs).
+type usedPaths struct {
+	inputs []closure.Input
+	// missing are the paths the root lacks; accounts says whether a path
+	// is one of accountFiles.
+	missing  []string
+	accounts bool
+	// warnings name the "DIR/*" whose entries hold more than
+	// closure.MaxWhole: DIR is created empty.
+	warnings []string
+}
+
+// pathInputs turns used paths into closure inputs. A "DIR/*" path takes
+// DIR and its direct entries (closure.EntryInputs), up to closure.MaxWhole
+// bytes of them.
+func pathInputs(fsys rootfs.FS, paths []string) usedPaths {
+	var u usedPaths
 	for _, p := range paths {
 		whole := strings.HasSuffix(p, closure.WholeSuffix)
 		p = path.Clean(strings.TrimSuffix(p, closure.WholeSuffix))
 		if p == "." {
 			p = "/"
 		}
-		accounts = accounts || accountFiles[p]
+		u.accounts = u.accounts || accountFiles[p]
 		if !path.IsAbs(p) || skipPath(p) {
 			continue
 		}
 		if _, err := rootfs.Realpath(fsys, p); err != nil {
-			missing = append(missing, p)
+			u.missing = append(u.missing, p)
 			continue
 		}
-		inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
-		if whole {
-			inputs = append(inputs, closure.EntryInputs(fsys, p, closure.LayerApp, skipPath)...)
+		u.inputs = append(u.inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
+		if !whole {
+			continue
 		}
+		entries, size := closure.EntryInputs(fsys, p, closure.LayerApp, skipPath)
+		if size > closure.MaxWhole {
+			u.warnings = append(u.warnings, fmt.Sprintf("%s%s: its entries hold %s, more than %s: created empty (list the entries the image needs)",
+				p, closure.WholeSuffix, progress.Bytes(size), progress.Bytes(closure.MaxWhole)))
+			continue
+		}
+		u.inputs = append(u.inputs, entries...)
 	}
-	return inputs, missing, accounts
+	return u
 }
 
 // traceRuns runs the entrypoint under the tracer once per o.Traces entry

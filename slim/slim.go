@@ -286,7 +286,9 @@ func compute(view rootfs.FS, program, workdir string, env, keep, traced, exclude
 	for _, p := range traced {
 		// The root is there anyway; a path gone since (removed by the
 		// run) is not kept. A directory listed for its names ("DIR/*")
-		// comes with its direct entries.
+		// comes with its direct entries, up to closure.MaxWhole bytes of
+		// them (the probes' check on the slim image shows whether a
+		// bigger one was needed: --keep).
 		whole := strings.HasSuffix(p, closure.WholeSuffix)
 		if p = rootfs.Clean(strings.TrimSuffix(p, closure.WholeSuffix)); p == "/" {
 			continue
@@ -294,8 +296,11 @@ func compute(view rootfs.FS, program, workdir string, env, keep, traced, exclude
 		if _, err := rootfs.Realpath(view, p); err == nil {
 			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
 		}
-		if whole {
-			inputs = append(inputs, closure.EntryInputs(view, p, closure.LayerApp, nil)...)
+		if !whole {
+			continue
+		}
+		if entries, size := closure.EntryInputs(view, p, closure.LayerApp, nil); size <= closure.MaxWhole {
+			inputs = append(inputs, entries...)
 		}
 	}
 	for _, p := range []string{"/etc/passwd", "/etc/group", "/etc/nsswitch.conf"} {
