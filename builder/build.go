@@ -274,17 +274,18 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 			res.Traces = traces
 			paths = append(paths, traced...)
 		}
-		used, missing, accounts := pathInputs(fsys, paths)
-		if len(missing) > 0 {
+		used := pathInputs(fsys, paths)
+		if len(used.missing) > 0 {
 			if !o.AllowMissing {
-				return nil, &MissingPathsError{Paths: missing}
+				return nil, &MissingPathsError{Paths: used.missing}
 			}
-			for _, m := range missing {
+			for _, m := range used.missing {
 				res.Missing = append(res.Missing, Missing{Name: m, Listed: true})
 			}
 		}
-		inputs = append(inputs, used...)
-		j := job{arg: arg, program: prog, inputs: append(inputs, common.adds...), accounts: accounts}
+		res.Warnings = append(res.Warnings, used.warnings...)
+		inputs = append(inputs, used.inputs...)
+		j := job{arg: arg, program: prog, inputs: append(inputs, common.adds...), accounts: used.accounts}
 		if len(platforms) == 0 && r.IsImage() {
 			j.wantImage = r.Name
 		}
@@ -292,13 +293,14 @@ func Build(ctx context.Context, o Options) (res *Result, err error) {
 	}
 
 	if o.GoPackage != "" && len(o.Paths) > 0 {
-		used, missing, accounts := pathInputs(fsys, o.Paths)
-		if len(missing) > 0 && !o.AllowMissing {
-			return nil, &MissingPathsError{Paths: missing}
+		used := pathInputs(fsys, o.Paths)
+		if len(used.missing) > 0 && !o.AllowMissing {
+			return nil, &MissingPathsError{Paths: used.missing}
 		}
+		res.Warnings = append(res.Warnings, used.warnings...)
 		for i := range jobs {
-			jobs[i].inputs = append(jobs[i].inputs, used...)
-			jobs[i].accounts = accounts
+			jobs[i].inputs = append(jobs[i].inputs, used.inputs...)
+			jobs[i].accounts = used.accounts
 		}
 	}
 	if o.Archive != nil && len(jobs) > 1 {

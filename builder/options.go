@@ -44,7 +44,8 @@ type Options struct {
 
 	// Paths are paths of the root that a run of the program used
 	// (--files-from, a trace's list): each is added as it is, a directory
-	// without its contents, a file with its ELF closure, with the
+	// without its contents ("DIR/*": with its direct entries, each as a
+	// used path, see NamesListed), a file with its ELF closure, with the
 	// symbolic links on the way. The files the image generates
 	// (/etc/passwd, /etc/group, /etc/nsswitch.conf) and paths under /tmp
 	// are left out (a listed /etc/passwd or /etc/group gives the image's

@@ -1,9 +1,12 @@
 package builder
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -13,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/fromscratch/fromscratch/closure"
+	"github.com/fromscratch/fromscratch/internal/progress"
 	"github.com/fromscratch/fromscratch/rootfs"
 	"github.com/fromscratch/fromscratch/tracer"
 )
@@ -43,22 +47,119 @@ func skipPath(p string) bool {
 		p == "/home/nonroot" || strings.HasPrefix(p, "/home/nonroot/")
 }
 
-// pathInputs turns used paths into closure inputs; the paths the root lacks
-// are returned apart. accounts says whether a path is one of accountFiles.
-func pathInputs(fsys rootfs.FS, paths []string) (inputs []closure.Input, missing []string, accounts bool) {
+// NamesListed returns the directories a run listed (getdents) without
+// using any path under them, and whose parent it did not list, sorted:
+// what the run took from them is their names. aspell dump dicts prints
+// the dictionaries /usr/lib/aspell holds, hunspell -D those of
+// /usr/share/hunspell, ls the entries. A run that lists a directory to
+// find what it then uses (Python's import, glibc's gconv, a conf.d
+// include) used a path under it: such a directory is created with the
+// entries used only, not with Python's whole site-packages. A directory
+// whose parent the run listed too was met on a walk down a tree (find,
+// ls -R, Python's pkgutil.iter_modules going through the directories of
+// the working directory): the walk's directories stay as they are, not
+// each with its files.
+func NamesListed(acc []tracer.Access) []string {
+	var found, listed []string
+	walked := map[string]bool{}
+	for _, a := range acc {
+		if !a.Found {
+			continue
+		}
+		found = append(found, a.Path)
+		if a.Op == tracer.OpList {
+			walked[a.Path] = true
+			if a.Path != "/" {
+				listed = append(listed, a.Path)
+			}
+		}
+	}
+	slices.Sort(found)
+	slices.Sort(listed)
+	listed = slices.Compact(listed)
+	out := listed[:0]
+	for _, d := range listed {
+		if walked[path.Dir(d)] {
+			continue
+		}
+		i, _ := slices.BinarySearch(found, d+"/")
+		if i == len(found) || !strings.HasPrefix(found[i], d+"/") {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ReadPathList reads a --files-from list (tracer.ReadList); from the JSON
+// form, a directory the run listed for its names (NamesListed) comes as
+// "DIR/*", as the text form says it.
+func ReadPathList(r io.Reader) ([]string, error) {
+	data, err := io.ReadAll(io.LimitReader(r, tracer.MaxList+1))
+	if err != nil {
+		return nil, err
+	}
+	paths, err := tracer.ReadList(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		var doc struct {
+			Accesses []tracer.Access `json:"accesses"`
+		}
+		if err := json.Unmarshal(t, &doc); err != nil {
+			return nil, err
+		}
+		for _, d := range NamesListed(doc.Accesses) {
+			paths = append(paths, d+closure.WholeSuffix)
+		}
+	}
+	return paths, nil
+}
+
+// usedPaths are the closure inputs of used paths (pathInputs).
+type usedPaths struct {
+	inputs []closure.Input
+	// missing are the paths the root lacks; accounts says whether a path
+	// is one of accountFiles.
+	missing  []string
+	accounts bool
+	// warnings name the "DIR/*" whose entries hold more than
+	// closure.MaxWhole: DIR is created empty.
+	warnings []string
+}
+
+// pathInputs turns used paths into closure inputs. A "DIR/*" path takes
+// DIR and its direct entries (closure.EntryInputs), up to closure.MaxWhole
+// bytes of them.
+func pathInputs(fsys rootfs.FS, paths []string) usedPaths {
+	var u usedPaths
 	for _, p := range paths {
-		p = path.Clean(p)
-		accounts = accounts || accountFiles[p]
+		whole := strings.HasSuffix(p, closure.WholeSuffix)
+		p = path.Clean(strings.TrimSuffix(p, closure.WholeSuffix))
+		if p == "." {
+			p = "/"
+		}
+		u.accounts = u.accounts || accountFiles[p]
 		if !path.IsAbs(p) || skipPath(p) {
 			continue
 		}
 		if _, err := rootfs.Realpath(fsys, p); err != nil {
-			missing = append(missing, p)
+			u.missing = append(u.missing, p)
 			continue
 		}
-		inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
+		u.inputs = append(u.inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
+		if !whole {
+			continue
+		}
+		entries, size := closure.EntryInputs(fsys, p, closure.LayerApp, skipPath)
+		if size > closure.MaxWhole {
+			u.warnings = append(u.warnings, fmt.Sprintf("%s%s: its entries hold %s, more than %s: created empty (list the entries the image needs)",
+				p, closure.WholeSuffix, progress.Bytes(size), progress.Bytes(closure.MaxWhole)))
+			continue
+		}
+		u.inputs = append(u.inputs, entries...)
 	}
-	return inputs, missing, accounts
+	return u
 }
 
 // traceRuns runs the entrypoint under the tracer once per o.Traces entry
@@ -112,6 +213,17 @@ func traceRuns(ctx context.Context, o *Options, fsys rootfs.FS, place *placement
 				continue
 			}
 			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+				t.Paths++
+			}
+		}
+		for _, d := range NamesListed(res.Accesses) {
+			p := place.traced(d)
+			if p == "" || skipPath(p) || inHome(p, user) {
+				continue
+			}
+			if p += closure.WholeSuffix; !seen[p] {
 				seen[p] = true
 				paths = append(paths, p)
 				t.Paths++

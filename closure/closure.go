@@ -68,6 +68,54 @@ type Input struct {
 	Shallow bool
 }
 
+// WholeSuffix ends a path of a list that takes a directory with its direct
+// entries ("DIR/*", see EntryInputs), not as an empty directory.
+const WholeSuffix = "/*"
+
+// MaxWhole bounds the bytes of the files a "DIR/*" brings (16 MB): a
+// directory of dictionaries comes whole, not /usr/sbin because git
+// looked through PATH for its commands.
+const MaxWhole = 16_000_000
+
+// EntryInputs are the direct entries of directory dir (a path of fsys,
+// symbolic links on the way allowed), sorted, each as a Shallow input in
+// layer l: a file comes with its bytes (and ELF closure), a symbolic link
+// with what it leads to, a directory empty. A link that leads nowhere in
+// the root, what is neither file nor directory (a socket, a device, a
+// FIFO) and the paths skip names are left out; nil if dir is no directory.
+// size is the bytes of the files the entries are or lead to.
+func EntryInputs(fsys rootfs.FS, dir string, l Layer, skip func(string) bool) (inputs []Input, size int64) {
+	real, err := rootfs.Realpath(fsys, dir)
+	if err != nil {
+		return nil, 0
+	}
+	if st, err := fsys.Lstat(real); err != nil || !st.IsDir() {
+		return nil, 0
+	}
+	names, err := rootfs.ReadDirNames(fsys, real)
+	if err != nil {
+		return nil, 0
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p := path.Join(dir, n)
+		if skip != nil && skip(p) {
+			continue
+		}
+		r, err := rootfs.Realpath(fsys, p)
+		if err != nil {
+			continue
+		}
+		if st, err := fsys.Lstat(r); err == nil && (st.Mode().IsRegular() || st.IsDir()) {
+			inputs = append(inputs, Input{Path: p, Layer: l, Shallow: true})
+			if st.Mode().IsRegular() {
+				size += st.Size()
+			}
+		}
+	}
+	return inputs, size
+}
+
 // Options tune the closure.
 type Options struct {
 	Ldso ldso.Options

@@ -43,7 +43,8 @@ type Options struct {
 	Entrypoint, Cmd []string
 	// Traced are paths of the image a run of the program used (see
 	// package tracer): each is kept, with its ELF closure and the symbolic
-	// links on the way; a directory without its contents.
+	// links on the way; a directory without its contents ("DIR/*": with
+	// its direct entries, see closure.EntryInputs).
 	Traced []string
 	// Exclude are globs of paths to leave out (see
 	// closure.Options.Exclude).
@@ -284,12 +285,22 @@ func compute(view rootfs.FS, program, workdir string, env, keep, traced, exclude
 	}
 	for _, p := range traced {
 		// The root is there anyway; a path gone since (removed by the
-		// run) is not kept.
-		if p = rootfs.Clean(p); p == "/" {
+		// run) is not kept. A directory listed for its names ("DIR/*")
+		// comes with its direct entries, up to closure.MaxWhole bytes of
+		// them (the probes' check on the slim image shows whether a
+		// bigger one was needed: --keep).
+		whole := strings.HasSuffix(p, closure.WholeSuffix)
+		if p = rootfs.Clean(strings.TrimSuffix(p, closure.WholeSuffix)); p == "/" {
 			continue
 		}
 		if _, err := rootfs.Realpath(view, p); err == nil {
-			inputs = append(inputs, closure.Input{Path: rootfs.Clean(p), Layer: closure.LayerApp, Shallow: true})
+			inputs = append(inputs, closure.Input{Path: p, Layer: closure.LayerApp, Shallow: true})
+		}
+		if !whole {
+			continue
+		}
+		if entries, size := closure.EntryInputs(view, p, closure.LayerApp, nil); size <= closure.MaxWhole {
+			inputs = append(inputs, entries...)
 		}
 	}
 	for _, p := range []string{"/etc/passwd", "/etc/group", "/etc/nsswitch.conf"} {

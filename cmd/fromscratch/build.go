@@ -19,7 +19,6 @@ import (
 	"github.com/fromscratch/fromscratch/pkgdb"
 	"github.com/fromscratch/fromscratch/publish"
 	"github.com/fromscratch/fromscratch/rootsrc"
-	"github.com/fromscratch/fromscratch/tracer"
 )
 
 type buildOptions struct {
@@ -94,7 +93,7 @@ func (o *buildOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.debug, "debug", false, "add a top layer with a static busybox in /busybox (PATH extended); the layers below are unchanged")
 	f.StringArrayVar(&o.busybox, "busybox", nil, "with --debug, the static busybox to use (default: the root's /bin/busybox); repeatable, one per architecture")
 	f.StringSliceVar(&o.debugTools, "debug-tools", nil, "programs of the root to add to the debug layer with their libraries, e.g. strace,gdb (implies --debug)")
-	f.StringArrayVar(&o.filesFrom, "files-from", nil, "add the paths listed in `FILE` (- for stdin; as fromscratch trace writes it: a path a line, # comments), directories without their contents, files with their libraries (repeatable)")
+	f.StringArrayVar(&o.filesFrom, "files-from", nil, "add the paths listed in `FILE` (- for stdin; as fromscratch trace writes it: a path a line, # comments), directories without their contents (DIR/*: with its direct entries), files with their libraries (repeatable)")
 	f.StringArrayVar(&o.traces, "trace", nil, "run the entrypoint with `ARGS` (a JSON array, or words quoted as in a shell) under the tracer first and add every path the run used (repeatable; the runs' output goes to stderr)")
 	f.DurationVar(&o.traceTimeout, "trace-timeout", time.Minute, "end a --trace run after this long, keeping what it used (0: no limit)")
 	f.BoolVar(&o.json, "json", false, jsonFlagUsage)
@@ -446,7 +445,7 @@ func readPathList(name string) ([]string, error) {
 		defer f.Close()
 		r = f
 	}
-	paths, err := tracer.ReadList(r)
+	paths, err := builder.ReadPathList(r)
 	if err != nil {
 		return nil, usage("--files-from %s: %v", name, err)
 	}

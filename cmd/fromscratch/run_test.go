@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,24 @@ func TestSlimProbe(t *testing.T) {
 	t.Run("http-nginx", func(t *testing.T) { testSlimProbeHTTPNginx(t, fat) })
 	t.Run("entrypoint-iconv", func(t *testing.T) { testSlimProbeEntrypoint(t, fat) })
 	t.Run("differs", func(t *testing.T) { testSlimProbeDiffers(t, fat) })
+	t.Run("listed-names", func(t *testing.T) { testSlimProbeListedNames(t, fat) })
+}
+
+// testSlimProbeListedNames: ls of a directory prints the names it holds
+// without opening them: the slim image keeps the directory with its
+// entries, and its ls prints them as the fat image's does (slim checks
+// it, exit 0).
+func testSlimProbeListedNames(t *testing.T, fat string) {
+	slimTar := filepath.Join(t.TempDir(), "ls-slim.tar")
+	out, errOut, code := runFromscratchIn(t, "", "slim", "-o", slimTar, "--entrypoint", "/bin/ls",
+		"docker-daemon:"+fat, "--probe", "--", "/etc/apt/apt.conf.d")
+	if code != 0 {
+		t.Fatalf("slim --entrypoint /bin/ls --probe -- /etc/apt/apt.conf.d: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	names := archiveNames(t, slimTar)
+	if !slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "etc/apt/apt.conf.d/") && n != "etc/apt/apt.conf.d/" }) {
+		t.Errorf("the slim image has no entry of /etc/apt/apt.conf.d: %q", names)
+	}
 }
 
 // testSlimProbeHTTPNginx: nginx slimmed with --probe-http: the slim image

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/fromscratch/fromscratch/builder"
+	"github.com/fromscratch/fromscratch/closure"
 )
 
 // defaultProbeTimeout bounds each probe: a command's run, or the wait for
@@ -108,6 +111,12 @@ func tracedProbes(ctx context.Context, eng *engine, name string, entrypoint, cmd
 			if a.Found && !seen[a.Path] && !ours(a.Path) {
 				seen[a.Path] = true
 				paths = append(paths, a.Path)
+			}
+		}
+		for _, d := range builder.NamesListed(tf.Accesses) {
+			if p := d + closure.WholeSuffix; !seen[p] && !ours(d) {
+				seen[p] = true
+				paths = append(paths, p)
 			}
 		}
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fromscratch/fromscratch/builder"
+	"github.com/fromscratch/fromscratch/closure"
 	"github.com/fromscratch/fromscratch/image"
 	"github.com/fromscratch/fromscratch/rootsrc"
 	"github.com/fromscratch/fromscratch/tracer"
@@ -41,8 +43,10 @@ stdout and stderr are the program's. The program is stopped only on the
 system calls that name paths (seccomp-bpf), and no privilege is needed.
 
 The list: a first line "# fromscratch trace: ARGV (exit N)", then each path
-that was found, absolute, sorted, once; then the paths looked for and not
-found, as "# not found: PATH" lines. Lines starting with # are comments:
+that was found, absolute, sorted, once (a directory listed with no path
+under it used, listed for its names as "aspell dump dicts" lists
+/usr/lib/aspell, also as DIR/*: build takes it with its direct entries);
+then the paths looked for and not found, as "# not found: PATH" lines. Lines starting with # are comments:
 the list can be edited and given to build --files-from. Paths under /proc,
 /sys and /dev, and files the run itself created, are left out (--all keeps
 them). Without -o the list goes to stderr once the program has exited.
@@ -174,8 +178,9 @@ func traceReason(err error) string {
 }
 
 // writeTraceText writes the list build --files-from reads: a comment line
-// with the command and its exit status, the paths found (sorted, once),
-// then the paths not found as comments.
+// with the command and its exit status, the paths found (sorted, once;
+// a directory listed for its names also as DIR/*), then the paths not
+// found as comments.
 func writeTraceText(w *bytes.Buffer, argv []string, res *tracer.Result) {
 	quoted := make([]string, len(argv))
 	for i, a := range argv {
@@ -203,6 +208,9 @@ func writeTraceText(w *bytes.Buffer, argv []string, res *tracer.Result) {
 	paths := make([]string, 0, len(found))
 	for p := range found {
 		paths = append(paths, p)
+	}
+	for _, d := range builder.NamesListed(res.Accesses) {
+		paths = append(paths, d+closure.WholeSuffix)
 	}
 	sort.Strings(paths)
 	sort.Strings(missing)

@@ -69,6 +69,33 @@ func TestTraceText(t *testing.T) {
 	}
 }
 
+// A directory listed for its names (ls DIR: no path under it used) is
+// also written as DIR/*, which build takes with its entries; one whose
+// entry the run then read is not.
+func TestTraceListedNames(t *testing.T) {
+	ls := requireTool(t, "ls")
+	sh := requireTool(t, "sh")
+	dir := t.TempDir()
+	for _, d := range []string{"names", "used"} {
+		mkdir(t, filepath.Join(dir, d))
+		writeFile(t, dir, d+"/a.txt", "a\n")
+		writeFile(t, dir, d+"/b.txt", "b\n")
+	}
+	_, stderr, code := runTraceCLI(t, dir, "", nil, "trace", "--", sh, "-c", ls+" names used >/dev/null; cat used/a.txt >/dev/null")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	lines := strings.Split(stderr, "\n")
+	for _, want := range []string{filepath.Join(dir, "names"), filepath.Join(dir, "names") + "/*", filepath.Join(dir, "used/a.txt")} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("%s not listed:\n%s", want, stderr)
+		}
+	}
+	if p := filepath.Join(dir, "used") + "/*"; slices.Contains(lines, p) {
+		t.Errorf("%s listed, though the run read an entry of it:\n%s", p, stderr)
+	}
+}
+
 // -o FILE and --json; a failing program still gets its trace written.
 func TestTraceJSONOutput(t *testing.T) {
 	sh := requireTool(t, "sh")
