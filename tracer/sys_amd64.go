@@ -63,3 +63,10 @@ func regsReturn(pid int) (int64, error) {
 	}
 	return int64(r.Rax), nil
 }
+
+// regsArgsAt is where the eBPF programs find the system call's arguments
+// in struct pt_regs at sys_enter: 64 bytes read from regsBase, the
+// arguments at these offsets in them (r10, r9, r8, ax, cx, dx, si, di).
+const regsBase = 56
+
+var regsArgsAt = [6]int16{56, 48, 40, 0, 16, 8}

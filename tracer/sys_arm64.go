@@ -46,3 +46,10 @@ func regsReturn(pid int) (int64, error) {
 	r, err := getRegs(pid)
 	return regsRet(&r), err
 }
+
+// regsArgsAt is where the eBPF programs find the system call's arguments
+// in struct pt_regs at sys_enter: 64 bytes read from regsBase (regs[0]
+// to regs[7]), the arguments at these offsets in them.
+const regsBase = 0
+
+var regsArgsAt = [6]int16{0, 8, 16, 24, 32, 40}

@@ -105,7 +105,27 @@ type Options struct {
 	// image's /etc/passwd in place of the host's, an empty /tmp. The
 	// tracer and the rest of the system keep their view.
 	Binds []Bind
+
+	// Mechanism is how the tree is followed: Auto (the default) is eBPF
+	// where its programs load, else ptrace.
+	Mechanism Mechanism
 }
+
+// Mechanism is how the tracer follows the process tree.
+type Mechanism string
+
+const (
+	// Auto is EBPF where it can load (root, a kernel with BTF), else Ptrace.
+	Auto Mechanism = ""
+	// Ptrace stops the tracee on each path system call (seccomp-bpf with
+	// SECCOMP_RET_TRACE) and looks at it; it needs no privilege.
+	Ptrace Mechanism = "ptrace"
+	// EBPF records the path system calls with eBPF programs in the kernel
+	// (raw tracepoints), which the tracer reads as the program runs: the
+	// tracee never stops. Root only (CAP_BPF and CAP_PERFMON), Linux 5.8
+	// and later with BTF (/sys/kernel/btf/vmlinux).
+	EBPF Mechanism = "ebpf"
+)
 
 // Bind mounts Source, a host file or directory, over Target, a path in
 // the run's root that must exist and be of the same kind.
@@ -122,6 +142,8 @@ type Result struct {
 	// ended it (as a shell reports it).
 	ExitCode int  `json:"exit_code"`
 	TimedOut bool `json:"timed_out,omitempty"`
+	// Mechanism is the one that traced the run (Ptrace or EBPF).
+	Mechanism Mechanism `json:"-"`
 }
 
 // ErrUnsupported is returned where tracing cannot work (not Linux, ptrace

@@ -113,6 +113,12 @@ type tracer struct {
 	killed bool
 	// timedOut: the kill was the timeout's.
 	timedOut bool
+
+	// The eBPF mechanism (see ebpf_linux.go): its kernel side, and the
+	// live threads (tid -> tgid) and thread counts (tgid -> threads).
+	bpf     *bpfRun
+	tids    map[int]int
+	threads map[int]int
 }
 
 func run(ctx context.Context, opts Options) (*Result, error) {
@@ -241,10 +247,23 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			}()
 		}
 	}
-	noStopSignals()
+	// The mechanism: eBPF where its programs load (root, a kernel with
+	// BTF and BPF), unless ptrace is asked for.
+	var bpf *bpfRun
+	if opts.Mechanism != Ptrace {
+		if bpf, err = loadBPF(); err != nil {
+			if opts.Mechanism == EBPF {
+				return nil, fmt.Errorf("%w: eBPF: %v", ErrUnsupported, err)
+			}
+			bpf = nil
+		}
+	}
+	if bpf == nil {
+		noStopSignals()
+	}
 	// The raw wait holds a P: the goroutines of the timeout and of ctx
 	// need another one.
-	t.raw = copiers == 0 && runtime.GOMAXPROCS(0) >= 2
+	t.raw = bpf == nil && copiers == 0 && runtime.GOMAXPROCS(0) >= 2
 	type outcome struct {
 		res *Result
 		err error
@@ -263,6 +282,9 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			// The mount namespace is this locked thread's alone (the
 			// thread ends with the goroutine); the tracee inherits it.
 			if err := bindMounts(t.root, opts.Binds); err != nil {
+				if bpf != nil {
+					bpf.close()
+				}
 				done <- outcome{nil, fmt.Errorf("%w: %v", ErrStart, err)}
 				return
 			}
@@ -295,10 +317,18 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			default:
 				err = fmt.Errorf("%w: %s: %v", ErrStart, path, err)
 			}
+			if bpf != nil {
+				bpf.close()
+			}
 			done <- outcome{nil, err}
 			return
 		}
-		res, err := t.trace(ctx, pid, path, opts.Timeout)
+		var res *Result
+		if bpf != nil {
+			res, err = t.traceBPF(ctx, bpf, pid, path, opts.Timeout)
+		} else {
+			res, err = t.trace(ctx, pid, path, opts.Timeout)
+		}
 		done <- outcome{res, err}
 	}()
 	out := <-done
@@ -382,7 +412,7 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 	t.mainPid = pid
 	t.procs[pid] = &proc{started: true}
 	t.live[pid] = true
-	res := &Result{ExitCode: -1}
+	res := &Result{ExitCode: -1, Mechanism: Ptrace}
 
 	// The first stop: the SIGTRAP of the program's exec.
 	var ws unix.WaitStatus
@@ -981,10 +1011,16 @@ func (t *tracer) resolve(pid, dirfd int, raw string) (string, bool) {
 		}
 		p = base + "/" + raw
 	}
+	return t.clean(p), true
+}
+
+// clean cleans an absolute path, ".." resolved as the kernel walks it
+// (see dotdot).
+func (t *tracer) clean(p string) string {
 	if strings.Contains(p, "..") {
 		p = t.dotdot(p)
 	}
-	return filepath.Clean(p), true
+	return filepath.Clean(p)
 }
 
 // dotdot resolves the part of p up to its last ".." as the kernel walks it:

@@ -1,0 +1,134 @@
+//go:build linux && (amd64 || arm64)
+
+package tracer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// kernelOffsets reads from the kernel's BTF (/sys/kernel/btf/vmlinux) the
+// byte offsets of the struct members the eBPF programs read (a member of
+// an anonymous struct or union inside counts at its place in the outer
+// struct). want maps "struct.member" to nothing; the result has every
+// one, or an error names the first missing. A small reader of its own:
+// decoding the whole BTF with a general library takes 200 ms, this one
+// a few.
+func kernelOffsets(want []string) (map[string]uint32, error) {
+	b, err := os.ReadFile("/sys/kernel/btf/vmlinux")
+	if err != nil {
+		return nil, err
+	}
+	le := binary.LittleEndian
+	if len(b) < 24 || le.Uint16(b) != 0xeb9f {
+		return nil, errors.New("kernel BTF: bad header")
+	}
+	hdr := le.Uint32(b[4:])
+	typeOff, typeLen := le.Uint32(b[8:]), le.Uint32(b[12:])
+	strOff, strLen := le.Uint32(b[16:]), le.Uint32(b[20:])
+	if uint64(hdr)+uint64(typeOff)+uint64(typeLen) > uint64(len(b)) || uint64(hdr)+uint64(strOff)+uint64(strLen) > uint64(len(b)) {
+		return nil, errors.New("kernel BTF: truncated")
+	}
+	types := b[hdr+typeOff : hdr+typeOff+typeLen]
+	strs := b[hdr+strOff : hdr+strOff+strLen]
+	name := func(off uint32) string {
+		if off >= uint32(len(strs)) {
+			return ""
+		}
+		s := strs[off:]
+		for i, c := range s {
+			if c == 0 {
+				return string(s[:i])
+			}
+		}
+		return ""
+	}
+	structs := map[string]bool{}
+	for _, w := range want {
+		s, _, _ := strings.Cut(w, ".")
+		structs[s] = true
+	}
+	// starts[id] is where type id's record begins (id 0 is void).
+	starts := []uint32{0}
+	named := map[string]uint32{} // wanted struct name -> type id
+	for off := uint32(0); off+12 <= uint32(len(types)); {
+		info := le.Uint32(types[off+4:])
+		kind, vlen := (info>>24)&0x1f, info&0xffff
+		starts = append(starts, off)
+		if kind == 4 && structs[name(le.Uint32(types[off:]))] {
+			n := name(le.Uint32(types[off:]))
+			if _, dup := named[n]; !dup {
+				named[n] = uint32(len(starts) - 1)
+			}
+		}
+		off += 12
+		switch kind {
+		case 1, 14, 17: // int, var, decl_tag
+			off += 4
+		case 3: // array
+			off += 12
+		case 4, 5, 15, 19: // struct, union, datasec, enum64
+			off += 12 * vlen
+		case 6, 13: // enum, func_proto
+			off += 8 * vlen
+		}
+	}
+	// member finds name in the struct or union id, looking into anonymous
+	// members; the result is in bytes from the start of id.
+	var member func(id uint32, mname string, depth int) (uint32, bool)
+	member = func(id uint32, mname string, depth int) (uint32, bool) {
+		if depth > 8 || id == 0 || int(id) >= len(starts) {
+			return 0, false
+		}
+		off := starts[id]
+		info := le.Uint32(types[off+4:])
+		kind, vlen, bitfield := (info>>24)&0x1f, info&0xffff, info>>31 != 0
+		for kind == 8 || kind == 9 || kind == 10 || kind == 11 || kind == 18 { // typedef and qualifiers
+			id = le.Uint32(types[off+8:])
+			if id == 0 || int(id) >= len(starts) {
+				return 0, false
+			}
+			off = starts[id]
+			info = le.Uint32(types[off+4:])
+			kind, vlen, bitfield = (info>>24)&0x1f, info&0xffff, info>>31 != 0
+		}
+		if kind != 4 && kind != 5 {
+			return 0, false
+		}
+		for i := range vlen {
+			m := off + 12 + 12*i
+			bits := le.Uint32(types[m+8:])
+			if bitfield {
+				bits &= 0xffffff
+			}
+			n := le.Uint32(types[m:])
+			if n == 0 {
+				if o, ok := member(le.Uint32(types[m+4:]), mname, depth+1); ok {
+					return bits/8 + o, true
+				}
+				continue
+			}
+			if name(n) == mname {
+				return bits / 8, true
+			}
+		}
+		return 0, false
+	}
+	out := make(map[string]uint32, len(want))
+	for _, w := range want {
+		s, m, _ := strings.Cut(w, ".")
+		id, ok := named[s]
+		if !ok {
+			return nil, fmt.Errorf("kernel BTF: no struct %s", s)
+		}
+		o, ok := member(id, m, 0)
+		if !ok {
+			return nil, fmt.Errorf("kernel BTF: no member %s", w)
+		}
+		out[w] = o
+	}
+	return out, nil
+}
