@@ -291,8 +291,10 @@ func (t *tracer) bpfEvent(b []byte) {
 		t.gone(tid)
 	case evExec:
 		if former := int(info); former != tid {
-			t.gone(former)
+			// A thread other than the leader executed: it has the leader's
+			// id now.
 			t.born(tid, tgid)
+			t.gone(former)
 		}
 		if p, ok := t.bpfPath(raw, dir, dirOK); ok {
 			t.execedAs(tid, p, names(data[dirEnd:pos]), flags&fExe != 0)
