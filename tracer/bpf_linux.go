@@ -99,7 +99,7 @@ const (
 )
 
 func movImm(dst uint8, imm int32) insn { return insn{code: bpfALU64 | aMOV | bpfK, dst: dst, imm: imm} }
-func movReg(dst, src uint8) insn      { return insn{code: bpfALU64 | aMOV | bpfX, dst: dst, src: src} }
+func movReg(dst, src uint8) insn       { return insn{code: bpfALU64 | aMOV | bpfX, dst: dst, src: src} }
 func aluImm(op, dst uint8, imm int32) insn {
 	return insn{code: bpfALU64 | op | bpfK, dst: dst, imm: imm}
 }
@@ -121,10 +121,10 @@ func jmpImm(op, dst uint8, imm int32, target string) insn {
 func jmpReg(op, dst, src uint8, target string) insn {
 	return insn{code: bpfJMP | op | bpfX, dst: dst, src: src, target: target}
 }
-func jump(target string) insn  { return insn{code: bpfJMP | jA, target: target} }
-func call(fn int32) insn       { return insn{code: bpfJMP | jCALL, imm: fn} }
-func exit() insn               { return insn{code: bpfJMP | jEXIT} }
-func label(name string) insn   { return insn{label: name} }
+func jump(target string) insn { return insn{code: bpfJMP | jA, target: target} }
+func call(fn int32) insn      { return insn{code: bpfJMP | jCALL, imm: fn} }
+func exit() insn              { return insn{code: bpfJMP | jEXIT} }
+func label(name string) insn  { return insn{label: name} }
 func ldMap(dst uint8, fd int) insn {
 	return insn{code: bpfLD | bpfDW | bpfIMM, dst: dst, src: 1 /* BPF_PSEUDO_MAP_FD */, imm: int32(fd), imm64: true}
 }
@@ -271,11 +271,11 @@ func attachRawTracepoint(name string, prog int) (int, error) {
 
 // ringReader reads a BPF_MAP_TYPE_RINGBUF map from user space.
 type ringReader struct {
-	fd        int
-	cons      []byte // the consumer position's page
-	prod      []byte // the producer position's page, then the data twice
-	data      []byte
-	mask      uint64
+	fd   int
+	cons []byte // the consumer position's page
+	prod []byte // the producer position's page, then the data twice
+	data []byte
+	mask uint64
 }
 
 func newRingReader(fd int, size int) (*ringReader, error) {

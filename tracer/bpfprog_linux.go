@@ -58,19 +58,19 @@ const (
 
 // Call info bits, as the calls map holds them by system call number.
 const (
-	ciIndex   = 0xff // index in syscalls + 1
-	ciPath    = 8    // shift: the path argument (15: none)
-	ciDirfd   = 12   // shift: the dirfd argument (15: the working directory)
-	ciFlags   = 16   // shift: the flags argument (15: none)
-	ciList    = 1 << 20
-	ciOpen    = 1 << 21
-	ciExec    = 1 << 22
-	ciNone    = 15
-	maxSysNr  = 512
-	scratchSz = 16384
-	maxPos    = 7936 // the walk stops past this much data
+	ciIndex      = 0xff // index in syscalls + 1
+	ciPath       = 8    // shift: the path argument (15: none)
+	ciDirfd      = 12   // shift: the dirfd argument (15: the working directory)
+	ciFlags      = 16   // shift: the flags argument (15: none)
+	ciList       = 1 << 20
+	ciOpen       = 1 << 21
+	ciExec       = 1 << 22
+	ciNone       = 15
+	maxSysNr     = 512
+	scratchSz    = 16384
+	maxPos       = 7936 // the walk stops past this much data
 	fmodeCreated = 1 << 20
-	atFdcwd   = -100
+	atFdcwd      = -100
 )
 
 // callInfo is the calls map's value for sc, the index-th traced call.
