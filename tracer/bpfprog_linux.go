@@ -217,7 +217,7 @@ func (g *gen) walk(bit int32) {
 	loop, complete, end, name := g.label("loop"), g.label("complete"), g.label("end"), g.label("name")
 	cont := g.label("cont")
 	g.emit(movImm(r7, 0), label(loop),
-		jmpImm(jGE, r7, 48, end),
+		jmpImm(jGE, r7, maxDepth, end),
 		ldx(bpfDW, r1, r10, sDentry), jmpImm(jEQ, r1, 0, end),
 		ldx(bpfDW, r2, r10, sRootD), jmpReg(jNE, r1, r2, cont),
 		ldx(bpfDW, r1, r10, sMnt), ldx(bpfDW, r2, r10, sRootMnt), jmpReg(jEQ, r1, r2, complete),

@@ -3,11 +3,15 @@
 package tracer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // kernelOffsets reads from the kernel's BTF (/sys/kernel/btf/vmlinux) the
@@ -18,10 +22,11 @@ import (
 // decoding the whole BTF with a general library takes 200 ms, this one
 // a few.
 func kernelOffsets(want []string) (map[string]uint32, error) {
-	b, err := os.ReadFile("/sys/kernel/btf/vmlinux")
+	b, done, err := readBTF()
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	le := binary.LittleEndian
 	if len(b) < 24 || le.Uint16(b) != 0xeb9f {
 		return nil, errors.New("kernel BTF: bad header")
@@ -34,17 +39,15 @@ func kernelOffsets(want []string) (map[string]uint32, error) {
 	}
 	types := b[hdr+typeOff : hdr+typeOff+typeLen]
 	strs := b[hdr+strOff : hdr+strOff+strLen]
-	name := func(off uint32) string {
+	name := func(off uint32) []byte {
 		if off >= uint32(len(strs)) {
-			return ""
+			return nil
 		}
 		s := strs[off:]
-		for i, c := range s {
-			if c == 0 {
-				return string(s[:i])
-			}
+		if i := bytes.IndexByte(s, 0); i >= 0 {
+			return s[:i]
 		}
-		return ""
+		return nil
 	}
 	structs := map[string]bool{}
 	for _, w := range want {
@@ -52,16 +55,17 @@ func kernelOffsets(want []string) (map[string]uint32, error) {
 		structs[s] = true
 	}
 	// starts[id] is where type id's record begins (id 0 is void).
-	starts := []uint32{0}
+	starts := make([]uint32, 1, typeLen/16)
 	named := map[string]uint32{} // wanted struct name -> type id
 	for off := uint32(0); off+12 <= uint32(len(types)); {
 		info := le.Uint32(types[off+4:])
 		kind, vlen := (info>>24)&0x1f, info&0xffff
 		starts = append(starts, off)
-		if kind == 4 && structs[name(le.Uint32(types[off:]))] {
-			n := name(le.Uint32(types[off:]))
-			if _, dup := named[n]; !dup {
-				named[n] = uint32(len(starts) - 1)
+		if kind == 4 {
+			if n := name(le.Uint32(types[off:])); structs[string(n)] {
+				if _, dup := named[string(n)]; !dup {
+					named[string(n)] = uint32(len(starts) - 1)
+				}
 			}
 		}
 		off += 12
@@ -111,7 +115,7 @@ func kernelOffsets(want []string) (map[string]uint32, error) {
 				}
 				continue
 			}
-			if name(n) == mname {
+			if string(name(n)) == mname {
 				return bits / 8, true
 			}
 		}
@@ -131,4 +135,22 @@ func kernelOffsets(want []string) (map[string]uint32, error) {
 		out[w] = o
 	}
 	return out, nil
+}
+
+// readBTF maps the kernel's BTF (Linux 6.16 and later; reading it costs
+// tens of milliseconds more), else reads it.
+func readBTF() ([]byte, func(), error) {
+	const path = "/sys/kernel/btf/vmlinux"
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		if b, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_PRIVATE); err == nil {
+			return b, func() { unix.Munmap(b) }, nil
+		}
+	}
+	b, err := io.ReadAll(f)
+	return b, func() {}, err
 }

@@ -60,13 +60,13 @@ func loadBPF() (_ *bpfRun, err error) {
 		return nil
 	}
 	m := &b.maps
-	if err := mk(&m.traced, mapHash, 4, 4, 1<<16, mapNoPrealloc); err != nil {
+	if err := mk(&m.traced, mapHash, 4, 4, 1<<13, mapNoPrealloc); err != nil {
 		return nil, err
 	}
 	if err := mk(&m.calls, mapArray, 4, 4, maxSysNr, 0); err != nil {
 		return nil, err
 	}
-	if err := mk(&m.pending, mapHash, 4, 56, 1<<16, mapNoPrealloc); err != nil {
+	if err := mk(&m.pending, mapHash, 4, 56, 1<<13, mapNoPrealloc); err != nil {
 		return nil, err
 	}
 	if err := mk(&m.scratch, mapPercpuArray, 4, scratchSz, 1, 0); err != nil {

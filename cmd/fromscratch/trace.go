@@ -25,6 +25,7 @@ type traceOptions struct {
 	json    bool
 	timeout time.Duration
 	all     bool
+	tracer  string
 }
 
 func newTraceCmd() *cobra.Command {
@@ -37,8 +38,14 @@ tracer and lists every path its process tree opened, executed, stat'ed, read
 as a link, checked with access or listed: the files a program loads at run
 time, which no ELF header names (Python's standard library, glibc's gconv
 modules, plugins, configuration and data files, helper programs). Its stdin,
-stdout and stderr are the program's. The program is stopped only on the
-system calls that name paths (seccomp-bpf), and no privilege is needed.
+stdout and stderr are the program's.
+
+--tracer says how the process tree is followed. ebpf: programs in the kernel
+record each path system call and its result as the program runs, which
+never stops (root and a kernel with BTF, Linux 5.8 or later). ptrace: the
+program is stopped on the system calls that name paths (seccomp-bpf), and
+no privilege is needed. auto (the default): ebpf where it loads, else
+ptrace. Both list the same paths.
 
 The list: a first line "# fromscratch trace: ARGV (exit N)", then each path
 that was found, absolute, sorted, once; then the paths looked for and not
@@ -62,6 +69,9 @@ every case where the program ran, even when it failed or timed out.`,
   # inside a root filesystem, as JSON (op, found, pid of each path)
   sudo fromscratch trace --root ./rootfs --json -o trace.json -- /usr/bin/env
 
+  # no eBPF even as root: the ptrace tracer
+  fromscratch trace --tracer ptrace -o python.files -- python3 -c 'import json'
+
   # a server: stop it after 10 s, the trace is kept
   fromscratch trace --timeout 10s -o nginx.files -- nginx -g 'daemon off;'`,
 		Args: wantArgs(1, -1, "-- PROGRAM [ARGS...]"),
@@ -76,7 +86,21 @@ every case where the program ran, even when it failed or timed out.`,
 	f.BoolVar(&o.json, "json", false, `write JSON: {"argv", "exit_code", "timed_out", "accesses": [{"path", "op", "found", "pid"}]}`)
 	f.DurationVar(&o.timeout, "timeout", 0, "kill the program and its children after this long (e.g. 30s; default: none); the trace is kept")
 	f.BoolVar(&o.all, "all", false, "keep paths under /proc, /sys and /dev, and the files the run created")
+	f.StringVar(&o.tracer, "tracer", "auto", "how to follow the program: auto (ebpf where it loads, else ptrace), ebpf (root) or ptrace")
 	return cmd
+}
+
+// tracerMechanism is the mechanism --tracer names.
+func tracerMechanism(name string) (tracer.Mechanism, error) {
+	switch name {
+	case "auto", "":
+		return tracer.Auto, nil
+	case "ptrace":
+		return tracer.Ptrace, nil
+	case "ebpf":
+		return tracer.EBPF, nil
+	}
+	return "", usage("trace: --tracer %s: want auto, ebpf or ptrace", name)
 }
 
 // traceJSON is the stable JSON shape of trace --json (see DESIGN.md).
@@ -99,17 +123,22 @@ func runTrace(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o 
 			return usage("%s: not a directory", o.root)
 		}
 	}
+	mech, err := tracerMechanism(o.tracer)
+	if err != nil {
+		return err
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	res, err := tracer.Run(ctx, tracer.Options{
-		Argv:    argv,
-		Root:    o.root,
-		Stdin:   stdin,
-		Stdout:  stdout,
-		Stderr:  stderr,
-		Timeout: o.timeout,
-		All:     o.all,
+		Mechanism: mech,
+		Argv:      argv,
+		Root:      o.root,
+		Stdin:     stdin,
+		Stdout:    stdout,
+		Stderr:    stderr,
+		Timeout:   o.timeout,
+		All:       o.all,
 	})
 	if res == nil {
 		if err == nil {
