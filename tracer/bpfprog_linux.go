@@ -69,6 +69,7 @@ const (
 	maxSysNr     = 512
 	scratchSz    = 16384
 	maxPos       = 7936 // the walk stops past this much data
+	maxDepth     = 32   // and after this many directories and mounts
 	fmodeCreated = 1 << 20
 	atFdcwd      = -100
 )
