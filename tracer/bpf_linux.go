@@ -83,6 +83,7 @@ const (
 	jSLT  = 0xc0
 	jCALL = 0x80
 	jEXIT = 0x90
+	jCOND = 0xe0 // may_goto, with src 0
 )
 
 // Helper functions (linux/bpf.h, enum bpf_func_id).

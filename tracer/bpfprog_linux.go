@@ -133,9 +133,10 @@ const (
 )
 
 type gen struct {
-	o   map[string]uint32
-	p   []insn
-	seq int
+	mayGoto bool // loops end with may_goto
+	o       map[string]uint32
+	p       []insn
+	seq     int
 }
 
 func (g *gen) emit(in ...insn) { g.p = append(g.p, in...) }
@@ -211,14 +212,21 @@ func (g *gen) fdFile() {
 // walk writes the names of the directories from sDentry/sMnt up to the
 // root (sRootD/sRootMnt, or the namespace's root) at hData+hPos, each
 // with its NUL, leaf first, and sets bit in hFlags when it got there.
-// The working state is in the stack and in the scratch buffer, where the
-// verifier does not follow it: each turn of the loop differs only by its
-// count (r7), and the two ways through a turn meet in one state.
+// The working state, the count of turns included, is in the stack and in
+// the scratch buffer, where the verifier does not follow it. With may_goto
+// (Linux 6.9 and later) the verifier sees the loop converge after a turn
+// or two; without it, it walks every turn (ten times the work), each
+// distinct by the loop's own count in r7.
 func (g *gen) walk(bit int32) {
 	loop, complete, end, name := g.label("loop"), g.label("complete"), g.label("end"), g.label("name")
 	cont := g.label("cont")
-	g.emit(movImm(r7, 0), label(loop),
-		jmpImm(jGE, r7, maxDepth, end),
+	g.emit(stImm(bpfW, r6, hDirEnd, 0), movImm(r7, 0), label(loop))
+	if g.mayGoto {
+		g.emit(insn{code: bpfJMP | jCOND, target: end})
+	} else {
+		g.emit(jmpImm(jGE, r7, maxDepth, end), aluImm(aADD, r7, 1))
+	}
+	g.emit(ldx(bpfW, r1, r6, hDirEnd), jmpImm(jGE, r1, maxDepth, end), aluImm(aADD, r1, 1), stx(bpfW, r6, hDirEnd, r1),
 		ldx(bpfDW, r1, r10, sDentry), jmpImm(jEQ, r1, 0, end),
 		ldx(bpfDW, r2, r10, sRootD), jmpReg(jNE, r1, r2, cont),
 		ldx(bpfDW, r1, r10, sMnt), ldx(bpfDW, r2, r10, sRootMnt), jmpReg(jEQ, r1, r2, complete),
@@ -231,7 +239,7 @@ func (g *gen) walk(bit int32) {
 	g.emit(ldx(bpfDW, r1, r10, sT2), ldx(bpfDW, r2, r10, sT3), jmpReg(jEQ, r1, r2, complete), jmpImm(jEQ, r1, 0, end))
 	g.readSlot(sDentry, 8, sT3, g.off("mount.mnt_mountpoint"))
 	g.emit(ldx(bpfDW, r1, r10, sT2), aluImm(aADD, r1, g.off("mount.mnt")), stx(bpfDW, r10, sMnt, r1),
-		aluImm(aADD, r7, 1), jump(loop))
+		jump(loop))
 	// A name, then the parent.
 	g.emit(label(name))
 	g.readSlot(sT2, 8, sDentry, g.off("dentry.d_parent"))
@@ -243,7 +251,7 @@ func (g *gen) walk(bit int32) {
 		jmpImm(jSLT, r0, 1, end),
 		ldx(bpfW, r8, r6, hPos), aluReg(aADD, r8, r0), stx(bpfW, r6, hPos, r8),
 		ldx(bpfDW, r1, r10, sT2), stx(bpfDW, r10, sDentry, r1),
-		aluImm(aADD, r7, 1), jump(loop),
+		jump(loop),
 		label(complete),
 		ldx(bpfW, r1, r6, hFlags), aluImm(aOR, r1, bit), stx(bpfW, r6, hFlags, r1),
 		label(end))
@@ -289,8 +297,8 @@ func progSysEnter(m bpfMaps) []insn {
 	return g.end()
 }
 
-func progSysExit(m bpfMaps, o map[string]uint32) []insn {
-	g := &gen{o: o}
+func progSysExit(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
+	g := &gen{o: o, mayGoto: mayGoto}
 	g.emit(movReg(r6, r1))
 	g.tracedOrExit(m)
 	g.emit(ldMap(r1, m.pending), movReg(r2, r10), aluImm(aADD, r2, sPidTgid), call(fnMapLookup),
@@ -350,8 +358,8 @@ func progSysExit(m bpfMaps, o map[string]uint32) []insn {
 	return g.end()
 }
 
-func progFork(m bpfMaps, o map[string]uint32) []insn {
-	g := &gen{o: o}
+func progFork(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
+	g := &gen{o: o, mayGoto: mayGoto}
 	g.emit(movReg(r6, r1))
 	g.tracedOrExit(m)
 	g.emit(ldx(bpfDW, r7, r6, 8), stx(bpfDW, r10, sTask, r7))
@@ -379,8 +387,8 @@ func progExit(m bpfMaps) []insn {
 	return g.end()
 }
 
-func progExec(m bpfMaps, o map[string]uint32) []insn {
-	g := &gen{o: o}
+func progExec(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
+	g := &gen{o: o, mayGoto: mayGoto}
 	g.emit(movReg(r6, r1))
 	g.tracedOrExit(m)
 	g.emit(ldx(bpfDW, r1, r6, 8), stx(bpfDW, r10, sFd, r1),

@@ -54,48 +54,74 @@ func kernelOffsets(want []string) (map[string]uint32, error) {
 		s, _, _ := strings.Cut(w, ".")
 		structs[s] = true
 	}
-	// starts[id] is where type id's record begins (id 0 is void).
-	starts := make([]uint32, 1, typeLen/16)
+	var first [256]bool // the first letters of the structs wanted
+	var structList []string
+	for w := range structs {
+		first[w[0]] = true
+		structList = append(structList, w)
+	}
+	// starts[id] is where type id's record begins (id 0 is void). The
+	// types are read as far as needed: the structs wanted come early
+	// (a seventh of the way in Linux 6.18), then up to the ids of
+	// anonymous members.
+	starts := make([]uint32, 1, 1<<15)
 	named := map[string]uint32{} // wanted struct name -> type id
-	for off := uint32(0); off+12 <= uint32(len(types)); {
-		info := le.Uint32(types[off+4:])
-		kind, vlen := (info>>24)&0x1f, info&0xffff
-		starts = append(starts, off)
-		if kind == 4 {
-			if n := name(le.Uint32(types[off:])); structs[string(n)] {
-				if _, dup := named[string(n)]; !dup {
-					named[string(n)] = uint32(len(starts) - 1)
+	next := uint32(0)            // the offset of the next type to read
+	scan := func(until func() bool) {
+		for next+12 <= uint32(len(types)) && !until() {
+			off := next
+			info := le.Uint32(types[off+4:])
+			kind, vlen := (info>>24)&0x1f, info&0xffff
+			starts = append(starts, off)
+			if kind == 4 {
+				if n := le.Uint32(types[off:]); n < uint32(len(strs)) && first[strs[n]] {
+					for _, w := range structList {
+						if int(n)+len(w) < len(strs) && strs[int(n)+len(w)] == 0 && string(strs[n:int(n)+len(w)]) == w {
+							if _, dup := named[w]; !dup {
+								named[w] = uint32(len(starts) - 1)
+							}
+						}
+					}
 				}
 			}
-		}
-		off += 12
-		switch kind {
-		case 1, 14, 17: // int, var, decl_tag
-			off += 4
-		case 3: // array
 			off += 12
-		case 4, 5, 15, 19: // struct, union, datasec, enum64
-			off += 12 * vlen
-		case 6, 13: // enum, func_proto
-			off += 8 * vlen
+			switch kind {
+			case 1, 14, 17: // int, var, decl_tag
+				off += 4
+			case 3: // array
+				off += 12
+			case 4, 5, 15, 19: // struct, union, datasec, enum64
+				off += 12 * vlen
+			case 6, 13: // enum, func_proto
+				off += 8 * vlen
+			}
+			next = off
 		}
+	}
+	scan(func() bool { return len(named) == len(structs) })
+	// typeAt is where type id starts, reading on to it.
+	typeAt := func(id uint32) (uint32, bool) {
+		scan(func() bool { return int(id) < len(starts) })
+		if int(id) >= len(starts) {
+			return 0, false
+		}
+		return starts[id], true
 	}
 	// member finds name in the struct or union id, looking into anonymous
 	// members; the result is in bytes from the start of id.
 	var member func(id uint32, mname string, depth int) (uint32, bool)
 	member = func(id uint32, mname string, depth int) (uint32, bool) {
-		if depth > 8 || id == 0 || int(id) >= len(starts) {
+		off, ok := typeAt(id)
+		if depth > 8 || id == 0 || !ok {
 			return 0, false
 		}
-		off := starts[id]
 		info := le.Uint32(types[off+4:])
 		kind, vlen, bitfield := (info>>24)&0x1f, info&0xffff, info>>31 != 0
 		for kind == 8 || kind == 9 || kind == 10 || kind == 11 || kind == 18 { // typedef and qualifiers
 			id = le.Uint32(types[off+8:])
-			if id == 0 || int(id) >= len(starts) {
+			if off, ok = typeAt(id); id == 0 || !ok {
 				return 0, false
 			}
-			off = starts[id]
 			info = le.Uint32(types[off+4:])
 			kind, vlen, bitfield = (info>>24)&0x1f, info&0xffff, info>>31 != 0
 		}

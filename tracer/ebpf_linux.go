@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -32,6 +33,10 @@ type bpfRun struct {
 }
 
 const ringSize = 4 << 20
+
+// noMayGoto: a program with may_goto failed to load; the loops are
+// written without it since.
+var noMayGoto atomic.Bool
 
 var offsetsOnce = sync.OnceValues(func() (map[string]uint32, error) { return kernelOffsets(bpfOffsets) })
 
@@ -83,19 +88,26 @@ func loadBPF() (_ *bpfRun, err error) {
 	}
 	for _, p := range []struct {
 		tp   string
-		prog []insn
+		prog func(mayGoto bool) []insn
 	}{
-		{"sched_process_fork", progFork(*m, o)},
-		{"sched_process_exec", progExec(*m, o)},
-		{"sched_process_exit", progExit(*m)},
-		{"sys_exit", progSysExit(*m, o)},
-		{"sys_enter", progSysEnter(*m)},
+		{"sched_process_fork", func(mg bool) []insn { return progFork(*m, o, mg) }},
+		{"sched_process_exec", func(mg bool) []insn { return progExec(*m, o, mg) }},
+		{"sched_process_exit", func(bool) []insn { return progExit(*m) }},
+		{"sys_exit", func(mg bool) []insn { return progSysExit(*m, o, mg) }},
+		{"sys_enter", func(bool) []insn { return progSysEnter(*m) }},
 	} {
-		code, err := assemble(p.prog)
-		if err != nil {
-			return nil, err
+		fd, err := -1, error(nil)
+		for {
+			mg := !noMayGoto.Load()
+			var code []byte
+			if code, err = assemble(p.prog(mg)); err != nil {
+				return nil, err
+			}
+			if fd, err = loadProgram(p.tp, code); err == nil || !mg || err == unix.EPERM {
+				break
+			}
+			noMayGoto.Store(true) // before Linux 6.9: the loop without it
 		}
-		fd, err := loadProgram(p.tp, code)
 		if err != nil {
 			return nil, fmt.Errorf("bpf program: %w", err)
 		}
