@@ -24,7 +24,7 @@ import "fmt"
 //     by (bprm->filename), the working directory if it is relative, and
 //     the path of the file executed.
 //
-// Every event starts with a 48-byte header (evHeader), then its strings.
+// Every event starts with a 56-byte header (evHeader), then its strings.
 
 // Event types.
 const (
@@ -46,7 +46,9 @@ const (
 	hDirEnd  = 32 // u32: the end of the directory's names, from hData
 	hFlags   = 36 // u32: fDir, fCreated, fExe
 	hArg     = 40 // u64: the call's flags argument
-	hData    = 48
+	hTurns   = 48 // u32: the walk's count of turns
+	hInterp  = 52 // u32: exec: the interpreter's bytes with its NUL, after the path
+	hData    = 56
 )
 
 // hFlags bits.
@@ -105,7 +107,7 @@ var bpfOffsets = []string{
 	"path.mnt", "path.dentry",
 	"dentry.d_parent", "dentry.d_name", "qstr.name",
 	"vfsmount.mnt_root", "mount.mnt", "mount.mnt_parent", "mount.mnt_mountpoint",
-	"linux_binprm.file", "linux_binprm.filename",
+	"linux_binprm.file", "linux_binprm.filename", "linux_binprm.interp",
 }
 
 // progs builds the five programs. fds: the maps' file descriptors.
@@ -176,7 +178,7 @@ func (g *gen) header(typ int32) {
 		ldx(bpfW, r1, r10, sPidTgid), stx(bpfW, r6, hTid, r1),
 		ldx(bpfW, r1, r10, sPidTgid+4), stx(bpfW, r6, hTgid, r1),
 		stImm(bpfW, r6, hInfo, 0), stImm(bpfDW, r6, hRet, 0), stImm(bpfDW, r6, hPathLen, 0),
-		stImm(bpfDW, r6, hDirEnd, 0), stImm(bpfDW, r6, hArg, 0))
+		stImm(bpfDW, r6, hDirEnd, 0), stImm(bpfDW, r6, hArg, 0), stImm(bpfDW, r6, hTurns, 0))
 }
 
 // rootOfTask reads the task's (at sTask) fs->root into sRootMnt/sRootD and
@@ -220,13 +222,13 @@ func (g *gen) fdFile() {
 func (g *gen) walk(bit int32) {
 	loop, complete, end, name := g.label("loop"), g.label("complete"), g.label("end"), g.label("name")
 	cont := g.label("cont")
-	g.emit(stImm(bpfW, r6, hDirEnd, 0), movImm(r7, 0), label(loop))
+	g.emit(stImm(bpfW, r6, hTurns, 0), movImm(r7, 0), label(loop))
 	if g.mayGoto {
 		g.emit(insn{code: bpfJMP | jCOND, target: end})
 	} else {
 		g.emit(jmpImm(jGE, r7, maxDepth, end), aluImm(aADD, r7, 1))
 	}
-	g.emit(ldx(bpfW, r1, r6, hDirEnd), jmpImm(jGE, r1, maxDepth, end), aluImm(aADD, r1, 1), stx(bpfW, r6, hDirEnd, r1),
+	g.emit(ldx(bpfW, r1, r6, hTurns), jmpImm(jGE, r1, maxDepth, end), aluImm(aADD, r1, 1), stx(bpfW, r6, hTurns, r1),
 		ldx(bpfDW, r1, r10, sDentry), jmpImm(jEQ, r1, 0, end),
 		ldx(bpfDW, r2, r10, sRootD), jmpReg(jNE, r1, r2, cont),
 		ldx(bpfDW, r1, r10, sMnt), ldx(bpfDW, r2, r10, sRootMnt), jmpReg(jEQ, r1, r2, complete),
@@ -401,6 +403,13 @@ func progExec(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
 	g.emit(movReg(r1, r6), aluImm(aADD, r1, hData), movImm(r2, 4096), ldx(bpfDW, r3, r10, sT1), call(fnProbeReadKStr),
 		jmpImm(jSLT, r0, 1, "out"),
 		stx(bpfW, r6, hPathLen, r0), stx(bpfW, r6, hPos, r0))
+	// The interpreter a #! line named (else the path again).
+	g.readSlot(sT1, 8, sBprm, g.off("linux_binprm.interp"))
+	g.emit(ldx(bpfW, r8, r6, hPos), aluImm(aAND, r8, 4095),
+		movReg(r1, r6), aluImm(aADD, r1, hData), aluReg(aADD, r1, r8), movImm(r2, 256), ldx(bpfDW, r3, r10, sT1), call(fnProbeReadKStr),
+		jmpImm(jSLT, r0, 1, "nointerp"),
+		stx(bpfW, r6, hInterp, r0), ldx(bpfW, r8, r6, hPos), aluReg(aADD, r8, r0), stx(bpfW, r6, hPos, r8),
+		label("nointerp"))
 	g.rootOfTask()
 	g.emit(ldx(bpfB, r1, r6, hData), jmpImm(jEQ, r1, '/', "exe"))
 	g.cwd()

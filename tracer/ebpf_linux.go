@@ -292,6 +292,11 @@ func (t *tracer) bpfEvent(b []byte) {
 	if pathLen > 0 {
 		raw = string(data[:pathLen-1])
 	}
+	interp := ""
+	if n := int(le.Uint32(b[hInterp:])); n > 0 && pathLen+n <= pos {
+		interp = string(data[pathLen : pathLen+n-1])
+		pathLen += n
+	}
 	if dirEnd < pathLen {
 		dirEnd = pathLen
 	}
@@ -308,11 +313,16 @@ func (t *tracer) bpfEvent(b []byte) {
 			t.born(tid, tgid)
 			t.gone(former)
 		}
-		if p, ok := t.bpfPath(raw, dir, dirOK); ok {
-			t.execedAs(tid, p, names(data[dirEnd:pos]), flags&fExe != 0)
-		} else if flags&fExe != 0 {
-			t.execedAs(tid, "", names(data[dirEnd:pos]), true)
+		p, ok := t.bpfPath(raw, dir, dirOK)
+		if !ok {
+			p = ""
 		}
+		if interp == raw {
+			interp = ""
+		} else if interp, ok = t.bpfPath(interp, dir, dirOK); !ok {
+			interp = ""
+		}
+		t.execedAs(tid, p, interp, names(data[dirEnd:pos]), flags&fExe != 0)
 	case evCall:
 		i := int(info&ciIndex) - 1
 		if i < 0 || i >= len(syscalls) {
@@ -334,6 +344,14 @@ func (t *tracer) bpfCall(pid int, sc *sysc, raw, dir string, dirOK bool, ret int
 		return
 	}
 	var path string
+	if sc.kind == kChdir && !failed && !strings.HasPrefix(raw, "/") {
+		// The walk was made after the call, from the new directory: the
+		// path, its symbolic links resolved.
+		if !dirOK {
+			return
+		}
+		raw = dir
+	}
 	if raw == "" {
 		// fexecve: execveat(fd, "", ..., AT_EMPTY_PATH), failed.
 		if sc.kind != kExec || !dirOK {
@@ -412,14 +430,14 @@ func names(b []byte) string {
 }
 
 // execedAs records an exec from its event: path as executed (""
-// if not known), the interpreter its #! line names, and exe, the file
-// executed (if exeOK).
-func (t *tracer) execedAs(pid int, path, exe string, exeOK bool) {
+// if not known), the interpreter its #! line named ("" if none), and exe,
+// the file executed (if exeOK).
+func (t *tracer) execedAs(pid int, path, interp, exe string, exeOK bool) {
 	if path != "" && !t.excluded(path) {
 		t.record(path, OpExec, true, pid)
-		if interp := t.shebang(path); interp != "" {
-			t.record(interp, OpExec, t.exists(interp), pid)
-		}
+	}
+	if interp != "" && !t.excluded(interp) {
+		t.record(interp, OpExec, true, pid)
 	}
 	if exeOK && !t.excluded(exe) {
 		t.record(exe, OpExec, true, pid)

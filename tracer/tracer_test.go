@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -623,6 +624,85 @@ func TestUserAndBinds(t *testing.T) {
 		after, err := os.ReadFile("/etc/passwd")
 		if err != nil || !bytes.Equal(before, after) {
 			t.Errorf("the host's /etc/passwd changed after the run (%v)", err)
+		}
+	})
+}
+
+// A script run by a relative path after a relative cd: its #! interpreter
+// is recorded as executed, the paths relative to the new directory are
+// resolved from it, a failed cd is not found.
+func TestScriptAfterChdir(t *testing.T) {
+	sh := requireTool(t, "sh")
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub/run.sh"), []byte("#!/bin/sh\ncat ../data.txt\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data.txt"), []byte("data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mechanisms(t, func(t *testing.T, m Mechanism) {
+		res, out := traceRun(t, m, dir, "", sh, "-c", "cd nosuch 2>/dev/null; cd sub && ./run.sh")
+		if res.ExitCode != 0 || out != "data\n" {
+			t.Fatalf("exit %d, stdout %q; want 0, data", res.ExitCode, out)
+		}
+		_, byOp := found(res)
+		for op, p := range map[Op]string{OpExec: filepath.Join(dir, "sub/run.sh"), OpOpen: filepath.Join(dir, "data.txt"), OpChdir: filepath.Join(dir, "sub")} {
+			if !byOp[op][p] {
+				t.Errorf("%s %s not found: %v", op, p, res.Accesses)
+			}
+		}
+		if !byOp[OpExec]["/bin/sh"] {
+			t.Errorf("/bin/sh, run.sh's interpreter, not recorded as executed")
+		}
+		var missing bool
+		for _, a := range res.Accesses {
+			missing = missing || (a.Op == OpChdir && a.Path == filepath.Join(dir, "nosuch") && !a.Found)
+		}
+		if !missing {
+			t.Errorf("chdir %s: not recorded as not found", filepath.Join(dir, "nosuch"))
+		}
+	})
+}
+
+// Traces at once: each sees its own process tree only.
+func TestTracesAtOnce(t *testing.T) {
+	sh := requireTool(t, "sh")
+	dir := t.TempDir()
+	mechanisms(t, func(t *testing.T, m Mechanism) {
+		const n = 4
+		results := make([]*Result, n)
+		errs := make([]error, n)
+		done := make(chan int)
+		for i := range n {
+			f := filepath.Join(dir, fmt.Sprintf("%s-%d", m, i))
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				defer func() { done <- i }()
+				results[i], errs[i] = Run(context.Background(), Options{Mechanism: m,
+					Argv: []string{sh, "-c", "for i in 1 2 3 4 5; do cat " + f + "; done; (cat " + f + ")"}})
+			}()
+		}
+		for range n {
+			<-done
+		}
+		for i, res := range results {
+			if errs[i] != nil {
+				t.Fatalf("run %d: %v", i, errs[i])
+			}
+			_, byOp := found(res)
+			for p := range byOp[OpOpen] {
+				if strings.HasPrefix(p, dir) && p != filepath.Join(dir, fmt.Sprintf("%s-%d", m, i)) {
+					t.Errorf("run %d records %s, another run's", i, p)
+				}
+			}
+			if !byOp[OpOpen][filepath.Join(dir, fmt.Sprintf("%s-%d", m, i))] {
+				t.Errorf("run %d: its own file not recorded", i)
+			}
 		}
 	})
 }
