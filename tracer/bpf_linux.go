@@ -58,8 +58,9 @@ const (
 	bpfB  = 0x10
 	bpfDW = 0x18
 
-	bpfIMM = 0x00
-	bpfMEM = 0x60
+	bpfIMM    = 0x00
+	bpfATOMIC = 0xc0
+	bpfMEM    = 0x60
 
 	bpfK = 0x00
 	bpfX = 0x08
@@ -178,6 +179,7 @@ func assemble(prog []insn) ([]byte, error) {
 // bpf(2) commands and types.
 const (
 	cmdMapCreate      = 0
+	cmdMapLookup      = 1
 	cmdMapUpdate      = 2
 	cmdMapDelete      = 3
 	cmdProgLoad       = 5
@@ -212,6 +214,17 @@ func mapUpdate(fd int, key, value unsafe.Pointer) error {
 		flags      uint64
 	}{fd: uint32(fd), key: uint64(uintptr(key)), value: uint64(uintptr(value))}
 	_, err := bpfCall(cmdMapUpdate, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	return err
+}
+
+func mapLookup(fd int, key, value unsafe.Pointer) error {
+	attr := struct {
+		fd         uint32
+		_          uint32
+		key, value uint64
+		flags      uint64
+	}{fd: uint32(fd), key: uint64(uintptr(key)), value: uint64(uintptr(value))}
+	_, err := bpfCall(cmdMapLookup, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
 	return err
 }
 

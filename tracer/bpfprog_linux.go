@@ -2,7 +2,11 @@
 
 package tracer
 
-import "fmt"
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
 
 // The eBPF programs of the eBPF tracer (see ebpf_linux.go), written as
 // instructions. Five raw tracepoints:
@@ -112,7 +116,7 @@ var bpfOffsets = []string{
 
 // progs builds the five programs. fds: the maps' file descriptors.
 type bpfMaps struct {
-	traced, calls, pending, scratch, events int
+	traced, calls, pending, scratch, events, lost int
 }
 
 // Stack slots (offsets from r10).
@@ -260,13 +264,22 @@ func (g *gen) walk(bit int32) {
 }
 
 // output sends the event at r6, hData+hPos bytes long.
+// output sends the event at r6, hData+hPos bytes long; one the ring
+// buffer has no room for is counted lost.
 func (g *gen) output(m bpfMaps) {
-	g.emit(ldx(bpfW, r3, r6, hPos), jmpImm(jGT, r3, 12000, "out"), aluImm(aADD, r3, hData),
-		ldMap(r1, m.events), movReg(r2, r6), movImm(r4, 0), call(fnRingbufOutput))
+	g.emit(ldx(bpfW, r3, r6, hPos), jmpImm(jGT, r3, 12000, "lost"), aluImm(aADD, r3, hData),
+		ldMap(r1, m.events), movReg(r2, r6), movImm(r4, 0), call(fnRingbufOutput),
+		jmpImm(jEQ, r0, 0, "out"), jump("lost"))
 }
 
-func (g *gen) end() []insn {
-	g.emit(label("out"), movImm(r0, 0), exit())
+// end ends the program: "out" returns, "lost" counts an event lost (in
+// the lost map, which the tracer reads at the end) and returns.
+func (g *gen) end(m bpfMaps) []insn {
+	g.emit(jump("out"), label("lost"),
+		stImm(bpfW, r10, sZero, 0), ldMap(r1, m.lost), movReg(r2, r10), aluImm(aADD, r2, sZero),
+		call(fnMapLookup), jmpImm(jEQ, r0, 0, "out"), movImm(r1, 1),
+		insn{code: bpfSTX | bpfATOMIC | bpfDW, dst: r0, src: r1}, // lock *(u64 *)r0 += r1
+		label("out"), movImm(r0, 0), exit())
 	return g.p
 }
 
@@ -296,7 +309,7 @@ func progSysEnter(m bpfMaps) []insn {
 	}
 	g.emit(ldMap(r1, m.pending), movReg(r2, r10), aluImm(aADD, r2, sPidTgid),
 		movReg(r3, r10), aluImm(aADD, r3, sPend), movImm(r4, 0), call(fnMapUpdate))
-	return g.end()
+	return g.end(m)
 }
 
 func progSysExit(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
@@ -326,7 +339,10 @@ func progSysExit(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
 	g.emit(movReg(r8, r7), aluImm(aRSH, r8, ciPath), aluImm(aAND, r8, 15))
 	g.argTo(r3, "dir") // no path: a getdents, the dirfd's path
 	g.emit(movReg(r1, r6), aluImm(aADD, r1, hData), movImm(r2, 4096), call(fnProbeReadUserStr),
-		jmpImm(jSLT, r0, 1, "out"),
+		jmpImm(jSGT, r0, 0, "read"),
+		// Not readable: lost, unless the call said so too (EFAULT).
+		ldx(bpfDW, r1, r10, sRet), jmpImm(jEQ, r1, -int32(unix.EFAULT), "out"), jump("lost"),
+		label("read"),
 		stx(bpfW, r6, hPathLen, r0), stx(bpfW, r6, hPos, r0),
 		jmpImm(jNE, r0, 1, "havepath"),
 		// An empty path: fexecve's, else fstatat(fd, "", AT_EMPTY_PATH), fstat.
@@ -357,7 +373,7 @@ func progSysExit(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
 		ldx(bpfW, r1, r6, hFlags), aluImm(aOR, r1, fCreated), stx(bpfW, r6, hFlags, r1),
 		label("send"))
 	g.output(m)
-	return g.end()
+	return g.end(m)
 }
 
 func progFork(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
@@ -377,7 +393,7 @@ func progFork(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
 		movImm(r4, 0), call(fnMapUpdate),
 		label("send"))
 	g.output(m)
-	return g.end()
+	return g.end(m)
 }
 
 func progExit(m bpfMaps) []insn {
@@ -386,7 +402,7 @@ func progExit(m bpfMaps) []insn {
 	g.scratch(m)
 	g.header(evExit)
 	g.output(m)
-	return g.end()
+	return g.end(m)
 }
 
 func progExec(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
@@ -401,7 +417,7 @@ func progExec(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
 	g.emit(ldx(bpfDW, r1, r10, sFd), stx(bpfW, r6, hInfo, r1))
 	g.readSlot(sT1, 8, sBprm, g.off("linux_binprm.filename"))
 	g.emit(movReg(r1, r6), aluImm(aADD, r1, hData), movImm(r2, 4096), ldx(bpfDW, r3, r10, sT1), call(fnProbeReadKStr),
-		jmpImm(jSLT, r0, 1, "out"),
+		jmpImm(jSLT, r0, 1, "lost"),
 		stx(bpfW, r6, hPathLen, r0), stx(bpfW, r6, hPos, r0))
 	// The interpreter a #! line named (else the path again).
 	g.readSlot(sT1, 8, sBprm, g.off("linux_binprm.interp"))
@@ -421,5 +437,5 @@ func progExec(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
 	g.walk(fExe)
 	g.emit(label("send"))
 	g.output(m)
-	return g.end()
+	return g.end(m)
 }

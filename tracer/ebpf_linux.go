@@ -42,13 +42,6 @@ var offsetsOnce = sync.OnceValues(func() (map[string]uint32, error) { return ker
 
 // loadBPF makes the maps, loads and attaches the programs.
 func loadBPF() (_ *bpfRun, err error) {
-	o, err := offsetsOnce()
-	if err != nil {
-		return nil, err
-	}
-	if o["path.mnt"] != 0 || o["path.dentry"] != 8 {
-		return nil, errors.New("struct path is not {mnt, dentry}")
-	}
 	b := &bpfRun{}
 	defer func() {
 		if err != nil {
@@ -79,6 +72,17 @@ func loadBPF() (_ *bpfRun, err error) {
 	}
 	if err := mk(&m.events, mapRingbuf, 0, 0, ringSize, 0); err != nil {
 		return nil, err
+	}
+	if err := mk(&m.lost, mapArray, 4, 8, 1, 0); err != nil {
+		return nil, err
+	}
+	// After the maps: where BPF is refused, it is before reading the BTF.
+	o, err := offsetsOnce()
+	if err != nil {
+		return nil, err
+	}
+	if o["path.mnt"] != 0 || o["path.dentry"] != 8 {
+		return nil, errors.New("struct path is not {mnt, dentry}")
 	}
 	for i := range syscalls {
 		nr, v := syscalls[i].nr, callInfo(i, &syscalls[i])
@@ -136,6 +140,14 @@ func (b *bpfRun) close() {
 func (b *bpfRun) trace(tgid int) error {
 	k, v := uint32(tgid), uint32(1)
 	return mapUpdate(b.maps.traced, unsafe.Pointer(&k), unsafe.Pointer(&v))
+}
+
+// lost is the count of calls the programs could not record.
+func (b *bpfRun) lost() uint64 {
+	var k uint32
+	var n uint64
+	mapLookup(b.maps.lost, unsafe.Pointer(&k), unsafe.Pointer(&n))
+	return n
 }
 
 func (b *bpfRun) untrace(tgid int) {
@@ -246,6 +258,9 @@ func (t *tracer) traceBPF(ctx context.Context, b *bpfRun, pid int, path string, 
 	res.Accesses = t.result()
 	if t.rootFD > 0 {
 		unix.Close(t.rootFD)
+	}
+	if n := b.lost(); n > 0 {
+		return nil, fmt.Errorf("%w: eBPF: %d system calls of the run could not be recorded (the ring buffer was full, or a path could not be read): the trace is incomplete; --tracer ptrace does not lose any", ErrUnsupported, n)
 	}
 	return res, nil
 }

@@ -706,3 +706,18 @@ func TestTracesAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// A call given a path it cannot read (EFAULT) is left out, and the trace
+// goes on.
+func TestUnreadablePath(t *testing.T) {
+	py := requireTool(t, "/usr/bin/python3")
+	mechanisms(t, func(t *testing.T, m Mechanism) {
+		res, out := traceRun(t, m, "/", "", py, "-c", "import ctypes; print(ctypes.CDLL(None).access(ctypes.c_void_p(1), 0)); open('/etc/hostname')")
+		if res.ExitCode != 0 || out != "-1\n" {
+			t.Fatalf("exit %d, stdout %q; want 0, -1", res.ExitCode, out)
+		}
+		if _, byOp := found(res); !byOp[OpOpen]["/etc/hostname"] {
+			t.Errorf("/etc/hostname, opened after the bad call, not recorded")
+		}
+	})
+}
