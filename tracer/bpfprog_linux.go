@@ -275,11 +275,20 @@ func (g *gen) output(m bpfMaps) {
 // end ends the program: "out" returns, "lost" counts an event lost (in
 // the lost map, which the tracer reads at the end) and returns.
 func (g *gen) end(m bpfMaps) []insn {
-	g.emit(jump("out"), label("lost"),
-		stImm(bpfW, r10, sZero, 0), ldMap(r1, m.lost), movReg(r2, r10), aluImm(aADD, r2, sZero),
-		call(fnMapLookup), jmpImm(jEQ, r0, 0, "out"), movImm(r1, 1),
-		insn{code: bpfSTX | bpfATOMIC | bpfDW, dst: r0, src: r1}, // lock *(u64 *)r0 += r1
-		label("out"), movImm(r0, 0), exit())
+	lost := false
+	for _, in := range g.p {
+		lost = lost || in.target == "lost"
+	}
+	if lost {
+		if last := g.p[len(g.p)-1]; last.code != bpfJMP|jA || last.target == "" {
+			g.emit(jump("out"))
+		}
+		g.emit(label("lost"),
+			stImm(bpfW, r10, sZero, 0), ldMap(r1, m.lost), movReg(r2, r10), aluImm(aADD, r2, sZero),
+			call(fnMapLookup), jmpImm(jEQ, r0, 0, "out"), movImm(r1, 1),
+			insn{code: bpfSTX | bpfATOMIC | bpfDW, dst: r0, src: r1}) // lock *(u64 *)r0 += r1
+	}
+	g.emit(label("out"), movImm(r0, 0), exit())
 	return g.p
 }
 
