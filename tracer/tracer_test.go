@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -720,4 +721,38 @@ func TestUnreadablePath(t *testing.T) {
 			t.Errorf("/etc/hostname, opened after the bad call, not recorded")
 		}
 	})
+}
+
+// TestMechanismsAgree: eBPF and ptrace list the same paths, ops and
+// found, on a gcc compile and a shell script (forks, a relative cd,
+// relative paths, a listing, files made and removed).
+func TestMechanismsAgree(t *testing.T) {
+	gcc := requireTool(t, "gcc")
+	requireBPF(t)
+	dir := t.TempDir()
+	src := "#include <stdio.h>\n#include <math.h>\nint main(void) { printf(\"%f\\n\", sqrt(2.0)); return 0; }\n"
+	if err := os.WriteFile(filepath.Join(dir, "hello.c"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, argv := range [][]string{
+		{gcc, "-O2", "-o", "hello", "hello.c", "-lm"},
+		{"/bin/sh", "-c", "cd /usr/share; ls doc >/dev/null; cat ./common-licenses/GPL-3 ../lib/os-release >/dev/null; cd " + dir + "; mkdir -p x/a; echo > x/a/b; rm -r x; test -e nosuch; exec ls hello.c >/dev/null"},
+	} {
+		lists := map[Mechanism][]string{}
+		for _, m := range []Mechanism{Ptrace, EBPF} {
+			os.Remove(filepath.Join(dir, "hello"))
+			res, _ := traceRun(t, m, dir, "", argv...)
+			if res.ExitCode != 0 {
+				t.Fatalf("%s: %q: exit %d", m, argv, res.ExitCode)
+			}
+			for _, a := range res.Accesses {
+				lists[m] = append(lists[m], fmt.Sprintf("%s %s %v", a.Op, a.Path, a.Found))
+			}
+			slices.Sort(lists[m])
+		}
+		if !slices.Equal(lists[Ptrace], lists[EBPF]) {
+			p, e := strings.Join(lists[Ptrace], "\n"), strings.Join(lists[EBPF], "\n")
+			t.Errorf("%q: ptrace and ebpf differ:\nptrace:\n%s\nebpf:\n%s", argv, p, e)
+		}
+	}
 }
