@@ -9,12 +9,12 @@ import (
 )
 
 // The eBPF programs of the eBPF tracer (see ebpf_linux.go), written as
-// instructions. Five raw tracepoints:
+// instructions. Four raw tracepoints:
 //
-//   - sys_enter: for a thread of a traced process (its tgid is in the
-//     traced map) entering a traced call (the calls map, by number), the
-//     call and its six arguments are kept in the pending map, by thread;
-//   - sys_exit: for a pending call, an event with its result, its path
+//   - sys_exit: for a thread of a traced process (its tgid is in the
+//     traced map) leaving a traced call (the calls map, by number; the
+//     number and arguments are those saved in pt_regs at the call's entry,
+//     which the call leaves as they were), an event with its result, its path
 //     read from the caller's memory (the kernel has just read it too), and
 //     for a relative path (or a getdents, or an fexecve) the path of the
 //     directory it is relative to: the working directory or the dirfd's
@@ -116,7 +116,7 @@ var bpfOffsets = []string{
 
 // progs builds the five programs. fds: the maps' file descriptors.
 type bpfMaps struct {
-	traced, calls, pending, scratch, events, lost int
+	traced, calls, scratch, events, lost int
 }
 
 // Stack slots (offsets from r10).
@@ -135,7 +135,7 @@ const (
 	sBprm    = -96
 	sRet     = -104
 	sPend    = -160 // 56 bytes: call info, then the 6 arguments
-	sRegs    = -224 // 64 bytes of pt_regs
+	sRegs    = -304 // 72 bytes of pt_regs
 )
 
 type gen struct {
@@ -303,36 +303,26 @@ func (g *gen) argTo(dst uint8, none string) {
 	g.emit(jump(none), label(done))
 }
 
-func progSysEnter(m bpfMaps) []insn {
-	g := &gen{}
-	g.emit(movReg(r6, r1))
-	g.tracedOrExit(m)
-	g.emit(ldx(bpfDW, r1, r6, 8), jmpImm(jGE, r1, maxSysNr, "out"), stx(bpfW, r10, sZero, r1),
-		ldMap(r1, m.calls), movReg(r2, r10), aluImm(aADD, r2, sZero), call(fnMapLookup),
-		jmpImm(jEQ, r0, 0, "out"), ldx(bpfW, r7, r0, 0), jmpImm(jEQ, r7, 0, "out"),
-		stx(bpfDW, r10, sPend, r7),
-		ldx(bpfDW, r3, r6, 0), aluImm(aADD, r3, regsBase),
-		movReg(r1, r10), aluImm(aADD, r1, sRegs), movImm(r2, 64), call(fnProbeReadKernel))
-	for i, at := range regsArgsAt {
-		g.emit(ldx(bpfDW, r1, r10, sRegs+at), stx(bpfDW, r10, sPend+8+8*int16(i), r1))
-	}
-	g.emit(ldMap(r1, m.pending), movReg(r2, r10), aluImm(aADD, r2, sPidTgid),
-		movReg(r3, r10), aluImm(aADD, r3, sPend), movImm(r4, 0), call(fnMapUpdate))
-	return g.end(m)
-}
-
 func progSysExit(m bpfMaps, o map[string]uint32, mayGoto bool) []insn {
 	g := &gen{o: o, mayGoto: mayGoto}
 	g.emit(movReg(r6, r1))
 	g.tracedOrExit(m)
-	g.emit(ldMap(r1, m.pending), movReg(r2, r10), aluImm(aADD, r2, sPidTgid), call(fnMapLookup),
-		jmpImm(jEQ, r0, 0, "out"))
-	for i := range 7 {
-		g.emit(ldx(bpfDW, r1, r0, int16(8*i)), stx(bpfDW, r10, sPend+int16(8*i), r1))
+	// The call's number and arguments, still in the registers saved at
+	// its entry (pt_regs), and its result.
+	g.emit(ldx(bpfDW, r1, r6, 8), stx(bpfDW, r10, sRet, r1))
+	for _, rd := range regsReads {
+		g.emit(ldx(bpfDW, r3, r6, 0), aluImm(aADD, r3, rd.at),
+			movReg(r1, r10), aluImm(aADD, r1, int32(sRegs+rd.to)), movImm(r2, rd.size), call(fnProbeReadKernel),
+			jmpImm(jNE, r0, 0, "out"))
 	}
-	g.emit(ldMap(r1, m.pending), movReg(r2, r10), aluImm(aADD, r2, sPidTgid), call(fnMapDelete),
-		ldx(bpfDW, r1, r6, 8), stx(bpfDW, r10, sRet, r1),
-		call(fnGetCurrentTask), stx(bpfDW, r10, sTask, r0))
+	g.emit(ldx(bpfW, r1, r10, sRegs+regsNrAt), jmpImm(jGE, r1, maxSysNr, "out"), stx(bpfW, r10, sZero, r1),
+		ldMap(r1, m.calls), movReg(r2, r10), aluImm(aADD, r2, sZero), call(fnMapLookup),
+		jmpImm(jEQ, r0, 0, "out"), ldx(bpfW, r7, r0, 0), jmpImm(jEQ, r7, 0, "out"),
+		stx(bpfDW, r10, sPend, r7))
+	for i, at := range regsArgsAt {
+		g.emit(ldx(bpfDW, r1, r10, sRegs+at), stx(bpfDW, r10, sPend+8+8*int16(i), r1))
+	}
+	g.emit(call(fnGetCurrentTask), stx(bpfDW, r10, sTask, r0))
 	g.scratch(m)
 	g.header(evCall)
 	g.emit(ldx(bpfDW, r7, r10, sPend), stx(bpfW, r6, hInfo, r7),

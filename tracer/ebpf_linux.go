@@ -27,9 +27,10 @@ import (
 // bpfRun is the kernel side of one traced run: its maps, programs and
 // links (each run has its own, and sees only its own tree).
 type bpfRun struct {
-	maps bpfMaps
-	fds  []int
-	ring *ringReader
+	maps  bpfMaps
+	fds   []int // maps and programs
+	links []int
+	ring  *ringReader
 }
 
 const ringSize = 4 << 20
@@ -64,9 +65,6 @@ func loadBPF() (_ *bpfRun, err error) {
 	if err := mk(&m.calls, mapArray, 4, 4, maxSysNr, 0); err != nil {
 		return nil, err
 	}
-	if err := mk(&m.pending, mapHash, 4, 56, 1<<13, mapNoPrealloc); err != nil {
-		return nil, err
-	}
 	if err := mk(&m.scratch, mapPercpuArray, 4, scratchSz, 1, 0); err != nil {
 		return nil, err
 	}
@@ -98,7 +96,6 @@ func loadBPF() (_ *bpfRun, err error) {
 		{"sched_process_exec", func(mg bool) []insn { return progExec(*m, o, mg) }},
 		{"sched_process_exit", func(bool) []insn { return progExit(*m) }},
 		{"sys_exit", func(mg bool) []insn { return progSysExit(*m, o, mg) }},
-		{"sys_enter", func(bool) []insn { return progSysEnter(*m) }},
 	} {
 		fd, err := -1, error(nil)
 		for {
@@ -120,7 +117,7 @@ func loadBPF() (_ *bpfRun, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("bpf attach %s: %w", p.tp, err)
 		}
-		b.fds = append(b.fds, link)
+		b.links = append(b.links, link)
 	}
 	if b.ring, err = newRingReader(m.events, ringSize); err != nil {
 		return nil, fmt.Errorf("bpf ring buffer: %w", err)
@@ -132,8 +129,15 @@ func (b *bpfRun) close() {
 	if b.ring != nil {
 		b.ring.close()
 	}
-	for i := len(b.fds) - 1; i >= 0; i-- { // links first
-		unix.Close(b.fds[i])
+	// Each link waits for an RCU grace period as it detaches (a
+	// millisecond or more): together, they wait for one.
+	var wg sync.WaitGroup
+	for _, fd := range b.links {
+		wg.Go(func() { unix.Close(fd) })
+	}
+	wg.Wait()
+	for _, fd := range b.fds {
+		unix.Close(fd)
 	}
 }
 
@@ -351,6 +355,11 @@ func (t *tracer) bpfEvent(b []byte) {
 func (t *tracer) bpfCall(pid int, sc *sysc, raw, dir string, dirOK bool, ret int64, flags uint32, arg uint64) {
 	failed := ret < 0 && ret > -4096
 	errno := unix.Errno(-ret)
+	if failed && errno >= 512 && errno <= 516 {
+		// ERESTARTSYS and the like: interrupted by a signal, the call
+		// runs again (another event) or fails with EINTR.
+		return
+	}
 	found := !failed || (errno != unix.ENOENT && errno != unix.ENOTDIR)
 	if sc.kind == kList {
 		if dirOK && !t.excluded(dir) {

@@ -64,9 +64,16 @@ func regsReturn(pid int) (int64, error) {
 	return int64(r.Rax), nil
 }
 
-// regsArgsAt is where the eBPF programs find the system call's arguments
-// in struct pt_regs at sys_enter: 64 bytes read from regsBase, the
-// arguments at these offsets in them (r10, r9, r8, ax, cx, dx, si, di).
-const regsBase = 56
+// regsReads say where the eBPF program finds a system call's number and
+// arguments in struct pt_regs at sys_exit: the bytes it reads (at, size)
+// and where it puts them (to, from sRegs); the arguments and the number
+// are then at these offsets from sRegs. amd64: r10, r9, r8, ax, cx, dx,
+// si, di and orig_ax.
+var regsReads = []struct {
+	at, size int32
+	to       int16
+}{{at: 56, size: 72, to: 0}}
 
 var regsArgsAt = [6]int16{56, 48, 40, 0, 16, 8}
+
+const regsNrAt = 64

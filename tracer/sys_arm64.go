@@ -47,9 +47,16 @@ func regsReturn(pid int) (int64, error) {
 	return regsRet(&r), err
 }
 
-// regsArgsAt is where the eBPF programs find the system call's arguments
-// in struct pt_regs at sys_enter: 64 bytes read from regsBase (regs[0]
-// to regs[7]), the arguments at these offsets in them.
-const regsBase = 0
+// regsReads say where the eBPF program finds a system call's number and
+// arguments in struct pt_regs at sys_exit: the bytes it reads (at, size)
+// and where it puts them (to, from sRegs); the arguments and the number
+// are then at these offsets from sRegs. arm64: regs[0] to regs[5] (x0
+// holds the result now), then orig_x0 and syscallno.
+var regsReads = []struct {
+	at, size int32
+	to       int16
+}{{at: 0, size: 48, to: 0}, {at: 272, size: 16, to: 48}}
 
-var regsArgsAt = [6]int16{0, 8, 16, 24, 32, 40}
+var regsArgsAt = [6]int16{48, 8, 16, 24, 32, 40}
+
+const regsNrAt = 56
