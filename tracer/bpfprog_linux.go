@@ -78,6 +78,7 @@ const (
 	maxDepth     = 32   // and after this many directories and mounts
 	fmodeCreated = 1 << 20
 	atFdcwd      = -100
+	rbNoWakeup   = 1 // BPF_RB_NO_WAKEUP: the tracer reads on its own time
 )
 
 // callInfo is the calls map's value for sc, the index-th traced call.
@@ -268,7 +269,7 @@ func (g *gen) walk(bit int32) {
 // buffer has no room for is counted lost.
 func (g *gen) output(m bpfMaps) {
 	g.emit(ldx(bpfW, r3, r6, hPos), jmpImm(jGT, r3, 12000, "lost"), aluImm(aADD, r3, hData),
-		ldMap(r1, m.events), movReg(r2, r6), movImm(r4, 0), call(fnRingbufOutput),
+		ldMap(r1, m.events), movReg(r2, r6), movImm(r4, rbNoWakeup), call(fnRingbufOutput),
 		jmpImm(jEQ, r0, 0, "out"), jump("lost"))
 }
 

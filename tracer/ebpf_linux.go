@@ -33,7 +33,10 @@ type bpfRun struct {
 	ring  *ringReader
 }
 
-const ringSize = 4 << 20
+const (
+	ringSize  = 4 << 20
+	readEvery = 5 * time.Millisecond
+)
 
 // noMayGoto: a program with may_goto failed to load; the loops are
 // written without it since.
@@ -222,18 +225,15 @@ func (t *tracer) traceBPF(ctx context.Context, b *bpfRun, pid int, path string, 
 			unix.Tgkill(tgid, tid, unix.SIGKILL)
 		}
 	}
-	fds := []unix.PollFd{{Fd: int32(b.ring.fd), Events: unix.POLLIN}}
+	// The ring buffer is read every few milliseconds: the programs wake
+	// no one (each wake-up would cost a context switch or two).
+	tick := time.NewTicker(readEvery)
+	defer tick.Stop()
+	done := ctx.Done()
 	for {
 		b.ring.read(t.bpfEvent)
 		if killed {
 			kill() // the children forked meanwhile
-		}
-		if !mainDone {
-			select {
-			case res.ExitCode = <-exited:
-				mainDone = true
-			default:
-			}
 		}
 		if mainDone {
 			// Threads and processes whose exit event was lost, if any.
@@ -242,22 +242,22 @@ func (t *tracer) traceBPF(ctx context.Context, b *bpfRun, pid int, path string, 
 					t.gone(tid)
 				}
 			}
-			if len(t.tids) == 0 {
-				b.ring.read(t.bpfEvent)
+			if len(t.tids) == 0 && b.ring.read(t.bpfEvent) == 0 && len(t.tids) == 0 {
 				break
 			}
 		}
-		if !killed {
-			select {
-			case <-ctx.Done():
-				kill()
-			case <-deadline:
-				res.TimedOut = true
-				kill()
-			default:
-			}
+		select {
+		case res.ExitCode = <-exited:
+			mainDone, exited = true, nil
+		case <-tick.C:
+		case <-done:
+			done = nil
+			kill()
+		case <-deadline:
+			deadline = nil
+			res.TimedOut = true
+			kill()
 		}
-		unix.Poll(fds, 20)
 	}
 	res.Accesses = t.result()
 	if t.rootFD > 0 {
