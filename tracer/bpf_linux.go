@@ -3,8 +3,10 @@
 package tracer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -262,12 +264,14 @@ func loadProgram(name string, code []byte) (int, error) {
 	if fd, err2 := bpfCall(cmdProgLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err2 == nil {
 		return fd, nil
 	}
-	n := 0
-	for n < len(log) && log[n] != 0 {
-		n++
+	// The verifier's reason: the last line of its log before its counts.
+	why := ""
+	for _, l := range strings.Split(string(log[:max(0, bytes.IndexByte(log, 0))]), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "processed ") && !strings.HasPrefix(l, "verification time") && !strings.HasPrefix(l, "stack depth") {
+			why = l
+		}
 	}
-	tail := string(log[max(0, n-2000):n])
-	return -1, fmt.Errorf("%s: %v: %s", name, err, tail)
+	return -1, fmt.Errorf("%s: %v: %s", name, err, why)
 }
 
 // attachRawTracepoint attaches prog to the tracepoint; closing the

@@ -756,3 +756,21 @@ func TestMechanismsAgree(t *testing.T) {
 		}
 	}
 }
+
+// Before Linux 6.9 (no may_goto) the walk is a counted loop: it loads
+// and resolves relative paths as well.
+func TestCountedLoop(t *testing.T) {
+	sh := requireTool(t, "sh")
+	requireBPF(t)
+	before := noMayGoto.Load()
+	noMayGoto.Store(true)
+	defer noMayGoto.Store(before)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := traceRun(t, EBPF, dir, "", sh, "-c", "cat f")
+	if _, byOp := found(res); !byOp[OpOpen][filepath.Join(dir, "f")] {
+		t.Errorf("%s (a relative path) not found: %v", filepath.Join(dir, "f"), res.Accesses)
+	}
+}
