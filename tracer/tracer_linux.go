@@ -253,6 +253,9 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Mechanism != Ptrace {
 		if bpf, err = loadBPF(); err != nil {
 			if opts.Mechanism == EBPF {
+				if errors.Is(err, unix.EPERM) {
+					return nil, fmt.Errorf("%w: eBPF needs root (CAP_BPF and CAP_PERFMON; %v); the ptrace tracer does not", ErrUnsupported, err)
+				}
 				return nil, fmt.Errorf("%w: eBPF: %v", ErrUnsupported, err)
 			}
 			bpf = nil
