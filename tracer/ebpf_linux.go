@@ -34,7 +34,7 @@ type bpfRun struct {
 }
 
 const (
-	ringSize  = 4 << 20
+	ringSize  = 2 << 20 // at 5 ms a read, room for ten times what two CPUs can write
 	readEvery = 5 * time.Millisecond
 )
 
