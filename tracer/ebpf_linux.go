@@ -132,14 +132,7 @@ func (b *bpfRun) close() {
 	if b.ring != nil {
 		b.ring.close()
 	}
-	// Each link waits for an RCU grace period as it detaches (a
-	// millisecond or more): together, they wait for one.
-	var wg sync.WaitGroup
-	for _, fd := range b.links {
-		wg.Go(func() { unix.Close(fd) })
-	}
-	wg.Wait()
-	for _, fd := range b.fds {
+	for _, fd := range append(b.links, b.fds...) { // links first
 		unix.Close(fd)
 	}
 }
