@@ -1,9 +1,18 @@
-// Package tracer runs a program under ptrace and records the paths its
-// process tree uses: opened, executed, stat'ed, read as links, checked
-// with access, listed. It stops the tracee only on the system calls that
-// name paths (a seccomp-bpf filter returning SECCOMP_RET_TRACE).
+// Package tracer runs a program and records the paths its process tree
+// uses: opened, executed, stat'ed, read as links, checked with access,
+// listed. Two mechanisms (Options.Mechanism), which record the same:
 //
-// How: Run finds the program in PATH as execvp does and starts it under
+//   - EBPF (root): eBPF programs on raw tracepoints (ebpf_linux.go,
+//     bpfprog_linux.go) record each path system call of the tree with its
+//     result and, for a relative path, the directory it is relative to
+//     (walked in the kernel at the call), in a ring buffer the tracer reads
+//     while the program runs; no tracee ever stops.
+//   - Ptrace (no privilege): the tracee is stopped only on the system calls
+//     that name paths (a seccomp-bpf filter returning SECCOMP_RET_TRACE).
+//
+// Auto, the default, is EBPF where its programs load, else Ptrace.
+//
+// How the ptrace tracer works: Run finds the program in PATH as execvp does and starts it under
 // ptrace (PTRACE_TRACEME; chrooted into Root, in Dir). Stopped at the start
 // of the program, before its first instruction, the tracee is made to set
 // no_new_privs and install a seccomp-bpf filter that returns
