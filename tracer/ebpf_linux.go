@@ -386,7 +386,10 @@ func (t *tracer) bpfCall(pid int, sc *sysc, raw, dir string, dirOK bool, ret int
 	}
 	switch sc.kind {
 	case kCreate:
-		if !failed && !t.created[path] && !t.isFound(path, OpOpen) && !t.isFound(path, OpStat) {
+		// mkdir, mknod, link and symlink fail where the path is; a rename
+		// replaces it: then, if the run used it before, it was there
+		// (the ptrace tracer looks at the call's entry).
+		if !failed && !t.created[path] && !(sc.replaces && t.usedBefore(path)) {
 			t.created[path] = true
 			t.recordParent(path, pid)
 		}
@@ -405,6 +408,16 @@ func (t *tracer) bpfCall(pid int, sc *sysc, raw, dir string, dirOK bool, ret int
 		}
 	}
 	t.record(path, sc.kind.op(), found, pid)
+}
+
+// usedBefore says whether the run found path before.
+func (t *tracer) usedBefore(path string) bool {
+	for _, op := range [...]Op{OpOpen, OpStat, OpAccess, OpReadlink, OpExec} {
+		if t.isFound(path, op) {
+			return true
+		}
+	}
+	return false
 }
 
 // bpfPath makes a path of an event absolute: raw as the call named it,

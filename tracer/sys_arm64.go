@@ -27,8 +27,8 @@ var syscalls = []sysc{
 	{nr: unix.SYS_GETDENTS64, kind: kList, dirfd: 0, path: -1, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_MKDIRAT, kind: kCreate, dirfd: 0, path: 1, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_MKNODAT, kind: kCreate, dirfd: 0, path: 1, flags: -1, emptyPath: -1},
-	{nr: unix.SYS_RENAMEAT, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1},
-	{nr: unix.SYS_RENAMEAT2, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1},
+	{nr: unix.SYS_RENAMEAT, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1, replaces: true},
+	{nr: unix.SYS_RENAMEAT2, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1, replaces: true},
 	{nr: unix.SYS_LINKAT, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_SYMLINKAT, kind: kCreate, dirfd: 1, path: 2, flags: -1, emptyPath: -1},
 }

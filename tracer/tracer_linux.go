@@ -51,6 +51,7 @@ type sysc struct {
 	emptyPath int8
 	creat     bool // creat(2): always O_CREAT
 	lstat     bool // lstat(2): a final symbolic link is not followed
+	replaces  bool // rename(2): the path created may have been there
 }
 
 // ptrace_syscall_info (linux/ptrace.h) as PTRACE_GET_SYSCALL_INFO fills it.

@@ -725,7 +725,8 @@ func TestUnreadablePath(t *testing.T) {
 
 // TestMechanismsAgree: eBPF and ptrace list the same paths, ops and
 // found, on a gcc compile and a shell script (forks, a relative cd,
-// relative paths, a listing, files made and removed).
+// relative paths, a listing, files made and removed, a file used then
+// replaced by a rename, a directory used, removed and made again).
 func TestMechanismsAgree(t *testing.T) {
 	gcc := requireTool(t, "gcc")
 	requireBPF(t)
@@ -734,9 +735,16 @@ func TestMechanismsAgree(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "hello.c"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "old"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, argv := range [][]string{
 		{gcc, "-O2", "-o", "hello", "hello.c", "-lm"},
-		{"/bin/sh", "-c", "cd /usr/share; ls doc >/dev/null; cat ./common-licenses/GPL-3 ../lib/os-release >/dev/null; cd " + dir + "; mkdir -p x/a; echo > x/a/b; rm -r x; test -e nosuch; exec ls hello.c >/dev/null"},
+		{"/bin/sh", "-c", "cd /usr/share; ls doc >/dev/null; cat ./common-licenses/GPL-3 ../lib/os-release >/dev/null; cd " + dir + "; mkdir -p x/a; echo > x/a/b; rm -r x; test -e nosuch; " +
+			"cat old; cp old new; mv new old; ls sub; rm -r sub; mkdir sub; exec ls hello.c >/dev/null"},
 	} {
 		lists := map[Mechanism][]string{}
 		for _, m := range []Mechanism{Ptrace, EBPF} {
