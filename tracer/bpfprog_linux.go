@@ -243,7 +243,9 @@ func (g *gen) walk(bit int32) {
 	// The root of a mount: on to where it is mounted.
 	g.emit(ldx(bpfDW, r9, r10, sMnt), aluImm(aSUB, r9, g.off("mount.mnt")), stx(bpfDW, r10, sT3, r9))
 	g.readSlot(sT2, 8, sT3, g.off("mount.mnt_parent"))
-	g.emit(ldx(bpfDW, r1, r10, sT2), ldx(bpfDW, r2, r10, sT3), jmpReg(jEQ, r1, r2, complete), jmpImm(jEQ, r1, 0, end))
+	// The namespace's root, not the task's: a path outside its chroot
+	// (binfmt_misc's interpreter, an fd from outside), which it cannot name.
+	g.emit(ldx(bpfDW, r1, r10, sT2), ldx(bpfDW, r2, r10, sT3), jmpReg(jEQ, r1, r2, end), jmpImm(jEQ, r1, 0, end))
 	g.readSlot(sDentry, 8, sT3, g.off("mount.mnt_mountpoint"))
 	g.emit(ldx(bpfDW, r1, r10, sT2), aluImm(aADD, r1, g.off("mount.mnt")), stx(bpfDW, r10, sMnt, r1),
 		jump(loop))

@@ -329,12 +329,7 @@ func (t *tracer) bpfEvent(b []byte) {
 		if !ok {
 			p = ""
 		}
-		if interp == raw {
-			interp = ""
-		} else if interp, ok = t.bpfPath(interp, dir, dirOK); !ok {
-			interp = ""
-		}
-		t.execedAs(tid, p, interp, names(data[dirEnd:pos]), flags&fExe != 0)
+		t.execedAs(tid, p, interp != raw, interp, names(data[dirEnd:pos]), flags&fExe != 0)
 	case evCall:
 		i := int(info&ciIndex) - 1
 		if i < 0 || i >= len(syscalls) {
@@ -460,14 +455,19 @@ func names(b []byte) string {
 }
 
 // execedAs records an exec from its event: path as executed (""
-// if not known), the interpreter its #! line named ("" if none), and exe,
-// the file executed (if exeOK).
-func (t *tracer) execedAs(pid int, path, interp, exe string, exeOK bool) {
+// if not known); if the kernel ran it through an interpreter (interpreted),
+// the one its #! line names, as the ptrace tracer does, or, the script gone
+// already, interp, the kernel's; and exe, the file executed (if exeOK).
+func (t *tracer) execedAs(pid int, path string, interpreted bool, interp, exe string, exeOK bool) {
 	if path != "" && !t.excluded(path) {
 		t.record(path, OpExec, true, pid)
-	}
-	if interp != "" && !t.excluded(interp) {
-		t.record(interp, OpExec, true, pid)
+		if interpreted {
+			if s := t.shebang(path); s != "" {
+				t.record(s, OpExec, t.exists(s), pid)
+			} else if strings.HasPrefix(interp, "/") && !t.exists(path) && !t.excluded(interp) {
+				t.record(t.clean(interp), OpExec, true, pid)
+			}
+		}
 	}
 	if exeOK && !t.excluded(exe) {
 		t.record(exe, OpExec, true, pid)
