@@ -56,7 +56,6 @@ const (
 	bpfALU64 = 0x07
 
 	bpfW  = 0x00
-	bpfH  = 0x08
 	bpfB  = 0x10
 	bpfDW = 0x18
 
@@ -71,7 +70,6 @@ const (
 	aSUB  = 0x10
 	aOR   = 0x40
 	aARSH = 0xc0
-	aMUL  = 0x20
 	aAND  = 0x50
 	aLSH  = 0x60
 	aRSH  = 0x70
@@ -80,7 +78,6 @@ const (
 	jEQ   = 0x10
 	jGT   = 0x20
 	jGE   = 0x30
-	jSET  = 0x40
 	jNE   = 0x50
 	jSGT  = 0x60
 	jSLT  = 0xc0
@@ -189,7 +186,6 @@ const (
 	mapHash           = 1
 	mapPercpuArray    = 6
 	mapArray          = 2
-	mapLRUHash        = 9
 	mapRingbuf        = 27
 	progRawTracepoint = 17
 	mapNoPrealloc     = 1

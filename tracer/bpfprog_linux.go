@@ -115,7 +115,9 @@ var bpfOffsets = []string{
 	"linux_binprm.file", "linux_binprm.filename", "linux_binprm.interp",
 }
 
-// progs builds the five programs. fds: the maps' file descriptors.
+// bpfMaps are the file descriptors of a run's maps: the traced processes
+// (tgid), the traced calls (call info by number), a scratch buffer for
+// an event (per CPU), the ring buffer, and the count of lost events.
 type bpfMaps struct {
 	traced, calls, scratch, events, lost int
 }
@@ -153,7 +155,14 @@ func (g *gen) label(prefix string) string {
 	return fmt.Sprintf("%s%d", prefix, g.seq)
 }
 
-func (g *gen) off(name string) int32 { return int32(g.o[name]) }
+// off is the offset of a struct member named in bpfOffsets.
+func (g *gen) off(name string) int32 {
+	v, ok := g.o[name]
+	if !ok {
+		panic("tracer: " + name + " is not in bpfOffsets")
+	}
+	return int32(v)
+}
 
 // readSlot reads size bytes at *(slot) + off into dst slot.
 func (g *gen) readSlot(dst int16, size int32, src int16, off int32) {
@@ -296,7 +305,7 @@ func (g *gen) end(m bpfMaps) []insn {
 }
 
 // argTo loads into dst the argument whose index is in r8 (0 to 5) from
-// the pending copy on the stack, or jumps to none.
+// the copy of the arguments on the stack, or jumps to none.
 func (g *gen) argTo(dst uint8, none string) {
 	done := g.label("arg")
 	for i := range 6 {
