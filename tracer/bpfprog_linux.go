@@ -64,21 +64,24 @@ const (
 
 // Call info bits, as the calls map holds them by system call number.
 const (
-	ciIndex      = 0xff // index in syscalls + 1
-	ciPath       = 8    // shift: the path argument (15: none)
-	ciDirfd      = 12   // shift: the dirfd argument (15: the working directory)
-	ciFlags      = 16   // shift: the flags argument (15: none)
-	ciList       = 1 << 20
-	ciOpen       = 1 << 21
-	ciExec       = 1 << 22
-	ciNone       = 15
-	maxSysNr     = 512
-	scratchSz    = 16384
-	maxPos       = 7936 // the walk stops past this much data
-	maxDepth     = 32   // and after this many directories and mounts
-	fmodeCreated = 1 << 20
-	atFdcwd      = -100
-	rbNoWakeup   = 1 // BPF_RB_NO_WAKEUP: the tracer reads on its own time
+	ciIndex   = 0xff // index in syscalls + 1
+	ciPath    = 8    // shift: the path argument (15: none)
+	ciDirfd   = 12   // shift: the dirfd argument (15: the working directory)
+	ciFlags   = 16   // shift: the flags argument (15: none)
+	ciList    = 1 << 20
+	ciOpen    = 1 << 21
+	ciExec    = 1 << 22
+	ciNone    = 15
+	maxSysNr  = 512
+	scratchSz = 16384
+	maxPos    = 7936 // the walk stops past this much data
+	maxDepth  = 32   // and after this many directories and mounts
+	// With may_goto the verifier's work does not grow with the depth:
+	// the data (maxPos) bounds the walk before this does.
+	maxDepthMayGoto = 2048
+	fmodeCreated    = 1 << 20
+	atFdcwd         = -100
+	rbNoWakeup      = 1 // BPF_RB_NO_WAKEUP: the tracer reads on its own time
 )
 
 // callInfo is the calls map's value for sc, the index-th traced call.
@@ -237,12 +240,14 @@ func (g *gen) walk(bit int32) {
 	loop, complete, end, name := g.label("loop"), g.label("complete"), g.label("end"), g.label("name")
 	cont := g.label("cont")
 	g.emit(stImm(bpfW, r6, hTurns, 0), movImm(r7, 0), label(loop))
+	depth := int32(maxDepthMayGoto)
 	if g.mayGoto {
 		g.emit(insn{code: bpfJMP | jCOND, target: end})
 	} else {
+		depth = maxDepth
 		g.emit(jmpImm(jGE, r7, maxDepth, end), aluImm(aADD, r7, 1))
 	}
-	g.emit(ldx(bpfW, r1, r6, hTurns), jmpImm(jGE, r1, maxDepth, end), aluImm(aADD, r1, 1), stx(bpfW, r6, hTurns, r1),
+	g.emit(ldx(bpfW, r1, r6, hTurns), jmpImm(jGE, r1, depth, end), aluImm(aADD, r1, 1), stx(bpfW, r6, hTurns, r1),
 		ldx(bpfDW, r1, r10, sDentry), jmpImm(jEQ, r1, 0, end),
 		ldx(bpfDW, r2, r10, sRootD), jmpReg(jNE, r1, r2, cont),
 		ldx(bpfDW, r1, r10, sMnt), ldx(bpfDW, r2, r10, sRootMnt), jmpReg(jEQ, r1, r2, complete),

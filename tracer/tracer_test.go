@@ -782,3 +782,24 @@ func TestCountedLoop(t *testing.T) {
 		t.Errorf("%s (a relative path) not found: %v", filepath.Join(dir, "f"), res.Accesses)
 	}
 }
+
+// A relative path in a directory 100 levels deep is resolved.
+func TestDeepDirectory(t *testing.T) {
+	sh := requireTool(t, "sh")
+	deep := t.TempDir()
+	for range 100 {
+		deep = filepath.Join(deep, "d")
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(deep, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mechanisms(t, func(t *testing.T, m Mechanism) {
+		res, _ := traceRun(t, m, deep, "", sh, "-c", "cat f")
+		if _, byOp := found(res); !byOp[OpOpen][filepath.Join(deep, "f")] {
+			t.Errorf("%s (a relative path, 100 levels down) not found", filepath.Join(deep, "f"))
+		}
+	})
+}
