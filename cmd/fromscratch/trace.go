@@ -33,19 +33,17 @@ func newTraceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trace [flags] -- PROGRAM [ARGS...]",
 		Short: "Run a program and list the files it uses at run time",
-		Long: `trace runs PROGRAM with ARGS (found in PATH as a shell would) under a ptrace
+		Long: `trace runs PROGRAM with ARGS (found in PATH as a shell would) under a
 tracer and lists every path its process tree opened, executed, stat'ed, read
 as a link, checked with access or listed: the files a program loads at run
 time, which no ELF header names (Python's standard library, glibc's gconv
 modules, plugins, configuration and data files, helper programs). Its stdin,
 stdout and stderr are the program's.
 
---tracer says how the process tree is followed. ebpf: programs in the kernel
-record each path system call and its result as the program runs, which
-never stops (root and a kernel with BTF, Linux 5.8 or later). ptrace: the
-program is stopped on the system calls that name paths (seccomp-bpf), and
-no privilege is needed. auto (the default): ebpf where it loads, else
-ptrace. Both list the same paths.
+--tracer: ebpf (root, a kernel with BTF) records each path system call in
+the kernel as the program runs, which never stops; ptrace (no privilege)
+stops the program on the system calls that name paths (seccomp-bpf); auto
+(the default) is ebpf where it loads, else ptrace. Both list the same paths.
 
 The list: a first line "# fromscratch trace: ARGV (exit N)", then each path
 that was found, absolute, sorted, once; then the paths looked for and not
