@@ -116,12 +116,18 @@ func TestFoundAsTheCallSays(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	mechanisms(t, func(t *testing.T, m Mechanism) {
+		testFound(t, m, dir, work, prog)
+	})
+}
+
+func testFound(t *testing.T, m Mechanism, dir, work, prog string) {
 	t.Run("relative", func(t *testing.T) {
-		res, out := traceRun(t, work, "", prog)
+		res, out := traceRun(t, m, work, "", prog)
 		checkFound(t, res, out, "")
 	})
 	t.Run("absolute", func(t *testing.T) {
-		res, out := traceRun(t, "/", "", prog, work+"/")
+		res, out := traceRun(t, m, "/", "", prog, work+"/")
 		checkFound(t, res, out, "")
 	})
 	t.Run("root", func(t *testing.T) {
@@ -133,7 +139,7 @@ func TestFoundAsTheCallSays(t *testing.T) {
 		}
 		defer os.Rename(filepath.Join(dir, "prog"), prog)
 		var stdout bytes.Buffer
-		res, err := Run(context.Background(), Options{Argv: []string{"/prog", "/work/"}, Root: dir, Dir: "/work", Stdout: &stdout, Stderr: os.Stderr})
+		res, err := Run(context.Background(), Options{Mechanism: m, Argv: []string{"/prog", "/work/"}, Root: dir, Dir: "/work", Stdout: &stdout, Stderr: os.Stderr})
 		if err != nil {
 			t.Fatal(err)
 		}

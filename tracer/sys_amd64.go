@@ -36,9 +36,9 @@ var syscalls = []sysc{
 	{nr: unix.SYS_MKDIRAT, kind: kCreate, dirfd: 0, path: 1, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_MKNOD, kind: kCreate, dirfd: -1, path: 0, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_MKNODAT, kind: kCreate, dirfd: 0, path: 1, flags: -1, emptyPath: -1},
-	{nr: unix.SYS_RENAME, kind: kCreate, dirfd: -1, path: 1, flags: -1, emptyPath: -1},
-	{nr: unix.SYS_RENAMEAT, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1},
-	{nr: unix.SYS_RENAMEAT2, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1},
+	{nr: unix.SYS_RENAME, kind: kCreate, dirfd: -1, path: 1, flags: -1, emptyPath: -1, replaces: true},
+	{nr: unix.SYS_RENAMEAT, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1, replaces: true},
+	{nr: unix.SYS_RENAMEAT2, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1, replaces: true},
 	{nr: unix.SYS_LINK, kind: kCreate, dirfd: -1, path: 1, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_LINKAT, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_SYMLINK, kind: kCreate, dirfd: -1, path: 1, flags: -1, emptyPath: -1},
@@ -63,3 +63,17 @@ func regsReturn(pid int) (int64, error) {
 	}
 	return int64(r.Rax), nil
 }
+
+// regsReads say where the eBPF program finds a system call's number and
+// arguments in struct pt_regs at sys_exit: the bytes it reads (at, size)
+// and where it puts them (to, from sRegs); the arguments and the number
+// are then at these offsets from sRegs. amd64: r10, r9, r8, ax, cx, dx,
+// si, di and orig_ax.
+var regsReads = []struct {
+	at, size int32
+	to       int16
+}{{at: 56, size: 72, to: 0}}
+
+var regsArgsAt = [6]int16{56, 48, 40, 0, 16, 8}
+
+const regsNrAt = 64

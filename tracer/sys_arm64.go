@@ -27,8 +27,8 @@ var syscalls = []sysc{
 	{nr: unix.SYS_GETDENTS64, kind: kList, dirfd: 0, path: -1, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_MKDIRAT, kind: kCreate, dirfd: 0, path: 1, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_MKNODAT, kind: kCreate, dirfd: 0, path: 1, flags: -1, emptyPath: -1},
-	{nr: unix.SYS_RENAMEAT, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1},
-	{nr: unix.SYS_RENAMEAT2, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1},
+	{nr: unix.SYS_RENAMEAT, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1, replaces: true},
+	{nr: unix.SYS_RENAMEAT2, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1, replaces: true},
 	{nr: unix.SYS_LINKAT, kind: kCreate, dirfd: 2, path: 3, flags: -1, emptyPath: -1},
 	{nr: unix.SYS_SYMLINKAT, kind: kCreate, dirfd: 1, path: 2, flags: -1, emptyPath: -1},
 }
@@ -46,3 +46,17 @@ func regsReturn(pid int) (int64, error) {
 	r, err := getRegs(pid)
 	return regsRet(&r), err
 }
+
+// regsReads say where the eBPF program finds a system call's number and
+// arguments in struct pt_regs at sys_exit: the bytes it reads (at, size)
+// and where it puts them (to, from sRegs); the arguments and the number
+// are then at these offsets from sRegs. arm64: regs[0] to regs[5] (x0
+// holds the result now), then orig_x0 and syscallno.
+var regsReads = []struct {
+	at, size int32
+	to       int16
+}{{at: 0, size: 48, to: 0}, {at: 272, size: 16, to: 48}}
+
+var regsArgsAt = [6]int16{48, 8, 16, 24, 32, 40}
+
+const regsNrAt = 56

@@ -1,9 +1,18 @@
-// Package tracer runs a program under ptrace and records the paths its
-// process tree uses: opened, executed, stat'ed, read as links, checked
-// with access, listed. It stops the tracee only on the system calls that
-// name paths (a seccomp-bpf filter returning SECCOMP_RET_TRACE).
+// Package tracer runs a program and records the paths its process tree
+// uses: opened, executed, stat'ed, read as links, checked with access,
+// listed. Two mechanisms (Options.Mechanism), which record the same:
 //
-// How: Run finds the program in PATH as execvp does and starts it under
+//   - EBPF (root): eBPF programs on raw tracepoints (ebpf_linux.go,
+//     bpfprog_linux.go) record each path system call of the tree with its
+//     result and, for a relative path, the directory it is relative to
+//     (walked in the kernel at the call), in a ring buffer the tracer reads
+//     while the program runs; no tracee ever stops.
+//   - Ptrace (no privilege): the tracee is stopped only on the system calls
+//     that name paths (a seccomp-bpf filter returning SECCOMP_RET_TRACE).
+//
+// Auto, the default, is EBPF where its programs load, else Ptrace.
+//
+// How the ptrace tracer works: Run finds the program in PATH as execvp does and starts it under
 // ptrace (PTRACE_TRACEME; chrooted into Root, in Dir). Stopped at the start
 // of the program, before its first instruction, the tracee is made to set
 // no_new_privs and install a seccomp-bpf filter that returns
@@ -105,7 +114,27 @@ type Options struct {
 	// image's /etc/passwd in place of the host's, an empty /tmp. The
 	// tracer and the rest of the system keep their view.
 	Binds []Bind
+
+	// Mechanism is how the tree is followed: Auto (the default) is eBPF
+	// where its programs load, else ptrace.
+	Mechanism Mechanism
 }
+
+// Mechanism is how the tracer follows the process tree.
+type Mechanism string
+
+const (
+	// Auto is EBPF where it can load (root, a kernel with BTF), else Ptrace.
+	Auto Mechanism = ""
+	// Ptrace stops the tracee on each path system call (seccomp-bpf with
+	// SECCOMP_RET_TRACE) and looks at it; it needs no privilege.
+	Ptrace Mechanism = "ptrace"
+	// EBPF records the path system calls with eBPF programs in the kernel
+	// (raw tracepoints), which the tracer reads as the program runs: the
+	// tracee never stops. Root only (CAP_BPF and CAP_PERFMON), Linux 5.8
+	// and later with BTF (/sys/kernel/btf/vmlinux).
+	EBPF Mechanism = "ebpf"
+)
 
 // Bind mounts Source, a host file or directory, over Target, a path in
 // the run's root that must exist and be of the same kind.
@@ -124,6 +153,8 @@ type Result struct {
 	// ended it (as a shell reports it).
 	ExitCode int  `json:"exit_code"`
 	TimedOut bool `json:"timed_out,omitempty"`
+	// Mechanism is the one that traced the run (Ptrace or EBPF).
+	Mechanism Mechanism `json:"-"`
 }
 
 // ErrUnsupported is returned where tracing cannot work (not Linux, ptrace

@@ -51,6 +51,7 @@ type sysc struct {
 	emptyPath int8
 	creat     bool // creat(2): always O_CREAT
 	lstat     bool // lstat(2): a final symbolic link is not followed
+	replaces  bool // rename(2): the path created may have been there
 }
 
 // ptrace_syscall_info (linux/ptrace.h) as PTRACE_GET_SYSCALL_INFO fills it.
@@ -114,6 +115,12 @@ type tracer struct {
 	killed bool
 	// timedOut: the kill was the timeout's.
 	timedOut bool
+
+	// The eBPF mechanism (see ebpf_linux.go): its kernel side, and the
+	// live threads (tid -> tgid) and thread counts (tgid -> threads).
+	bpf     *bpfRun
+	tids    map[int]int
+	threads map[int]int
 }
 
 func run(ctx context.Context, opts Options) (*Result, error) {
@@ -243,10 +250,26 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			}()
 		}
 	}
-	noStopSignals()
+	// The mechanism: eBPF where its programs load (root, a kernel with
+	// BTF and BPF), unless ptrace is asked for.
+	var bpf *bpfRun
+	if opts.Mechanism != Ptrace {
+		if bpf, err = loadBPF(); err != nil {
+			if opts.Mechanism == EBPF {
+				if errors.Is(err, unix.EPERM) {
+					return nil, fmt.Errorf("%w: eBPF needs root (CAP_BPF and CAP_PERFMON; %v); the ptrace tracer does not", ErrUnsupported, err)
+				}
+				return nil, fmt.Errorf("%w: eBPF: %v", ErrUnsupported, err)
+			}
+			bpf = nil
+		}
+	}
+	if bpf == nil {
+		noStopSignals()
+	}
 	// The raw wait holds a P: the goroutines of the timeout and of ctx
 	// need another one.
-	t.raw = copiers == 0 && runtime.GOMAXPROCS(0) >= 2
+	t.raw = bpf == nil && copiers == 0 && runtime.GOMAXPROCS(0) >= 2
 	type outcome struct {
 		res *Result
 		err error
@@ -265,6 +288,9 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			// The mount namespace is this locked thread's alone (the
 			// thread ends with the goroutine); the tracee inherits it.
 			if err := bindMounts(t.root, opts.Binds); err != nil {
+				if bpf != nil {
+					bpf.close()
+				}
 				done <- outcome{nil, fmt.Errorf("%w: %v", ErrStart, err)}
 				return
 			}
@@ -301,10 +327,18 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 			default:
 				err = fmt.Errorf("%w: %s: %v", ErrStart, path, err)
 			}
+			if bpf != nil {
+				bpf.close()
+			}
 			done <- outcome{nil, err}
 			return
 		}
-		res, err := t.trace(ctx, pid, path, opts.Timeout)
+		var res *Result
+		if bpf != nil {
+			res, err = t.traceBPF(ctx, bpf, pid, path, opts.Timeout)
+		} else {
+			res, err = t.trace(ctx, pid, path, opts.Timeout)
+		}
 		done <- outcome{res, err}
 	}()
 	out := <-done
@@ -388,7 +422,7 @@ func (t *tracer) trace(ctx context.Context, pid int, path string, timeout time.D
 	t.mainPid = pid
 	t.procs[pid] = &proc{started: true}
 	t.live[pid] = true
-	res := &Result{ExitCode: -1}
+	res := &Result{ExitCode: -1, Mechanism: Ptrace}
 
 	// The first stop: the SIGTRAP of the program's exec.
 	var ws unix.WaitStatus
@@ -989,10 +1023,16 @@ func (t *tracer) resolve(pid, dirfd int, raw string) (string, bool) {
 		}
 		p = base + "/" + raw
 	}
+	return t.clean(p), true
+}
+
+// clean cleans an absolute path, ".." resolved as the kernel walks it
+// (see dotdot).
+func (t *tracer) clean(p string) string {
 	if strings.Contains(p, "..") {
 		p = t.dotdot(p)
 	}
-	return filepath.Clean(p), true
+	return filepath.Clean(p)
 }
 
 // dotdot resolves the part of p up to its last ".." as the kernel walks it:

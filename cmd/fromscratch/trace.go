@@ -27,6 +27,7 @@ type traceOptions struct {
 	json    bool
 	timeout time.Duration
 	all     bool
+	tracer  string
 }
 
 func newTraceCmd() *cobra.Command {
@@ -34,13 +35,17 @@ func newTraceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trace [flags] -- PROGRAM [ARGS...]",
 		Short: "Run a program and list the files it uses at run time",
-		Long: `trace runs PROGRAM with ARGS (found in PATH as a shell would) under a ptrace
+		Long: `trace runs PROGRAM with ARGS (found in PATH as a shell would) under a
 tracer and lists every path its process tree opened, executed, stat'ed, read
 as a link, checked with access or listed: the files a program loads at run
 time, which no ELF header names (Python's standard library, glibc's gconv
 modules, plugins, configuration and data files, helper programs). Its stdin,
-stdout and stderr are the program's. The program is stopped only on the
-system calls that name paths (seccomp-bpf), and no privilege is needed.
+stdout and stderr are the program's.
+
+--tracer: ebpf (root, a kernel with BTF) records each path system call in
+the kernel as the program runs, which never stops; ptrace (no privilege)
+stops the program on the system calls that name paths (seccomp-bpf); auto
+(the default) is ebpf where it loads, else ptrace. Both list the same paths.
 
 The list: a first line "# fromscratch trace: ARGV (exit N)", then each path
 that was found, absolute, sorted, once (a directory listed with no path
@@ -71,6 +76,9 @@ every case where the program ran, even when it failed or timed out.`,
   # an arm64 root on an x86-64 host: run under qemu-user (binfmt_misc, F flag)
   sudo fromscratch trace --root ./arm64-root -o py.files -- /usr/bin/python3 -c 'import json'
 
+  # no eBPF even as root: the ptrace tracer
+  fromscratch trace --tracer ptrace -o python.files -- python3 -c 'import json'
+
   # a server: stop it after 10 s, the trace is kept
   fromscratch trace --timeout 10s -o nginx.files -- nginx -g 'daemon off;'`,
 		Args: wantArgs(1, -1, "-- PROGRAM [ARGS...]"),
@@ -85,7 +93,21 @@ every case where the program ran, even when it failed or timed out.`,
 	f.BoolVar(&o.json, "json", false, `write JSON: {"argv", "exit_code", "timed_out", "accesses": [{"path", "op", "found", "pid"}]}`)
 	f.DurationVar(&o.timeout, "timeout", 0, "kill the program and its children after this long (e.g. 30s; default: none); the trace is kept")
 	f.BoolVar(&o.all, "all", false, "keep paths under /proc, /sys and /dev, and the files the run created")
+	f.StringVar(&o.tracer, "tracer", "auto", "how to follow the program: auto (ebpf where it loads, else ptrace), ebpf (root) or ptrace")
 	return cmd
+}
+
+// tracerMechanism is the mechanism --tracer names.
+func tracerMechanism(name string) (tracer.Mechanism, error) {
+	switch name {
+	case "auto", "":
+		return tracer.Auto, nil
+	case "ptrace":
+		return tracer.Ptrace, nil
+	case "ebpf":
+		return tracer.EBPF, nil
+	}
+	return "", usage("trace: --tracer %s: want auto, ebpf or ptrace", name)
 }
 
 // traceJSON is the stable JSON shape of trace --json (see DESIGN.md).
@@ -108,17 +130,22 @@ func runTrace(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o 
 			return usage("%s: not a directory", o.root)
 		}
 	}
+	mech, err := tracerMechanism(o.tracer)
+	if err != nil {
+		return err
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	res, err := tracer.Run(ctx, tracer.Options{
-		Argv:    argv,
-		Root:    o.root,
-		Stdin:   stdin,
-		Stdout:  stdout,
-		Stderr:  stderr,
-		Timeout: o.timeout,
-		All:     o.all,
+		Mechanism: mech,
+		Argv:      argv,
+		Root:      o.root,
+		Stdin:     stdin,
+		Stdout:    stdout,
+		Stderr:    stderr,
+		Timeout:   o.timeout,
+		All:       o.all,
 	})
 	if res == nil {
 		if err == nil {

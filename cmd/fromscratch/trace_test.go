@@ -191,6 +191,8 @@ func TestTraceBadInput(t *testing.T) {
 		{[]string{"trace", "--", "/no/such/program"}, nil, "fromscratch: trace: cannot start the program: /no/such/program: no such file"},
 		{[]string{"trace"}, nil, "fromscratch: trace: want -- PROGRAM [ARGS...], got 0 arguments\n"},
 		{[]string{"trace", "--root", dir, "--", "/bin/true"}, nobody, "fromscratch: trace: --root " + dir + ": needs root"},
+		{[]string{"trace", "--tracer", "bogus", "--", "/bin/true"}, nil, "fromscratch: trace: --tracer bogus: want auto, ebpf or ptrace\n"},
+		{[]string{"trace", "--tracer", "ebpf", "--", "/bin/true"}, nobody, "fromscratch: trace: cannot trace: eBPF needs root"},
 	} {
 		if tc.cred != nil {
 			if os.Geteuid() != 0 {
