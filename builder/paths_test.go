@@ -75,18 +75,7 @@ func TestBuildPaths(t *testing.T) {
 		t.Fatalf("Build() = %v", err)
 	}
 	defer res.Close()
-	layers, err := res.Images[0].Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, layerFiles(t, rc)...)
-	}
+	files := imageFiles(t, res.Images[0])
 	for _, want := range []string{"/usr/share/app/used.txt", "/usr/share/app/sub", "/usr/share/app/link.conf", "/usr/share/app/target.conf"} {
 		if !slices.Contains(files, want) {
 			t.Errorf("image lacks %s; has %q", want, files)
@@ -164,6 +153,24 @@ func TestSystemAccounts(t *testing.T) {
 			t.Errorf("listed %q: /etc/passwd = %q, want %q", c.paths, got, c.want)
 		}
 	}
+}
+
+// imageFiles are the names in img's layers, lowest layer first.
+func imageFiles(t *testing.T, img v1.Image) []string {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, layerFiles(t, rc)...)
+	}
+	return files
 }
 
 // imageFile is the content of the regular file p in img's layers.
@@ -286,18 +293,7 @@ func TestBuildWholeListing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Build() = %v", err)
 		}
-		layers, err := res.Images[0].Layers()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var files []string
-		for _, l := range layers {
-			rc, err := l.Uncompressed()
-			if err != nil {
-				t.Fatal(err)
-			}
-			files = append(files, layerFiles(t, rc)...)
-		}
+		files := imageFiles(t, res.Images[0])
 		res.Close()
 		for _, want := range []string{"/usr/lib/dicts/en.multi", "/usr/lib/dicts/de.alias", "/usr/lib/dicts/en.rws", "/var/lib/dicts/en.rws", "/usr/lib/dicts/sub", "/usr/lib/elsewhere/a.txt"} {
 			if !slices.Contains(files, want) {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -205,35 +206,33 @@ func newMap(typ, key, value, max, flags uint32) (int, error) {
 }
 
 func mapUpdate(fd int, key, value unsafe.Pointer) error {
-	attr := struct {
-		fd         uint32
-		_          uint32
-		key, value uint64
-		flags      uint64
-	}{fd: uint32(fd), key: uint64(uintptr(key)), value: uint64(uintptr(value))}
-	_, err := bpfCall(cmdMapUpdate, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	return err
+	return mapElem(cmdMapUpdate, fd, key, value)
 }
 
 func mapLookup(fd int, key, value unsafe.Pointer) error {
-	attr := struct {
-		fd         uint32
-		_          uint32
-		key, value uint64
-		flags      uint64
-	}{fd: uint32(fd), key: uint64(uintptr(key)), value: uint64(uintptr(value))}
-	_, err := bpfCall(cmdMapLookup, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	return err
+	return mapElem(cmdMapLookup, fd, key, value)
 }
 
 func mapDelete(fd int, key unsafe.Pointer) error {
+	return mapElem(cmdMapDelete, fd, key, nil)
+}
+
+// mapElem runs cmd on the element of map fd at key, with value (flags 0).
+//
+// The addresses the kernel reads are unsafe.Pointer fields of the
+// attributes, as in every attribute struct here, not integers: while the
+// struct is live the garbage collector keeps what they point to, and a
+// growth of the goroutine's stack before the call (which moves a key on
+// the caller's stack) updates them.
+func mapElem(cmd int, fd int, key, value unsafe.Pointer) error {
 	attr := struct {
 		fd         uint32
 		_          uint32
-		key, value uint64
+		key, value unsafe.Pointer
 		flags      uint64
-	}{fd: uint32(fd), key: uint64(uintptr(key))}
-	_, err := bpfCall(cmdMapDelete, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	}{fd: uint32(fd), key: key, value: value}
+	_, err := bpfCall(cmd, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(&attr)
 	return err
 }
 
@@ -243,21 +242,24 @@ func loadProgram(name string, code []byte) (int, error) {
 	license := []byte("Dual MIT/GPL\x00")
 	attr := struct {
 		typ, cnt     uint32
-		insns, lic   uint64
+		insns, lic   unsafe.Pointer
 		level, size  uint32
-		log          uint64
+		log          unsafe.Pointer
 		kver, pflags uint32
 		name         [16]byte
 	}{typ: progRawTracepoint, cnt: uint32(len(code) / 8),
-		insns: uint64(uintptr(unsafe.Pointer(&code[0]))), lic: uint64(uintptr(unsafe.Pointer(&license[0])))}
+		insns: unsafe.Pointer(&code[0]), lic: unsafe.Pointer(&license[0])}
 	copy(attr.name[:15], name)
 	fd, err := bpfCall(cmdProgLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(&attr)
 	if err == nil || err == unix.EPERM {
 		return fd, err
 	}
 	log := make([]byte, 1<<20)
-	attr.level, attr.size, attr.log = 1, uint32(len(log)), uint64(uintptr(unsafe.Pointer(&log[0])))
-	if fd, err2 := bpfCall(cmdProgLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err2 == nil {
+	attr.level, attr.size, attr.log = 1, uint32(len(log)), unsafe.Pointer(&log[0])
+	fd, err2 := bpfCall(cmdProgLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(&attr)
+	if err2 == nil {
 		return fd, nil
 	}
 	// The verifier's reason: the last line of its log before its counts.
@@ -275,12 +277,14 @@ func loadProgram(name string, code []byte) (int, error) {
 func attachRawTracepoint(name string, prog int) (int, error) {
 	b := append([]byte(name), 0)
 	attr := struct {
-		name   uint64
+		name   unsafe.Pointer
 		prog   uint32
 		_      uint32
 		cookie uint64
-	}{name: uint64(uintptr(unsafe.Pointer(&b[0]))), prog: uint32(prog)}
-	return bpfCall(cmdRawTracepoint, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	}{name: unsafe.Pointer(&b[0]), prog: uint32(prog)}
+	fd, err := bpfCall(cmdRawTracepoint, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(&attr)
+	return fd, err
 }
 
 // ringReader reads a BPF_MAP_TYPE_RINGBUF map from user space.
