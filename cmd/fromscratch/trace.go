@@ -35,23 +35,20 @@ func newTraceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trace [flags] -- PROGRAM [ARGS...]",
 		Short: "Run a program and list the files it uses at run time",
-		Long: `trace runs PROGRAM with ARGS (found in PATH as a shell would) under a
-tracer and lists every path its process tree opened, executed, stat'ed, read
-as a link, checked with access or listed: the files a program loads at run
-time, which no ELF header names (Python's standard library, glibc's gconv
-modules, plugins, configuration and data files, helper programs). Its stdin,
-stdout and stderr are the program's.
-
---tracer: ebpf (root, a kernel with BTF) records each path system call in
-the kernel as the program runs, which never stops; ptrace (no privilege)
-stops the program on the system calls that name paths (seccomp-bpf); auto
-(the default) is ebpf where it loads, else ptrace. Both list the same paths.
+		Long: `trace runs PROGRAM with ARGS (found in PATH as a shell would) and lists every
+path its process tree opened, executed, stat'ed, read as a link, checked with
+access or listed: the files a program loads at run time, which no ELF header
+names (Python's standard library, gconv modules, plugins, configuration and
+data files, helper programs). Its stdin, stdout and stderr are the program's.
+--tracer: ebpf (root, a kernel with BTF) records the path system calls in the
+kernel and never stops the program; ptrace (no privilege) stops it on them
+(seccomp-bpf); auto (the default) is ebpf where it loads, else ptrace.
 
 The list: a first line "# fromscratch trace: ARGV (exit N)", then each path
-that was found, absolute, sorted, once (a directory listed with no path
-under it used, listed for its names as "aspell dump dicts" lists
-/usr/lib/aspell, also as DIR/*: build takes it with its direct entries);
-then the paths looked for and not found, as "# not found: PATH" lines. Lines starting with # are comments:
+that was found, absolute, sorted, once (a directory listed for its names, no
+path under it used, as "aspell dump dicts" lists /usr/lib/aspell, also as
+DIR/*: build takes it with its direct entries); then the paths looked for and
+not found, as "# not found: PATH" lines. Lines starting with # are comments:
 the list can be edited and given to build --files-from. Paths under /proc,
 /sys and /dev, and files the run itself created, are left out (--all keeps
 them). Without -o the list goes to stderr once the program has exited.
@@ -62,22 +59,19 @@ qemu-user, through a binfmt_misc handler with the F flag: the list is the
 root's files the program used, without qemu's own.
 
 Exit status: the program's (128+N if signal N ended it); 2 bad usage, or
-the program cannot be started or traced (one line on stderr). The list is written in
-every case where the program ran, even when it failed or timed out.`,
+the program cannot be started or traced (one line on stderr). The list is
+written whenever the program ran, even when it failed or timed out.`,
 		Example: `  # what python3 reads to import json, in a file to edit and build from
   fromscratch trace -o python.files -- python3 -c 'import json'
 
-  # a gconv module is dlopen'ed: the list names it
-  echo hé | fromscratch trace -- iconv -f UTF-8 -t ISO-8859-1 >/dev/null
+  # a gconv module is dlopen'ed: the list names it; the ptrace tracer even as root
+  echo hé | fromscratch trace --tracer ptrace -- iconv -f UTF-8 -t ISO-8859-1 >/dev/null
 
   # inside a root filesystem, as JSON (op, found, pid of each path)
   sudo fromscratch trace --root ./rootfs --json -o trace.json -- /usr/bin/env
 
   # an arm64 root on an x86-64 host: run under qemu-user (binfmt_misc, F flag)
   sudo fromscratch trace --root ./arm64-root -o py.files -- /usr/bin/python3 -c 'import json'
-
-  # no eBPF even as root: the ptrace tracer
-  fromscratch trace --tracer ptrace -o python.files -- python3 -c 'import json'
 
   # a server: stop it after 10 s, the trace is kept
   fromscratch trace --timeout 10s -o nginx.files -- nginx -g 'daemon off;'`,
