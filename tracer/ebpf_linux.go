@@ -473,13 +473,3 @@ func (t *tracer) execedAs(pid int, path string, interpreted bool, interp, exe st
 		t.record(exe, OpExec, true, pid)
 	}
 }
-
-// bpfAvailable says why the eBPF mechanism cannot load here ("" if it can).
-func bpfAvailable() error {
-	b, err := loadBPF()
-	if err != nil {
-		return err
-	}
-	b.close()
-	return nil
-}

@@ -60,9 +60,11 @@ func mechanisms(t *testing.T, f func(t *testing.T, m Mechanism)) {
 
 func requireBPF(t *testing.T) {
 	t.Helper()
-	if err := bpfAvailable(); err != nil {
+	b, err := loadBPF()
+	if err != nil {
 		testenv.Missing(t, "the eBPF tracer cannot load here (needs root and a kernel with BTF): %v", err)
 	}
+	b.close()
 }
 
 // found returns the set of paths found, by op, and every path.
